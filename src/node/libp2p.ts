@@ -1,0 +1,75 @@
+/**
+ * The libp2p host of a pqmed node: TCP, Noise, Yamux, identify, ping and gossipsub (libp2p v3).
+ * This is the only module that composes libp2p; the rest of src/node talks to the narrow
+ * `PqmedHost` interface.
+ *
+ * Transport security is libp2p's (Noise XX over X25519, Ed25519 peer ids): classical, defence in
+ * depth only. Everything that must survive a quantum adversary is protected above it: records are
+ * AES-256-GCM encrypted by the client with keys wrapped by ML-KEM-768, and every consensus message,
+ * certificate, record and grant is signed with ML-DSA-65.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
+
+export type PqmedHost = Libp2p<{ pubsub: GossipSub, identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
+
+export interface HostOptions {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. */
+  listen: string[]
+  /**
+   * Peer ids allowed to connect. `undefined` admits anyone (user nodes are open to the
+   * consortium's clinics); managers in production pass the genesis managers plus known user nodes.
+   */
+  allowPeers?: Set<string>
+  /** Loopback/devnet tuning: allow many connections from 127.0.0.0/8 and neutralize the IP-colocation score. */
+  loopback?: boolean
+  /** Largest gossip message accepted (bytes). */
+  maxGossipBytes: number
+  /** Gossipsub mesh degree (lower for light user nodes). */
+  meshDegree?: number
+}
+
+export function peerGater (allow: Set<string> | undefined): ConnectionGater {
+  if (allow === undefined) return {}
+  const deny = (peer: PeerId): boolean => !allow.has(peer.toString())
+  return {
+    denyDialPeer: deny,
+    denyInboundEncryptedConnection: deny,
+    denyOutboundEncryptedConnection: deny
+  }
+}
+
+export async function createHost (opts: HostOptions): Promise<PqmedHost> {
+  const D = opts.meshDegree ?? 6
+  return await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: peerGater(opts.allowPeers),
+    connectionManager: opts.loopback === true ? { allow: ['/ip4/127.0.0.0/ipcidr/8'] } : {},
+    connectionMonitor: { enabled: false },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        emitSelf: false,
+        D,
+        Dlo: Math.max(1, D - 2),
+        Dhi: D + 4,
+        maxInboundDataLength: opts.maxGossipBytes + 4096,
+        ...(opts.loopback === true ? { scoreParams: { IPColocationFactorWeight: 0 } } : {})
+      })
+    }
+  })
+}
