@@ -138,14 +138,17 @@ function check (expected: Uint8Array | undefined, provided: Uint8Array | undefin
 
 /**
  * Verifies a signed record (paper 1 Fig. 7): the doctor's signature, and for each ciphertext
- * provided, that its SHA-256 is the signed hash. Each check is reported separately. Never throws.
+ * provided, that its SHA-256 is the hash in `record`. Each check is reported separately (a hash
+ * check compares with the record's hash even when the signature fails); `valid` needs them all.
+ * Never throws.
  */
 export function verifyRecord (verifier: SigVerifier, doctorSigPublicKey: Uint8Array, record: SignedRecord, ciphertexts: RecordCiphertexts = {}): RecordVerification {
-  const signature = record !== null && typeof record === 'object' && verifyRecordSignature(verifier, doctorSigPublicKey, record, record.signature)
-  const hashes = signature ? record.cipherHashes : []
+  const isObject = record !== null && typeof record === 'object'
+  const signature = isObject && verifyRecordSignature(verifier, doctorSigPublicKey, record, record.signature)
+  const hashes = isObject && Array.isArray(record.cipherHashes) ? record.cipherHashes : []
   const cips = Array.isArray(ciphertexts?.cip) ? ciphertexts.cip : []
   const cip: [CheckResult, CheckResult, CheckResult] = [0, 1, 2].map((i) => check(hashes[i], cips[i])) as [CheckResult, CheckResult, CheckResult]
-  const attHashes = signature ? record.attachmentHashes : []
+  const attHashes = isObject && Array.isArray(record.attachmentHashes) ? record.attachmentHashes : []
   const attCips = Array.isArray(ciphertexts?.attachments) ? ciphertexts.attachments : []
   const n = Math.max(attHashes.length, attCips.length)
   const attachments: CheckResult[] = []

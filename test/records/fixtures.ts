@@ -1,6 +1,7 @@
 /** Deterministic identities and inputs for the records tests. */
 import { kemKeygen, sha256, sigKeygen, utf8, type KeyPair } from '../../src/crypto/index.js'
-import { encodeJsonField, principalId, type FieldKeys, type RecordFields } from '../../src/records/index.js'
+import assert from 'node:assert/strict'
+import { encodeJsonField, principalId, RecordError, type FieldKeys, type RecordErrorCode, type RecordFields } from '../../src/records/index.js'
 
 export interface Identity { sig: KeyPair, kem: KeyPair, id: Uint8Array }
 
@@ -39,4 +40,13 @@ export function flip (b: Uint8Array, at: number): Uint8Array {
   const i = at < 0 ? c.length + at : at
   c[i] = (c[i] as number) ^ 1
   return c
+}
+
+/** Asserts that `fn` throws a RecordError with `code`. */
+export function throwsCode (fn: () => unknown, code: RecordErrorCode): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof RecordError, `expected RecordError ${code}, got ${String(err)}`)
+    assert.equal(err.code, code, err.message)
+    return true
+  })
 }
