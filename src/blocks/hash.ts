@@ -72,3 +72,12 @@ export function genesisHeader (chainId: string, genesisDocHash: Uint8Array): Hea
     indexStart: 0
   }
 }
+
+/**
+ * The `indexUpdatesHash` a doctor signs (src/records): SHA-256 of the canonical dag-cbor list of
+ * the record's index updates, in order. Binds the searchable index entries to the signed record,
+ * so no one can attach forged index entries to a doctor's record.
+ */
+export function indexUpdatesHash (updates: readonly IndexUpdate[]): Uint8Array {
+  return sha256(dagCbor.encode(['pqmed/index-updates/1', updates.map((u) => { indexUpdateShape(u); return [u.label, u.value] })]))
+}

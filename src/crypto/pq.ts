@@ -92,6 +92,14 @@ export const noblePq: PqBackend = Object.freeze({
   decapsulate: (ct: Uint8Array, sk: Uint8Array) => { checkDecaps(ct, sk); return ml_kem768.decapsulate(ct, sk) }
 })
 
+/**
+ * liboqs-js refuses anything but a plain `Uint8Array` (a Node `Buffer`, which `@ipld/dag-cbor`
+ * returns for larger outputs, makes `sign` throw and `verify` return false): pass a view.
+ */
+function plain (b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
 /** Loads the WebAssembly liboqs backend. Throws CryptoError('BACKEND_UNAVAILABLE') if it cannot. */
 export async function loadLiboqs (): Promise<PqBackend> {
   try {
@@ -100,14 +108,14 @@ export async function loadLiboqs (): Promise<PqBackend> {
     const kem = await oqs.createMLKEM768()
     return Object.freeze({
       name: 'liboqs' as const,
-      sign: (msg: Uint8Array, sk: Uint8Array) => { checkSign(msg, sk); return dsa.sign(msg, sk) },
-      verify: checkedVerify((sig, msg, pk) => dsa.verify(msg, sig, pk)),
+      sign: (msg: Uint8Array, sk: Uint8Array) => { checkSign(msg, sk); return dsa.sign(plain(msg), plain(sk)) },
+      verify: checkedVerify((sig, msg, pk) => dsa.verify(plain(msg), plain(sig), plain(pk))),
       encapsulate: (pk: Uint8Array) => {
         checkEncaps(pk)
-        const r = kem.encapsulate(pk)
+        const r = kem.encapsulate(plain(pk))
         return { cipherText: r.ciphertext, sharedSecret: r.sharedSecret }
       },
-      decapsulate: (ct: Uint8Array, sk: Uint8Array) => { checkDecaps(ct, sk); return kem.decapsulate(ct, sk) }
+      decapsulate: (ct: Uint8Array, sk: Uint8Array) => { checkDecaps(ct, sk); return kem.decapsulate(plain(ct), plain(sk)) }
     })
   } catch (err) {
     throw new CryptoError('BACKEND_UNAVAILABLE', `liboqs WebAssembly backend failed to load: ${(err as Error).message}`)
