@@ -50,8 +50,8 @@ function recordTxShape (v: unknown): RecordTx {
   const o = record(v, 'record tx', RECORD_KEYS)
   bytes(o.recordId, 'record tx recordId', ID_BYTES)
   bytes(o.doctor, 'record tx doctor', ID_BYTES)
-  const fields = list(o.fields, 'record tx fields', RECORD_FIELDS)
-  if (fields.length !== RECORD_FIELDS) invalid(`record tx fields must have exactly ${RECORD_FIELDS} hashes`)
+  const fields = o.fields
+  if (!Array.isArray(fields) || fields.length !== RECORD_FIELDS) invalid(`record tx fields must be a list of exactly ${RECORD_FIELDS} hashes`)
   fields.forEach((f, i) => bytes(f, `record tx fields[${i}]`, HASH_BYTES))
   list(o.attachments, 'record tx attachments', MAX_ATTACHMENTS).forEach((a, i) => bytes(a, `record tx attachments[${i}]`, HASH_BYTES))
   list(o.indexUpdates, 'record tx indexUpdates', MAX_INDEX_UPDATES_PER_TX).forEach((u, i) => indexUpdateShape(u, `record tx indexUpdates[${i}]`))
@@ -65,7 +65,8 @@ function grantTxShape (v: unknown): GrantTx {
   bytes(o.recordId, 'grant tx recordId', ID_BYTES)
   bytes(o.grantor, 'grant tx grantor', ID_BYTES)
   bytes(o.grantee, 'grant tx grantee', ID_BYTES)
-  const fields = list(o.fields, 'grant tx fields', RECORD_FIELDS, 1)
+  const fields = o.fields
+  if (!Array.isArray(fields) || fields.length < 1 || fields.length > RECORD_FIELDS) invalid(`grant tx fields must list 1..${RECORD_FIELDS} field numbers`)
   const seen = new Set<number>()
   fields.forEach((f, i) => {
     const n = uint(f, `grant tx fields[${i}]`, RECORD_FIELDS - 1)
