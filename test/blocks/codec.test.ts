@@ -6,7 +6,7 @@ import {
   BlockError, type BlockErrorCode, buildBlock, type CommitCertificate, decodeBlock, decodeCertificate, decodeHeader,
   decodeTx, encodeBlock, encodeCertificate, encodeHeader, encodeTx, genesisHeader, headerCid, headerHash, indexLeaf,
   MAX_BLOCK_BYTES, MAX_CERTIFICATE_BYTES, MAX_HEADER_BYTES, MAX_INDEX_UPDATES_PER_TX, MAX_INDEX_VALUE_BYTES, MAX_TX_BYTES,
-  txHash, type Header, type Tx, blockCid
+  txHash, type Header, type Tx, blockCid, indexUpdatesHash
 } from '../../src/blocks/index.js'
 import { cbor, clone, grantTx, patientTx, recordTx } from './helpers.js'
 
@@ -68,6 +68,25 @@ describe('blocks/codec: canonical dag-cbor', () => {
       const back = decodeTx(bytes) as typeof tx
       bytes.fill(0)
       assert.deepEqual(back.recordId, tx.recordId)
+    })
+
+    it('decodes Buffer input into plain Uint8Array fields', () => {
+      const tx = recordTx()
+      const back = decodeTx(Buffer.from(encodeTx(tx))) as typeof tx
+      assert.equal(Object.getPrototypeOf(back.recordId), Uint8Array.prototype)
+      assert.equal(Object.getPrototypeOf(back.indexUpdates[0]!.label), Uint8Array.prototype)
+      assert.deepEqual(back, tx)
+    })
+
+    it('indexUpdatesHash is deterministic, order-sensitive and checks shapes', () => {
+      const tx = recordTx(3)
+      const h = indexUpdatesHash(tx.indexUpdates)
+      assert.equal(h.length, 32)
+      assert.deepEqual(indexUpdatesHash(clone(tx.indexUpdates)), h)
+      assert.notDeepEqual(indexUpdatesHash(tx.indexUpdates.slice().reverse()), h)
+      assert.notDeepEqual(indexUpdatesHash(tx.indexUpdates.slice(1)), h)
+      assert.equal(indexUpdatesHash([]).length, 32)
+      throwsCode(() => indexUpdatesHash([{ label: randomBytes(31), value: randomBytes(4) }]), 'INVALID')
     })
 
     it('headerCid is a dag-cbor sha2-256 CIDv1 whose digest is headerHash', () => {
