@@ -6,13 +6,13 @@
  * leaves of updates not made yet, and so break forward privacy for all of them. Per tree, from
  * the known count `c0`: an exponential phase probes update numbers c0, c0+2, c0+6, …, c0+2^k−2
  * until one is absent, then a binary search between the last present and the first absent one.
- * All trees are probed in the same rounds. Cost per tree with `n = c − c0` new updates: at most
- * ⌊log2(n+2)⌋ exponential and ⌊log2(n+2)⌋ binary rounds, one label per round (so about 2·log2 n
- * rounds and labels; 0 new updates cost 1 round), plus 32 HMACs per probed label for the client.
- * Leakage: every probed number ≥ c is absent now, and the future update that takes that number
- * will be linkable to this recovery (at most ⌊log2(n+2)⌋ + 1 numbers per tree, all below 2n + c0). Presence is verified (value key and proof),
- * so a lying holder can only make a count smaller; probe f+1 managers and take the union to
- * defeat that.
+ * All trees are probed in the same rounds. Cost per tree with `n = c − c0` new updates and
+ * `K = ⌊log2(n+1)⌋`: K + 1 exponential rounds and at most K binary ones, one label per round, so at
+ * most 2K + 1 rounds and labels (0 new updates: 1 round, 1 label; 1,000: 19), plus 32 HMACs per
+ * label for the client. Leakage: every probed number ≥ c is absent now, and the future update
+ * that takes that number will be linkable to this recovery: at most K + 1 numbers per tree, all in
+ * `[c, c0 + 2n]`. Presence is verified (value key and proof), so a lying holder can only make a
+ * count smaller; probe f+1 managers and take the union to defeat that.
  */
 import { proofAccepted, type ForgedEntry, type ProofVerifier, type SseClient } from './client.js'
 import { SseError } from './errors.js'
