@@ -4,7 +4,7 @@
  * `TREE_DEPTH`, so leaf `i` (0 ≤ i < 2^32) is reached by the bits of `i`, most significant first.
  * A leaf's label is `HMAC(leaf, 0x02)`. Holding a node lets one derive exactly the leaves below it.
  */
-import { hmacSha256 } from '../crypto/index.js'
+import { createHmac } from 'node:crypto'
 import { SseError } from './errors.js'
 
 /** Depth of every tree: 2^32 updates per (writer, term). */
@@ -29,12 +29,23 @@ export interface GgmNode extends NodePosition {
   key: Uint8Array
 }
 
+/**
+ * HMAC-SHA256 of one byte, on the hot path of searches. Same function as the suite's
+ * `hmacSha256`, but the digest goes through a latin1 string into Node's shared Buffer pool
+ * instead of a fresh ArrayBuffer per call: a search derives thousands of keys, and the freshly
+ * allocated backing stores made each young-generation GC cost tens of milliseconds on a large heap.
+ */
+function hmacByte (key: Uint8Array, msg: Uint8Array): Uint8Array {
+  const b = Buffer.from(createHmac('sha256', key).update(msg).digest('latin1'), 'latin1')
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
 export function childKey (key: Uint8Array, bit: number): Uint8Array {
-  return hmacSha256(key, bit === 0 ? CHILD0 : CHILD1)
+  return hmacByte(key, bit === 0 ? CHILD0 : CHILD1)
 }
 
 export function leafLabel (leaf: Uint8Array): Uint8Array {
-  return hmacSha256(leaf, LABEL)
+  return hmacByte(leaf, LABEL)
 }
 
 /** First leaf and number of leaves below a node position. */
