@@ -31,12 +31,12 @@ export interface GgmNode extends NodePosition {
 
 /**
  * HMAC-SHA256 of one byte, on the hot path of searches. Same function as the suite's
- * `hmacSha256`, but the digest goes through a latin1 string into Node's shared Buffer pool
+ * `hmacSha256`, but the digest goes through a latin1 ('binary') string into Node's shared Buffer pool
  * instead of a fresh ArrayBuffer per call: a search derives thousands of keys, and the freshly
  * allocated backing stores made each young-generation GC cost tens of milliseconds on a large heap.
  */
 function hmacByte (key: Uint8Array, msg: Uint8Array): Uint8Array {
-  const b = Buffer.from(createHmac('sha256', key).update(msg).digest('latin1'), 'latin1')
+  const b = Buffer.from(createHmac('sha256', key).update(msg).digest('binary'), 'latin1')
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
