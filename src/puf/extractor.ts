@@ -96,6 +96,7 @@ export function enroll (device: PufDevice, opts: EnrollOptions = {}): Enrollment
   for (let i = 0; i < reads; i++) {
     const r = readResponseBits(device, challenge, N)
     for (let j = 0; j < N; j++) ones[j]! += r[j]!
+    r.fill(0)
   }
   const reference = new Uint8Array(N)
   for (let j = 0; j < N; j++) reference[j] = 2 * ones[j]! > reads ? 1 : 0
@@ -127,8 +128,10 @@ export function reproduce (device: PufDevice, helper: Uint8Array): Uint8Array {
   const h = parseHelper(helper)
   const reading = readResponseBits(device, h.challenge, h.info.codeBits)
   const offset = unpackBits(h.offset, h.info.codeBits)
-  const decoded = decodeConcatenated(h.code, xorBits(reading, offset))
+  const noisyCodeword = xorBits(reading, offset)
   reading.fill(0)
+  const decoded = decodeConcatenated(h.code, noisyCodeword)
+  noisyCodeword.fill(0)
   if (decoded === null) {
     throw new PufError('HELPER_TAMPERED_OR_WRONG_DEVICE', 'PUF reading does not decode with this helper data: the helper data were modified or belong to another device (indistinguishable by design), or the reading is noisier than the code corrects')
   }

@@ -128,7 +128,8 @@ describe('puf/bound: analytic failure bound and entropy accounting', () => {
     assert.ok(b.failure > 1e-13 && b.failure < 1e-11, String(b.failure))
     assert.ok(b.failure <= 3 * b.blockFailure)
     assert.ok(b.effectiveBer > 0.1 && b.effectiveBer < 0.1001)
-    assert.ok(Math.abs(effectiveBitErrorRate(0.1, 1) - 0.18) < 1e-12) // a single enrollment reading
+    assert.ok(Math.abs(effectiveBitErrorRate(0.1, 1) - 0.18) < 1e-12) // a single enrollment reading...
+    assert.ok(failureBound(DEFAULT_CODE, 0.10, 1).failure > 0.999) // ...would make the code fail
   })
 
   it('the bound grows with the BER and is near 1 at 25%', () => {
