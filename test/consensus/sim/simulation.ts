@@ -1,0 +1,647 @@
+/**
+ * Deterministic discrete-event simulation of n PBFT managers (`Pbft` from src/consensus) on an
+ * in-memory network. Everything random comes from one seeded PRNG, so a run is a pure function of
+ * (seed, n, crypto kit): a failing seed replays exactly, with a trace if asked.
+ *
+ * Before the global stabilization time (GST): random delays (with a long tail, so reordering),
+ * drops, duplicates, partitions that heal, crashes and restarts (the WAL and the committed chain
+ * survive; some crashes hit between a `wal-append` and the effects after it). One manager is
+ * Byzantine: equivocating proposals, conflicting votes, garbage signatures, forged senders, forged
+ * prepared certificates, replays of old messages, forged sync replies, or silence. After GST the
+ * network is synchronous (delay ≤ 30 ms, no loss) and crashed honest managers are back (for n = 7
+ * one may stay down: with the Byzantine one that is f = 2 faults).
+ *
+ * Checked in every run: each commit's certificate verifies and extends the node's chain; no two
+ * honest managers commit different values at a height; no honest manager ever signs two different
+ * values for one (kind, height, view), across restarts; after GST every live honest manager reaches
+ * `max height at GST + extraHeights` within `livenessBound` ms of simulated time.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { equalBytes, sha256, toHex } from '../../../src/crypto/index.js'
+import { voteSignBytes } from '../../../src/blocks/vote.js'
+import {
+  Pbft, checkCommitCertificate, decodeMessage, decodeWalRecord, encodeMessage, encodeWalRecord, leaderOf, prePrepareSignBytes, quorumSize,
+  viewChangeSignBytes
+} from '../../../src/consensus/index.js'
+import type {
+  CheckContext, ConsensusEffect, ConsensusEvent, ConsensusMessage, ConsensusTiming, SignerPort, Value, ViewChangeMsg, VoteMsg, WalRecord
+} from '../../../src/consensus/index.js'
+import type { CommitCertificate } from '../../../src/blocks/types.js'
+import { GENESIS_HASH, makeValue, parseValue, validateSimValue } from './app.js'
+import { hmacKit, type CryptoKit } from './crypto.js'
+import { EventHeap } from './heap.js'
+import { Prng } from './prng.js'
+
+export const SIM_CHAIN_ID = 'pqmed-sim'
+
+export const SIM_TIMING: ConsensusTiming = {
+  blockInterval: 30,
+  maxBlockRecords: 8,
+  heartbeatInterval: 100,
+  viewChangeTimeout: 300,
+  maxTimeoutDoublings: 4,
+  retransmitInterval: 150,
+  syncDelay: 100
+}
+
+export type ByzantineMode = 'equivocate' | 'chaos' | 'withhold' | 'silent' | 'all'
+
+export interface SimOptions {
+  seed: number
+  n: number
+  kit?: CryptoKit
+  /** Pass every message and WAL record through the dag-cbor codec. */
+  codec?: boolean
+  trace?: (line: string) => void
+  /** Simulated ms after GST within which all live honest managers must reach the target height. */
+  livenessBound?: number
+  /** Heights beyond the highest honest height at GST that everyone must reach. */
+  extraHeights?: number
+  /** false: a synchronous network from time 0, no crashes, all managers honest (the normal case). */
+  faults?: boolean
+  /** An additional, independent certificate check applied to every honest commit. */
+  certCheck?: (certificate: CommitCertificate, height: number, hash: Uint8Array) => boolean
+}
+
+export interface SimResult {
+  seed: number
+  n: number
+  ok: boolean
+  failure: string | null
+  byzantine: number
+  byzantineMode: ByzantineMode
+  gst: number
+  target: number
+  /** Simulated ms from GST until every live honest manager reached the target. */
+  reachedAfterGst: number | null
+  heights: number[]
+  delivered: number
+  dropped: number
+  crashes: number
+  viewChanges: number
+  evidence: number
+  syncs: number
+  /** NEW-VIEW messages (from honest leaders) that re-proposed a prepared value. */
+  reproposals: number
+  /** Commits (by honest managers) in a view > 0. */
+  laterViewCommits: number
+  /** Restarts that found WAL records of the height in progress. */
+  walRestores: number
+}
+
+interface ChainEntry { value: Value, certificate: CommitCertificate }
+
+interface SimNode {
+  id: number
+  honest: boolean
+  up: boolean
+  epoch: number
+  pbft: Pbft | null
+  wal: WalRecord[]
+  chain: ChainEntry[]
+  committed: Set<number>
+  ticks: Set<number>
+  permanentlyDown: boolean
+}
+
+type SimEvent = { time: number, seq: number } & (
+  | { kind: 'deliver', from: number, to: number, msg: ConsensusMessage }
+  | { kind: 'tick', node: number, epoch: number }
+  | { kind: 'built', node: number, epoch: number, height: number, view: number }
+  | { kind: 'mempool', node: number, epoch: number }
+  | { kind: 'sync-reply', node: number, epoch: number, blocks: ChainEntry[] }
+  | { kind: 'start', node: number }
+  | { kind: 'crash', node: number }
+  | { kind: 'restart', node: number }
+  | { kind: 'partition', groups: number[] }
+  | { kind: 'heal' }
+  | { kind: 'inject' }
+  | { kind: 'gst' }
+  | { kind: 'byz-noise' }
+)
+type SimEventBody = SimEvent extends infer E ? E extends SimEvent ? Omit<E, 'time' | 'seq'> : never : never
+
+function describe (m: ConsensusMessage): string {
+  const base = `${m.type} h=${m.height} v=${m.view} from=${m.from}`
+  switch (m.type) {
+    case 'pre-prepare': return `${base} ${toHex(m.value.hash).slice(0, 8)}`
+    case 'prepare':
+    case 'commit': return `${base} ${toHex(m.hash).slice(0, 8)}`
+    case 'view-change': return `${base} prepared=${m.prepared === null ? '-' : `${m.prepared.view}:${toHex(m.prepared.hash).slice(0, 8)}`}`
+    case 'new-view': return `${base} vcs=${m.viewChanges.map((v) => v.from).join(',')} pp=${m.prePrepare === null ? '-' : toHex(m.prePrepare.value.hash).slice(0, 8)}`
+    case 'heartbeat': return `${base} seq=${m.seq}`
+  }
+}
+
+export class Simulation {
+  private readonly rng: Prng
+  private readonly n: number
+  private readonly kit: CryptoKit
+  private readonly ctx: CheckContext
+  private readonly nodes: SimNode[]
+  private readonly heap = new EventHeap<SimEvent>()
+  private seq = 0
+  private now = 0
+  private injected = 0
+  private readonly gst: number
+  private afterGst = false
+  private groups: number[] | null = null
+  private readonly dropRate: number
+  /** Extra per-message-type loss before GST: the network adversary singles out some phases. */
+  private readonly typeDrop: Record<ConsensusMessage['type'], number>
+  /** Per-link delay multipliers before GST (slow links reorder across senders). */
+  private readonly linkSlow: number[]
+  /** Chance that the adaptive adversary isolates an honest manager right after it commits (before GST). */
+  private readonly isolateOnCommit: number
+  private readonly dupRate: number
+  private readonly midCrashRate: number
+  private readonly maxDown: number
+  private readonly byz: number
+  private readonly byzMode: ByzantineMode
+  private readonly byzLog: ConsensusMessage[] = []
+  private readonly byzAlt = new Map<string, Value>()
+  private readonly decided = new Map<number, string>()
+  private readonly signedAudit = new Map<string, string>()
+  private failure: string | null = null
+  private target = Infinity
+  private reachedAt: number | null = null
+  private readonly stats = { delivered: 0, dropped: 0, crashes: 0, viewChanges: 0, evidence: 0, syncs: 0, reproposals: 0, laterViewCommits: 0, walRestores: 0 }
+  private readonly livenessBound: number
+  private readonly extraHeights: number
+
+  constructor (private readonly opts: SimOptions) {
+    this.rng = new Prng(opts.seed)
+    this.n = opts.n
+    this.kit = opts.kit ?? hmacKit(opts.n, opts.seed)
+    this.ctx = { chainId: SIM_CHAIN_ID, n: this.n, verifier: this.kit.verifier }
+    this.livenessBound = opts.livenessBound ?? 30_000
+    this.extraHeights = opts.extraHeights ?? 3
+    const rng = this.rng
+    const faults = opts.faults ?? true
+    this.gst = faults ? rng.int(1000, 4000) : 0
+    this.dropRate = rng.pick([0, 0.05, 0.2, 0.4])
+    const targeted = faults && rng.chance(0.5)
+    const td = (): number => targeted ? rng.pick([0, 0, 0.5, 0.8, 0.95]) : 0
+    this.typeDrop = { 'pre-prepare': td(), prepare: td(), commit: td(), 'view-change': td(), 'new-view': td(), heartbeat: td() }
+    this.isolateOnCommit = faults ? rng.pick([0, 0.2, 0.5]) : 0
+    this.linkSlow = Array.from({ length: this.n * this.n }, () => targeted && rng.chance(0.2) ? rng.int(2, 10) : 1)
+    this.dupRate = rng.pick([0, 0.05])
+    this.midCrashRate = rng.pick([0, 0.005, 0.02])
+    this.maxDown = this.n >= 7 ? 2 : 1
+    this.byz = faults ? rng.int(0, this.n - 1) : -1
+    this.byzMode = rng.pick(['equivocate', 'chaos', 'withhold', 'withhold', 'silent', 'all'] as const)
+    this.nodes = Array.from({ length: this.n }, (_, id) => ({
+      id, honest: id !== this.byz, up: false, epoch: 0, pbft: null, wal: [], chain: [], committed: new Set<number>(), ticks: new Set<number>(), permanentlyDown: false
+    }))
+    if (faults && this.n >= 7 && rng.chance(0.5)) {
+      const victim = this.pickHonest()
+      victim.permanentlyDown = true
+      this.push(rng.int(0, this.gst), { kind: 'crash', node: victim.id })
+    }
+  }
+
+  run (): SimResult {
+    const rng = this.rng
+    for (const node of this.nodes) this.push(rng.int(0, 20), { kind: 'start', node: node.id })
+    this.push(5, { kind: 'inject' })
+    for (let i = this.gst > 0 ? rng.int(0, 3) : 0; i > 0; i--) this.push(rng.int(100, this.gst - 100), { kind: 'crash', node: this.pickHonest().id })
+    for (let i = this.gst > 0 ? rng.int(0, 2) : 0; i > 0; i--) {
+      const at = rng.int(0, this.gst - 200)
+      const groups = this.nodes.map(() => rng.int(0, 1))
+      this.push(at, { kind: 'partition', groups })
+      this.push(Math.min(this.gst, at + rng.int(200, 2000)), { kind: 'heal' })
+    }
+    if (this.byz >= 0 && (this.byzMode === 'chaos' || this.byzMode === 'all')) this.push(rng.int(10, 100), { kind: 'byz-noise' })
+    this.push(this.gst, { kind: 'gst' })
+
+    for (;;) {
+      const ev = this.heap.pop()
+      if (ev === undefined) { this.fail('event queue ran dry'); break }
+      this.now = ev.time
+      if (this.afterGst && this.now > this.gst + this.livenessBound) {
+        this.fail(`liveness: not all honest managers reached height ${this.target} within ${this.livenessBound} ms after GST; ${this.stateLine()}`)
+        break
+      }
+      this.handle(ev)
+      if (this.failure !== null) break
+      if (this.afterGst && this.liveHonest().every((x) => x.chain.length >= this.target)) {
+        this.reachedAt = this.now - this.gst
+        break
+      }
+    }
+    return {
+      seed: this.opts.seed,
+      n: this.n,
+      ok: this.failure === null,
+      failure: this.failure,
+      byzantine: this.byz,
+      byzantineMode: this.byzMode,
+      gst: this.gst,
+      target: this.target,
+      reachedAfterGst: this.reachedAt,
+      heights: this.nodes.map((x) => x.chain.length),
+      ...this.stats
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private trace (line: string): void {
+    this.opts.trace?.(`${String(this.now).padStart(6)} ${line}`)
+  }
+
+  private fail (why: string): void {
+    if (this.failure === null) this.failure = why
+    this.trace(`FAIL ${why}`)
+  }
+
+  private stateLine (): string {
+    return this.nodes.map((x) => {
+      const s = x.pbft?.status()
+      return `n${x.id}${x.honest ? '' : '(byz)'}${x.up ? '' : '(down)'}: chain=${x.chain.length} h=${s?.height ?? '-'} v=${s?.view ?? '-'}${s?.active === false ? '*' : ''}`
+    }).join('; ')
+  }
+
+  private push (time: number, body: SimEventBody): void {
+    this.heap.push({ ...body, time, seq: this.seq++ } as SimEvent)
+  }
+
+  private pickHonest (): SimNode {
+    return this.rng.pick(this.nodes.filter((x) => x.honest))
+  }
+
+  private liveHonest (): SimNode[] {
+    return this.nodes.filter((x) => x.honest && !x.permanentlyDown)
+  }
+
+  private downCount (): number {
+    return this.nodes.filter((x) => x.honest && !x.up).length
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Events
+
+  private handle (ev: SimEvent): void {
+    switch (ev.kind) {
+      case 'start': this.boot(this.nodes[ev.node] as SimNode); break
+      case 'deliver': {
+        const to = this.nodes[ev.to] as SimNode
+        if (!to.up) { this.stats.dropped++; return }
+        this.stats.delivered++
+        this.trace(`${ev.from}->${ev.to} ${describe(ev.msg)}`)
+        if (!to.honest && this.byzLog.length < 2000) this.byzLog.push(ev.msg)
+        this.step(to, { type: 'message', now: this.now, msg: ev.msg })
+        break
+      }
+      case 'tick': {
+        const node = this.nodes[ev.node] as SimNode
+        if (ev.epoch !== node.epoch) return
+        node.ticks.delete(ev.time)
+        if (node.up) this.step(node, { type: 'tick', now: this.now })
+        break
+      }
+      case 'built': {
+        const node = this.nodes[ev.node] as SimNode
+        if (ev.epoch !== node.epoch || !node.up) return
+        this.step(node, { type: 'proposal-built', now: this.now, height: ev.height, view: ev.view, value: this.build(node, ev.height, ev.view) })
+        break
+      }
+      case 'mempool': {
+        const node = this.nodes[ev.node] as SimNode
+        if (ev.epoch !== node.epoch || !node.up) return
+        this.step(node, { type: 'mempool', now: this.now, size: this.mempoolSize(node) })
+        break
+      }
+      case 'sync-reply': {
+        const node = this.nodes[ev.node] as SimNode
+        if (ev.epoch !== node.epoch || !node.up) return
+        for (const b of ev.blocks) {
+          if (!node.up || ev.epoch !== node.epoch) break
+          this.step(node, { type: 'sync-block', now: this.now, value: b.value, certificate: b.certificate })
+        }
+        break
+      }
+      case 'crash': this.crash(this.nodes[ev.node] as SimNode); break
+      case 'restart': {
+        const node = this.nodes[ev.node] as SimNode
+        if (!node.up && !node.permanentlyDown) this.boot(node)
+        break
+      }
+      case 'partition':
+        if (!this.afterGst) { this.groups = ev.groups; this.trace(`partition ${ev.groups.join('')}`) }
+        break
+      case 'heal': this.groups = null; this.trace('heal'); break
+      case 'inject': {
+        this.injected += this.rng.int(1, 3)
+        for (const node of this.nodes) if (node.up) this.step(node, { type: 'mempool', now: this.now, size: this.mempoolSize(node) })
+        this.push(this.now + this.rng.int(20, 80), { kind: 'inject' })
+        break
+      }
+      case 'gst': {
+        this.afterGst = true
+        this.groups = null
+        for (const node of this.nodes) if (!node.up && !node.permanentlyDown && node.pbft !== null) this.boot(node)
+        this.target = Math.max(...this.nodes.filter((x) => x.honest).map((x) => x.chain.length)) + this.extraHeights
+        this.trace(`GST target=${this.target} ${this.stateLine()}`)
+        break
+      }
+      case 'byz-noise': this.byzNoise(); break
+    }
+  }
+
+  private boot (node: SimNode): void {
+    node.up = true
+    const tip = node.chain[node.chain.length - 1]
+    const head = { height: node.chain.length, hash: tip?.value.hash ?? GENESIS_HASH }
+    const signer = node.honest ? this.auditedSigner(node.id) : this.kit.signer(node.id)
+    node.pbft = new Pbft(
+      { chainId: SIM_CHAIN_ID, managers: this.n, self: node.id, head, timing: SIM_TIMING },
+      {
+        signer,
+        verifier: this.kit.verifier,
+        app: { validate: (h, v, parent) => validateSimValue(h, v, parent, { injected: () => this.injected, committed: node.committed, maxRecords: SIM_TIMING.maxBlockRecords }) }
+      }
+    )
+    node.wal = node.wal.filter((r) => r.height > head.height)
+    if (node.wal.length > 0) this.stats.walRestores++
+    this.trace(`n${node.id} boot head=${head.height} wal=${node.wal.length}`)
+    this.step(node, { type: 'restored', now: this.now, records: node.wal })
+    this.step(node, { type: 'start', now: this.now })
+    this.step(node, { type: 'mempool', now: this.now, size: this.mempoolSize(node) })
+  }
+
+  private crash (node: SimNode): void {
+    if (!node.up || this.afterGst) return
+    if (!node.permanentlyDown && this.downCount() >= this.maxDown) return
+    node.up = false
+    node.epoch++
+    node.ticks.clear()
+    this.stats.crashes++
+    this.trace(`n${node.id} CRASH`)
+    if (!node.permanentlyDown) this.push(Math.min(this.gst, this.now + this.rng.int(50, 1500)), { kind: 'restart', node: node.id })
+  }
+
+  private mempoolSize (node: SimNode): number {
+    return this.injected - node.committed.size
+  }
+
+  private build (node: SimNode, height: number, view: number): Value | null {
+    const txs: number[] = []
+    for (let t = 0; t < this.injected && txs.length < SIM_TIMING.maxBlockRecords; t++) if (!node.committed.has(t)) txs.push(t)
+    if (txs.length === 0) return null
+    const tip = node.chain[node.chain.length - 1]
+    return makeValue({ height, prevHash: tip?.value.hash ?? GENESIS_HASH, proposer: node.id, view, txs, salt: 0 })
+  }
+
+  /** The honest signer, wrapped to audit that no (kind, height, view) is ever signed for two values. */
+  private auditedSigner (id: number): SignerPort {
+    const inner = this.kit.signer(id)
+    return {
+      sign: (bytes) => {
+        const x = dagCbor.decode(bytes) as unknown[]
+        let key: string | null = null
+        let hash: Uint8Array | null = null
+        if (x[0] === 'pqmed/vote/1') { key = `${id}/${String(x[1])}/${String(x[3])}/${String(x[4])}`; hash = x[5] as Uint8Array }
+        if (x[0] === 'pqmed/pre-prepare/1') { key = `${id}/pp/${String(x[2])}/${String(x[3])}`; hash = x[4] as Uint8Array }
+        if (key !== null && hash !== null) {
+          const h = toHex(hash)
+          const prev = this.signedAudit.get(key)
+          if (prev !== undefined && prev !== h) this.fail(`honest n${id} signed two values for ${key}: ${prev.slice(0, 8)} and ${h.slice(0, 8)}`)
+          this.signedAudit.set(key, h)
+        }
+        return inner.sign(bytes)
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Effects
+
+  private step (node: SimNode, event: ConsensusEvent): void {
+    if (node.pbft === null || !node.up) return
+    const effects = node.pbft.step(event)
+    this.execute(node, effects)
+  }
+
+  private execute (node: SimNode, effects: ConsensusEffect[]): void {
+    const epoch = node.epoch
+    for (const fx of effects) {
+      if (!node.up || node.epoch !== epoch) return // crashed part-way through the step
+      switch (fx.type) {
+        case 'wal-append':
+          node.wal.push(this.opts.codec === true ? decodeWalRecord(encodeWalRecord(fx.record)) : fx.record)
+          if (node.honest && !this.afterGst && this.rng.chance(this.midCrashRate)) {
+            this.trace(`n${node.id} crash right after wal-append ${fx.record.kind} h=${fx.record.height} v=${fx.record.view}`)
+            this.crash(node)
+          }
+          break
+        case 'broadcast':
+          if (fx.msg.type === 'view-change' && node.honest) this.stats.viewChanges++
+          if (fx.msg.type === 'new-view' && node.honest && fx.msg.viewChanges.some((vc) => vc.prepared !== null)) this.stats.reproposals++
+          for (const other of this.nodes) if (other.id !== node.id) this.send(node, other.id, fx.msg)
+          break
+        case 'send': this.send(node, fx.to, fx.msg); break
+        case 'build-proposal': this.push(this.now + this.rng.int(0, 2), { kind: 'built', node: node.id, epoch, height: fx.height, view: fx.view }); break
+        case 'commit': this.onCommit(node, fx.height, fx.value, fx.certificate); break
+        case 'sync': this.onSync(node, fx.fromHeight, fx.peers); break
+        case 'schedule-tick':
+          if (!node.ticks.has(fx.at)) {
+            node.ticks.add(fx.at)
+            this.push(Math.max(fx.at, this.now), { kind: 'tick', node: node.id, epoch })
+          }
+          break
+        case 'evidence':
+          this.stats.evidence++
+          if (fx.evidence.validator !== this.byz) this.fail(`evidence against honest n${fx.evidence.validator}`)
+          break
+      }
+    }
+  }
+
+  private onCommit (node: SimNode, height: number, value: Value, certificate: CommitCertificate): void {
+    this.trace(`n${node.id} COMMIT h=${height} ${toHex(value.hash).slice(0, 8)} view=${certificate.view}`)
+    if (node.honest) {
+      if (height !== node.chain.length + 1) return this.fail(`n${node.id} committed height ${height} on a chain of ${node.chain.length}`)
+      if (!checkCommitCertificate(this.ctx, certificate, height, value.hash)) return this.fail(`n${node.id} committed h=${height} with an invalid certificate`)
+      if (this.opts.certCheck !== undefined && !this.opts.certCheck(certificate, height, value.hash)) return this.fail(`n${node.id} certificate for h=${height} rejected by the independent check`)
+      if (new Set(certificate.signatures.map((s) => s.validator)).size < quorumSize(this.n)) return this.fail(`n${node.id} certificate below quorum`)
+      if (!equalBytes(sha256(value.bytes), value.hash)) return this.fail(`n${node.id} committed bytes that do not match the hash`)
+      const block = parseValue(value.bytes)
+      const tip = node.chain[node.chain.length - 1]
+      if (block === null || !equalBytes(block.prevHash, tip?.value.hash ?? GENESIS_HASH)) return this.fail(`n${node.id} committed a block that does not extend its chain`)
+      const h = toHex(value.hash)
+      const prev = this.decided.get(height)
+      if (prev !== undefined && prev !== h) return this.fail(`SAFETY: two values committed at height ${height}: ${prev.slice(0, 8)} and ${h.slice(0, 8)} (n${node.id})`)
+      this.decided.set(height, h)
+      if (certificate.view > 0) this.stats.laterViewCommits++
+      if (prev === undefined && !this.afterGst && this.groups === null && this.rng.chance(this.isolateOnCommit)) {
+        // Adaptive adversary: the first manager to learn a decision vanishes; the others must not decide differently.
+        const groups = this.nodes.map((x) => x.id === node.id ? 1 : 0)
+        this.push(this.now, { kind: 'partition', groups })
+        this.push(Math.min(this.gst, this.now + this.rng.int(200, 1500)), { kind: 'heal' })
+      }
+    }
+    node.chain.push({ value, certificate })
+    const block = parseValue(value.bytes)
+    for (const t of block?.txs ?? []) node.committed.add(t)
+    this.push(this.now, { kind: 'mempool', node: node.id, epoch: node.epoch })
+  }
+
+  private onSync (node: SimNode, fromHeight: number, peers: number[]): void {
+    this.stats.syncs++
+    const delay = this.delay()
+    if (!this.afterGst && this.rng.chance(this.dropRate)) return
+    const byz = this.nodes[this.byz]
+    if (byz !== undefined && (this.byzMode === 'chaos' || this.byzMode === 'all') && byz.up && this.rng.chance(0.3)) {
+      this.push(this.now + delay, { kind: 'sync-reply', node: node.id, epoch: node.epoch, blocks: [this.forgedBlock(node, fromHeight)] })
+      return
+    }
+    const sources = this.nodes.filter((x) => x.honest && x.up && x.id !== node.id && x.chain.length >= fromHeight)
+    if (sources.length === 0) return
+    const preferred = sources.filter((x) => peers.includes(x.id))
+    const src = this.rng.pick(preferred.length > 0 ? preferred : sources)
+    const blocks = src.chain.slice(fromHeight - 1, fromHeight - 1 + 16)
+    this.trace(`n${node.id} sync from ${fromHeight} via n${src.id}: ${blocks.length} blocks`)
+    this.push(this.now + delay, { kind: 'sync-reply', node: node.id, epoch: node.epoch, blocks })
+  }
+
+  /** A block the Byzantine manager offers in a sync reply: valid-looking, but without a real certificate. */
+  private forgedBlock (node: SimNode, height: number): ChainEntry {
+    const tip = node.chain[node.chain.length - 1]
+    const value = makeValue({ height, prevHash: tip?.value.hash ?? GENESIS_HASH, proposer: this.byz, view: 0, txs: [0], salt: this.rng.u32() })
+    const q = quorumSize(this.n)
+    const signatures = Array.from({ length: q }, (_, i) => ({ validator: i, signature: this.rng.bytes(this.kit.sigBytes) }))
+    const byzSig = this.kit.signer(this.byz).sign(voteSignBytes('commit', SIM_CHAIN_ID, height, 0, value.hash))
+    signatures[0] = { validator: this.byz, signature: byzSig }
+    return { value, certificate: { chainId: SIM_CHAIN_ID, height, view: 0, headerHash: value.hash, signatures } }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Network
+
+  private delay (): number {
+    if (this.afterGst) return this.rng.int(1, 30)
+    return this.rng.chance(0.85) ? this.rng.int(1, 40) : this.rng.int(40, 400)
+  }
+
+  private send (from: SimNode, to: number, msg: ConsensusMessage): void {
+    if (!from.honest) { this.byzSend(from, to, msg); return }
+    this.transmit(from.id, to, msg)
+  }
+
+  private transmit (from: number, to: number, msg: ConsensusMessage): void {
+    if (!this.afterGst) {
+      if (this.groups !== null && this.groups[from] !== this.groups[to]) { this.stats.dropped++; return }
+      if (this.rng.chance(this.dropRate) || this.rng.chance(this.typeDrop[msg.type])) { this.stats.dropped++; this.trace(`${from}->${to} DROP ${describe(msg)}`); return }
+    }
+    const m = this.opts.codec === true ? decodeMessage(encodeMessage(msg)) : msg
+    const slow = this.afterGst ? 1 : (this.linkSlow[from * this.n + to] ?? 1)
+    this.push(this.now + this.delay() * slow, { kind: 'deliver', from, to, msg: m })
+    if (!this.afterGst && this.rng.chance(this.dupRate)) this.push(this.now + this.delay(), { kind: 'deliver', from, to, msg: m })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The Byzantine manager: runs the honest state machine, then corrupts what it sends.
+
+  private byzSend (byz: SimNode, to: number, msg: ConsensusMessage): void {
+    const rng = this.rng
+    const mode = this.byzMode
+    if (mode === 'silent') return
+    const equivocate = mode === 'equivocate' || mode === 'all'
+    const chaos = mode === 'chaos' || mode === 'all'
+    const signer = this.kit.signer(byz.id)
+    let out: ConsensusMessage = msg
+    if (mode === 'withhold') {
+      // Helps a decision reach exactly one manager, then claims never to have prepared.
+      const target = this.withholdTarget(msg.height, msg.view)
+      if (msg.type === 'commit' && to !== target) return
+      if ((msg.type === 'pre-prepare' || msg.type === 'new-view') && to === this.withholdVictim(target)) return
+      if (msg.type === 'view-change' && msg.prepared !== null) {
+        out = { ...msg, prepared: null, value: null, sig: signer.sign(viewChangeSignBytes(SIM_CHAIN_ID, msg.height, msg.view, null)) }
+      }
+    } else if (equivocate && msg.type === 'pre-prepare' && to % 2 === 1) {
+      const alt = this.altValue(msg.height, msg.view, msg.value)
+      out = { ...msg, value: alt, sig: signer.sign(prePrepareSignBytes(SIM_CHAIN_ID, msg.height, msg.view, alt.hash)) }
+    } else if (equivocate && (msg.type === 'prepare' || msg.type === 'commit') && rng.chance(0.5)) {
+      const alt = this.byzAlt.get(`${msg.height}/${msg.view}`)
+      const hash = alt !== undefined && rng.chance(0.7) ? alt.hash : rng.bytes(32)
+      out = { ...msg, hash, sig: signer.sign(voteSignBytes(msg.type, SIM_CHAIN_ID, msg.height, msg.view, hash)) }
+      if (rng.chance(0.3)) this.transmit(byz.id, to, msg) // both: a provable equivocation
+    } else if (chaos && msg.type === 'view-change' && rng.chance(0.5)) {
+      out = this.forgedViewChange(msg)
+    }
+    if (chaos && rng.chance(0.2)) out = rng.chance(0.5) ? { ...out, sig: rng.bytes(this.kit.sigBytes) } : { ...out, from: this.randomOther(byz.id) }
+    this.transmit(byz.id, to, out)
+  }
+
+  private withholdTarget (height: number, view: number): number {
+    const honest = this.nodes.filter((x) => x.honest)
+    return (honest[(height * 7 + view * 3) % honest.length] as SimNode).id
+  }
+
+  private withholdVictim (target: number): number {
+    const honest = this.nodes.filter((x) => x.honest)
+    const i = honest.findIndex((x) => x.id === target)
+    return (honest[(i + 1) % honest.length] as SimNode).id
+  }
+
+  /** A second valid block for (height, view): same parent and records, different salt. */
+  private altValue (height: number, view: number, value: Value): Value {
+    const key = `${height}/${view}`
+    let alt = this.byzAlt.get(key)
+    if (alt === undefined) {
+      const b = parseValue(value.bytes)
+      alt = b === null ? value : makeValue({ ...b, salt: b.salt + 1 + this.rng.int(0, 1000) })
+      this.byzAlt.set(key, alt)
+    }
+    return alt
+  }
+
+  /** A VIEW-CHANGE correctly signed by the Byzantine manager but claiming a fabricated prepared certificate. */
+  private forgedViewChange (vc: ViewChangeMsg): ViewChangeMsg {
+    const q = quorumSize(this.n)
+    const hash = this.rng.bytes(32)
+    const prepared = {
+      view: Math.max(0, vc.view - 1),
+      hash,
+      prePrepareSig: this.rng.bytes(this.kit.sigBytes),
+      prepares: Array.from({ length: q }, (_, i) => ({ validator: i, signature: this.rng.bytes(this.kit.sigBytes) }))
+    }
+    const sig = this.kit.signer(this.byz).sign(viewChangeSignBytes(SIM_CHAIN_ID, vc.height, vc.view, prepared))
+    return { ...vc, prepared, value: this.rng.bytes(64), sig }
+  }
+
+  /** Background noise from the Byzantine manager: replays of old messages and garbage. */
+  private byzNoise (): void {
+    const byz = this.nodes[this.byz] as SimNode
+    const rng = this.rng
+    if (byz.up && this.byzLog.length > 0) {
+      for (let i = rng.int(1, 3); i > 0; i--) {
+        this.transmit(byz.id, this.randomOther(byz.id), rng.pick(this.byzLog))
+      }
+      const s = byz.pbft?.status()
+      if (s !== undefined) {
+        // A vote "from" an honest manager with a garbage signature, at the current height.
+        const victim = (this.byz + 1) % this.n
+        const vote: VoteMsg = { type: rng.chance(0.5) ? 'prepare' : 'commit', height: s.height, view: s.view, from: victim, hash: rng.bytes(32), sig: rng.bytes(this.kit.sigBytes) }
+        for (const other of this.nodes) if (other.id !== byz.id) this.transmit(byz.id, other.id, vote)
+        // A pre-prepare for the current height that does not extend the chain, correctly signed when it is the leader.
+        if (leaderOf(s.height, s.view, this.n) === byz.id) {
+          const bogus = makeValue({ height: s.height, prevHash: rng.bytes(32), proposer: byz.id, view: s.view, txs: [0], salt: rng.u32() })
+          const pp: ConsensusMessage = { type: 'pre-prepare', height: s.height, view: s.view, from: byz.id, value: bogus, sig: this.kit.signer(byz.id).sign(prePrepareSignBytes(SIM_CHAIN_ID, s.height, s.view, bogus.hash)) }
+          this.transmit(byz.id, this.randomOther(byz.id), pp)
+        }
+      }
+    }
+    this.push(this.now + rng.int(20, 150), { kind: 'byz-noise' })
+  }
+
+  private randomOther (id: number): number {
+    return this.rng.pick(this.nodes.filter((x) => x.id !== id)).id
+  }
+}
+
+/** Runs one seeded simulation. */
+export function simulate (opts: SimOptions): SimResult {
+  return new Simulation(opts).run()
+}
