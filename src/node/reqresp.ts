@@ -152,7 +152,7 @@ export class ReqResp {
     if (cur !== undefined) {
       cur.then((c) => { if (c === ch) this.channels.delete(key) }, () => {})
     }
-    try { ch.stream.abort(err) } catch {}
+    try { ch.stream.abort(err) } catch { /* already closed */ }
   }
 
   private serve (stream: Stream, connection: Connection): void {

@@ -1,0 +1,340 @@
+/**
+ * The user role: a light client. It stores only headers and the newest commit certificate, syncs
+ * headers by range from managers (checking hash links and the certificate on the newest header of
+ * each batch, not block contents), follows new certified headers over gossip, and verifies every
+ * record and search result a manager sends against its own headers before answering its caller.
+ * A manager whose answer fails verification is skipped and the next one is asked.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import {
+  decodeCertificate, decodeHeader, encodeCertificate, encodeHeader, headerHash, indexUpdatesHash, verifyCertificate, verifyHeaderChain,
+  verifyHeaderLink, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
+} from '../blocks/index.js'
+import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
+import { verifyRecordSignature } from '../records/index.js'
+import { decodeStoredRecord } from './chain-store.js'
+import type { Genesis } from './genesis.js'
+import { protocols, topics } from './genesis.js'
+import { Kv, pad } from './kv.js'
+import type { PqmedHost } from './libp2p.js'
+import type { Logger, SubmitResult } from './manager.js'
+import { NodeError } from './manager.js'
+import { MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, bytes, decodeCertifiedHeader, list, obj, uint } from './messages.js'
+import { ReqResp } from './reqresp.js'
+import type { PeerId } from '@libp2p/interface'
+
+export interface LightOptions {
+  host: PqmedHost
+  genesis: Genesis
+  genesisHeader: Header
+  pq: PqBackend
+  kv: Kv
+  log: Logger
+  requestTimeoutMs?: number
+}
+
+/** A record as verified by the light client: each check is reported. */
+export interface VerifiedRecord {
+  tx: RecordTx
+  height: number
+  header: Header
+  blobs: Uint8Array[]
+  checks: { inclusion: boolean, ciphertexts: boolean, signature: boolean, certificate: boolean }
+  /** The manager that answered. */
+  source: string
+}
+
+export interface VerifiedIndexEntry {
+  label: Uint8Array
+  value: Uint8Array
+  height: number
+  position: number
+}
+
+export class LightNode {
+  readonly host: PqmedHost
+  readonly genesis: Genesis
+  private readonly opts: LightOptions
+  private readonly kv: Kv
+  private readonly log: Logger
+  private readonly topics: ReturnType<typeof topics>
+  private readonly status: ReqResp
+  private readonly sync: ReqResp
+  private readonly query: ReqResp
+  private readonly submitSvc: ReqResp
+  private readonly managerPeers: Set<string>
+  private readonly doctors = new Map<string, Uint8Array>()
+  private readonly headerCache = new Map<number, Header>()
+  private head: Header
+  private headHash: Uint8Array
+  private newestCert: CommitCertificate | null = null
+  private syncing: Promise<void> | null = null
+  private stopped = false
+  private rr = 0
+  /** Managers whose answers failed verification, with the time until which they are avoided. */
+  private readonly distrusted = new Map<string, number>()
+
+  constructor (opts: LightOptions) {
+    this.opts = opts
+    this.host = opts.host
+    this.genesis = opts.genesis
+    this.kv = opts.kv
+    this.log = opts.log
+    this.topics = topics(opts.genesis.chainId)
+    const protos = protocols(opts.genesis.chainId)
+    const t = opts.requestTimeoutMs ?? 10_000
+    this.status = new ReqResp(this.host, { protocol: protos.status, maxBytes: 64 * 1024, timeoutMs: t })
+    this.sync = new ReqResp(this.host, { protocol: protos.sync, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
+    this.query = new ReqResp(this.host, { protocol: protos.query, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
+    this.submitSvc = new ReqResp(this.host, { protocol: protos.submit, maxBytes: MAX_FRAME_BYTES, timeoutMs: 60_000 })
+    this.managerPeers = new Set(opts.genesis.managers.map((m) => m.peerId))
+    for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
+    this.head = opts.genesisHeader
+    this.headHash = headerHash(opts.genesisHeader)
+  }
+
+  get height (): number { return this.head.height }
+  get headerHashHex (): string { return toHex(this.headHash) }
+  get certificate (): CommitCertificate | null { return this.newestCert }
+
+  async start (): Promise<void> {
+    const h = await this.kv.get('meta/head')
+    if (h !== undefined) {
+      const height = dagCbor.decode<number>(h)
+      const hb = await this.kv.get(`hdr/${pad(height)}`)
+      const cb = await this.kv.get('meta/cert')
+      if (hb === undefined) throw new Error('header store corrupt: head header missing')
+      this.head = decodeHeader(hb)
+      this.headHash = headerHash(this.head)
+      this.newestCert = cb === undefined ? null : decodeCertificate(cb)
+    } else {
+      await this.kv.batch([{ type: 'put', key: `hdr/${pad(0)}`, value: encodeHeader(this.head) }, { type: 'put', key: 'meta/head', value: dagCbor.encode(0) }])
+    }
+    for (const s of [this.status, this.sync, this.query, this.submitSvc]) await s.start()
+    const pubsub = this.host.services.pubsub
+    pubsub.topicValidators.set(this.topics.headers, async (_p, msg) => await this.onHeaderGossip(msg.data))
+    pubsub.subscribe(this.topics.headers)
+    this.log.info(`user node started at height ${this.head.height}`)
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    const pubsub = this.host.services.pubsub
+    pubsub.unsubscribe(this.topics.headers)
+    pubsub.topicValidators.delete(this.topics.headers)
+    for (const s of [this.status, this.sync, this.query, this.submitSvc]) await s.stop()
+    await this.syncing?.catch(() => {})
+  }
+
+  private ctx (): { chainId: string, managers: Uint8Array[], verifier: PqBackend } {
+    return { chainId: this.genesis.chainId, managers: this.genesis.managers.map((m) => m.sigPublicKey), verifier: this.opts.pq }
+  }
+
+  /** Connected managers, trusted ones first, rotated so load spreads across them. */
+  managers (): PeerId[] {
+    const seen = new Set<string>()
+    const out: PeerId[] = []
+    for (const c of this.host.getConnections()) {
+      const id = c.remotePeer.toString()
+      if (this.managerPeers.has(id) && !seen.has(id)) { seen.add(id); out.push(c.remotePeer) }
+    }
+    const now = Date.now()
+    const k = out.length === 0 ? 0 : (this.rr++ % out.length)
+    const rotated = [...out.slice(k), ...out.slice(0, k)]
+    return [...rotated.filter((p) => (this.distrusted.get(p.toString()) ?? 0) < now), ...rotated.filter((p) => (this.distrusted.get(p.toString()) ?? 0) >= now)]
+  }
+
+  private distrust (peer: PeerId, why: string): void {
+    this.distrusted.set(peer.toString(), Date.now() + 60_000)
+    this.log.warn(`manager ${peer.toString()} sent an answer that failed verification (${why}); avoiding it for 60 s`)
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // header sync
+
+  /** Brings the header chain up to the highest height any connected manager reports. */
+  async syncHeaders (): Promise<void> {
+    if (this.syncing !== null) { await this.syncing; return }
+    this.syncing = this.doSync().finally(() => { this.syncing = null })
+    await this.syncing
+  }
+
+  private async doSync (): Promise<void> {
+    for (const peer of this.managers()) {
+      let target: number
+      try {
+        const st = obj(await this.status.request(peer, 'status', null), 'status')
+        target = uint(st.height, 'height')
+      } catch { continue }
+      while (this.head.height < target && !this.stopped) {
+        const from = this.head.height + 1
+        const to = Math.min(target, from + MAX_HEADERS_PER_REQUEST - 1)
+        let res: Record<string, unknown>
+        try { res = obj(await this.sync.request(peer, 'headers', { from, to }), 'headers response') } catch { break }
+        const headers = list(res.headers, 'headers', MAX_HEADERS_PER_REQUEST, (h) => decodeHeader(bytes(h, 'header')))
+        if (headers.length === 0 || res.cert === null) break
+        const cert = decodeCertificate(bytes(res.cert, 'cert'))
+        const check = verifyHeaderChain(this.head, headers, cert, this.ctx())
+        if (!check.ok) { this.distrust(peer, `header chain: ${check.reason}`); break }
+        await this.storeHeaders(headers, cert)
+      }
+      if (this.head.height >= target) return
+    }
+  }
+
+  private async storeHeaders (headers: Header[], cert: CommitCertificate): Promise<void> {
+    const last = headers[headers.length - 1]
+    if (last === undefined) return
+    const ops = headers.map((h) => ({ type: 'put' as const, key: `hdr/${pad(h.height)}`, value: encodeHeader(h) }))
+    ops.push({ type: 'put', key: 'meta/cert', value: encodeCertificate(cert) })
+    ops.push({ type: 'put', key: 'meta/head', value: dagCbor.encode(last.height) })
+    await this.kv.batch(ops, true)
+    for (const h of headers) this.cacheHeader(h)
+    this.head = last
+    this.headHash = headerHash(last)
+    this.newestCert = cert
+  }
+
+  private cacheHeader (h: Header): void {
+    this.headerCache.set(h.height, h)
+    if (this.headerCache.size > 4096) {
+      const first = this.headerCache.keys().next().value
+      if (first !== undefined) this.headerCache.delete(first)
+    }
+  }
+
+  /** Header at `height` from the local store, syncing first if it is beyond the head. */
+  async header (height: number): Promise<Header | undefined> {
+    if (height > this.head.height) await this.syncHeaders()
+    if (height > this.head.height) return undefined
+    const c = this.headerCache.get(height)
+    if (c !== undefined) return c
+    const b = await this.kv.get(`hdr/${pad(height)}`)
+    if (b === undefined) return undefined
+    const h = decodeHeader(b)
+    this.cacheHeader(h)
+    return h
+  }
+
+  private async onHeaderGossip (data: Uint8Array): Promise<TopicValidatorResult> {
+    let ch
+    try { ch = decodeCertifiedHeader(data) } catch { return TopicValidatorResult.Reject }
+    const { header, cert } = ch
+    if (header.height <= this.head.height) return TopicValidatorResult.Ignore
+    const v = verifyCertificate(cert, this.ctx(), { height: header.height, headerHash: headerHash(header) })
+    if (!v.ok) return TopicValidatorResult.Reject
+    if (header.height === this.head.height + 1) {
+      if (!verifyHeaderLink(this.head, header).ok) {
+        this.log.warn(`certified header ${header.height} does not extend our head: resyncing`)
+        void this.syncHeaders().catch(() => {})
+        return TopicValidatorResult.Ignore
+      }
+      await this.storeHeaders([header], cert)
+    } else {
+      void this.syncHeaders().catch(() => {})
+    }
+    return TopicValidatorResult.Accept
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // verified reads
+
+  /** Fetches a record from a manager and verifies it against our headers. Undefined if no manager knows it. */
+  async getRecord (recordId: Uint8Array): Promise<VerifiedRecord | undefined> {
+    let notFound = 0
+    const managers = this.managers()
+    if (managers.length === 0) throw new NodeError('NO_MANAGER', 'not connected to any manager')
+    for (const peer of managers) {
+      let res: unknown
+      try { res = await this.query.request(peer, 'record', { recordId }) } catch { continue }
+      if (res === null) { notFound++; continue }
+      try {
+        const o = obj(res, 'record response')
+        const stored = decodeStoredRecord(bytes(o.stored, 'stored'))
+        const blobs = list(o.blobs, 'blobs', 100, (b) => bytes(b, 'blob'))
+        const tx = stored.tx
+        if (tx.type !== 'record' || !equalBytes(tx.recordId, recordId)) throw new Error('answer is not the requested record')
+        const header = await this.header(stored.height)
+        if (header === undefined) throw new Error(`no certified header at height ${stored.height}`)
+        const inclusion = verifyRecordInclusion(header, { tx, txIndex: stored.txIndex, txCount: stored.txCount, height: stored.height, proof: stored.proof })
+        const expected = [...tx.fields, ...tx.attachments]
+        const ciphertexts = blobs.length === expected.length && blobs.every((b, i) => equalBytes(sha256(b), expected[i] as Uint8Array))
+        const pk = this.doctors.get(toHex(tx.doctor))
+        const signature = pk !== undefined && verifyRecordSignature(this.opts.pq, pk, {
+          recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
+        }, tx.signature)
+        const checks = { inclusion, ciphertexts, signature, certificate: true }
+        if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)
+        return { tx, height: stored.height, header, blobs, checks, source: peer.toString() }
+      } catch (err) {
+        this.distrust(peer, (err as Error).message)
+      }
+    }
+    if (notFound > 0) return undefined
+    throw new NodeError('UNVERIFIABLE', 'no manager returned a record that passed verification')
+  }
+
+  /**
+   * Runs an encoded search token on a manager and verifies every returned entry's inclusion proof
+   * against our headers. Omissions are detected by the client (it knows its counters).
+   */
+  async search (token: Uint8Array): Promise<VerifiedIndexEntry[]> {
+    const managers = this.managers()
+    if (managers.length === 0) throw new NodeError('NO_MANAGER', 'not connected to any manager')
+    let lastErr: Error | undefined
+    for (const peer of managers) {
+      let res: unknown
+      try { res = await this.query.request(peer, 'search', { token }) } catch (err) {
+        lastErr = err as Error
+        if ((err as { code?: string }).code === 'MALFORMED_TOKEN' || (err as { code?: string }).code === 'TOKEN_LIMIT') throw new NodeError((err as { code: string }).code, (err as Error).message)
+        continue
+      }
+      try {
+        const items = list(res, 'results', 1_000_000, (x) => {
+          const o = obj(dagCbor.decode(bytes(x, 'entry')), 'entry')
+          const label = bytes(o.label, 'label', 32)
+          const s = obj(dagCbor.decode(bytes(o.stored, 'stored')), 'stored entry')
+          return {
+            update: { label, value: bytes(s.value, 'value') },
+            height: uint(s.height, 'height'),
+            index: uint(s.index, 'index'),
+            position: uint(s.position, 'position'),
+            indexCount: uint(s.indexCount, 'indexCount'),
+            proof: list(s.proof, 'proof', 64, (p) => bytes(p, 'proof node', 32))
+          }
+        })
+        const out: VerifiedIndexEntry[] = []
+        for (const it of items) {
+          const header = await this.header(it.height)
+          if (header === undefined || !verifyIndexInclusion(header, it)) throw new Error(`index entry at position ${it.position} fails its inclusion proof`)
+          out.push({ label: it.update.label, value: it.update.value, height: it.height, position: it.position })
+        }
+        return out
+      } catch (err) {
+        lastErr = err as Error
+        this.distrust(peer, (err as Error).message)
+      }
+    }
+    throw new NodeError('UNVERIFIABLE', `no manager returned verifiable search results${lastErr !== undefined ? `: ${lastErr.message}` : ''}`)
+  }
+
+  /** Forwards a submission to a manager (the first that accepts it), optionally waiting for its commit. */
+  async submit (data: Uint8Array, wait: boolean): Promise<SubmitResult> {
+    const managers = this.managers()
+    if (managers.length === 0) throw new NodeError('NO_MANAGER', 'not connected to any manager')
+    let lastErr: Error | undefined
+    for (const peer of managers) {
+      try {
+        const r = obj(await this.submitSvc.request(peer, 'submit', { submission: data, wait }), 'submit result') as unknown as SubmitResult
+        return r
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? ''
+        // a validation verdict is final: every honest manager gives the same one
+        if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, (err as Error).message)
+        lastErr = err as Error
+      }
+    }
+    throw new NodeError('NO_MANAGER', `no manager accepted the submission${lastErr !== undefined ? `: ${lastErr.message}` : ''}`)
+  }
+}

@@ -1,0 +1,604 @@
+/**
+ * The manager role: full chain, PBFT consensus, ciphertext store, searchable index, and the
+ * status / sync / query / submit services that user nodes call.
+ *
+ * The consensus state machine (src/consensus) is driven here: events in, effects out, executed in
+ * order, with every write-ahead-log record made durable before anything that follows it.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import {
+  buildBlock, decodeBlock, encodeBlock, encodeTx, headerHash, indexUpdatesHash, validateBlock, verifyCertificate,
+  MAX_BLOCK_BYTES, type Block, type CommitCertificate, type Tx
+} from '../blocks/index.js'
+import {
+  Pbft, decodeMessage, decodeWalRecord, encodeMessage, encodeWalRecord, messageSignBytes, mlDsaSigner, mlDsaVerifier,
+  type ConsensusEffect, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult, type VerifierPort
+} from '../consensus/index.js'
+import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
+import { verifyRecordSignature } from '../records/index.js'
+import { MemoryIndexStore, decodeSearchToken, serverSearch } from '../sse/index.js'
+import type { BlobStore } from './blob-store.js'
+import { decodeStoredRecord, type ChainStore } from './chain-store.js'
+import type { Genesis } from './genesis.js'
+import { protocols, topics } from './genesis.js'
+import { pad } from './kv.js'
+import type { PqmedHost } from './libp2p.js'
+import { Mempool } from './mempool.js'
+import {
+  MAX_BLOBS_PER_REQUEST, MAX_BLOCKS_PER_REQUEST, MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, WireError, bytes, encodeCertifiedHeader, list, obj, uint
+} from './messages.js'
+import { ReqResp, ReqRespError } from './reqresp.js'
+import { decodeSubmission, validateSubmission, type Submission, type TxContext } from './validation/tx.js'
+import type { Validation } from './validation/result.js'
+
+export interface Logger {
+  info: (msg: string) => void
+  warn: (msg: string) => void
+}
+
+export interface ManagerOptions {
+  host: PqmedHost
+  genesis: Genesis
+  genesisHashBytes: Uint8Array
+  /** This manager's index in `genesis.managers`. */
+  self: number
+  sigSecretKey: Uint8Array
+  pq: PqBackend
+  chain: ChainStore
+  blobs: BlobStore
+  log: Logger
+  /** How long `submit` with `wait` waits for a commit before reporting failure. */
+  commitTimeoutMs?: number
+}
+
+export class NodeError extends Error {
+  readonly code: string
+  constructor (code: string, message: string) { super(message); this.name = 'NodeError'; this.code = code }
+}
+
+export interface SubmitResult {
+  status: 'committed' | 'pending'
+  txHash: string
+  height?: number
+}
+
+const WAL_PREFIX = 'wal/'
+
+function verdictResult (v: 'ACCEPT' | 'IGNORE' | 'REJECT'): TopicValidatorResult {
+  return v === 'ACCEPT' ? TopicValidatorResult.Accept : v === 'IGNORE' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+}
+
+/** In-memory view of what is committed, rebuilt from the chain store at start. */
+class Committed {
+  readonly records = new Set<string>()
+  readonly txs = new Set<string>()
+  readonly patients = new Map<string, Uint8Array>()
+  readonly index = new MemoryIndexStore()
+
+  apply (block: Block): void {
+    const h = block.header
+    let pos = h.indexStart
+    for (const tx of block.txs) {
+      this.txs.add(toHex(sha256(encodeTx(tx))))
+      if (tx.type === 'record') {
+        this.records.add(toHex(tx.recordId))
+        for (const u of tx.indexUpdates) this.index.append(u, { height: h.height, index: pos++ })
+      } else if (tx.type === 'patient') this.patients.set(toHex(tx.patientId), tx.sigPublicKey)
+    }
+  }
+}
+
+export class ManagerNode {
+  readonly host: PqmedHost
+  readonly genesis: Genesis
+  readonly self: number
+  readonly chain: ChainStore
+  readonly blobs: BlobStore
+  private readonly opts: ManagerOptions
+  private readonly pq: PqBackend
+  private readonly log: Logger
+  private readonly topics: ReturnType<typeof topics>
+  private readonly protos: ReturnType<typeof protocols>
+  private readonly doctors = new Map<string, Uint8Array>()
+  private readonly committed = new Committed()
+  private readonly mempool = new Mempool()
+  /** Tx hashes whose signatures this node has verified (gossip or RPC), so block validation need not repeat it. */
+  private readonly verifiedTxs = new Set<string>()
+  private readonly waiters = new Map<string, Array<(height: number) => void>>()
+  private readonly services: ReqResp[] = []
+  private readonly managerPeers: string[]
+  private readonly verifier: VerifierPort
+  private readonly pbft: Pbft
+  private queue: Promise<void> = Promise.resolve()
+  private walSeq = 0
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  private syncing = false
+  private stopped = false
+
+  constructor (opts: ManagerOptions) {
+    this.opts = opts
+    this.host = opts.host
+    this.genesis = opts.genesis
+    this.self = opts.self
+    this.chain = opts.chain
+    this.blobs = opts.blobs
+    this.pq = opts.pq
+    this.log = opts.log
+    this.topics = topics(opts.genesis.chainId)
+    this.protos = protocols(opts.genesis.chainId)
+    for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
+    this.managerPeers = opts.genesis.managers.map((m) => m.peerId)
+    const keys = opts.genesis.managers.map((m) => m.sigPublicKey)
+    this.verifier = mlDsaVerifier(this.pq, keys)
+    const p = opts.genesis.params
+    this.pbft = new Pbft(
+      {
+        chainId: opts.genesis.chainId,
+        managers: keys.length,
+        self: opts.self,
+        head: { height: opts.chain.head.height, hash: opts.chain.head.hash },
+        timing: { blockInterval: p.blockInterval, maxBlockRecords: p.maxBlockRecords, viewChangeTimeout: p.viewChangeTimeout, heartbeatInterval: p.heartbeatInterval }
+      },
+      { signer: mlDsaSigner(this.pq, opts.sigSecretKey), verifier: this.verifier, app: { validate: (h, v, parent) => this.validateProposal(h, v, parent) } }
+    )
+  }
+
+  async start (): Promise<void> {
+    // rebuild the in-memory view of the committed chain
+    for (let h = 1; h <= this.chain.head.height; h++) {
+      const b = await this.chain.block(h)
+      if (b === undefined) throw new Error(`chain store: block ${h} missing`)
+      this.committed.apply(b)
+    }
+    const pubsub = this.host.services.pubsub
+    pubsub.topicValidators.set(this.topics.tx, async (_peer, msg) => await this.validateTxGossip(msg.data))
+    pubsub.topicValidators.set(this.topics.consensus, (_peer, msg) => this.validateConsensusGossip(msg.data))
+    pubsub.topicValidators.set(this.topics.headers, () => TopicValidatorResult.Ignore)
+    pubsub.subscribe(this.topics.tx)
+    pubsub.subscribe(this.topics.consensus)
+    pubsub.subscribe(this.topics.headers)
+
+    const mk = (protocol: string, handler: (method: string, params: unknown) => Promise<unknown>): ReqResp =>
+      new ReqResp(this.host, { protocol, maxBytes: MAX_FRAME_BYTES, timeoutMs: 10_000, handler: async (m, p) => await handler(m, p) })
+    this.services.push(
+      mk(this.protos.status, async () => ({ role: 'manager', self: this.self, height: this.chain.head.height, hash: this.chain.head.hash })),
+      mk(this.protos.sync, async (m, p) => await this.serveSync(m, p)),
+      mk(this.protos.query, async (m, p) => await this.serveQuery(m, p)),
+      mk(this.protos.submit, async (m, p) => await this.serveSubmit(m, p))
+    )
+    for (const s of this.services) await s.start()
+
+    const wal: ReturnType<typeof decodeWalRecord>[] = []
+    for await (const [k, v] of this.chain.kv.range(WAL_PREFIX, WAL_PREFIX + '\xff')) {
+      this.walSeq = Math.max(this.walSeq, parseInt(k.slice(WAL_PREFIX.length), 16) + 1)
+      const r = decodeWalRecord(v)
+      if (r.height > this.chain.head.height) wal.push(r)
+    }
+    this.feed({ type: 'restored', now: Date.now(), records: wal })
+    this.feed({ type: 'start', now: Date.now() })
+    await this.queue
+    this.log.info(`manager ${this.self} started at height ${this.chain.head.height} (${wal.length} WAL records restored)`)
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    const pubsub = this.host.services.pubsub
+    for (const t of Object.values(this.topics)) { pubsub.unsubscribe(t); pubsub.topicValidators.delete(t) }
+    for (const s of this.services) await s.stop()
+    await this.queue.catch(() => {})
+    for (const ws of this.waiters.values()) ws.length = 0
+  }
+
+  status (): { height: number, hash: Uint8Array, view: number, leader: number, mempool: number } {
+    const s = this.pbft.status()
+    return { height: this.chain.head.height, hash: this.chain.head.hash, view: s.view, leader: s.leader, mempool: this.mempool.size }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // consensus driver
+
+  private feed (e: ConsensusEvent): void {
+    if (this.stopped) return
+    this.queue = this.queue.then(async () => {
+      if (this.stopped) return
+      await this.run(this.pbft.step(e))
+    }).catch((err: Error) => { this.log.warn(`consensus driver error: ${err.stack ?? err.message}`) })
+  }
+
+  private async run (effects: ConsensusEffect[]): Promise<void> {
+    for (const fx of effects) {
+      if (this.stopped) return
+      switch (fx.type) {
+        case 'wal-append':
+          await this.chain.kv.put(WAL_PREFIX + pad(this.walSeq++), encodeWalRecord(fx.record), true)
+          break
+        case 'broadcast':
+          this.publish(this.topics.consensus, encodeMessage(fx.msg))
+          break
+        case 'send':
+          this.sendDirect(fx.to, fx.msg)
+          break
+        case 'build-proposal':
+          this.feed({ type: 'proposal-built', now: Date.now(), height: fx.height, view: fx.view, value: this.buildProposal(fx.height, fx.view, fx.maxRecords) })
+          break
+        case 'commit':
+          await this.onCommit(fx.value, fx.certificate)
+          break
+        case 'sync':
+          void this.syncBlocks(fx.fromHeight, fx.peers)
+          break
+        case 'schedule-tick':
+          this.scheduleTick(fx.at)
+          break
+        case 'evidence':
+          this.log.warn(`equivocation by manager ${fx.evidence.validator} at height ${fx.evidence.a.height}`)
+          break
+      }
+    }
+  }
+
+  private scheduleTick (at: number): void {
+    if (at >= this.timerAt) return
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      this.feed({ type: 'tick', now: Date.now() })
+    }, Math.max(0, at - Date.now()))
+  }
+
+  private publish (topic: string, data: Uint8Array): void {
+    this.host.services.pubsub.publish(topic, data).catch((err: Error) => { this.log.warn(`publish on ${topic} failed: ${err.message}`) })
+  }
+
+  private sendDirect (to: number, msg: ConsensusMessage): void {
+    const peer = this.host.getConnections().find((c) => c.remotePeer.toString() === this.managerPeers[to])?.remotePeer
+    const svc = this.services[1]
+    if (peer === undefined || svc === undefined) return
+    svc.request(peer, 'consensus', encodeMessage(msg), 5000).catch(() => {})
+  }
+
+  private buildProposal (height: number, view: number, maxRecords: number): Value | null {
+    const head = this.chain.head
+    if (height !== head.height + 1) return null
+    const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => !this.stillValid(s.tx))
+    if (txs.length === 0) return null
+    const block = buildBlock({
+      chainId: this.genesis.chainId,
+      height,
+      prevHash: head.hash,
+      time: Math.max(Date.now(), head.header.time),
+      proposer: this.self,
+      view,
+      indexStart: head.indexNext,
+      txs
+    })
+    return { hash: headerHash(block.header), bytes: encodeBlock(block) }
+  }
+
+  /** Whether a tx can still go into the next block (not committed meanwhile, dependencies present). */
+  private stillValid (tx: Tx): boolean {
+    if (this.committed.txs.has(toHex(sha256(encodeTx(tx))))) return false
+    if (tx.type === 'record') return !this.committed.records.has(toHex(tx.recordId))
+    if (tx.type === 'patient') return !this.committed.patients.has(toHex(tx.patientId))
+    return this.committed.records.has(toHex(tx.recordId))
+  }
+
+  /** The app port: deterministic validation of a proposed block on top of `parentHash`. */
+  private validateProposal (height: number, value: Value, parentHash: Uint8Array): ValidateResult {
+    const head = this.chain.head
+    let block: Block
+    try { block = decodeBlock(value.bytes) } catch (err) { return { ok: false, reason: `undecodable block: ${(err as Error).message}` } }
+    const h = block.header
+    if (!equalBytes(headerHash(h), value.hash)) return { ok: false, reason: 'hash does not match header' }
+    if (h.chainId !== this.genesis.chainId) return { ok: false, reason: 'wrong chain id' }
+    if (h.height !== height) return { ok: false, reason: 'wrong height' }
+    if (!equalBytes(h.prevHash, parentHash)) return { ok: false, reason: 'wrong parent' }
+    if (!equalBytes(parentHash, head.hash)) return { ok: false, reason: 'parent is not our head' }
+    if (h.indexStart !== head.indexNext) return { ok: false, reason: 'wrong indexStart' }
+    if (h.time < head.header.time) return { ok: false, reason: 'time goes backwards' }
+    if (h.proposer < 0 || h.proposer >= this.genesis.managers.length) return { ok: false, reason: 'unknown proposer' }
+    const basic = validateBlock(block)
+    if (!basic.ok) return { ok: false, reason: basic.reason }
+    const seenPatients = new Set<string>()
+    for (const tx of block.txs) {
+      if (!this.stillValid(tx)) return { ok: false, reason: 'tx already committed or its record is unknown' }
+      const key = toHex(sha256(encodeTx(tx)))
+      if (tx.type === 'patient') {
+        if (seenPatients.has(toHex(tx.patientId))) return { ok: false, reason: 'patient enrolled twice' }
+        seenPatients.add(toHex(tx.patientId))
+      }
+      if (this.verifiedTxs.has(key)) continue
+      if (tx.type === 'record') {
+        const pk = this.doctors.get(toHex(tx.doctor))
+        if (pk === undefined) return { ok: false, reason: 'unregistered doctor' }
+        const ok = verifyRecordSignature(this.pq, pk, { recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time }, tx.signature)
+        if (!ok) return { ok: false, reason: 'bad record signature' }
+      } else {
+        // patient and grant txs reach a block only via our own mempool or after gossip validation
+        // by us; one we have not seen is refused here and will be re-proposed once gossiped.
+        return { ok: false, reason: `${tx.type} tx not validated locally yet` }
+      }
+      this.verifiedTxs.add(key)
+    }
+    return { ok: true }
+  }
+
+  private async onCommit (value: Value, cert: CommitCertificate): Promise<void> {
+    const block = decodeBlock(value.bytes)
+    await this.chain.append(block, cert)
+    this.committed.apply(block)
+    const height = block.header.height
+    for (const tx of block.txs) {
+      const key = Mempool.key(encodeTx(tx))
+      this.mempool.removeKey(key)
+      this.verifiedTxs.delete(key)
+      const ws = this.waiters.get(key)
+      if (ws !== undefined) { this.waiters.delete(key); for (const w of ws) w(height) }
+    }
+    this.mempool.prune((s) => !this.stillValid(s.tx))
+    // drop WAL records of decided heights
+    for await (const [k, v] of this.chain.kv.range(WAL_PREFIX, WAL_PREFIX + '\xff')) {
+      if (decodeWalRecord(v).height <= height) await this.chain.kv.del(k)
+    }
+    this.publish(this.topics.headers, encodeCertifiedHeader(block.header, cert))
+    this.feed({ type: 'mempool', now: Date.now(), size: this.mempool.size })
+    void this.repairBlobs(block)
+  }
+
+  /** Fetches ciphertexts of committed records that did not reach this manager by gossip. */
+  private async repairBlobs (block: Block): Promise<void> {
+    const missing: Uint8Array[] = []
+    for (const tx of block.txs) {
+      if (tx.type !== 'record') continue
+      for (const h of [...tx.fields, ...tx.attachments]) if (!(await this.blobs.has(h))) missing.push(h)
+    }
+    for (let i = 0; i < missing.length && !this.stopped; i += MAX_BLOBS_PER_REQUEST) {
+      const want = missing.slice(i, i + MAX_BLOBS_PER_REQUEST)
+      for (const peer of this.otherManagers()) {
+        try {
+          const got = await this.services[2]?.request(peer, 'blobs', { hashes: want })
+          const arr = Array.isArray(got) ? got : []
+          let ok = 0
+          for (const b of arr) {
+            if (b instanceof Uint8Array && want.some((h) => equalBytes(h, sha256(b)))) { await this.blobs.put(b); ok++ }
+          }
+          if (ok === want.length) break
+        } catch { // try the next manager
+        }
+      }
+    }
+  }
+
+  private otherManagers (): Array<ReturnType<PqmedHost['getConnections']>[number]['remotePeer']> {
+    const out: Array<ReturnType<PqmedHost['getConnections']>[number]['remotePeer']> = []
+    for (const c of this.host.getConnections()) {
+      const id = c.remotePeer.toString()
+      if (id !== this.managerPeers[this.self] && this.managerPeers.includes(id) && !out.some((p) => p.toString() === id)) out.push(c.remotePeer)
+    }
+    return out
+  }
+
+  private async syncBlocks (fromHeight: number, peers: number[]): Promise<void> {
+    if (this.syncing) return
+    this.syncing = true
+    try {
+      const order = [...peers.map((i) => this.managerPeers[i]), ...this.managerPeers]
+      const conns = this.otherManagers()
+      let from = Math.max(fromHeight, this.chain.head.height + 1)
+      for (const id of new Set(order)) {
+        const peer = conns.find((p) => p.toString() === id)
+        if (peer === undefined) continue
+        for (;;) {
+          let res: unknown
+          try { res = await this.services[1]?.request(peer, 'blocks', { from, count: MAX_BLOCKS_PER_REQUEST }) } catch { break }
+          const items = Array.isArray(res) ? res : []
+          if (items.length === 0) break
+          for (const it of items) {
+            const o = obj(it, 'block item')
+            const blockBytes = bytes(o.block, 'block')
+            const cert = (await import('../blocks/index.js')).decodeCertificate(bytes(o.cert, 'cert'))
+            const block = decodeBlock(blockBytes)
+            this.feed({ type: 'sync-block', now: Date.now(), value: { hash: headerHash(block.header), bytes: blockBytes }, certificate: cert })
+            from = block.header.height + 1
+          }
+          await this.queue
+          if (this.chain.head.height < from - 1) break // not adopted: try another peer
+        }
+      }
+    } finally {
+      this.syncing = false
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // gossip: all processing happens in the topic validators; an accepted message is already handled
+
+  private validateConsensusGossip (data: Uint8Array): TopicValidatorResult {
+    let msg: ConsensusMessage
+    try { msg = decodeMessage(data, { maxManagers: this.genesis.managers.length, maxValueBytes: MAX_BLOCK_BYTES, maxMessageBytes: 2 * MAX_BLOCK_BYTES }) } catch { return TopicValidatorResult.Reject }
+    if (msg.from < 0 || msg.from >= this.genesis.managers.length) return TopicValidatorResult.Reject
+    if (!this.verifier.verify(msg.from, messageSignBytes(this.genesis.chainId, msg), msg.sig)) return TopicValidatorResult.Reject
+    if (msg.height < this.chain.head.height) return TopicValidatorResult.Ignore
+    this.feed({ type: 'message', now: Date.now(), msg })
+    return TopicValidatorResult.Accept
+  }
+
+  private txContext (): TxContext {
+    return {
+      verifier: this.pq,
+      doctorKey: (id) => this.doctors.get(toHex(id)),
+      recordCommitted: async (id) => this.committed.records.has(toHex(id)),
+      committedRecord: async (id) => {
+        const raw = await this.chain.recordRaw(id)
+        return raw === undefined ? undefined : decodeStoredRecord(raw).tx
+      },
+      patientKey: async (id) => this.committed.patients.get(toHex(id)),
+      txCommitted: async (b) => this.committed.txs.has(toHex(sha256(b)))
+    }
+  }
+
+  private async validateTxGossip (data: Uint8Array): Promise<TopicValidatorResult> {
+    const d = decodeSubmission(data)
+    if (d.verdict !== 'ACCEPT') return verdictResult(d.verdict)
+    if (this.mempool.has(d.value.txBytes)) return TopicValidatorResult.Ignore
+    const v = await validateSubmission(d.value, this.txContext())
+    if (v.verdict !== 'ACCEPT') return verdictResult(v.verdict)
+    try { await this.admit(v.value) } catch { return TopicValidatorResult.Ignore }
+    return TopicValidatorResult.Accept
+  }
+
+  /** Stores a validated submission's ciphertexts and puts it in the mempool. */
+  private async admit (s: Submission): Promise<boolean> {
+    for (const b of s.blobs) await this.blobs.put(b)
+    const key = Mempool.key(s.txBytes)
+    const added = this.mempool.add(s)
+    this.verifiedTxs.add(key)
+    if (added) this.feed({ type: 'mempool', now: Date.now(), size: this.mempool.size })
+    return added
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // local API (used by the RPC backend and by the submit protocol)
+
+  /**
+   * Validates and admits a submission, gossips it to the other managers, and (with `wait`) waits
+   * until it is committed. Resubmitting the same tx is idempotent. Throws NodeError with the
+   * validation code on a rejected submission, and `NOT_COMMITTED` on timeout.
+   */
+  async submit (data: Uint8Array, wait: boolean): Promise<SubmitResult> {
+    const d = decodeSubmission(data)
+    if (d.verdict !== 'ACCEPT') throw new NodeError(d.code, d.reason)
+    const key = Mempool.key(d.value.txBytes)
+    const v: Validation<Submission> = await validateSubmission(d.value, this.txContext())
+    if (v.verdict !== 'ACCEPT') {
+      if (v.code === 'DUPLICATE' && this.committed.txs.has(key)) {
+        return { status: 'committed', txHash: key }
+      }
+      throw new NodeError(v.code, v.reason)
+    }
+    const pending = wait ? this.waitFor(key) : undefined
+    try {
+      await this.admit(v.value)
+    } catch (err) {
+      throw new NodeError((err as { code?: string }).code ?? 'INTERNAL', (err as Error).message)
+    }
+    this.publish(this.topics.tx, data)
+    if (pending === undefined) return { status: 'pending', txHash: key }
+    const height = await pending
+    return { status: 'committed', txHash: key, height }
+  }
+
+  private async waitFor (key: string): Promise<number> {
+    const timeout = this.opts.commitTimeoutMs ?? 30_000
+    return await new Promise<number>((resolve, reject) => {
+      const t = setTimeout(() => {
+        const ws = this.waiters.get(key)
+        if (ws !== undefined) { const i = ws.indexOf(done); if (i >= 0) ws.splice(i, 1) }
+        reject(new NodeError('NOT_COMMITTED', `tx ${key} not committed within ${timeout} ms; it stays in the mempool and resubmitting is safe`))
+      }, timeout)
+      const done = (h: number): void => { clearTimeout(t); resolve(h) }
+      const ws = this.waiters.get(key) ?? []
+      ws.push(done)
+      this.waiters.set(key, ws)
+    })
+  }
+
+  /** A committed record with its inclusion proof and ciphertexts (this manager's own store). */
+  async getRecord (recordId: Uint8Array): Promise<{ stored: Uint8Array, blobs: Uint8Array[] } | undefined> {
+    const stored = await this.chain.recordRaw(recordId)
+    if (stored === undefined) return undefined
+    const rec = decodeStoredRecord(stored)
+    const tx = rec.tx
+    if (tx.type !== 'record') return undefined
+    const blobs: Uint8Array[] = []
+    for (const h of [...tx.fields, ...tx.attachments]) {
+      const b = await this.blobs.get(h)
+      if (b === undefined) throw new NodeError('BLOB_MISSING', `ciphertext ${toHex(h)} not (yet) stored on this manager`)
+      blobs.push(b)
+    }
+    return { stored, blobs }
+  }
+
+  /** Runs a search token against the committed index; each entry comes with its inclusion proof. */
+  async search (token: Uint8Array): Promise<Uint8Array[]> {
+    let entries
+    try { entries = serverSearch(this.committed.index, decodeSearchToken(token)) } catch (err) {
+      throw new NodeError((err as { code?: string }).code ?? 'MALFORMED_TOKEN', (err as Error).message)
+    }
+    const raws = await this.chain.indexRaw(entries.map((e) => e.label))
+    return raws.map((r, i) => {
+      if (r === undefined) throw new NodeError('INTERNAL', 'index entry without stored proof')
+      return dagCbor.encode({ label: entries[i]?.label, stored: r })
+    })
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // request/response services
+
+  private async serveSync (method: string, params: unknown): Promise<unknown> {
+    const p = obj(params ?? {}, 'params')
+    if (method === 'consensus') {
+      const data = bytes(params, 'message')
+      this.validateConsensusGossip(data)
+      return null
+    }
+    if (method === 'headers') {
+      const from = uint(p.from, 'from')
+      const to = Math.min(uint(p.to, 'to'), this.chain.head.height, from + MAX_HEADERS_PER_REQUEST - 1)
+      if (to < from) return { headers: [], cert: null }
+      return { headers: await this.chain.headerBytes(from, to), cert: await this.chain.certBytes(to) ?? null }
+    }
+    if (method === 'blocks') {
+      const from = uint(p.from, 'from')
+      const count = Math.min(uint(p.count, 'count'), MAX_BLOCKS_PER_REQUEST)
+      const out = []
+      for (let h = from; h < from + count && h <= this.chain.head.height; h++) {
+        const block = await this.chain.blockBytes(h)
+        const cert = await this.chain.certBytes(h)
+        if (block === undefined || cert === undefined) break
+        out.push({ block, cert })
+      }
+      return out
+    }
+    throw new NodeError('UNKNOWN_METHOD', `sync: unknown method ${method}`)
+  }
+
+  private async serveQuery (method: string, params: unknown): Promise<unknown> {
+    const p = obj(params ?? {}, 'params')
+    switch (method) {
+      case 'record': {
+        const r = await this.getRecord(bytes(p.recordId, 'recordId', 32))
+        return r ?? null
+      }
+      case 'search':
+        return await this.search(bytes(p.token, 'token'))
+      case 'patient':
+        return await this.chain.patientRaw(bytes(p.patientId, 'patientId', 32)) ?? null
+      case 'grants':
+        return await this.chain.grantsRaw(bytes(p.recordId, 'recordId', 32))
+      case 'blobs': {
+        const hashes = list(p.hashes, 'hashes', MAX_BLOBS_PER_REQUEST, (h) => bytes(h, 'hash', 32))
+        const out: Uint8Array[] = []
+        for (const h of hashes) { const b = await this.blobs.get(h); if (b !== undefined) out.push(b) }
+        return out
+      }
+      default:
+        throw new NodeError('UNKNOWN_METHOD', `query: unknown method ${method}`)
+    }
+  }
+
+  private async serveSubmit (method: string, params: unknown): Promise<unknown> {
+    if (method !== 'submit') throw new NodeError('UNKNOWN_METHOD', `submit: unknown method ${method}`)
+    const p = obj(params, 'params')
+    const data = bytes(p.submission, 'submission')
+    const wait = p.wait === true
+    return await this.submit(data, wait)
+  }
+}
+
+export { ReqRespError, WireError, verifyCertificate }

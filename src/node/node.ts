@@ -1,0 +1,168 @@
+/**
+ * Composition root: builds a manager or user node from a config — libp2p host, stores, role — and
+ * keeps connections to every genesis manager (re-dialing lost ones). This is the only place that
+ * wires libp2p, LevelDB and the roles together.
+ *
+ * @example
+ * ```ts
+ * const node = await startNode({ role: 'manager', genesis, dataDir: './data/m0', identity, listen: ['/ip4/127.0.0.1/tcp/4001'] })
+ * // ...
+ * await node.stop()
+ * ```
+ */
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PrivateKey } from '@libp2p/interface'
+import { genesisHeader } from '../blocks/index.js'
+import { equalBytes, loadPqBackend, type PqBackendName } from '../crypto/index.js'
+import { BlobStore } from './blob-store.js'
+import { ChainStore } from './chain-store.js'
+import { genesisHash, type Genesis } from './genesis.js'
+import { loadIdentity, writeFileAtomic, type IdentityFile } from './identity.js'
+import { Kv } from './kv.js'
+import { createHost, type PqmedHost } from './libp2p.js'
+import { LightNode } from './light.js'
+import { ManagerNode, type Logger } from './manager.js'
+import { MAX_BLOCK_BYTES } from '../blocks/index.js'
+
+export interface NodeConfig {
+  role: 'manager' | 'user'
+  genesis: Genesis
+  dataDir: string
+  /** Required for managers: the identity whose ML-DSA key is listed in genesis. */
+  identity?: IdentityFile
+  listen: string[]
+  /** Extra peers to dial at start (multiaddrs with /p2p/ ids). */
+  bootstrap?: string[]
+  /** Tune libp2p for many nodes on 127.0.0.0/8 (devnets, tests, benchmarks). */
+  loopback?: boolean
+  /** If set, only these peer ids (plus the genesis managers) may connect. */
+  allowPeers?: string[]
+  pqBackend?: PqBackendName
+  log?: Logger
+  commitTimeoutMs?: number
+}
+
+export interface RunningNode {
+  role: 'manager' | 'user'
+  host: PqmedHost
+  peerId: string
+  addrs: string[]
+  manager?: ManagerNode
+  light?: LightNode
+  stop: () => Promise<void>
+}
+
+const quietLog: Logger = { info: () => {}, warn: () => {} }
+
+async function userPeerKey (dataDir: string): Promise<PrivateKey> {
+  const path = join(dataDir, 'peer-key')
+  try {
+    return privateKeyFromProtobuf(new Uint8Array(await readFile(path)))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    const key = await generateKeyPair('Ed25519')
+    await writeFileAtomic(path, privateKeyToProtobuf(key))
+    return key
+  }
+}
+
+export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
+  const log = cfg.log ?? quietLog
+  const g = cfg.genesis
+  await mkdir(cfg.dataDir, { recursive: true })
+  const pq = await loadPqBackend({ backend: cfg.pqBackend, warn: (m) => { log.warn(m) } })
+  const gHeader = genesisHeader(g.chainId, genesisHash(g))
+
+  let peerKey: PrivateKey
+  let self = -1
+  let sigSecretKey: Uint8Array | undefined
+  if (cfg.role === 'manager') {
+    if (cfg.identity === undefined) throw new Error('a manager needs --identity')
+    const id = await loadIdentity(cfg.identity)
+    self = g.managers.findIndex((m) => m.peerId === id.peerId)
+    if (self < 0) throw new Error(`identity ${id.name} (peer ${id.peerId}) is not a manager in genesis`)
+    if (!equalBytes(g.managers[self]?.sigPublicKey ?? new Uint8Array(0), id.keys.sig.publicKey)) throw new Error(`identity ${id.name}: ML-DSA key differs from genesis`)
+    peerKey = id.peerKey
+    sigSecretKey = id.keys.sig.secretKey
+  } else {
+    peerKey = await userPeerKey(cfg.dataDir)
+  }
+
+  const allow = cfg.allowPeers === undefined ? undefined : new Set([...cfg.allowPeers, ...g.managers.map((m) => m.peerId)])
+  const host = await createHost({
+    privateKey: peerKey,
+    listen: cfg.listen,
+    allowPeers: allow,
+    loopback: cfg.loopback ?? false,
+    maxGossipBytes: cfg.role === 'manager' ? 2 * MAX_BLOCK_BYTES : 1024 * 1024,
+    meshDegree: cfg.role === 'manager' ? 6 : 4
+  })
+  await host.start()
+
+  let manager: ManagerNode | undefined
+  let light: LightNode | undefined
+  let chain: ChainStore | undefined
+  let blobs: BlobStore | undefined
+  let kv: Kv | undefined
+  try {
+    if (cfg.role === 'manager' && sigSecretKey !== undefined) {
+      chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
+      blobs = await BlobStore.open(join(cfg.dataDir, 'blobs'))
+      manager = new ManagerNode({ host, genesis: g, genesisHashBytes: genesisHash(g), self, sigSecretKey, pq, chain, blobs, log, commitTimeoutMs: cfg.commitTimeoutMs })
+      await manager.start()
+    } else {
+      kv = await Kv.open(join(cfg.dataDir, 'headers'))
+      light = new LightNode({ host, genesis: g, genesisHeader: gHeader, pq, kv, log })
+      await light.start()
+    }
+  } catch (err) {
+    await host.stop()
+    await chain?.close(); await blobs?.close(); await kv?.close()
+    throw err
+  }
+
+  // keep connected to every genesis manager (and the bootstrap list)
+  const selfId = host.peerId.toString()
+  const targets = [
+    ...g.managers.filter((m) => m.peerId !== selfId).flatMap((m) => m.addrs.map((a) => a.includes('/p2p/') ? a : `${a}/p2p/${m.peerId}`)),
+    ...(cfg.bootstrap ?? [])
+  ]
+  let stopping = false
+  const dialMissing = async (): Promise<void> => {
+    const connected = new Set(host.getConnections().map((c) => c.remotePeer.toString()))
+    await Promise.all(targets.map(async (a) => {
+      const id = a.split('/p2p/')[1]
+      if (id === undefined || connected.has(id) || stopping) return
+      try { await host.dial(multiaddr(a), { signal: AbortSignal.timeout(3000) }) } catch { /* unreachable now; retried on the next round */ }
+    }))
+  }
+  await dialMissing()
+  const dialer = setInterval(() => { void dialMissing() }, 2000)
+  if (light !== undefined) {
+    void light.syncHeaders().catch(() => {})
+  }
+  const resync = light === undefined ? undefined : setInterval(() => { void light?.syncHeaders().catch(() => {}) }, 5000)
+
+  return {
+    role: cfg.role,
+    host,
+    peerId: selfId,
+    addrs: host.getMultiaddrs().map((a) => a.toString()),
+    manager,
+    light,
+    stop: async () => {
+      stopping = true
+      clearInterval(dialer)
+      if (resync !== undefined) clearInterval(resync)
+      await manager?.stop()
+      await light?.stop()
+      await host.stop()
+      await chain?.close()
+      await blobs?.close()
+      await kv?.close()
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Validation of a submission on `/pqmed/<chainId>/tx/1` (and of a submission arriving over RPC,
+ * which goes through the same checks before it is gossiped).
+ *
+ * A submission is a tx plus the ciphertext blobs it commits to (cip1..cip3 and attachments of a
+ * record), which ride along so every manager stores them before the block is proposed.
+ *
+ * | check | verdict |
+ * |---|---|
+ * | bytes decode as `{ tx, blobs }`, total size within limit | REJECT `MALFORMED` / `TOO_LARGE` |
+ * | tx passes `validateTx` (shapes, lengths, limits) | REJECT `INVALID_TX` |
+ * | record: blobs are exactly the fields and attachments, each hashing to the committed hash | REJECT `BLOB_MISMATCH` |
+ * | record: the doctor is registered in genesis | REJECT `UNREGISTERED_DOCTOR` |
+ * | record: the ML-DSA signature holds over (recordId, hashes, indexUpdatesHash, time) | REJECT `BAD_SIGNATURE` |
+ * | patient: self-signed, id = SHA-256(signing key) | REJECT `BAD_SIGNATURE` |
+ * | grant: grantor is the record's doctor or its enrolled patient; signature holds | REJECT `BAD_SIGNATURE` / IGNORE `UNKNOWN_RECORD` |
+ * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { decodeTx, indexUpdatesHash, validateTx, type Tx } from '../../blocks/index.js'
+import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
+import { verifyGrant, verifyPatientSignature, verifyRecordSignature } from '../../records/index.js'
+import { accept, ignore, reject, type Validation } from './result.js'
+
+export { encodeSubmission } from '../../blocks/index.js'
+
+/** Largest submission carried over gossip (tx + ciphertexts). Larger attachments are refused. */
+export const MAX_SUBMISSION_BYTES = 2 * 1024 * 1024
+
+export interface Submission {
+  tx: Tx
+  /** Encoded tx (canonical), as received. */
+  txBytes: Uint8Array
+  /** For a record: cip1, cip2, cip3, then each attachment. Empty otherwise. */
+  blobs: Uint8Array[]
+}
+
+/** What validation needs to know about the chain: narrow, async lookups. */
+export interface TxContext {
+  verifier: SigVerifier
+  /** ML-DSA public key of a registered doctor, by doctor id. */
+  doctorKey: (doctorId: Uint8Array) => Uint8Array | undefined
+  /** True if a record with this id is committed. */
+  recordCommitted: (recordId: Uint8Array) => Promise<boolean>
+  /** The committed record tx with this id, if any. */
+  committedRecord: (recordId: Uint8Array) => Promise<Tx | undefined>
+  /** The enrolled patient's ML-DSA public key, if the patient tx is committed. */
+  patientKey: (patientId: Uint8Array) => Promise<Uint8Array | undefined>
+  /** True if exactly this tx is committed. */
+  txCommitted: (txBytes: Uint8Array) => Promise<boolean>
+}
+
+export function decodeSubmission (bytes: Uint8Array): Validation<Submission> {
+  if (bytes.length > MAX_SUBMISSION_BYTES) return reject('TOO_LARGE', `submission of ${bytes.length} bytes exceeds ${MAX_SUBMISSION_BYTES}`)
+  let raw: unknown
+  try { raw = dagCbor.decode(bytes) } catch { return reject('MALFORMED', 'not dag-cbor') }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return reject('MALFORMED', 'submission must be a map')
+  const o = raw as Record<string, unknown>
+  if (Object.keys(o).length !== 2 || !(o.tx instanceof Uint8Array) || !Array.isArray(o.blobs) || !o.blobs.every((b) => b instanceof Uint8Array)) {
+    return reject('MALFORMED', 'submission must be { tx: bytes, blobs: bytes[] }')
+  }
+  let tx: Tx
+  try { tx = decodeTx(o.tx) } catch (err) { return reject('INVALID_TX', (err as Error).message) }
+  return accept({ tx, txBytes: o.tx, blobs: o.blobs as Uint8Array[] })
+}
+
+/** Full validation of a decoded submission against the chain. */
+export async function validateSubmission (s: Submission, ctx: TxContext): Promise<Validation<Submission>> {
+  const basic = validateTx(s.tx)
+  if (!basic.ok) return reject('INVALID_TX', basic.reason)
+  const tx = s.tx
+  if (await ctx.txCommitted(s.txBytes)) return ignore('DUPLICATE', 'tx already committed')
+  if (tx.type === 'record') {
+    const expected = [...tx.fields, ...tx.attachments]
+    if (s.blobs.length !== expected.length) return reject('BLOB_MISMATCH', `expected ${expected.length} ciphertexts, got ${s.blobs.length}`)
+    for (let i = 0; i < expected.length; i++) {
+      if (!equalBytes(sha256(s.blobs[i] as Uint8Array), expected[i] as Uint8Array)) return reject('BLOB_MISMATCH', `ciphertext ${i} does not match its committed hash`)
+    }
+    const pk = ctx.doctorKey(tx.doctor)
+    if (pk === undefined) return reject('UNREGISTERED_DOCTOR', `doctor ${toHex(tx.doctor)} is not registered in genesis`)
+    const ok = verifyRecordSignature(ctx.verifier, pk, {
+      recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
+    }, tx.signature)
+    if (!ok) return reject('BAD_SIGNATURE', 'record signature does not verify under the doctor\'s key')
+    if (await ctx.recordCommitted(tx.recordId)) return ignore('DUPLICATE', `record ${toHex(tx.recordId)} already committed`)
+    return accept(s)
+  }
+  if (s.blobs.length !== 0) return reject('BLOB_MISMATCH', `${tx.type} tx carries no ciphertexts`)
+  if (tx.type === 'patient') {
+    if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId)) return reject('BAD_SIGNATURE', 'patientId is not SHA-256 of the signing key')
+    if (!verifyPatientSignature(ctx.verifier, tx, tx.signature)) return reject('BAD_SIGNATURE', 'patient enrollment signature does not verify')
+    if (await ctx.patientKey(tx.patientId) !== undefined) return ignore('DUPLICATE', 'patient already enrolled')
+    return accept(s)
+  }
+  // grant: the grantor must be the record's doctor or an enrolled patient
+  const record = await ctx.committedRecord(tx.recordId)
+  if (record === undefined || record.type !== 'record') return ignore('UNKNOWN_RECORD', `record ${toHex(tx.recordId)} is not committed (yet)`)
+  let grantorKey: Uint8Array | undefined
+  if (equalBytes(tx.grantor, record.doctor)) grantorKey = ctx.doctorKey(record.doctor)
+  else grantorKey = await ctx.patientKey(tx.grantor)
+  if (grantorKey === undefined) return reject('UNKNOWN_GRANTOR', 'grantor is neither the record\'s doctor nor an enrolled patient')
+  const v = verifyGrant(ctx.verifier, grantorKey, tx)
+  if (!v.valid) return reject('BAD_SIGNATURE', `grant does not verify (signature ${v.signature}, key ${v.grantorKey}, wrapped ${v.wrappedConsistent})`)
+  return accept(s)
+}

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { loadPqBackend, toHex, type PqBackend } from '../../src/crypto/index.js'
+import { createDevnet, type DevnetFiles } from '../../src/node/devnet.js'
+import { startNode, type RunningNode } from '../../src/node/node.js'
+import { encodeSearchToken, keywordTerm } from '../../src/sse/index.js'
+import { freePorts, tempDir, TestDoctor } from './helpers.js'
+
+/** Four managers and one user node in one process, over TCP on loopback. */
+describe('node: in-process network of 4 managers + 1 user node', function () {
+  this.timeout(120_000)
+  let files: DevnetFiles
+  let nodes: RunningNode[] = []
+  let dirs: Array<{ remove: () => Promise<void> }> = []
+  let pq: PqBackend
+  let doctor: TestDoctor
+
+  before(async () => {
+    pq = await loadPqBackend()
+    const ports = await freePorts(4)
+    files = await createDevnet({ chainId: 'pqmed-test', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
+    for (let i = 0; i < 4; i++) {
+      const d = await tempDir(`m${i}`); dirs.push(d)
+      nodes.push(await startNode({ role: 'manager', genesis: files.genesis, dataDir: d.path, identity: files.managers[i], listen: [`/ip4/127.0.0.1/tcp/${ports[i]}`], loopback: true }))
+    }
+    const d = await tempDir('u0'); dirs.push(d)
+    nodes.push(await startNode({ role: 'user', genesis: files.genesis, dataDir: d.path, listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true }))
+    doctor = await TestDoctor.create(files, 0, pq)
+  })
+
+  after(async () => {
+    for (const n of nodes) await n.stop().catch(() => {})
+    for (const d of dirs) await d.remove()
+    nodes = []; dirs = []
+  })
+
+  it('commits records submitted through a user node, and every manager has the same head', async () => {
+    const user = nodes[4]?.light
+    assert.ok(user)
+    const subs = Array.from({ length: 20 }, (_, i) => doctor.record(i))
+    const results = await Promise.all(subs.map(async (s) => await user.submit(s.bytes, true)))
+    for (const r of results) assert.equal(r.status, 'committed')
+    const heads = nodes.slice(0, 4).map((n) => n.manager?.status())
+    const maxH = Math.max(...heads.map((h) => h?.height ?? 0))
+    // let stragglers apply the last commit
+    for (let t = 0; t < 50 && nodes.slice(0, 4).some((n) => (n.manager?.status().height ?? 0) < maxH); t++) await new Promise((r) => setTimeout(r, 100))
+    const hashes = new Set(nodes.slice(0, 4).map((n) => toHex(n.manager?.status().hash ?? new Uint8Array())))
+    assert.equal(hashes.size, 1, 'all managers share one head')
+
+    for (const s of subs.slice(0, 5)) {
+      const rec = await user.getRecord(s.tx.recordId)
+      assert.ok(rec)
+      assert.deepEqual(rec.checks, { inclusion: true, ciphertexts: true, signature: true, certificate: true })
+    }
+  })
+
+  it('answers a keyword search with entries that verify against the user node headers', async () => {
+    const user = nodes[4]?.light
+    assert.ok(user)
+    const plan = doctor.sse.planSearch([{ indexKey: doctor.consortiumKey, term: keywordTerm('fever') }], [doctor.id.keys.id])
+    const entries = await user.search(encodeSearchToken(plan.token))
+    assert.ok(entries.length > 0)
+  })
+})
