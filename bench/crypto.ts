@@ -189,7 +189,9 @@ const leavesOf = (n: number): Uint8Array[] => {
   const pool = randomBytes(n * LEAF)
   return Array.from({ length: n }, (_, i) => pool.subarray(i * LEAF, (i + 1) * LEAF))
 }
+// The 1,000-leaf tree first, before the 100,000-leaf one fills the heap (its major GCs would be charged to the small tree).
 const leaves1k = leavesOf(1000)
+run('merkleRoot, 1,000 leaves of 64 B', 'node:crypto', () => merkleRoot(leaves1k))
 const leaves100k = leavesOf(100_000)
 const root100k = merkleRoot(leaves100k)
 const levels100k = merkleLevels(leaves100k.map(leafHash))
@@ -197,7 +199,6 @@ const INDEX = 61_803
 const proof = proofFromLevels(levels100k, INDEX)
 check(equalBytes(levels100k[levels100k.length - 1]?.[0] ?? new Uint8Array(0), root100k), 'Merkle levels root')
 check(verifyInclusion(leaves100k[INDEX] as Uint8Array, INDEX, leaves100k.length, proof, root100k), 'Merkle inclusion proof')
-run('merkleRoot, 1,000 leaves of 64 B', 'node:crypto', () => merkleRoot(leaves1k))
 run('merkleRoot, 100,000 leaves of 64 B', 'node:crypto', () => merkleRoot(leaves100k), HEAVY)
 run('inclusionProof, 100,000 leaves (rebuilds the tree)', 'node:crypto', () => inclusionProof(leaves100k, INDEX), HEAVY)
 run('proofFromLevels, 100,000 leaves (levels cached)', 'js', () => proofFromLevels(levels100k, INDEX))
@@ -216,6 +217,11 @@ console.log(table)
 console.log('')
 console.log(`Record fields: personal info ${personalInfo.length} B, symptoms ${symptoms.length} B, prescriptions ${prescriptions.length} B (JSON). ` +
   'p50/p95 of operations under ~200 µs are over batches of calls (see "batch" in the JSON).')
+const disturbed = rows.filter((r) => r.cpuShare < 0.9)
+if (disturbed.length > 0) {
+  console.log(`Busy machine: ${disturbed.length} row(s) got under 90% of a core while timed (cpuShare in the JSON): ` +
+    disturbed.map((r) => `${r.name} [${r.backend}] ${Math.round(r.cpuShare * 100)}%`).join('; '))
+}
 console.log(`total ${seconds.toFixed(1)} s`)
 
 if (OUT !== undefined) {
@@ -244,7 +250,8 @@ if (OUT !== undefined) {
       p95Us: r3(r.p95Us),
       iterations: r.iterations,
       samples: r.samples,
-      batch: r.batch
+      batch: r.batch,
+      cpuShare: Math.round(r.cpuShare * 100) / 100
     }))
   })
   console.log(`wrote ${file}`)

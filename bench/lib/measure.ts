@@ -12,6 +12,12 @@
  * operations they describe batch averages and hide per-call outliers (`batch` says which case
  * applies). `meanUs` is the total timed duration over the total number of calls.
  *
+ * `cpuShare` is the process's CPU time (all threads, from `process.cpuUsage()`) over the wall time
+ * of the timed phase: about 1 for a single-threaded operation that had a core to itself, clearly
+ * below 1 when other processes took the CPU away (a shared or busy machine), and possibly above 1
+ * when helper threads (parallel GC, a thread pool) worked too. For an async operation that waits on
+ * I/O or timers it is naturally below 1.
+ *
  * Results of `fn` are kept in a module-level sink so the engine cannot discard the work.
  */
 import { summarize } from './stats.js'
@@ -44,6 +50,8 @@ export interface Measurement {
   samples: number
   /** Calls per batch. */
   batch: number
+  /** Process CPU time / wall time while timing (see the module comment). */
+  cpuShare: number
 }
 
 const DEFAULTS: Required<MeasureOptions> = { timeMs: 1000, warmupMs: 200, minIterations: 5, maxIterations: Number.POSITIVE_INFINITY, sampleUs: 200 }
@@ -65,10 +73,11 @@ function batchSize (estimateUs: number, o: Required<MeasureOptions>): number {
   return Math.max(1, Math.min(Math.floor(o.sampleUs / Math.max(estimateUs, 1e-3)), 1_000_000))
 }
 
-function finish (samplesUs: number[], totalUs: number, iterations: number, batch: number): Measurement {
+function finish (samplesUs: number[], totalUs: number, iterations: number, batch: number, cpu: NodeJS.CpuUsage, wallMs: number): Measurement {
   const s = summarize(samplesUs)
   const meanUs = totalUs / iterations
-  return { opsPerSec: 1e6 / meanUs, meanUs, p50Us: s.p50, p95Us: s.p95, iterations, samples: samplesUs.length, batch }
+  const cpuShare = wallMs > 0 ? (cpu.user + cpu.system) / 1000 / wallMs : 1
+  return { opsPerSec: 1e6 / meanUs, meanUs, p50Us: s.p50, p95Us: s.p95, iterations, samples: samplesUs.length, batch, cpuShare }
 }
 
 /** Measures a synchronous function. */
@@ -82,6 +91,7 @@ export function measure (fn: () => unknown, opts: MeasureOptions = {}): Measurem
   const samples: number[] = []
   let iterations = 0
   let totalUs = 0
+  const cpu0 = process.cpuUsage()
   const start = performance.now()
   while ((performance.now() - start < o.timeMs || iterations < o.minIterations) && iterations < o.maxIterations) {
     const n = Math.min(batch, o.maxIterations - iterations)
@@ -92,7 +102,7 @@ export function measure (fn: () => unknown, opts: MeasureOptions = {}): Measurem
     totalUs += dt
     iterations += n
   }
-  return finish(samples, totalUs, iterations, batch)
+  return finish(samples, totalUs, iterations, batch, process.cpuUsage(cpu0), performance.now() - start)
 }
 
 /** Measures an asynchronous function (each call awaited before the next). */
@@ -106,6 +116,7 @@ export async function measureAsync (fn: () => Promise<unknown>, opts: MeasureOpt
   const samples: number[] = []
   let iterations = 0
   let totalUs = 0
+  const cpu0 = process.cpuUsage()
   const start = performance.now()
   while ((performance.now() - start < o.timeMs || iterations < o.minIterations) && iterations < o.maxIterations) {
     const n = Math.min(batch, o.maxIterations - iterations)
@@ -116,5 +127,5 @@ export async function measureAsync (fn: () => Promise<unknown>, opts: MeasureOpt
     totalUs += dt
     iterations += n
   }
-  return finish(samples, totalUs, iterations, batch)
+  return finish(samples, totalUs, iterations, batch, process.cpuUsage(cpu0), performance.now() - start)
 }

@@ -38,7 +38,7 @@ const EXPECTED: [string, string][] = [
   ['verifyInclusion, 100,000 leaves', 'node:crypto']
 ]
 
-interface JsonRow { name: string, backend: string, opsPerSec: number, meanUs: number, p50Us: number, p95Us: number, iterations: number }
+interface JsonRow { name: string, backend: string, opsPerSec: number, meanUs: number, p50Us: number, p95Us: number, iterations: number, cpuShare: number }
 
 const positive = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x > 0
 
@@ -67,6 +67,7 @@ describe('bench:crypto --quick', function () {
       for (const k of ['opsPerSec', 'meanUs', 'p50Us', 'p95Us'] as const) assert.ok(positive(r[k]), `${r.name} [${r.backend}] ${k} = ${String(r[k])}`)
       assert.ok(Number.isInteger(r.iterations) && r.iterations >= 1, `${r.name} iterations`)
       assert.ok(r.p95Us >= r.p50Us, `${r.name}: p95 < p50`)
+      assert.ok(Number.isFinite(r.cpuShare) && r.cpuShare >= 0, `${r.name} cpuShare`)
       assert.ok(Math.abs(r.opsPerSec * r.meanUs - 1e6) / 1e6 < 0.01, `${r.name}: ops/s is not 1e6 / mean µs`)
     }
 
@@ -103,6 +104,8 @@ describe('bench/lib', () => {
     assert.ok(m.batch >= 1 && m.samples >= 1 && m.samples <= 7)
     assert.ok(m.meanUs > 0 && m.p50Us > 0 && Math.abs(m.opsPerSec * m.meanUs - 1e6) < 1)
     assert.throws(() => measure(() => 0, { maxIterations: 0 }), RangeError)
+    const busy = measure(() => { let x = 0; for (let i = 0; i < 1e5; i++) x += i; return x }, { timeMs: 30, warmupMs: 0 })
+    assert.ok(busy.cpuShare > 0 && busy.iterations >= 5)
   })
 
   it('markdownTable aligns columns and escapes pipes', () => {
