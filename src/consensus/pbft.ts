@@ -32,6 +32,8 @@ export const DEFAULT_TIMING: Readonly<ConsensusTiming> = Object.freeze({
 
 /** Votes, pre-prepares and view-changes are kept for at most this many views beyond the current one. */
 export const MAX_VIEW_AHEAD = 16
+/** Cap on the doublings of the spacing between unanswered sync requests (syncDelay × 2^k). */
+export const MAX_SYNC_DOUBLINGS = 3
 /** Verified messages for the next height buffered per sender. */
 export const MAX_FUTURE_PER_SENDER = 32
 
@@ -134,9 +136,13 @@ export class Pbft {
   private throttleUntil = -Infinity
   private building: { height: number, view: number, at: number } | null = null
   private future = new Map<number, ConsensusMessage[]>()
+  /** Highest height each other manager was seen working on (validly signed messages only). */
+  private peerHeights = new Map<number, number>()
+  /** Highest height a manager was seen working on; > height means we are (probably) behind. */
   private knownHeight: number
-  private aheadPeers = new Set<number>()
   private aheadSince = Infinity
+  /** Sync requests since the last commit: their spacing doubles, so a lying manager costs little. */
+  private syncAttempts = 0
   private nextSyncAt = -Infinity
   private lastScheduled = NaN
 
@@ -310,14 +316,17 @@ export class Pbft {
       const hb: HeartbeatMsg = { type: 'heartbeat', height: this.height, view: this.view, from: this.self, seq: now, sig }
       this.broadcast(hb)
       this.nextHeartbeat = now + this.timing.heartbeatInterval
+      if (this.mempoolSize === 0) this.progressDeadline = now + this.timeoutFor(this.view) // an idle leader is not stuck
     }
     if (now >= this.nextRetransmit) {
       for (const m of this.retransmittable()) this.broadcast(m)
       this.nextRetransmit = now + this.timing.retransmitInterval
     }
     if (this.knownHeight > this.height && now >= this.aheadSince + this.timing.syncDelay && now >= this.nextSyncAt) {
-      this.fx.push({ type: 'sync', fromHeight: this.height, peers: [...this.aheadPeers].sort((a, b) => a - b) })
-      this.nextSyncAt = now + this.timing.syncDelay
+      const peers = [...this.peerHeights].filter(([, h]) => h > this.height).map(([p]) => p).sort((a, b) => a - b)
+      this.fx.push({ type: 'sync', fromHeight: this.height, peers })
+      this.nextSyncAt = now + this.timing.syncDelay * 2 ** Math.min(this.syncAttempts, MAX_SYNC_DOUBLINGS)
+      this.syncAttempts++
     }
   }
 
@@ -416,8 +425,11 @@ export class Pbft {
 
   private noteAhead (height: number, from: number): void {
     if (height <= this.height) return
+    if (height <= (this.peerHeights.get(from) ?? 0)) return
+    this.peerHeights.set(from, height)
+    // One honest manager ahead suffices to need a sync (the others may be stuck with us), so a single
+    // signed message counts; a Byzantine one lying about its height only earns backed-off requests.
     if (height > this.knownHeight) this.knownHeight = height
-    this.aheadPeers.add(from)
     if (this.aheadSince === Infinity) this.aheadSince = this.now
   }
 
@@ -569,9 +581,10 @@ export class Pbft {
     this.building = null
     this.throttleUntil = -Infinity
     this.resetViewTimers()
+    this.syncAttempts = 0
+    this.nextSyncAt = -Infinity
     if (this.knownHeight <= this.height) {
       this.knownHeight = this.height
-      this.aheadPeers.clear()
       this.aheadSince = Infinity
     }
     const buffered = [...this.future.values()].flat()

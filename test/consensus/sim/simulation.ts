@@ -334,7 +334,7 @@ export class Simulation {
       case 'inject': {
         this.injected += this.rng.int(1, 3)
         for (const node of this.nodes) if (node.up) this.step(node, { type: 'mempool', now: this.now, size: this.mempoolSize(node) })
-        this.push(this.now + this.rng.int(20, 80), { kind: 'inject' })
+        this.push(this.now + (this.rng.chance(0.1) ? this.rng.int(300, 1500) : this.rng.int(20, 80)), { kind: 'inject' })
         break
       }
       case 'gst': {
