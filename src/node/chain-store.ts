@@ -50,7 +50,8 @@ const K = {
   label: (l: Uint8Array) => `idx/${toHex(l)}`,
   patient: (id: Uint8Array) => `pat/${toHex(id)}`,
   grant: (rid: Uint8Array, h: number, i: number) => `gr/${toHex(rid)}/${pad(h)}/${pad(i)}`,
-  tx: (hash: string) => `txh/${hash}`
+  tx: (hash: string) => `txh/${hash}`,
+  blob: (hash: Uint8Array) => `blob/${toHex(hash)}`
 }
 
 export class ChainStore {
@@ -105,7 +106,12 @@ export class ChainStore {
       ops.push({ type: 'put', key: K.tx(toHex(leafHash(encoded[i] as Uint8Array))), value: ref })
       const proof = proofFromLevels(txLevels, i)
       const stored = dagCbor.encode({ tx: encoded[i], height: h.height, txIndex: i, txCount: block.txs.length, proof })
-      if (tx.type === 'record') ops.push({ type: 'put', key: K.record(tx.recordId), value: stored })
+      if (tx.type === 'record') {
+        ops.push({ type: 'put', key: K.record(tx.recordId), value: stored })
+        ;[...tx.fields, ...tx.attachments].forEach((hash, field) => {
+          ops.push({ type: 'put', key: K.blob(hash), value: dagCbor.encode({ recordId: tx.recordId, field }) })
+        })
+      }
       else if (tx.type === 'patient') ops.push({ type: 'put', key: K.patient(tx.patientId), value: stored })
       else ops.push({ type: 'put', key: K.grant(tx.recordId, h.height, i), value: stored })
     })
@@ -153,6 +159,12 @@ export class ChainStore {
   }
 
   async recordRaw (recordId: Uint8Array): Promise<Uint8Array | undefined> { return await this.kv.get(K.record(recordId)) }
+  /** Which committed record field or attachment has a ciphertext with this SHA-256 (SVBE verify-file). */
+  async blobOwner (hash: Uint8Array): Promise<{ recordId: Uint8Array, field: number } | undefined> {
+    const b = await this.kv.get(K.blob(hash))
+    return b === undefined ? undefined : dagCbor.decode<{ recordId: Uint8Array, field: number }>(b)
+  }
+
   async patientRaw (patientId: Uint8Array): Promise<Uint8Array | undefined> { return await this.kv.get(K.patient(patientId)) }
 
   async grantsRaw (recordId: Uint8Array): Promise<Uint8Array[]> {

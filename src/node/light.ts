@@ -8,12 +8,12 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  decodeCertificate, decodeHeader, encodeCertificate, encodeHeader, headerHash, indexUpdatesHash, verifyCertificate, verifyHeaderChain,
+  decodeBlock, decodeCertificate, decodeHeader, validateBlock, type Block, encodeCertificate, encodeHeader, headerHash, indexUpdatesHash, verifyCertificate, verifyHeaderChain,
   verifyHeaderLink, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { verifyRecordSignature } from '../records/index.js'
-import { decodeStoredRecord } from './chain-store.js'
+import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
 import { protocols, topics } from './genesis.js'
 import { Kv, pad } from './kv.js'
@@ -38,6 +38,9 @@ export interface LightOptions {
 export interface VerifiedRecord {
   tx: RecordTx
   height: number
+  txIndex: number
+  txCount: number
+  proof: Uint8Array[]
   header: Header
   blobs: Uint8Array[]
   checks: { inclusion: boolean, ciphertexts: boolean, signature: boolean, certificate: boolean }
@@ -266,7 +269,7 @@ export class LightNode {
         }, tx.signature)
         const checks = { inclusion, ciphertexts, signature, certificate: true }
         if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)
-        return { tx, height: stored.height, header, blobs, checks, source: peer.toString() }
+        return { tx, height: stored.height, txIndex: stored.txIndex, txCount: stored.txCount, proof: stored.proof, header, blobs, checks, source: peer.toString() }
       } catch (err) {
         this.distrust(peer, (err as Error).message)
       }
@@ -317,6 +320,84 @@ export class LightNode {
       }
     }
     throw new NodeError('UNVERIFIABLE', `no manager returned verifiable search results${lastErr !== undefined ? `: ${lastErr.message}` : ''}`)
+  }
+
+  /** Verifies a stored tx (tx, position, audit path) from a manager against our headers. */
+  private async verifyStored (raw: Uint8Array): Promise<StoredRecord & { header: Header }> {
+    const stored = decodeStoredRecord(raw)
+    const header = await this.header(stored.height)
+    if (header === undefined) throw new Error(`no certified header at height ${stored.height}`)
+    if (!verifyRecordInclusion(header, { tx: stored.tx, txIndex: stored.txIndex, txCount: stored.txCount, height: stored.height, proof: stored.proof })) {
+      throw new Error('inclusion proof does not verify')
+    }
+    return { ...stored, header }
+  }
+
+  /** Asks managers in turn until one gives an answer that `verify` accepts; `null` answers count as "not found". */
+  private async askVerified<T> (method: string, params: unknown, verify: (res: unknown, peer: PeerId) => Promise<T>): Promise<T | undefined> {
+    const managers = this.managers()
+    if (managers.length === 0) throw new NodeError('NO_MANAGER', 'not connected to any manager')
+    let notFound = 0
+    for (const peer of managers) {
+      let res: unknown
+      try { res = await this.query.request(peer, method, params) } catch { continue }
+      if (res === null) { notFound++; continue }
+      try { return await verify(res, peer) } catch (err) { this.distrust(peer, (err as Error).message) }
+    }
+    if (notFound > 0) return undefined
+    throw new NodeError('UNVERIFIABLE', `no manager returned a verifiable answer to ${method}`)
+  }
+
+  /** An enrolled patient's committed enrollment tx, verified. */
+  async getPatient (patientId: Uint8Array): Promise<(StoredRecord & { header: Header }) | undefined> {
+    return await this.askVerified('patient', { patientId }, async (res) => {
+      const v = await this.verifyStored(bytes(res, 'stored'))
+      if (v.tx.type !== 'patient' || !equalBytes(v.tx.patientId, patientId)) throw new Error('answer is not the requested patient')
+      return v
+    })
+  }
+
+  /** The committed grants of a record (the consent log), each verified. */
+  async listGrants (recordId: Uint8Array): Promise<Array<StoredRecord & { header: Header }>> {
+    return await this.askVerified('grants', { recordId }, async (res) => {
+      const out = []
+      for (const raw of list(res, 'grants', 1000, (x) => bytes(x, 'grant'))) {
+        const v = await this.verifyStored(raw)
+        if (v.tx.type !== 'grant' || !equalBytes(v.tx.recordId, recordId)) throw new Error('answer holds a grant of another record')
+        out.push(v)
+      }
+      return out
+    }) ?? []
+  }
+
+  /** The committed record whose field (or attachment) ciphertext has SHA-256 `hash`, verified. */
+  async findFile (hash: Uint8Array): Promise<{ stored: StoredRecord & { header: Header }, field: number } | undefined> {
+    return await this.askVerified('file', { hash }, async (res) => {
+      const o = obj(res, 'file answer')
+      const field = uint(o.field, 'field')
+      const v = await this.verifyStored(bytes(o.stored, 'stored'))
+      if (v.tx.type !== 'record') throw new Error('answer is not a record')
+      const h = [...v.tx.fields, ...v.tx.attachments][field]
+      if (h === undefined || !equalBytes(h, hash)) throw new Error('the record does not commit to this file')
+      return { stored: v, field }
+    })
+  }
+
+  /** A full block from a manager, checked against our certified header at that height. */
+  async getBlock (height: number): Promise<Block | undefined> {
+    const header = await this.header(height)
+    if (header === undefined) return undefined
+    for (const peer of this.managers()) {
+      try {
+        const items = await this.sync.request(peer, 'blocks', { from: height, count: 1 })
+        const first = Array.isArray(items) ? items[0] : undefined
+        if (first === undefined) continue
+        const block = decodeBlock(bytes(obj(first, 'block item').block, 'block'))
+        if (!equalBytes(headerHash(block.header), headerHash(header)) || !validateBlock(block).ok) throw new Error('block does not match our certified header')
+        return block
+      } catch (err) { this.distrust(peer, (err as Error).message) }
+    }
+    throw new NodeError('UNVERIFIABLE', `no manager returned block ${height}`)
   }
 
   /** Forwards a submission to a manager (the first that accepts it), optionally waiting for its commit. */

@@ -12,7 +12,7 @@ import {
   MAX_BLOCK_BYTES, type Block, type CommitCertificate, type Tx
 } from '../blocks/index.js'
 import {
-  Pbft, decodeMessage, decodeWalRecord, encodeMessage, encodeWalRecord, messageSignBytes, mlDsaSigner, mlDsaVerifier,
+  Pbft, decodeMessage, prePrepareSignBytes, decodeWalRecord, encodeMessage, encodeWalRecord, messageSignBytes, mlDsaSigner, mlDsaVerifier,
   type ConsensusEffect, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult, type VerifierPort
 } from '../consensus/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
@@ -50,6 +50,11 @@ export interface ManagerOptions {
   log: Logger
   /** How long `submit` with `wait` waits for a commit before reporting failure. */
   commitTimeoutMs?: number
+  /**
+   * Fault injection for tests and research only: `equivocate` makes this manager, when leader,
+   * send conflicting pre-prepares (two different blocks) to different halves of the managers.
+   */
+  byzantine?: 'equivocate'
 }
 
 export class NodeError extends Error {
@@ -216,7 +221,8 @@ export class ManagerNode {
           await this.chain.kv.put(WAL_PREFIX + pad(this.walSeq++), encodeWalRecord(fx.record), true)
           break
         case 'broadcast':
-          this.publish(this.topics.consensus, encodeMessage(fx.msg))
+          if (this.opts.byzantine === 'equivocate' && fx.msg.type === 'pre-prepare') this.equivocate(fx.msg)
+          else this.publish(this.topics.consensus, encodeMessage(fx.msg))
           break
         case 'send':
           this.sendDirect(fx.to, fx.msg)
@@ -260,6 +266,18 @@ export class ManagerNode {
     const svc = this.services[1]
     if (peer === undefined || svc === undefined) return
     svc.request(peer, 'consensus', encodeMessage(msg), 5000).catch(() => {})
+  }
+
+  /** Byzantine fault injection: a second, conflicting block for the same (height, view). */
+  private equivocate (msg: Extract<ConsensusMessage, { type: 'pre-prepare' }>): void {
+    const block = decodeBlock(msg.value.bytes)
+    const alt = buildBlock({ ...block.header, indexStart: block.header.indexStart, txs: block.txs, time: block.header.time + 1 })
+    const altValue = { hash: headerHash(alt.header), bytes: encodeBlock(alt) }
+    const altMsg = { ...msg, value: altValue, sig: this.pq.sign(prePrepareSignBytes(this.genesis.chainId, msg.height, msg.view, altValue.hash), this.opts.sigSecretKey) }
+    this.log.warn(`byzantine: equivocating at height ${msg.height} view ${msg.view}`)
+    for (let i = 0; i < this.genesis.managers.length; i++) {
+      if (i !== this.self) this.sendDirect(i, i % 2 === 0 ? msg : altMsg)
+    }
   }
 
   private buildProposal (height: number, view: number, maxRecords: number): Value | null {
@@ -579,6 +597,11 @@ export class ManagerNode {
         return await this.search(bytes(p.token, 'token'))
       case 'patient':
         return await this.chain.patientRaw(bytes(p.patientId, 'patientId', 32)) ?? null
+      case 'file': {
+        const owner = await this.chain.blobOwner(bytes(p.hash, 'hash', 32))
+        if (owner === undefined) return null
+        return { field: owner.field, stored: await this.chain.recordRaw(owner.recordId) }
+      }
       case 'grants':
         return await this.chain.grantsRaw(bytes(p.recordId, 'recordId', 32))
       case 'blobs': {

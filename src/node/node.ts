@@ -43,6 +43,8 @@ export interface NodeConfig {
   pqBackend?: PqBackendName
   log?: Logger
   commitTimeoutMs?: number
+  /** Fault injection (tests, research): see `ManagerOptions.byzantine`. */
+  byzantine?: 'equivocate'
 }
 
 export interface RunningNode {
@@ -111,7 +113,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     if (cfg.role === 'manager' && sigSecretKey !== undefined) {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
       blobs = await BlobStore.open(join(cfg.dataDir, 'blobs'))
-      manager = new ManagerNode({ host, genesis: g, genesisHashBytes: genesisHash(g), self, sigSecretKey, pq, chain, blobs, log, commitTimeoutMs: cfg.commitTimeoutMs })
+      manager = new ManagerNode({ host, genesis: g, genesisHashBytes: genesisHash(g), self, sigSecretKey, pq, chain, blobs, log, commitTimeoutMs: cfg.commitTimeoutMs, byzantine: cfg.byzantine })
       await manager.start()
     } else {
       kv = await Kv.open(join(cfg.dataDir, 'headers'))

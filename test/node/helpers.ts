@@ -1,4 +1,3 @@
-import { createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,15 +8,7 @@ import type { DevnetFiles } from '../../src/node/devnet.js'
 import { deriveFieldKeys, deriveIndexKey } from '../../src/puf/index.js'
 import { SseClient } from '../../src/sse/index.js'
 
-export async function freePorts (n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, async () => await new Promise<ReturnType<typeof createServer>>((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => { resolve(s) })
-  })))
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map(async (s) => await new Promise((r) => s.close(r))))
-  return ports
-}
+export { freePorts } from '../../src/cli/procs.js'
 
 export async function tempDir (prefix: string): Promise<{ path: string, remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `pqmed-${prefix}-`))

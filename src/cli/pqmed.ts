@@ -1,0 +1,126 @@
+/**
+ * The `pqmed` command line.
+ *
+ *   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
+ *   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen ADDR]...
+ *              [--bootstrap ADDR]... [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]
+ *
+ * `node` prints one JSON line `{"event":"ready",...}` on stdout when it is up, and stops cleanly
+ * on SIGINT / SIGTERM.
+ */
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { loadPqBackend, type PqBackendName } from '../crypto/index.js'
+import { createDevnet, writeDevnet } from '../node/devnet.js'
+import { parseGenesis } from '../node/genesis.js'
+import { readIdentityFile } from '../node/identity.js'
+import { startNode } from '../node/node.js'
+import { createRpcBackend } from '../node/rpc-backend.js'
+import { createRpcServer } from '../rpc/index.js'
+
+class UsageError extends Error {}
+
+const USAGE = `usage:
+  pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
+  pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen MULTIADDR]...
+             [--bootstrap MULTIADDR]... [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]`
+
+function int (v: string | undefined, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`)
+  return n
+}
+
+async function genesisCmd (argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' }, managers: { type: 'string' }, doctors: { type: 'string' }, 'chain-id': { type: 'string' }, host: { type: 'string' }, 'base-port': { type: 'string' } }, strict: true })
+  if (values.dir === undefined) throw new UsageError('--dir is required')
+  const managers = int(values.managers, 'managers', 4, 1, 100)
+  const doctors = int(values.doctors, 'doctors', 2, 0, 10_000)
+  const host = values.host ?? '127.0.0.1'
+  const basePort = int(values['base-port'], 'base-port', 4100, 1, 65_000)
+  const files = await createDevnet({ chainId: values['chain-id'] ?? 'pqmed-devnet', managers, doctors, managerAddr: (i) => `/ip4/${host}/tcp/${basePort + i}` })
+  await writeDevnet(resolve(values.dir), files)
+  console.log(JSON.stringify({ event: 'genesis', dir: resolve(values.dir), chainId: files.genesis.chainId, managers: files.genesis.managers.map((m) => ({ name: m.name, peerId: m.peerId, addrs: m.addrs })), doctors: doctors }))
+}
+
+async function nodeCmd (argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      role: { type: 'string' },
+      genesis: { type: 'string' },
+      'data-dir': { type: 'string' },
+      identity: { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      bootstrap: { type: 'string', multiple: true },
+      'rpc-port': { type: 'string' },
+      'rpc-host': { type: 'string' },
+      loopback: { type: 'boolean' },
+      pq: { type: 'string' },
+      quiet: { type: 'boolean' },
+      'fault-equivocate': { type: 'boolean' }
+    },
+    strict: true
+  })
+  const role = values.role
+  if (role !== 'manager' && role !== 'user') throw new UsageError('--role must be manager or user')
+  if (values.genesis === undefined || values['data-dir'] === undefined) throw new UsageError('--genesis and --data-dir are required')
+  if (role === 'manager' && values.identity === undefined) throw new UsageError('a manager needs --identity')
+  if (values.pq !== undefined && values.pq !== 'liboqs' && values.pq !== 'noble') throw new UsageError('--pq must be liboqs or noble')
+  const genesis = parseGenesis(await readFile(values.genesis, 'utf8'))
+  const identity = values.identity === undefined ? undefined : await readIdentityFile(values.identity)
+  const quiet = values.quiet === true
+  const log = {
+    info: (m: string) => { if (!quiet) console.error(`[${role}] ${m}`) },
+    warn: (m: string) => { console.error(`[${role}] warning: ${m}`) }
+  }
+  const pqName = values.pq as PqBackendName | undefined
+  const node = await startNode({
+    role,
+    genesis,
+    dataDir: resolve(values['data-dir']),
+    identity,
+    listen: values.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: values.bootstrap,
+    loopback: values.loopback === true,
+    pqBackend: pqName,
+    log,
+    byzantine: values['fault-equivocate'] === true ? 'equivocate' : undefined
+  })
+  let rpc: Awaited<ReturnType<typeof createRpcServer>> | undefined
+  if (values['rpc-port'] !== undefined) {
+    const pq = await loadPqBackend({ backend: pqName, warn: log.warn })
+    rpc = await createRpcServer(createRpcBackend({ node, genesis, pq }), { host: values['rpc-host'] ?? '127.0.0.1', port: int(values['rpc-port'], 'rpc-port', 0, 0, 65_535) })
+  }
+  let stopping = false
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    log.info(`${signal}: stopping`)
+    await rpc?.close()
+    await node.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => { void stop('SIGINT') })
+  process.on('SIGTERM', () => { void stop('SIGTERM') })
+  console.log(JSON.stringify({ event: 'ready', role, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), rpc: rpc?.url ?? null, height: node.manager?.chain.head.height ?? node.light?.height ?? 0 }))
+}
+
+async function main (): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2)
+  if (cmd === 'genesis') await genesisCmd(rest)
+  else if (cmd === 'node') await nodeCmd(rest)
+  else if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); if (cmd === undefined) process.exitCode = 2 }
+  else throw new UsageError(`unknown command '${cmd}'`)
+}
+
+main().catch((err: Error) => {
+  if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    console.error(`pqmed: ${err.message}\n${USAGE}`)
+    process.exit(2)
+  }
+  console.error(`pqmed: ${(err as { code?: string }).code !== undefined ? `${(err as { code?: string }).code}: ` : ''}${err.message}`)
+  process.exit(1)
+})

@@ -1,0 +1,96 @@
+/**
+ * Process harness (tests, benchmarks, devnet): pqmed nodes as real OS processes (`bin/pqmed.js node ...`) on loopback with
+ * random ports, talking JSON-RPC over HTTP. Every process started is killed in `stopAll`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { createServer } from 'node:net'
+
+const BIN = fileURLToPath(new URL('../../bin/pqmed.js', import.meta.url))  // src/cli → repo root
+
+export interface ProcSpec {
+  name: string
+  args: string[]
+}
+
+export interface Proc {
+  spec: ProcSpec
+  child: ChildProcess
+  rpc: string
+  peerId: string
+  stderr: string[]
+}
+
+export class ProcNet {
+  readonly procs = new Map<string, Proc>()
+
+  async start (spec: ProcSpec, timeoutMs = 60_000): Promise<Proc> {
+    const child = spawn(process.execPath, [BIN, 'node', ...spec.args, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const stderr: string[] = []
+    child.stderr?.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
+    const ready = await new Promise<{ rpc: string, peerId: string }>((resolve, reject) => {
+      const t = setTimeout(() => { reject(new Error(`${spec.name} not ready in ${timeoutMs} ms: ${stderr.join('')}`)) }, timeoutMs)
+      const rl = createInterface({ input: child.stdout! })
+      rl.on('line', (line) => {
+        try {
+          const o = JSON.parse(line) as { event?: string, rpc?: string, peerId?: string }
+          if (o.event === 'ready' && typeof o.rpc === 'string' && typeof o.peerId === 'string') { clearTimeout(t); resolve({ rpc: o.rpc, peerId: o.peerId }) }
+        } catch {}
+      })
+      child.on('exit', (code) => { clearTimeout(t); reject(new Error(`${spec.name} exited with ${code}: ${stderr.join('')}`)) })
+    })
+    const p: Proc = { spec, child, rpc: ready.rpc, peerId: ready.peerId, stderr }
+    this.procs.set(spec.name, p)
+    return p
+  }
+
+  /** SIGKILL: no clean shutdown, as in a crash. */
+  async kill (name: string): Promise<void> {
+    const p = this.procs.get(name)
+    if (p === undefined) return
+    this.procs.delete(name)
+    if (p.child.exitCode !== null) return
+    await new Promise<void>((resolve) => { p.child.once('exit', () => { resolve() }); p.child.kill('SIGKILL') })
+  }
+
+  /** SIGTERM, waiting for a clean exit (code 0). */
+  async stop (name: string): Promise<number | null> {
+    const p = this.procs.get(name)
+    if (p === undefined) return null
+    this.procs.delete(name)
+    if (p.child.exitCode !== null) return p.child.exitCode
+    return await new Promise<number | null>((resolve) => {
+      const t = setTimeout(() => { p.child.kill('SIGKILL') }, 10_000)
+      p.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
+      p.child.kill('SIGTERM')
+    })
+  }
+
+  async stopAll (): Promise<void> {
+    await Promise.all([...this.procs.keys()].map(async (n) => await this.kill(n)))
+  }
+}
+
+let nextId = 1
+/** One JSON-RPC call over HTTP (raw fetch; protocol conformance is tested in test/rpc). */
+export async function rpc<T> (url: string, method: string, params: unknown = {}, timeoutMs = 60_000): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }), signal: AbortSignal.timeout(timeoutMs) })
+  const body = await res.json() as { result?: T, error?: { code: number, message: string } }
+  if (body.error !== undefined) throw Object.assign(new Error(`${method}: ${body.error.message}`), { rpcCode: body.error.code })
+  return body.result as T
+}
+
+export const dataDir = (root: string, name: string): string => join(root, name)
+
+/** `n` currently free TCP ports on 127.0.0.1 (bound, read, released). */
+export async function freePorts (n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, async () => await new Promise<ReturnType<typeof createServer>>((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => { resolve(s) })
+  })))
+  const ports = servers.map((s) => (s.address() as { port: number }).port)
+  await Promise.all(servers.map(async (s) => await new Promise((r) => s.close(r))))
+  return ports
+}

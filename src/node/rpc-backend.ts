@@ -1,0 +1,278 @@
+/**
+ * The node's implementation of the RPC backend (`src/rpc/backend.ts`). A manager answers from its
+ * own store; a user node asks managers and verifies every answer against its certified headers
+ * before replying. Bytes become base64, hashes and ids lowercase hex.
+ */
+import {
+  headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
+  type Block, type CommitCertificate, type Header, type Tx
+} from '../blocks/index.js'
+import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
+import { verifyRecordSignature } from '../records/index.js'
+import {
+  RpcDomainError, type BlockJson, type CertificateJson, type ChainStatus, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
+  type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
+  type SubmitResultJson, type TxJson
+} from '../rpc/backend.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
+import { faultTolerance, genesisHash, type Genesis } from './genesis.js'
+import { NodeError } from './manager.js'
+import type { RunningNode } from './node.js'
+import { decodeSubmission } from './validation/tx.js'
+
+export const VERSION = '0.1.0'
+
+const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+
+export function headerJson (h: Header): HeaderJson {
+  return {
+    chainId: h.chainId,
+    height: h.height,
+    prevHash: toHex(h.prevHash),
+    time: h.time,
+    proposer: h.proposer,
+    view: h.view,
+    recordIds: h.recordIds.map(toHex),
+    txRoot: toHex(h.txRoot),
+    txCount: h.txCount,
+    indexRoot: toHex(h.indexRoot),
+    indexCount: h.indexCount,
+    indexStart: h.indexStart,
+    hash: toHex(headerHash(h))
+  }
+}
+
+export function certJson (c: CommitCertificate): CertificateJson {
+  return { chainId: c.chainId, height: c.height, view: c.view, headerHash: toHex(c.headerHash), signatures: c.signatures.map((s) => ({ validator: s.validator, signature: b64(s.signature) })) }
+}
+
+export function txJson (tx: Tx): TxJson {
+  switch (tx.type) {
+    case 'record':
+      return {
+        type: 'record',
+        recordId: toHex(tx.recordId),
+        doctor: toHex(tx.doctor),
+        fields: tx.fields.map(toHex),
+        attachments: tx.attachments.map(toHex),
+        indexUpdates: tx.indexUpdates.map((u) => ({ label: toHex(u.label), value: b64(u.value) })),
+        time: tx.time,
+        signature: b64(tx.signature)
+      }
+    case 'grant':
+      return { type: 'grant', recordId: toHex(tx.recordId), grantor: toHex(tx.grantor), grantee: toHex(tx.grantee), fields: [...tx.fields], wrapped: b64(tx.wrapped), time: tx.time, signature: b64(tx.signature) }
+    case 'patient':
+      return { type: 'patient', patientId: toHex(tx.patientId), sigPublicKey: b64(tx.sigPublicKey), kemPublicKey: b64(tx.kemPublicKey), time: tx.time, signature: b64(tx.signature) }
+  }
+}
+
+const DOMAIN_CODES = new Set<string>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'BLOB_MISMATCH', 'UNKNOWN_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE'])
+
+/** Maps node errors to stable RPC domain errors; anything else stays an internal error. */
+function domain (err: unknown): never {
+  const code = (err as { code?: string }).code ?? ''
+  const msg = (err as Error).message
+  if (err instanceof RpcDomainError) throw err
+  if (DOMAIN_CODES.has(code)) throw new RpcDomainError(code as RpcErrorName, msg)
+  if (code === 'MALFORMED' || code === 'TOO_LARGE') throw new RpcDomainError(code === 'TOO_LARGE' ? 'LIMIT_EXCEEDED' : 'INVALID_TX', msg)
+  if (code === 'TOKEN_LIMIT') throw new RpcDomainError('LIMIT_EXCEEDED', msg)
+  if (code === 'MEMPOOL_FULL' || code === 'BUSY') throw new RpcDomainError('LIMIT_EXCEEDED', msg)
+  if (code === 'UNKNOWN_RECORD') throw new RpcDomainError('UNKNOWN_RECORD', msg)
+  throw err
+}
+
+export interface BackendOptions {
+  node: RunningNode
+  genesis: Genesis
+  pq: PqBackend
+}
+
+export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBackend {
+  const gHash = toHex(genesisHash(genesis))
+  const doctors = new Map(genesis.doctors.map((d) => [toHex(sha256(d.sigPublicKey)), d.sigPublicKey]))
+  const managerIds = new Set(genesis.managers.map((m) => m.peerId))
+  const ctx = { chainId: genesis.chainId, managers: genesis.managers.map((m) => m.sigPublicKey), verifier: pq }
+  const m = node.manager
+  const l = node.light
+
+  const height = (): number => m?.chain.head.height ?? l?.height ?? 0
+
+  async function header (h: number): Promise<Header> {
+    const hd = m !== undefined ? await m.chain.header(h) : await l?.header(h)
+    if (hd === undefined) throw new RpcDomainError('UNKNOWN_BLOCK', `no header at height ${h} (head is ${height()})`)
+    return hd
+  }
+
+  async function certificate (h: number): Promise<CommitCertificate | null> {
+    if (m !== undefined) return await m.chain.cert(h) ?? null
+    const c = l?.certificate
+    return c !== null && c !== undefined && c.height === h ? c : null
+  }
+
+  /** A committed record with proof: from the store (manager) or verified from a manager (user node). */
+  async function record (recordId: Uint8Array): Promise<{ stored: StoredRecord, blobs: Uint8Array[], header: Header, verifiedBy: RecordJson['verifiedBy'] }> {
+    if (m !== undefined) {
+      let r
+      try { r = await m.getRecord(recordId) } catch (err) { domain(err) }
+      if (r === undefined) throw new RpcDomainError('UNKNOWN_RECORD', `record ${toHex(recordId)} is not committed`)
+      const stored = decodeStoredRecord(r.stored)
+      return { stored, blobs: r.blobs, header: await header(stored.height), verifiedBy: 'manager-store' }
+    }
+    let v
+    try { v = await l?.getRecord(recordId) } catch (err) { domain(err) }
+    if (v === undefined) throw new RpcDomainError('UNKNOWN_RECORD', `record ${toHex(recordId)} is not committed`)
+    const stored: StoredRecord = { tx: v.tx, height: v.height, txIndex: v.txIndex, txCount: v.txCount, proof: v.proof }
+    return { stored, blobs: v.blobs, header: v.header, verifiedBy: 'user-node' }
+  }
+
+  return {
+    async nodeInfo (): Promise<NodeInfo> {
+      return { role: node.role, chainId: genesis.chainId, genesisHash: gHash, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), version: VERSION, pqBackend: pq.name, height: height() }
+    },
+
+    async netPeers (): Promise<PeerInfo[]> {
+      const seen = new Map<string, PeerInfo>()
+      for (const c of node.host.getConnections()) {
+        const id = c.remotePeer.toString()
+        const p = seen.get(id) ?? { peerId: id, addrs: [], manager: managerIds.has(id) }
+        p.addrs.push(c.remoteAddr.toString())
+        seen.set(id, p)
+      }
+      return [...seen.values()]
+    },
+
+    async chainStatus (): Promise<ChainStatus> {
+      const h = height()
+      const hd = await header(h)
+      const base: ChainStatus = { height: h, headerHash: toHex(headerHash(hd)), time: hd.time, managers: genesis.managers.length, faultTolerance: faultTolerance(genesis.managers.length) }
+      if (m !== undefined) {
+        const s = m.status()
+        return { ...base, view: s.view, leader: s.leader, mempool: s.mempool }
+      }
+      return base
+    },
+
+    async getHeader (h) {
+      const target = h === 'latest' ? height() : h
+      const hd = await header(target)
+      const c = await certificate(target)
+      return { header: headerJson(hd), certificate: c === null ? null : certJson(c) }
+    },
+
+    async getBlock (h): Promise<BlockJson> {
+      let block: Block | undefined
+      if (m !== undefined) block = await m.chain.block(h)
+      else {
+        try { block = await l?.getBlock(h) } catch (err) { domain(err) }
+      }
+      if (block === undefined) throw new RpcDomainError('UNKNOWN_BLOCK', `no block at height ${h}`)
+      const c = await certificate(h)
+      return { header: headerJson(block.header), txs: block.txs.map(txJson), certificate: c === null ? null : certJson(c) }
+    },
+
+    async submit (submission, wait, kind): Promise<SubmitResultJson> {
+      const d = decodeSubmission(submission)
+      if (d.verdict !== 'ACCEPT') throw new RpcDomainError(d.code === 'TOO_LARGE' ? 'LIMIT_EXCEEDED' : 'INVALID_TX', d.reason)
+      if (kind !== undefined && d.value.tx.type !== kind) throw new RpcDomainError('INVALID_TX', `expected a ${kind} tx, got a ${d.value.tx.type} tx`)
+      try {
+        if (m !== undefined) return await m.submit(submission, wait)
+        if (l !== undefined) return await l.submit(submission, wait)
+      } catch (err) { domain(err) }
+      throw new Error('node has no role')
+    },
+
+    async getRecord (recordId): Promise<RecordJson> {
+      const r = await record(recordId)
+      const c = await certificate(r.stored.height)
+      const tx = txJson(r.stored.tx)
+      if (tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
+      return {
+        tx,
+        height: r.stored.height,
+        txIndex: r.stored.txIndex,
+        proof: r.stored.proof.map(toHex),
+        ciphertexts: r.blobs.map(b64),
+        header: headerJson(r.header),
+        certificate: c === null ? null : certJson(c),
+        verifiedBy: r.verifiedBy
+      }
+    },
+
+    async verifyRecord (recordId): Promise<RecordVerificationJson> {
+      // Verification is done here from raw parts, reporting each check; on a user node the parts
+      // come from a manager, on a manager from its own store.
+      const r = await record(recordId)
+      const tx = r.stored.tx
+      if (tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
+      const expected = [...tx.fields, ...tx.attachments]
+      const ciphertextHashes = expected.map((h, i) => r.blobs[i] !== undefined && equalBytes(sha256(r.blobs[i] as Uint8Array), h))
+      const pk = doctors.get(toHex(tx.doctor))
+      const signature = pk !== undefined && verifyRecordSignature(pq, pk, {
+        recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
+      }, tx.signature)
+      const inclusion = verifyRecordInclusion(r.header, { tx, txIndex: r.stored.txIndex, txCount: r.stored.txCount, height: r.stored.height, proof: r.stored.proof })
+      const cert = await certificate(r.stored.height)
+      const certificateOk = r.verifiedBy === 'user-node'
+        ? true // the user node's header chain is certified (hash links + certificate on its newest header)
+        : cert !== null && verifyCertificate(cert, ctx, { height: r.header.height, headerHash: headerHash(r.header) }).ok
+      const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered: pk !== undefined }
+      return { recordId: toHex(recordId), valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && pk !== undefined, checks, height: r.stored.height }
+    },
+
+    async verifyFile (file): Promise<FileMatchJson> {
+      const hash = sha256(file)
+      if (m !== undefined) {
+        const owner = await m.chain.blobOwner(hash)
+        if (owner === undefined) return { match: false, sha256: toHex(hash) }
+        const raw = await m.chain.recordRaw(owner.recordId)
+        return { match: true, sha256: toHex(hash), recordId: toHex(owner.recordId), field: owner.field, height: raw === undefined ? undefined : decodeStoredRecord(raw).height }
+      }
+      let f
+      try { f = await l?.findFile(hash) } catch (err) { domain(err) }
+      if (f === undefined) return { match: false, sha256: toHex(hash) }
+      const tx = f.stored.tx
+      return { match: true, sha256: toHex(hash), recordId: tx.type === 'record' ? toHex(tx.recordId) : undefined, field: f.field, height: f.stored.height }
+    },
+
+    async getPatient (patientId): Promise<PatientJson> {
+      let stored: StoredRecord | undefined
+      if (m !== undefined) {
+        const raw = await m.chain.patientRaw(patientId)
+        stored = raw === undefined ? undefined : decodeStoredRecord(raw)
+      } else {
+        try { stored = await l?.getPatient(patientId) } catch (err) { domain(err) }
+      }
+      if (stored === undefined || stored.tx.type !== 'patient') throw new RpcDomainError('UNKNOWN_PATIENT', `patient ${toHex(patientId)} is not enrolled`)
+      return { patientId: toHex(patientId), sigPublicKey: b64(stored.tx.sigPublicKey), kemPublicKey: b64(stored.tx.kemPublicKey), height: stored.height }
+    },
+
+    async listGrants (recordId): Promise<GrantJson[]> {
+      let items: StoredRecord[]
+      if (m !== undefined) items = (await m.chain.grantsRaw(recordId)).map(decodeStoredRecord)
+      else {
+        try { items = await l?.listGrants(recordId) ?? [] } catch (err) { domain(err) }
+      }
+      return items.flatMap((s) => {
+        const tx = txJson(s.tx)
+        return tx.type === 'grant' ? [{ tx, height: s.height }] : []
+      })
+    },
+
+    async search (token): Promise<SearchEntryJson[]> {
+      try {
+        if (m !== undefined) {
+          const raws = await m.search(token)
+          return raws.map((x) => {
+            const o = dagCbor.decode<{ label: Uint8Array, stored: Uint8Array }>(x)
+            const s = dagCbor.decode<{ value: Uint8Array, height: number, position: number }>(o.stored)
+            return { label: toHex(o.label), value: b64(s.value), height: s.height, position: s.position }
+          })
+        }
+        const entries = await l?.search(token) ?? []
+        return entries.map((e) => ({ label: toHex(e.label), value: b64(e.value), height: e.height, position: e.position }))
+      } catch (err) { return domain(err) }
+    }
+  }
+}
+
