@@ -1,0 +1,405 @@
+/**
+ * The OpenRPC 1.2.6 document of the pqmed JSON-RPC API: the one source of truth for method names,
+ * params, results and errors. The server compiles its param validators from the schemas here (see
+ * `validate.ts`), `rpc.discover` returns this document, and the test suite validates every backend
+ * result against the result schemas, so neither params nor results can drift from the code.
+ */
+import { RPC_ERRORS, type RpcErrorName } from './backend.js'
+
+/** Version of the RPC API (OpenRPC `info.version`); bump the minor on additions, the major on breaks. */
+export const RPC_API_VERSION = '1.0.0'
+
+/** Standard JSON-RPC 2.0 error codes. */
+export const JSONRPC_ERRORS = {
+  PARSE_ERROR: { code: -32700, message: 'Parse error' },
+  INVALID_REQUEST: { code: -32600, message: 'Invalid Request' },
+  METHOD_NOT_FOUND: { code: -32601, message: 'Method not found' },
+  INVALID_PARAMS: { code: -32602, message: 'Invalid params' },
+  INTERNAL_ERROR: { code: -32603, message: 'Internal error' }
+} as const
+
+/** JSON Schema (draft-07 subset used here) as a plain JSON value. */
+export type JsonSchema = { readonly [key: string]: unknown }
+
+export interface ContentDescriptor {
+  name: string
+  summary?: string
+  description?: string
+  required?: boolean
+  schema: JsonSchema
+}
+
+export interface ErrorObject { code: number, message: string, data?: unknown }
+
+export interface MethodObject {
+  name: string
+  summary: string
+  description: string
+  paramStructure: 'by-name' | 'by-position' | 'either'
+  params: ContentDescriptor[]
+  result: ContentDescriptor
+  errors: Array<{ $ref: string }>
+  tags?: Array<{ name: string }>
+}
+
+export interface ServerObject {
+  name: string
+  url: string
+  summary?: string
+  description?: string
+  variables?: Record<string, { default: string, description?: string }>
+}
+
+export interface OpenRpcDocument {
+  openrpc: '1.2.6'
+  info: { title: string, version: string, description: string, license: { name: string } }
+  servers: ServerObject[]
+  methods: MethodObject[]
+  components: {
+    schemas: Record<string, JsonSchema>
+    errors: Record<string, ErrorObject>
+  }
+  'x-encoding': { bytes: 'base64', hashes: 'lowercase hex', ids: 'lowercase hex', integers: string }
+}
+
+/** The RPC method names (fixed). */
+export const RPC_METHOD_NAMES = [
+  'node_info', 'net_peers', 'chain_status', 'chain_getHeader', 'chain_getBlock',
+  'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
+  'ehr_getRecord', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
+  'sse_search', 'rpc.discover'
+] as const
+
+export type RpcMethodName = typeof RPC_METHOD_NAMES[number]
+
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` })
+const arrayOf = (items: JsonSchema, description?: string): JsonSchema =>
+  description === undefined ? { type: 'array', items } : { type: 'array', items, description }
+const nullable = (name: string): JsonSchema => ({ anyOf: [ref(name), { type: 'null' }] })
+/** A closed object: every listed property, `required` ones mandatory, nothing else. */
+const object = (description: string, properties: Record<string, JsonSchema>, optional: readonly string[] = []): JsonSchema => ({
+  type: 'object',
+  description,
+  properties,
+  required: Object.keys(properties).filter((k) => !optional.includes(k)),
+  additionalProperties: false
+})
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER
+
+const SCHEMAS: Record<string, JsonSchema> = {
+  Hex32: { type: 'string', pattern: '^[0-9a-f]{64}$', description: '32 bytes as 64 lowercase hex digits (SHA-256 hashes, record/patient/doctor ids, index labels).' },
+  Base64: {
+    type: 'string',
+    pattern: '^[A-Za-z0-9+/]*={0,2}$',
+    format: 'base64',
+    contentEncoding: 'base64',
+    description: 'Bytes as standard padded base64 (RFC 4648 §4, length a multiple of 4).'
+  },
+  Uint: { type: 'integer', minimum: 0, maximum: MAX_SAFE },
+  Height: { type: 'integer', minimum: 0, maximum: MAX_SAFE, description: 'Block height (0 is genesis).' },
+  Time: { type: 'integer', minimum: 0, maximum: MAX_SAFE, description: 'Milliseconds since the Unix epoch.' },
+  ChainId: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
+  NodeInfo: object('This node.', {
+    role: { enum: ['manager', 'user'], description: 'A manager runs consensus and stores the chain; a user node verifies answers from managers.' },
+    chainId: ref('ChainId'),
+    genesisHash: ref('Hex32'),
+    peerId: { type: 'string', description: 'libp2p peer id.' },
+    addrs: arrayOf({ type: 'string' }, 'libp2p multiaddrs this node listens on.'),
+    version: { type: 'string', description: 'Node software version.' },
+    pqBackend: { type: 'string', description: 'Post-quantum crypto backend (liboqs or noble).' },
+    height: ref('Height')
+  }),
+  PeerInfo: object('A connected peer.', {
+    peerId: { type: 'string' },
+    addrs: arrayOf({ type: 'string' }),
+    manager: { type: 'boolean', description: 'Whether the peer is one of the genesis managers.' }
+  }),
+  ChainStatus: object('Chain head and consensus state.', {
+    height: ref('Height'),
+    headerHash: ref('Hex32'),
+    time: ref('Time'),
+    managers: ref('Uint'),
+    faultTolerance: { ...ref('Uint'), description: 'f: the number of faulty managers tolerated (n ≥ 3f + 1).' },
+    view: { ...ref('Uint'), description: 'PBFT view (managers only).' },
+    leader: { ...ref('Uint'), description: 'Index of the current leader (managers only).' },
+    mempool: { ...ref('Uint'), description: 'Pending txs (managers only).' }
+  }, ['view', 'leader', 'mempool']),
+  Header: object('A block header.', {
+    chainId: ref('ChainId'),
+    height: ref('Height'),
+    prevHash: ref('Hex32'),
+    time: ref('Time'),
+    proposer: ref('Uint'),
+    view: ref('Uint'),
+    recordIds: arrayOf(ref('Hex32')),
+    txRoot: ref('Hex32'),
+    txCount: ref('Uint'),
+    indexRoot: ref('Hex32'),
+    indexCount: ref('Uint'),
+    indexStart: ref('Uint'),
+    hash: { ...ref('Hex32'), description: 'The header hash.' }
+  }),
+  Certificate: object('A commit certificate: 2f + 1 manager signatures over the header hash.', {
+    chainId: ref('ChainId'),
+    height: ref('Height'),
+    view: ref('Uint'),
+    headerHash: ref('Hex32'),
+    signatures: arrayOf(object('One manager\'s ML-DSA-65 signature.', { validator: ref('Uint'), signature: ref('Base64') }))
+  }),
+  CertifiedHeader: object('A header and its commit certificate (null when this node holds none for that height).', {
+    header: ref('Header'),
+    certificate: nullable('Certificate')
+  }),
+  IndexUpdate: object('An encrypted search-index entry.', { label: ref('Hex32'), value: ref('Base64') }),
+  RecordTx: object('A record: the hashes of its three encrypted fields and attachments, signed by a registered doctor.', {
+    type: { const: 'record' },
+    recordId: ref('Hex32'),
+    doctor: { ...ref('Hex32'), description: 'SHA-256 of the doctor\'s ML-DSA-65 public key.' },
+    fields: { ...arrayOf(ref('Hex32')), minItems: 3, maxItems: 3, description: 'SHA-256 of cip1 (personal info), cip2 (symptoms), cip3 (prescriptions).' },
+    attachments: arrayOf(ref('Hex32'), 'SHA-256 of each attachment ciphertext.'),
+    indexUpdates: arrayOf(ref('IndexUpdate')),
+    time: ref('Time'),
+    signature: ref('Base64')
+  }),
+  GrantTx: object('A grant: field keys wrapped for a grantee (consent log).', {
+    type: { const: 'grant' },
+    recordId: ref('Hex32'),
+    grantor: ref('Hex32'),
+    grantee: ref('Hex32'),
+    fields: arrayOf(ref('Uint'), 'Granted field numbers: 0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i.'),
+    wrapped: ref('Base64'),
+    time: ref('Time'),
+    signature: ref('Base64')
+  }),
+  PatientTx: object('A patient enrollment: the patient\'s public keys.', {
+    type: { const: 'patient' },
+    patientId: ref('Hex32'),
+    sigPublicKey: { ...ref('Base64'), description: 'ML-DSA-65 public key.' },
+    kemPublicKey: { ...ref('Base64'), description: 'ML-KEM-768 public key.' },
+    time: ref('Time'),
+    signature: ref('Base64')
+  }),
+  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx')], description: 'A transaction, discriminated by `type`.' },
+  Block: object('A block with its certificate.', {
+    header: ref('Header'),
+    txs: arrayOf(ref('Tx')),
+    certificate: nullable('Certificate')
+  }),
+  SubmitResult: object('Outcome of a submission.', {
+    status: { enum: ['committed', 'pending'], description: '`pending`: accepted into the mempool (wait=false).' },
+    txHash: ref('Hex32'),
+    height: { ...ref('Height'), description: 'Height of the committing block (committed only).' }
+  }, ['height']),
+  Record: object('A committed record with everything needed to verify it independently.', {
+    tx: ref('RecordTx'),
+    height: ref('Height'),
+    txIndex: ref('Uint'),
+    proof: arrayOf(ref('Hex32'), 'Merkle inclusion proof of the tx under header.txRoot.'),
+    ciphertexts: arrayOf(ref('Base64'), 'cip1, cip2, cip3, then the attachments.'),
+    header: ref('Header'),
+    certificate: nullable('Certificate'),
+    verifiedBy: { enum: ['user-node', 'manager-store'], description: 'A user node verified the answer before replying; a manager answered from its own store.' }
+  }),
+  RecordVerification: object('Each verification check of a record, reported separately.', {
+    recordId: ref('Hex32'),
+    valid: { type: 'boolean', description: 'All checks passed.' },
+    checks: object('The individual checks.', {
+      signature: { type: 'boolean', description: 'The doctor\'s ML-DSA-65 signature verifies.' },
+      ciphertextHashes: arrayOf({ type: 'boolean' }, 'Per ciphertext (fields, then attachments): its SHA-256 equals the committed hash.'),
+      inclusion: { type: 'boolean', description: 'The Merkle proof places the tx under the header\'s txRoot.' },
+      certificate: { type: 'boolean', description: 'The header is certified by 2f + 1 managers.' },
+      doctorRegistered: { type: 'boolean', description: 'The signing doctor is registered in the genesis.' }
+    }),
+    height: ref('Height')
+  }),
+  Patient: object('An enrolled patient\'s public keys.', {
+    patientId: ref('Hex32'),
+    sigPublicKey: ref('Base64'),
+    kemPublicKey: ref('Base64'),
+    height: ref('Height')
+  }),
+  Grant: object('A committed grant.', { tx: ref('GrantTx'), height: ref('Height') }),
+  SearchEntry: object('A search-index entry matched by the token, with its position in the index.', {
+    label: ref('Hex32'),
+    value: ref('Base64'),
+    height: ref('Height'),
+    position: ref('Uint')
+  }),
+  FileMatch: object('Whether the given bytes are exactly a committed ciphertext, and which.', {
+    match: { type: 'boolean' },
+    sha256: { ...ref('Hex32'), description: 'SHA-256 of the given file.' },
+    recordId: ref('Hex32'),
+    field: { ...ref('Uint'), description: '0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i.' },
+    height: ref('Height')
+  }, ['recordId', 'field', 'height']),
+  OpenRpcDocument: {
+    type: 'object',
+    description: 'An OpenRPC document (https://spec.open-rpc.org).',
+    properties: { openrpc: { type: 'string' }, info: { type: 'object' }, methods: { type: 'array' } },
+    required: ['openrpc', 'info', 'methods']
+  }
+}
+
+const param = (name: string, schema: JsonSchema, description: string, required = true): ContentDescriptor =>
+  ({ name, description, required, schema })
+const recordIdParam = param('recordId', ref('Hex32'), 'The record id.')
+const submissionParams = (kind: string): ContentDescriptor[] => [
+  param('submission', ref('Base64'), `The ${kind} tx as \`encodeSubmission\` bytes (dag-cbor { tx, blobs }).`),
+  param('wait', { type: 'boolean', default: false }, 'Wait until the tx is committed (true) or return once it is accepted into the mempool (false, the default).', false)
+]
+const submitErrors: RpcErrorName[] = ['INVALID_TX', 'BAD_SIGNATURE', 'DUPLICATE', 'LIMIT_EXCEEDED', 'NOT_COMMITTED', 'NO_MANAGER']
+const readErrors: RpcErrorName[] = ['NO_MANAGER', 'UNVERIFIABLE']
+
+interface MethodSpec {
+  summary: string
+  description: string
+  params: ContentDescriptor[]
+  result: ContentDescriptor
+  errors: RpcErrorName[]
+}
+
+const METHODS: Record<RpcMethodName, MethodSpec> = {
+  node_info: {
+    summary: 'This node\'s role, chain, peer id and version.',
+    description: 'Identity of the node answering: manager or user node, chain id and genesis hash, libp2p peer id and addresses, software version, PQ backend, current height.',
+    params: [],
+    result: { name: 'nodeInfo', schema: ref('NodeInfo') },
+    errors: []
+  },
+  net_peers: {
+    summary: 'Connected libp2p peers.',
+    description: 'The peers this node is connected to, with their remote addresses and whether each is a genesis manager.',
+    params: [],
+    result: { name: 'peers', schema: arrayOf(ref('PeerInfo')) },
+    errors: []
+  },
+  chain_status: {
+    summary: 'Chain head and consensus status.',
+    description: 'Height, hash and time of the newest certified header; the manager count and fault tolerance; managers also report their PBFT view, leader and mempool size.',
+    params: [],
+    result: { name: 'status', schema: ref('ChainStatus') },
+    errors: []
+  },
+  chain_getHeader: {
+    summary: 'A header and its commit certificate.',
+    description: 'The header at a height (or the newest one) with the commit certificate this node holds for it (null if none; a user node keeps the certificate of its newest header, the chain of hashes certifies the rest).',
+    params: [param('height', { anyOf: [ref('Height'), { const: 'latest' }] }, 'A height, or "latest".')],
+    result: { name: 'certifiedHeader', schema: ref('CertifiedHeader') },
+    errors: ['UNKNOWN_BLOCK']
+  },
+  chain_getBlock: {
+    summary: 'A block: header, transactions and certificate.',
+    description: 'The full block at a height. A user node fetches it from a manager and checks it against its certified header.',
+    params: [param('height', ref('Height'), 'The block height.')],
+    result: { name: 'block', schema: ref('Block') },
+    errors: ['UNKNOWN_BLOCK', ...readErrors]
+  },
+  ehr_submitRecord: {
+    summary: 'Submit a signed, encrypted medical record.',
+    description: 'Submits a record tx with its ciphertexts (cip1, cip2, cip3, attachments), built and signed by the doctor\'s client (the node never sees plaintext or keys). Managers check the signature, that the doctor is registered, that the ciphertexts hash to the committed hashes and that the record id is new. A user node forwards the submission to the managers.',
+    params: submissionParams('record'),
+    result: { name: 'submitResult', schema: ref('SubmitResult') },
+    errors: [...submitErrors, 'UNREGISTERED_DOCTOR', 'BLOB_MISMATCH']
+  },
+  ehr_registerPatient: {
+    summary: 'Enroll a patient (publish their public keys).',
+    description: 'Submits a patient tx carrying the patient\'s ML-DSA-65 and ML-KEM-768 public keys, self-signed (SVBE add patient).',
+    params: submissionParams('patient'),
+    result: { name: 'submitResult', schema: ref('SubmitResult') },
+    errors: submitErrors
+  },
+  ehr_grantAccess: {
+    summary: 'Grant a party access to fields of a record.',
+    description: 'Submits a grant tx: field keys wrapped (ML-KEM-768 + AEAD) for the grantee, signed by the record\'s doctor or an enrolled patient. Grants are committed on chain and form the consent log.',
+    params: submissionParams('grant'),
+    result: { name: 'submitResult', schema: ref('SubmitResult') },
+    errors: [...submitErrors, 'UNKNOWN_RECORD', 'UNKNOWN_GRANTOR']
+  },
+  ehr_getRecord: {
+    summary: 'A record\'s ciphertexts with inclusion proof, header and certificate.',
+    description: 'Everything a client needs to verify and decrypt a record: the record tx, its ciphertexts, the Merkle proof, the header and certificate. A user node verifies all of it against its certified headers before replying.',
+    params: [recordIdParam],
+    result: { name: 'record', schema: ref('Record') },
+    errors: ['UNKNOWN_RECORD', ...readErrors]
+  },
+  ehr_verifyRecord: {
+    summary: 'Verify a record, reporting each check.',
+    description: 'Checks the doctor\'s signature, each ciphertext hash, the Merkle inclusion, the certificate and the doctor\'s registration; reports each check and whether all passed.',
+    params: [recordIdParam],
+    result: { name: 'verification', schema: ref('RecordVerification') },
+    errors: ['UNKNOWN_RECORD', ...readErrors]
+  },
+  ehr_verifyFile: {
+    summary: 'Is this exact file a committed record field or attachment?',
+    description: 'SVBE verify file: hashes the given bytes (a ciphertext as stored) and reports whether a committed record commits to that hash, which record, which field and at which height.',
+    params: [param('file', ref('Base64'), 'The file bytes.')],
+    result: { name: 'fileMatch', schema: ref('FileMatch') },
+    errors: readErrors
+  },
+  ehr_getPatient: {
+    summary: 'An enrolled patient\'s public keys.',
+    description: 'SVBE verify patient: the public keys from the patient\'s committed enrollment and its height.',
+    params: [param('patientId', ref('Hex32'), 'The patient id.')],
+    result: { name: 'patient', schema: ref('Patient') },
+    errors: ['UNKNOWN_PATIENT', ...readErrors]
+  },
+  ehr_listGrants: {
+    summary: 'The committed grants of a record (consent log).',
+    description: 'Every committed grant for a record, oldest first.',
+    params: [recordIdParam],
+    result: { name: 'grants', schema: arrayOf(ref('Grant')) },
+    errors: ['UNKNOWN_RECORD', ...readErrors]
+  },
+  sse_search: {
+    summary: 'Searchable-encryption query: token in, index entries out.',
+    description: 'Runs a search token (derived on the client from a keyword, type or birth-year range) against the encrypted index and returns the matching entries with their positions; a user node verifies every entry against the certified index roots before replying. The node learns nothing about the keyword.',
+    params: [param('token', ref('Base64'), 'The encoded search token.')],
+    result: { name: 'entries', schema: arrayOf(ref('SearchEntry')) },
+    errors: ['MALFORMED_TOKEN', 'LIMIT_EXCEEDED', ...readErrors]
+  },
+  'rpc.discover': {
+    summary: 'This OpenRPC document.',
+    description: 'Returns the OpenRPC document describing this API, with `servers` set to this endpoint.',
+    params: [],
+    result: { name: 'openrpcDocument', schema: ref('OpenRpcDocument') },
+    errors: []
+  }
+}
+
+const DESCRIPTION = [
+  'JSON-RPC 2.0 over HTTP POST (Content-Type: application/json) for pqmed, a post-quantum peer-to-peer network for medical records.',
+  'Encoding: bytes travel as standard padded base64; hashes and ids as 64 lowercase hex digits; heights, counts and times (ms since the epoch) as JSON integers.',
+  'Params may be given by name (an object) or by position (an array in the documented order); unknown params are rejected.',
+  'Batches (at most the server\'s batch limit, 100 by default) and notifications are supported.',
+  'Standard errors: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (data lists each failing path), -32603 internal error.',
+  'Server errors in -32000..-32099 have stable meanings (components.errors); any method may also return -32030 (request body too large, HTTP 413) or -32031 (rate limited, HTTP 429).'
+].join(' ')
+
+/** Builds the OpenRPC document. `url`: the endpoint to list under `servers` (default: a template). */
+export function openRpcDocument (url?: string): OpenRpcDocument {
+  const errors: Record<string, ErrorObject> = {}
+  for (const [name, e] of Object.entries(RPC_ERRORS)) errors[name] = { code: e.code, message: e.message }
+  return {
+    openrpc: '1.2.6',
+    info: { title: 'pqmed JSON-RPC API', version: RPC_API_VERSION, description: DESCRIPTION, license: { name: 'Apache-2.0' } },
+    servers: url === undefined
+      ? [{ name: 'pqmed node', url: 'http://127.0.0.1:8645/', description: 'A node on this machine; the port is the node\'s --rpc-port (`rpc.discover` lists the actual endpoint).' }]
+      : [{ name: 'this node', url }],
+    methods: RPC_METHOD_NAMES.map((name) => {
+      const m = METHODS[name]
+      return {
+        name,
+        summary: m.summary,
+        description: m.description,
+        paramStructure: 'either',
+        params: m.params,
+        result: m.result,
+        errors: m.errors.map((e) => ({ $ref: `#/components/errors/${e}` })),
+        tags: [{ name: name.split(/[_.]/)[0] as string }]
+      }
+    }),
+    components: { schemas: SCHEMAS, errors },
+    'x-encoding': { bytes: 'base64', hashes: 'lowercase hex', ids: 'lowercase hex', integers: 'heights, counts and times (ms since the epoch) as JSON integers' }
+  }
+}

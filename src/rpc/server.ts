@@ -1,0 +1,201 @@
+/**
+ * The HTTP transport: `POST /` with `Content-Type: application/json`, a request-body limit, a
+ * per-client-IP token bucket, and JSON-RPC 2.0 single requests, batches and notifications.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { RPC_ERRORS, type RpcBackend } from './backend.js'
+import { Dispatcher, topLevelError, type JsonRpcResponse, type RpcLogger } from './dispatch.js'
+import { JSONRPC_ERRORS, openRpcDocument } from './openrpc.js'
+import { RateLimiter, type RateLimit } from './ratelimit.js'
+
+export interface RpcServerOptions {
+  /** Interface to bind. Default 127.0.0.1 (loopback only). */
+  host?: string
+  /** TCP port; 0 picks a free one. */
+  port: number
+  /** Largest request body in bytes (submissions carry ciphertexts). Default 16 MiB. Over it: HTTP 413, -32030. */
+  maxBodyBytes?: number
+  /** Most requests in one batch. Default 100. Over it: -32600. */
+  maxBatch?: number
+  /**
+   * Per-client-IP token bucket; every call costs one token (a batch of n calls costs n). Default
+   * 100 per second with bursts of 200; `false` disables it. Over it: HTTP 429, -32031.
+   */
+  rateLimit?: RateLimit | false
+  /** Receives internal errors (with stacks, never sent to clients). Default: stderr. */
+  log?: RpcLogger
+}
+
+export interface RpcServer {
+  /** `http://host:port/`, the JSON-RPC endpoint. */
+  readonly url: string
+  readonly address: AddressInfo
+  /** Stops listening and closes every connection. Idempotent. */
+  close: () => Promise<void>
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+export const DEFAULT_MAX_BATCH = 100
+export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 100, burst: 200 })
+
+const GET_TEXT = 'pqmed JSON-RPC 2.0 endpoint. POST application/json requests here; call "rpc.discover" for the OpenRPC document.\n'
+const stderrLog: RpcLogger = { warn: (msg) => { console.error(msg) } }
+
+class BodyTooLarge extends Error {}
+
+/** Reads the whole body, failing as soon as it exceeds `max` bytes. */
+function readBody (req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > max) {
+        req.off('data', onData)
+        reject(new BodyTooLarge())
+        return
+      }
+      chunks.push(chunk)
+    }
+    req.on('data', onData)
+    req.once('end', () => { resolve(Buffer.concat(chunks, size)) })
+    req.once('error', reject)
+    req.once('close', () => { if (!req.complete) reject(new Error('request aborted')) })
+  })
+}
+
+function isJsonContentType (header: string | undefined): boolean {
+  if (header === undefined) return false
+  const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase())
+  if (type !== 'application/json') return false
+  return params.every((p) => !p.startsWith('charset=') || p === 'charset=utf-8' || p === 'charset="utf-8"')
+}
+
+function clientKey (req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? 'unknown'
+  return a.startsWith('::ffff:') ? a.slice(7) : a
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function send (res: ServerResponse, status: number, contentType: string | undefined, body: string | undefined, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return
+  res.statusCode = status
+  res.setHeader('Cache-Control', 'no-store')
+  res.setHeader('X-Content-Type-Options', 'nosniff')
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
+  if (contentType !== undefined && body !== undefined) {
+    res.setHeader('Content-Type', contentType)
+    res.setHeader('Content-Length', Buffer.byteLength(body))
+    res.end(body)
+  } else res.end()
+}
+const sendJson = (res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void =>
+  { send(res, status, 'application/json; charset=utf-8', body, headers) }
+const sendError = (res: ServerResponse, status: number, r: JsonRpcResponse, headers?: Record<string, string>): void =>
+  { sendJson(res, status, JSON.stringify(r), headers) }
+const sendText = (res: ServerResponse, status: number, text: string, headers?: Record<string, string>): void =>
+  { send(res, status, 'text/plain; charset=utf-8', text, headers) }
+
+/**
+ * Starts a JSON-RPC 2.0 server over `backend`. Param validators are compiled from the OpenRPC
+ * document before the port is opened.
+ */
+export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptions): Promise<RpcServer> {
+  const host = opts.host ?? '127.0.0.1'
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) throw new RangeError('port must be an integer in [0, 65535]')
+  if (!Number.isInteger(maxBody) || maxBody < 1) throw new RangeError('maxBodyBytes must be a positive integer')
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError('maxBatch must be a positive integer')
+  const limiter = opts.rateLimit === false ? undefined : new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT)
+  const log = opts.log ?? stderrLog
+  const dispatcher = new Dispatcher(backend, { document: openRpcDocument(), log })
+
+  const rateLimited = (res: ServerResponse, waitMs: number): void => {
+    sendError(res, 429, topLevelError(RPC_ERRORS.RATE_LIMITED, { retryAfterMs: waitMs }), { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) })
+  }
+  const tooLarge = (res: ServerResponse): void => {
+    // The rest of the body is not read: close the connection once the response is out.
+    sendError(res, 413, topLevelError(RPC_ERRORS.LIMIT_EXCEEDED, { limit: 'maxBodyBytes', max: maxBody }), { Connection: 'close' })
+  }
+
+  async function onRequest (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const client = clientKey(req)
+    if (limiter !== undefined) {
+      const wait = limiter.take(client, 1, performance.now())
+      if (wait > 0) { rateLimited(res, wait); return }
+    }
+    const path = (req.url ?? '/').split('?')[0]
+    if (path !== '/') { sendText(res, 404, 'Not found: the JSON-RPC endpoint is /\n'); return }
+    if (req.method === 'GET' || req.method === 'HEAD') { sendText(res, 200, GET_TEXT); return }
+    if (req.method !== 'POST') { sendText(res, 405, 'Method not allowed: POST JSON-RPC requests to /\n', { Allow: 'GET, HEAD, POST' }); return }
+    if (!isJsonContentType(req.headers['content-type'])) {
+      sendError(res, 415, topLevelError(JSONRPC_ERRORS.INVALID_REQUEST, { reason: 'Content-Type must be application/json (UTF-8)' }))
+      return
+    }
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > maxBody) { tooLarge(res); return }
+
+    let body: Buffer
+    try {
+      body = await readBody(req, maxBody)
+    } catch (err) {
+      if (err instanceof BodyTooLarge) tooLarge(res)
+      return // aborted by the client: nobody to answer
+    }
+
+    let payload: unknown
+    try {
+      payload = JSON.parse(utf8.decode(body))
+    } catch {
+      sendError(res, 200, topLevelError(JSONRPC_ERRORS.PARSE_ERROR))
+      return
+    }
+
+    if (!Array.isArray(payload)) {
+      const out = await dispatcher.handle(payload)
+      if (out === undefined) send(res, 204, undefined, undefined)
+      else sendJson(res, 200, out)
+      return
+    }
+    if (payload.length === 0) { sendError(res, 200, topLevelError(JSONRPC_ERRORS.INVALID_REQUEST, { reason: 'empty batch' })); return }
+    if (payload.length > maxBatch) { sendError(res, 200, topLevelError(JSONRPC_ERRORS.INVALID_REQUEST, { reason: `batch of ${payload.length} requests exceeds ${maxBatch}`, maxBatch })); return }
+    if (limiter !== undefined && payload.length > 1) {
+      const wait = limiter.take(client, payload.length - 1, performance.now())
+      if (wait > 0) { rateLimited(res, wait); return }
+    }
+    const parts = (await Promise.all(payload.map(async (r) => await dispatcher.handle(r)))).filter((p): p is string => p !== undefined)
+    if (parts.length === 0) send(res, 204, undefined, undefined)
+    else sendJson(res, 200, `[${parts.join(',')}]`)
+  }
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch((err: unknown) => {
+      log.warn(`rpc: request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      sendError(res, 500, topLevelError(JSONRPC_ERRORS.INTERNAL_ERROR))
+    })
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, host, () => { server.off('error', reject); resolve() })
+  })
+  const address = server.address() as AddressInfo
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`
+  dispatcher.setServerUrl(url)
+
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    address,
+    close: async () => {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => { if (err !== undefined) reject(err); else resolve() })
+        server.closeAllConnections()
+      })
+      await closing
+    }
+  }
+}
