@@ -169,7 +169,7 @@ export interface RpcBackend {
   getHeader: (height: number | 'latest') => Promise<{ header: HeaderJson, certificate: CertificateJson | null }>
   getBlock: (height: number) => Promise<BlockJson>
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
-  submit: (submission: Uint8Array, wait: boolean) => Promise<SubmitResultJson>
+  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
   verifyRecord: (recordId: Uint8Array) => Promise<RecordVerificationJson>
   verifyFile: (file: Uint8Array) => Promise<FileMatchJson>
