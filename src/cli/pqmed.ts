@@ -99,10 +99,17 @@ async function nodeCmd (argv: string[]): Promise<void> {
     if (stopping) return
     stopping = true
     log.info(`${signal}: stopping`)
-    await rpc?.close()
-    await node.stop()
+    try {
+      await rpc?.close()
+      await node.stop()
+    } catch (err) {
+      console.error(`pqmed: error while stopping: ${(err as Error).stack ?? String(err)}`)
+      process.exit(1)
+    }
     process.exit(0)
   }
+  // a long-running node logs stray rejections from the network stack instead of dying on them
+  process.on('unhandledRejection', (reason) => { log.warn(`unhandled rejection: ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}`) })
   process.on('SIGINT', () => { void stop('SIGINT') })
   process.on('SIGTERM', () => { void stop('SIGTERM') })
   console.log(JSON.stringify({ event: 'ready', role, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), rpc: rpc?.url ?? null, height: node.manager?.chain.head.height ?? node.light?.height ?? 0 }))

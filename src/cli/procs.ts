@@ -27,7 +27,7 @@ export class ProcNet {
   readonly procs = new Map<string, Proc>()
 
   async start (spec: ProcSpec, timeoutMs = 60_000): Promise<Proc> {
-    const child = spawn(process.execPath, [BIN, 'node', ...spec.args, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, 'node', ...spec.args, ], { stdio: ['ignore', 'pipe', 'pipe'] })
     const stderr: string[] = []
     child.stderr?.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
     const ready = await new Promise<{ rpc: string, peerId: string }>((resolve, reject) => {
@@ -37,7 +37,7 @@ export class ProcNet {
         try {
           const o = JSON.parse(line) as { event?: string, rpc?: string, peerId?: string }
           if (o.event === 'ready' && typeof o.rpc === 'string' && typeof o.peerId === 'string') { clearTimeout(t); resolve({ rpc: o.rpc, peerId: o.peerId }) }
-        } catch {}
+        } catch { /* not a JSON line: node log output */ }
       })
       child.on('exit', (code) => { clearTimeout(t); reject(new Error(`${spec.name} exited with ${code}: ${stderr.join('')}`)) })
     })
@@ -55,6 +55,9 @@ export class ProcNet {
     await new Promise<void>((resolve) => { p.child.once('exit', () => { resolve() }); p.child.kill('SIGKILL') })
   }
 
+  /** Output of processes that were stopped or killed, by name (for diagnostics). */
+  readonly exited = new Map<string, string>()
+
   /** SIGTERM, waiting for a clean exit (code 0). */
   async stop (name: string): Promise<number | null> {
     const p = this.procs.get(name)
@@ -63,7 +66,7 @@ export class ProcNet {
     if (p.child.exitCode !== null) return p.child.exitCode
     return await new Promise<number | null>((resolve) => {
       const t = setTimeout(() => { p.child.kill('SIGKILL') }, 10_000)
-      p.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
+      p.child.once('exit', (code) => { clearTimeout(t); this.exited.set(name, p.stderr.join('')); resolve(code) })
       p.child.kill('SIGTERM')
     })
   }

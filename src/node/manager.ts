@@ -117,8 +117,12 @@ export class ManagerNode {
   private readonly pbft: Pbft
   private queue: Promise<void> = Promise.resolve()
   private walSeq = 0
+  /** Events fed but not yet processed, and the one being processed (diagnostics). */
+  private pendingEvents = 0
+  private current = ''
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
+  private readonly deadlines = new Set<number>()
   private syncing = false
   private stopped = false
 
@@ -207,9 +211,13 @@ export class ManagerNode {
 
   private feed (e: ConsensusEvent): void {
     if (this.stopped) return
+    this.pendingEvents++
     this.queue = this.queue.then(async () => {
+      this.pendingEvents--
       if (this.stopped) return
+      this.current = e.type
       await this.run(this.pbft.step(e))
+      this.current = ''
     }).catch((err: Error) => { this.log.warn(`consensus driver error: ${err.stack ?? err.message}`) })
   }
 
@@ -234,7 +242,7 @@ export class ManagerNode {
           await this.onCommit(fx.value, fx.certificate)
           break
         case 'sync':
-          void this.syncBlocks(fx.fromHeight, fx.peers)
+          this.background(this.syncBlocks(fx.fromHeight, fx.peers), 'block sync')
           break
         case 'schedule-tick':
           this.scheduleTick(fx.at)
@@ -246,15 +254,35 @@ export class ManagerNode {
     }
   }
 
+  /**
+   * Every deadline the state machine announced is kept until it has passed: the machine announces
+   * each deadline once, so dropping a later one because an earlier timer was pending would stall it.
+   */
   private scheduleTick (at: number): void {
-    if (at >= this.timerAt) return
+    this.deadlines.add(at)
+    this.armTimer()
+  }
+
+  private armTimer (): void {
+    if (this.stopped || this.deadlines.size === 0) return
+    const next = Math.min(...this.deadlines)
+    if (this.timer !== undefined && this.timerAt <= next) return
     if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timerAt = at
+    this.timerAt = next
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.timerAt = Infinity
-      this.feed({ type: 'tick', now: Date.now() })
-    }, Math.max(0, at - Date.now()))
+      // Node timers may fire a millisecond before Date.now() reaches the deadline: never tick early.
+      const now = Math.max(Date.now(), next)
+      for (const d of this.deadlines) if (d <= now) this.deadlines.delete(d)
+      this.feed({ type: 'tick', now })
+      this.armTimer()
+    }, Math.max(0, next - Date.now()))
+  }
+
+  /** Runs background work whose failure must be logged, never crash the process. */
+  private background (work: Promise<void>, what: string): void {
+    work.catch((err: Error) => { if (!this.stopped) this.log.warn(`${what} failed: ${err.message}`) })
   }
 
   private publish (topic: string, data: Uint8Array): void {
@@ -365,7 +393,7 @@ export class ManagerNode {
     }
     this.publish(this.topics.headers, encodeCertifiedHeader(block.header, cert))
     this.feed({ type: 'mempool', now: Date.now(), size: this.mempool.size })
-    void this.repairBlobs(block)
+    this.background(this.repairBlobs(block), 'ciphertext repair')
   }
 
   /** Fetches ciphertexts of committed records that did not reach this manager by gossip. */

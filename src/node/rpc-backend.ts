@@ -17,7 +17,6 @@ import {
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import { faultTolerance, genesisHash, type Genesis } from './genesis.js'
-import { NodeError } from './manager.js'
 import type { RunningNode } from './node.js'
 import { decodeSubmission } from './validation/tx.js'
 

@@ -73,6 +73,14 @@ describe('node: 4 managers + 2 user nodes as real processes', function () {
     await Promise.all([0, 1].map(async (i) => await net.start({ name: `u${i}`, args: userArgs(i) })))
   })
 
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed') return
+    for (const [name, p] of net.procs) {
+      const st = await rpc<Status>(p.rpc, 'chain_status', {}, 5000).catch((e: Error) => e.message)
+      console.error(`--- ${name}: ${JSON.stringify(st)}\n${p.stderr.join('').slice(-3000)}`)
+    }
+  })
+
   after(async () => {
     await net.stopAll()
     await root?.remove()
@@ -118,7 +126,8 @@ describe('node: 4 managers + 2 user nodes as real processes', function () {
 
   it('a manager sending conflicting pre-prepares causes no fork', async () => {
     // restart manager 1 as an equivocating leader; drive enough heights for it to lead several times
-    assert.equal(await net.stop('m1'), 0, 'clean SIGTERM shutdown exits 0')
+    const code = await net.stop('m1')
+    assert.equal(code, 0, `clean SIGTERM shutdown exits 0; output:\n${net.exited.get('m1') ?? ''}`)
     await net.start({ name: 'm1', args: managerArgs(1, ['--fault-equivocate']) })
     for (let round = 0; round < 8; round++) await submitMany(4, ['u0', 'u1'])
     const honest = ['m0', 'm2', 'm3']
