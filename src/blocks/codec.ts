@@ -188,8 +188,26 @@ export function decodeCanonical<T> (data: Uint8Array, maxBytes: number, shape: (
 // ---------------------------------------------------------------------------------------------
 // Per-type codecs.
 
-export function encodeTx (tx: Tx): Uint8Array { return encodeCanonical(tx, MAX_TX_BYTES, txShape, 'tx') }
-export function decodeTx (data: Uint8Array): Tx { return decodeCanonical(data, MAX_TX_BYTES, txShape, 'tx') }
+/**
+ * Canonical bytes of txs already encoded or decoded, by object identity. Txs are never mutated
+ * after construction (treat them as immutable), so a node that decodes a tx once need not encode
+ * it again for hashing, Merkle roots, storage and gossip.
+ */
+const txBytesCache = new WeakMap<Tx, Uint8Array>()
+
+export function encodeTx (tx: Tx): Uint8Array {
+  const cached = txBytesCache.get(tx)
+  if (cached !== undefined) return cached
+  const bytes = encodeCanonical(tx, MAX_TX_BYTES, txShape, 'tx')
+  txBytesCache.set(tx, bytes)
+  return bytes
+}
+
+export function decodeTx (data: Uint8Array): Tx {
+  const tx = decodeCanonical(data, MAX_TX_BYTES, txShape, 'tx')
+  txBytesCache.set(tx, data.slice()) // a copy: the input may be a view into a reused network buffer
+  return tx
+}
 
 export function encodeHeader (header: Header): Uint8Array { return encodeCanonical(header, MAX_HEADER_BYTES, headerShape, 'header') }
 export function decodeHeader (data: Uint8Array): Header { return decodeCanonical(data, MAX_HEADER_BYTES, headerShape, 'header') }

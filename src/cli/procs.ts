@@ -71,8 +71,9 @@ export class ProcNet {
     })
   }
 
+  /** Stops every process: SIGTERM (clean shutdown, profiles written), SIGKILL after 10 s. */
   async stopAll (): Promise<void> {
-    await Promise.all([...this.procs.keys()].map(async (n) => await this.kill(n)))
+    await Promise.all([...this.procs.keys()].map(async (n) => await this.stop(n)))
   }
 }
 

@@ -61,6 +61,10 @@ export async function createHost (opts: HostOptions): Promise<PqmedHost> {
       identify: identify(),
       ping: ping(),
       pubsub: gossipsub({
+        // Every pqmed gossip payload is self-authenticating (ML-DSA-signed txs, votes and
+        // certificates), so libp2p's per-message Ed25519 signature would only cost CPU; message
+        // ids are then the SHA-256 of the payload, so duplicates from several senders collapse.
+        globalSignaturePolicy: 'StrictNoSign',
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         emitSelf: false,
