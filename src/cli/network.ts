@@ -1,0 +1,260 @@
+/**
+ * A topology as local processes (the devnet code, generalized; used by `npm start`, `sim:local`
+ * and tests). The data dir holds everything a second start needs:
+ *
+ *   DIR/genesis.json, DIR/identities/<name>.json   genesis and identities (`createDevnet`/`writeDevnet`)
+ *   DIR/network.json                                 chain id, and each node's libp2p and RPC ports
+ *   DIR/nodes/<name>/                                each node's LevelDB stores
+ *   DIR/logs/<name>.log                              each node's log (stderr)
+ *
+ * On the first start the genesis, identities and ports are created (fixed ports from the topology,
+ * or free ports chosen then and recorded); a later start reuses them, so the chain continues and
+ * the RPC URLs stay the same.
+ *
+ * @example
+ * ```ts
+ * const net = await startNetwork(topologyFromFlags({ managers: 4, users: 2 }), '.devnet')
+ * console.log(net.nodes.map((n) => `${n.name} ${n.rpc}`))
+ * await net.stop()
+ * ```
+ */
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { createDevnet, writeDevnet } from '../node/devnet.js'
+import { parseGenesis, type Genesis } from '../node/genesis.js'
+import type { PeerInfo } from '../rpc/backend.js'
+import { freePorts, ProcNet, rpc, type Proc } from './procs.js'
+import { nodeNames, type Topology } from './topology.js'
+
+export type NetworkErrorCode = 'LAYOUT_INVALID' | 'LAYOUT_MISMATCH' | 'START_FAILED' | 'NOT_READY'
+
+export class NetworkError extends Error {
+  readonly code: NetworkErrorCode
+  constructor (code: NetworkErrorCode, message: string) { super(message); this.name = 'NetworkError'; this.code = code }
+}
+
+export interface LayoutNode {
+  name: string
+  role: 'manager' | 'user'
+  /** libp2p TCP port (0: chosen by the OS at each start; user nodes). */
+  p2pPort: number
+  rpcPort: number
+}
+
+/** DIR/network.json */
+export interface NetworkLayout {
+  version: 1
+  chainId: string
+  host: string
+  nodes: LayoutNode[]
+}
+
+export interface NodeEndpoint {
+  name: string
+  role: 'manager' | 'user'
+  rpc: string
+  peerId: string
+  dataDir: string
+  log: string
+}
+
+export interface RunningNetwork {
+  dir: string
+  genesis: Genesis
+  /** True when this start created the genesis and identities. */
+  created: boolean
+  nodes: NodeEndpoint[]
+  managers: NodeEndpoint[]
+  users: NodeEndpoint[]
+  /** Milliseconds from the call to every node ready. */
+  startMs: number
+  /** SIGTERM to every node (users first), SIGKILL after `timeoutMs`; resolves with the exit codes. */
+  stop: (timeoutMs?: number) => Promise<Record<string, number | null>>
+}
+
+export interface StartOptions {
+  /** Loopback address the nodes bind (default 127.0.0.1). */
+  host?: string
+  pq?: 'liboqs' | 'noble'
+  /** How long each node may take to print its ready line (default 60 s). */
+  readyTimeoutMs?: number
+  /** Called with progress lines. */
+  log?: (line: string) => void
+}
+
+const LAYOUT = 'network.json'
+
+function parseLayout (text: string): NetworkLayout {
+  let raw: unknown
+  try { raw = JSON.parse(text) } catch (err) { throw new NetworkError('LAYOUT_INVALID', `${LAYOUT}: ${(err as Error).message}`) }
+  const r = raw as Partial<NetworkLayout>
+  const okNode = (n: Partial<LayoutNode>): boolean => typeof n.name === 'string' && (n.role === 'manager' || n.role === 'user') &&
+    Number.isInteger(n.p2pPort) && Number.isInteger(n.rpcPort)
+  if (r.version !== 1 || typeof r.chainId !== 'string' || typeof r.host !== 'string' || !Array.isArray(r.nodes) || !r.nodes.every(okNode)) {
+    throw new NetworkError('LAYOUT_INVALID', `${LAYOUT}: not a version 1 network layout`)
+  }
+  return r as NetworkLayout
+}
+
+async function pickPorts (base: number, n: number): Promise<number[]> {
+  if (n === 0) return []
+  return base === 0 ? await freePorts(n) : Array.from({ length: n }, (_, i) => base + i)
+}
+
+/**
+ * Creates genesis, identities and the port layout in `dir` if it has none; otherwise loads them
+ * (adding ports for user nodes beyond those recorded). Returns whether it created them.
+ */
+export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.1'): Promise<{ created: boolean, genesis: Genesis, layout: NetworkLayout }> {
+  await mkdir(dir, { recursive: true })
+  const gPath = join(dir, 'genesis.json')
+  const lPath = join(dir, LAYOUT)
+  if (existsSync(gPath)) {
+    const genesis = parseGenesis(await readFile(gPath, 'utf8'))
+    if (!existsSync(lPath)) throw new NetworkError('LAYOUT_INVALID', `${dir} has a genesis.json but no ${LAYOUT}: not a data dir made by this tool`)
+    const layout = parseLayout(await readFile(lPath, 'utf8'))
+    const managers = layout.nodes.filter((n) => n.role === 'manager')
+    if (genesis.managers.length !== t.managers || managers.length !== t.managers) {
+      throw new NetworkError('LAYOUT_MISMATCH', `${dir} holds a network with ${genesis.managers.length} managers, the topology asks for ${t.managers} (the manager set is fixed by genesis: use another data dir)`)
+    }
+    const users = layout.nodes.filter((n) => n.role === 'user')
+    if (users.length < t.users) {
+      const ports = await pickPorts(0, t.users - users.length)
+      for (let j = users.length; j < t.users; j++) layout.nodes.push({ name: `user-${j}`, role: 'user', p2pPort: 0, rpcPort: ports[j - users.length] as number })
+      await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
+    }
+    return { created: false, genesis, layout }
+  }
+  const names = nodeNames(t)
+  const p2p = await pickPorts(t.ports.libp2pBase, t.managers)
+  const rpcs = await pickPorts(t.ports.rpcBase, names.length)
+  const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, managerAddr: (i) => `/ip4/${host}/tcp/${p2p[i] as number}`, params: t.consensus })
+  await writeDevnet(dir, files)
+  const layout: NetworkLayout = {
+    version: 1,
+    chainId: t.chainId,
+    host,
+    nodes: names.map((name, k) => ({ name, role: k < t.managers ? 'manager' : 'user', p2pPort: k < t.managers ? p2p[k] as number : 0, rpcPort: rpcs[k] as number }))
+  }
+  await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
+  return { created: true, genesis: files.genesis, layout }
+}
+
+/** `pqmed node` arguments of one node of a prepared network. */
+export function nodeArgs (dir: string, layout: NetworkLayout, n: LayoutNode, pq?: 'liboqs' | 'noble'): string[] {
+  return [
+    '--role', n.role,
+    '--genesis', join(dir, 'genesis.json'),
+    '--data-dir', join(dir, 'nodes', n.name),
+    ...(n.role === 'manager' ? ['--identity', join(dir, 'identities', `${n.name}.json`)] : []),
+    '--listen', `/ip4/${layout.host}/tcp/${n.p2pPort}`,
+    '--rpc-host', layout.host,
+    '--rpc-port', String(n.rpcPort),
+    '--loopback',
+    ...(pq !== undefined ? ['--pq', pq] : [])
+  ]
+}
+
+/** Polls until every user node is connected to a quorum (2f+1) of managers. */
+export async function waitConnected (users: NodeEndpoint[], managers: number, timeoutMs = 30_000): Promise<void> {
+  const quorum = managers - Math.floor((managers - 1) / 3)
+  const deadline = Date.now() + timeoutMs
+  for (const u of users) {
+    for (;;) {
+      const peers = await rpc<PeerInfo[]>(u.rpc, 'net_peers', {}, 5000).catch(() => [])
+      if (peers.filter((p) => p.manager).length >= Math.min(quorum, managers)) break
+      if (Date.now() > deadline) throw new NetworkError('NOT_READY', `${u.name} is not connected to ${quorum} managers after ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+/**
+ * Starts the topology as processes (`bin/pqmed.js node ...`): managers first, then user nodes,
+ * and waits until every node printed its ready line and every user node reaches a quorum of
+ * managers. On failure every started process is stopped before the error is thrown.
+ */
+export async function startNetwork (t: Topology, dirArg: string, opts: StartOptions = {}): Promise<RunningNetwork> {
+  const t0 = Date.now()
+  const dir = resolve(dirArg)
+  const log = opts.log ?? (() => {})
+  const { created, genesis, layout } = await prepareNetwork(t, dir, opts.host ?? '127.0.0.1')
+  log(created ? `created genesis and identities in ${dir}` : `reusing ${dir} (chain ${genesis.chainId})`)
+  await mkdir(join(dir, 'logs'), { recursive: true })
+  const net = new ProcNet()
+  const logs: WriteStream[] = []
+  const endpoints: NodeEndpoint[] = []
+  const startOne = async (n: LayoutNode): Promise<void> => {
+    const logPath = join(dir, 'logs', `${n.name}.log`)
+    let p: Proc
+    try {
+      p = await net.start({ name: n.name, args: nodeArgs(dir, layout, n, opts.pq) }, opts.readyTimeoutMs ?? 60_000)
+    } catch (err) {
+      throw new NetworkError('START_FAILED', `${n.name} did not start (ports ${n.p2pPort}/${n.rpcPort}): ${(err as Error).message.slice(-2000)}`)
+    }
+    const out = createWriteStream(logPath, { flags: 'a' })
+    logs.push(out)
+    out.write(p.stderr.join(''))
+    p.child.stderr?.on('data', (d: Buffer) => { out.write(d) })
+    endpoints.push({ name: n.name, role: n.role, rpc: p.rpc, peerId: p.peerId, dataDir: join(dir, 'nodes', n.name), log: logPath })
+    log(`${n.name} ready: ${p.rpc}`)
+  }
+  const wanted = layout.nodes.filter((n) => n.role === 'manager' || Number(n.name.split('-')[1]) < t.users)
+  const stop = async (timeoutMs = 10_000): Promise<Record<string, number | null>> => {
+    const codes: Record<string, number | null> = {}
+    const stopGroup = async (names: string[]): Promise<void> => {
+      await Promise.all(names.map(async (name) => {
+        const p = net.procs.get(name)
+        const killer = p === undefined ? undefined : setTimeout(() => { p.child.kill('SIGKILL') }, timeoutMs)
+        codes[name] = await net.stop(name)
+        clearTimeout(killer)
+      }))
+    }
+    await stopGroup([...net.procs.keys()].filter((n) => n.startsWith('user-')))
+    await stopGroup([...net.procs.keys()])
+    await Promise.all(logs.map(async (s) => await new Promise((r) => s.end(r))))
+    return codes
+  }
+  try {
+    await Promise.all(wanted.filter((n) => n.role === 'manager').map(startOne))
+    await Promise.all(wanted.filter((n) => n.role === 'user').map(startOne))
+    const order = new Map(wanted.map((n, i) => [n.name, i]))
+    endpoints.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0))
+    await waitConnected(endpoints.filter((e) => e.role === 'user'), t.managers)
+  } catch (err) {
+    await stop(2000)
+    throw err
+  }
+  return {
+    dir,
+    genesis,
+    created,
+    nodes: endpoints,
+    managers: endpoints.filter((e) => e.role === 'manager'),
+    users: endpoints.filter((e) => e.role === 'user'),
+    startMs: Date.now() - t0,
+    stop
+  }
+}
+
+/**
+ * Runs `stop` on the first SIGINT/SIGTERM, then exits 0 (1 if a node did not exit cleanly).
+ * A second signal exits at once.
+ */
+export function stopOnSignal (stop: () => Promise<Record<string, number | null>>, log: (l: string) => void = (l) => { console.error(l) }): void {
+  let stopping = false
+  const handler = (sig: NodeJS.Signals): void => {
+    if (stopping) { log(`${sig} again: exiting now`); process.exit(130) }
+    stopping = true
+    log(`${sig}: stopping every node...`)
+    stop().then((codes) => {
+      const bad = Object.entries(codes).filter(([, c]) => c !== 0)
+      if (bad.length > 0) log(`not clean: ${bad.map(([n, c]) => `${n} exited ${String(c)}`).join(', ')}`)
+      else log('all nodes stopped')
+      process.exit(bad.length > 0 ? 1 : 0)
+    }, (err: Error) => { log(`stop failed: ${err.message}`); process.exit(1) })
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+}
