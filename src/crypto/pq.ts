@@ -3,7 +3,7 @@
  * key encapsulation, behind one `PqBackend` interface with two interchangeable implementations:
  *
  * - `liboqs`: `@oqs/liboqs-js`, liboqs compiled to WebAssembly; the fast default
- *   (about 25x faster ML-DSA-65 sign and 15x faster verify than pure JS on this machine).
+ *   (about 16x faster ML-DSA-65 sign and 12x faster verify than pure JS: `npm run bench:crypto`).
  * - `noble`: `@noble/post-quantum`, audited pure JS; the reference, and the only one with
  *   deterministic key generation from a seed (which liboqs-js does not expose).
  *
@@ -143,7 +143,7 @@ export async function loadPqBackend (opts: LoadPqOptions = {}): Promise<PqBacken
     return await (opts.loadLiboqs ?? loadLiboqs)()
   } catch (err) {
     const warn = opts.warn ?? ((m: string) => { console.warn(m) })
-    warn(`pqmed: ${(err as Error).message}; falling back to the pure-JS noble backend (about 15-25x slower)`)
+    warn(`pqmed: ${(err as Error).message}; falling back to the pure-JS noble backend (about 12-16x slower)`)
     return noblePq
   }
 }
