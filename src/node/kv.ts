@@ -6,7 +6,18 @@ import { Level } from 'level'
 
 export type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
-export class Kv {
+/** The methods `Kv` offers, so a Map-backed `MemKv` can stand in for it (light nodes in big simulations). */
+export interface KvStore {
+  get: (key: string) => Promise<Uint8Array | undefined>
+  getMany: (keys: string[]) => Promise<Array<Uint8Array | undefined>>
+  put: (key: string, value: Uint8Array, durable?: boolean) => Promise<void>
+  batch: (ops: BatchOp[], durable?: boolean) => Promise<void>
+  del: (key: string) => Promise<void>
+  range: (gte: string, lt: string, limit?: number) => AsyncGenerator<[string, Uint8Array]>
+  close: () => Promise<void>
+}
+
+export class Kv implements KvStore {
   private readonly db: Level<string, Uint8Array>
   private constructor (db: Level<string, Uint8Array>) { this.db = db }
 
@@ -36,6 +47,38 @@ export class Kv {
   }
 
   async close (): Promise<void> { await this.db.close() }
+}
+
+/**
+ * An in-memory `KvStore` (a Map; nothing survives the process). For many light nodes in one
+ * process (benchmarks, simulations), where one LevelDB per node costs file handles and memory.
+ */
+export class MemKv implements KvStore {
+  private readonly m = new Map<string, Uint8Array>()
+
+  async get (key: string): Promise<Uint8Array | undefined> { return this.m.get(key) }
+  async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> { return keys.map((k) => this.m.get(k)) }
+  async put (key: string, value: Uint8Array): Promise<void> { this.m.set(key, value) }
+  async batch (ops: BatchOp[]): Promise<void> {
+    for (const op of ops) {
+      if (op.type === 'put') this.m.set(op.key, op.value)
+      else this.m.delete(op.key)
+    }
+  }
+
+  async del (key: string): Promise<void> { this.m.delete(key) }
+
+  async * range (gte: string, lt: string, limit = -1): AsyncGenerator<[string, Uint8Array]> {
+    const keys = [...this.m.keys()].filter((k) => k >= gte && k < lt).sort()
+    const n = limit < 0 ? keys.length : Math.min(limit, keys.length)
+    for (let i = 0; i < n; i++) {
+      const k = keys[i] as string
+      const v = this.m.get(k)
+      if (v !== undefined) yield [k, v]
+    }
+  }
+
+  async close (): Promise<void> { this.m.clear() }
 }
 
 export const pad = (n: number): string => n.toString(16).padStart(12, '0')

@@ -16,7 +16,7 @@ import { verifyRecordSignature } from '../records/index.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
 import { protocols, topics } from './genesis.js'
-import { Kv, pad } from './kv.js'
+import { pad, type KvStore } from './kv.js'
 import type { PqmedHost } from './libp2p.js'
 import type { Logger, SubmitResult } from './manager.js'
 import { NodeError } from './manager.js'
@@ -29,7 +29,7 @@ export interface LightOptions {
   genesis: Genesis
   genesisHeader: Header
   pq: PqBackend
-  kv: Kv
+  kv: KvStore
   log: Logger
   requestTimeoutMs?: number
 }
@@ -59,7 +59,7 @@ export class LightNode {
   readonly host: PqmedHost
   readonly genesis: Genesis
   private readonly opts: LightOptions
-  private readonly kv: Kv
+  private readonly kv: KvStore
   private readonly log: Logger
   private readonly topics: ReturnType<typeof topics>
   private readonly status: ReqResp

@@ -21,7 +21,7 @@ import { BlobStore } from './blob-store.js'
 import { ChainStore } from './chain-store.js'
 import { genesisHash, type Genesis } from './genesis.js'
 import { loadIdentity, writeFileAtomic, type IdentityFile } from './identity.js'
-import { Kv } from './kv.js'
+import { Kv, MemKv, type KvStore } from './kv.js'
 import { createHost, type PqmedHost } from './libp2p.js'
 import { LightNode } from './light.js'
 import { ManagerNode, type Logger } from './manager.js'
@@ -43,6 +43,11 @@ export interface NodeConfig {
   pqBackend?: PqBackendName
   log?: Logger
   commitTimeoutMs?: number
+  /**
+   * User nodes: where headers are kept. `'level'` (default) is a LevelDB under `dataDir`;
+   * `'memory'` keeps them in a Map (lost on stop) — for many light nodes in one process.
+   */
+  headerStore?: 'level' | 'memory'
   /** Fault injection (tests, research): see `ManagerOptions.byzantine`. */
   byzantine?: 'equivocate'
 }
@@ -108,7 +113,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
   let light: LightNode | undefined
   let chain: ChainStore | undefined
   let blobs: BlobStore | undefined
-  let kv: Kv | undefined
+  let kv: KvStore | undefined
   try {
     if (cfg.role === 'manager' && sigSecretKey !== undefined) {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
@@ -116,7 +121,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
       manager = new ManagerNode({ host, genesis: g, genesisHashBytes: genesisHash(g), self, sigSecretKey, pq, chain, blobs, log, commitTimeoutMs: cfg.commitTimeoutMs, byzantine: cfg.byzantine })
       await manager.start()
     } else {
-      kv = await Kv.open(join(cfg.dataDir, 'headers'))
+      kv = cfg.headerStore === 'memory' ? new MemKv() : await Kv.open(join(cfg.dataDir, 'headers'))
       light = new LightNode({ host, genesis: g, genesisHeader: gHeader, pq, kv, log })
       await light.start()
     }

@@ -1,0 +1,382 @@
+/**
+ * `npm run bench:table4`: paper 1's Table 4 (query time against node count) on real pqmed nodes.
+ * Per row: `--managers` manager processes (`bin/pqmed.js node --role manager`, PBFT, LevelDB) and
+ * (nodes − managers) light user nodes spread over `--workers` worker processes
+ * (bench/table4/worker.ts), each user node with its own JSON-RPC server. This process is the
+ * client: it submits the row's records through user nodes, waits until every user node has every
+ * header, then times record and symptom queries (see bench/table4/report.ts for what each
+ * includes), first on a quiet network, then while more records are being submitted.
+ *
+ * Options: --rows 10,100,200,500,1000  --queries 200  --managers 4  --workers 2  --seed 1
+ *          --fetch 10 (records fetched per symptom query)  --out-dir bench/results
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ProcNet, freePorts, rpc } from '../src/cli/procs.js'
+import { SimulatedDoctor, type SimulatedRecord } from '../src/client/simulated-doctor.js'
+import { seededRng } from '../src/client/synthetic.js'
+import { fromHex, loadPqBackend, toHex } from '../src/crypto/index.js'
+import { createDevnet, writeDevnet } from '../src/node/devnet.js'
+import { loadIdentity } from '../src/node/identity.js'
+import { deriveFieldKeys } from '../src/puf/index.js'
+import { decryptField, decryptFields } from '../src/records/index.js'
+import type { RecordJson, SearchEntryJson } from '../src/rpc/index.js'
+import { encodeSearchToken, keywordTerm, verifySearchResults, type StoredEntry } from '../src/sse/index.js'
+import { checkArgs, machineInfo, optionValue, summarize, writeJson } from './lib/index.js'
+import { PAPER, markdownReport, svgChart, type RowResult } from './table4/report.js'
+import type { WorkerReply, WorkerRequest } from './table4/worker.js'
+
+const argv = process.argv.slice(2)
+checkArgs(argv, [], ['rows', 'queries', 'managers', 'workers', 'seed', 'fetch', 'out-dir'])
+const ROWS = (optionValue(argv, 'rows') ?? '10,100,200,500,1000').split(',').map(Number)
+const QUERIES = Number(optionValue(argv, 'queries') ?? 200)
+const MANAGERS = Number(optionValue(argv, 'managers') ?? 4)
+const WORKERS = Number(optionValue(argv, 'workers') ?? 2)
+const SEED = Number(optionValue(argv, 'seed') ?? 1)
+const FETCH = Number(optionValue(argv, 'fetch') ?? 10)
+const OUT = optionValue(argv, 'out-dir') ?? 'bench/results'
+for (const n of ROWS) if (!Number.isInteger(n) || n <= MANAGERS) throw new Error(`--rows: each row needs more than ${MANAGERS} nodes, got ${n}`)
+if (!(QUERIES >= 1) || !(WORKERS >= 1) || !(MANAGERS >= 4) || !(FETCH >= 1)) throw new Error('--queries, --workers, --fetch must be ≥ 1 and --managers ≥ 4')
+
+const WORKER = fileURLToPath(new URL('./table4/worker.ts', import.meta.url))
+const POLYFILL = fileURLToPath(new URL('../src/polyfill.ts', import.meta.url))
+const CLK_TCK = 100
+
+const progress = (msg: string): void => { process.stderr.write(`[table4 ${new Date().toISOString().slice(11, 19)}] ${msg}\n`) }
+const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
+
+/** utime + stime of a process, seconds (Linux /proc). */
+function cpuOf (pid: number | undefined): number {
+  if (pid === undefined) return 0
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  } catch { return 0 }
+}
+function rssOf (pid: number | undefined): number {
+  if (pid === undefined) return 0
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? 0 : Number(m[1]) * 1024
+  } catch { return 0 }
+}
+
+/** A worker process with one request in flight at a time. */
+class Worker {
+  readonly child: ChildProcess
+  private waiting: ((m: WorkerReply) => void) | null = null
+  constructor () {
+    this.child = fork(WORKER, [], { execArgv: ['--import', 'tsx', '--import', POLYFILL], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    this.child.on('message', (m) => { const w = this.waiting; this.waiting = null; w?.(m as WorkerReply) })
+    this.child.on('exit', (code) => { const w = this.waiting; this.waiting = null; w?.({ cmd: 'error', message: `worker exited with ${code}` }) })
+  }
+
+  async ask<C extends WorkerRequest['cmd']> (req: WorkerRequest & { cmd: C }): Promise<Extract<WorkerReply, { cmd: C }>> {
+    const reply = await new Promise<WorkerReply>((resolve) => { this.waiting = resolve; this.child.send(req) })
+    if (reply.cmd === 'error') throw new Error(`worker: ${reply.message}`)
+    if (reply.cmd !== req.cmd) throw new Error(`worker answered ${reply.cmd} to ${req.cmd}`)
+    return reply as Extract<WorkerReply, { cmd: C }>
+  }
+
+  async stop (): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise<void>((resolve) => { this.child.once('exit', () => { resolve() }) })
+    const t = setTimeout(() => { this.child.kill('SIGKILL') }, 20_000)
+    try { await this.ask({ cmd: 'stop' }) } catch { this.child.kill('SIGKILL') }
+    await exited
+    clearTimeout(t)
+  }
+}
+
+interface Committed { rec: SimulatedRecord, idHex: string, height: number }
+
+const p = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0 }
+
+async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqBackend>>): Promise<RowResult> {
+  const rowStart = performance.now()
+  const records = PAPER[nodes]?.records ?? nodes
+  const loadRecords = Math.max(20, Math.min(200, Math.round(records / 2)))
+  const users = nodes - MANAGERS
+  const workers = Math.min(WORKERS, users)
+  const root = await mkdtemp(join(tmpdir(), 'pqmed-table4-'))
+  const net = new ProcNet()
+  const ws: Worker[] = []
+  const rng = seededRng(SEED * 1_000_003 + nodes)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T
+  try {
+    progress(`row ${nodes} nodes / ${records} records: genesis, signing ${records + loadRecords} records`)
+    const ports = await freePorts(MANAGERS)
+    const params = { blockInterval: 50, maxBlockRecords: 500, viewChangeTimeout: 3000, heartbeatInterval: 500 }
+    const files = await createDevnet({ chainId: 'pqmed-table4', managers: MANAGERS, doctors: 2, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params })
+    await writeDevnet(root, files)
+    const consortiumKey = new Uint8Array(32).fill(9)
+    const mkDoctor = async (i: number): Promise<SimulatedDoctor> => {
+      const id = await loadIdentity(files.doctors[i]!)
+      return new SimulatedDoctor(pqReady, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, consortiumKey)
+    }
+    const doctor = await mkDoctor(0)
+    const loader = await mkDoctor(1)
+    const recs = Array.from({ length: records }, (_, i) => doctor.record(rng, i % Math.max(1, Math.floor(records / 2))))
+    const loadRecs = Array.from({ length: loadRecords }, (_, i) => loader.record(rng, 100_000 + i))
+
+    // ---- setup
+    const cpu0 = cpuOf(process.pid)
+    const tSetup = performance.now()
+    progress(`row ${nodes}: starting ${MANAGERS} managers`)
+    await Promise.all(Array.from({ length: MANAGERS }, async (_, i) => await net.start({
+      name: `m${i}`,
+      args: ['--role', 'manager', '--genesis', join(root, 'genesis.json'), '--data-dir', join(root, `m${i}`), '--identity', join(root, 'identities', `manager-${i}.json`),
+        '--listen', `/ip4/127.0.0.1/tcp/${ports[i]}`, '--rpc-port', '0', '--loopback']
+    }, 120_000)))
+    const managerUrls = Array.from({ length: MANAGERS }, (_, i) => net.procs.get(`m${i}`)!.rpc)
+    const managerPids = Array.from({ length: MANAGERS }, (_, i) => net.procs.get(`m${i}`)!.child.pid)
+    await sleep(1000)
+    const managersS = (performance.now() - tSetup) / 1000
+    progress(`row ${nodes}: managers up in ${managersS.toFixed(1)} s; starting ${users} user nodes in ${workers} workers`)
+    const tUsers = performance.now()
+    for (let w = 0; w < workers; w++) ws.push(new Worker())
+    const counts = ws.map((_, w) => Math.floor(users / workers) + (w < users % workers ? 1 : 0))
+    let startedWorkers = 0
+    const starts = await Promise.all(ws.map(async (w, k) => {
+      const r = await w.ask({ cmd: 'start', genesisPath: join(root, 'genesis.json'), count: counts[k]!, rootDir: join(root, `w${k}`), concurrency: 8 })
+      progress(`row ${nodes}: worker ${k} started ${counts[k]} user nodes in ${(r.ms / 1000).toFixed(1)} s (${++startedWorkers}/${workers})`)
+      return r
+    }))
+    const userUrls = starts.flatMap((s) => s.urls)
+    const workerPids = ws.map((w) => w.child.pid)
+    const allPids = [...managerPids, ...workerPids, process.pid]
+    const cpuAll = (): number => allPids.reduce<number>((a, pid) => a + cpuOf(pid), 0)
+    const usersS = (performance.now() - tUsers) / 1000
+    const setupS = (performance.now() - tSetup) / 1000
+    const cpuSetup = cpuAll() - cpu0
+    const conns = (await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'status' })))).flatMap((s) => s.managerConns)
+    progress(`row ${nodes}: ${userUrls.length} user nodes up in ${usersS.toFixed(1)} s; connected to all ${MANAGERS} managers: ${conns.filter((c) => c === MANAGERS).length}/${conns.length}`)
+
+    // ---- submit the row's records through user nodes, watching commit times at manager 0
+    const commitAt = new Map<number, number>()
+    let watching = true
+    const watcher = (async () => {
+      while (watching) {
+        try {
+          const h = (await rpc<{ height: number }>(managerUrls[0]!, 'chain_status', {}, 5000)).height
+          const now = Date.now()
+          for (let k = 1; k <= h; k++) if (!commitAt.has(k)) commitAt.set(k, now)
+        } catch { /* retried */ }
+        await sleep(10)
+      }
+    })()
+    const noteCommit = (height: number | undefined): void => {
+      if (height === undefined) return
+      const now = Date.now()
+      if ((commitAt.get(height) ?? Infinity) > now) commitAt.set(height, now)
+    }
+    const cpu1 = cpuAll()
+    const tSubmit = performance.now()
+    const committed: Committed[] = []
+    let next = 0
+    let done = 0
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      for (;;) {
+        const i = next++
+        if (i >= recs.length) return
+        const rec = recs[i]!
+        const r = await rpc<{ status: string, height?: number }>(pick(userUrls), 'ehr_submitRecord', { submission: b64(rec.bytes), wait: true }, 120_000)
+        if (r.status !== 'committed' || r.height === undefined) throw new Error(`record ${i} not committed: ${JSON.stringify(r)}`)
+        noteCommit(r.height)
+        committed.push({ rec, idHex: toHex(rec.tx.recordId), height: r.height })
+        if (++done % Math.max(1, Math.floor(records / 5)) === 0) progress(`row ${nodes}: submitted ${done}/${records}`)
+      }
+    }))
+    const submitS = (performance.now() - tSubmit) / 1000
+
+    // ---- wait for every user node to hold the head
+    const tSync = performance.now()
+    const target = Math.max(...await Promise.all(managerUrls.map(async (u) => (await rpc<{ height: number }>(u, 'chain_status')).height)))
+    for (;;) {
+      const heights = (await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'status' })))).flatMap((s) => s.heights)
+      const behind = heights.filter((h) => h < target).length
+      if (behind === 0) break
+      if (performance.now() - tSync > 120_000) throw new Error(`${behind} user nodes still behind height ${target} after 120 s`)
+      await sleep(20)
+    }
+    const syncS = (performance.now() - tSync) / 1000
+    watching = false
+    await watcher
+    const cpuSubmit = cpuAll() - cpu1
+    progress(`row ${nodes}: ${records} records committed in ${submitS.toFixed(1)} s (height ${target}); every user node synced ${syncS.toFixed(2)} s after the last commit`)
+
+    // header propagation
+    const arrivals = (await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'arrivals' })))).flatMap((a) => a.arrivals)
+    const allLag: number[] = []
+    const perNode: number[] = []
+    for (const [h, t] of commitAt) {
+      if (h > target) continue
+      let last = -Infinity
+      for (const a of arrivals) {
+        const at = a[h]
+        if (at === undefined) { last = Infinity; break }
+        perNode.push(Math.max(0, at - t))
+        last = Math.max(last, at)
+      }
+      if (Number.isFinite(last)) allLag.push(Math.max(0, last - t))
+    }
+
+    // ---- queries
+    const keysOf = new Map(committed.map((c) => [c.idHex, c.rec]))
+    const bd: Record<string, number[]> = { 'record: rpc': [], 'record: decrypt': [], 'symptom: plan': [], 'symptom: sse_search rpc': [], 'symptom: verify results': [], 'symptom: fetch + decrypt': [] }
+    const matches: number[] = []
+    const fetched: number[] = []
+    const recordQuery = async (record: boolean = true): Promise<number> => {
+      const c = pick(committed)
+      const url = pick(userUrls)
+      const t0 = performance.now()
+      const r = await rpc<RecordJson>(url, 'ehr_getRecord', { recordId: c.idHex })
+      const t1 = performance.now()
+      const id = fromHex(r.tx.recordId)
+      const fields = decryptFields(deriveFieldKeys(c.rec.patientSecret, id), id, r.ciphertexts.slice(0, 3).map(unb64))
+      const t2 = performance.now()
+      if (fields.symptoms.length === 0) throw new Error('empty symptoms field')
+      if (record) { bd['record: rpc']!.push(t1 - t0); bd['record: decrypt']!.push(t2 - t1) }
+      return t2 - t0
+    }
+    const symptomQuery = async (record: boolean = true): Promise<number> => {
+      const kw = pick(pick(committed).rec.synthetic.keywords)
+      const url = pick(userUrls)
+      const t0 = performance.now()
+      const plan = doctor.sse.planSearch([{ indexKey: consortiumKey, term: keywordTerm(kw) }], [doctor.keys.id])
+      const t1 = performance.now()
+      const entries = await rpc<SearchEntryJson[]>(url, 'sse_search', { token: b64(encodeSearchToken(plan.token)) })
+      const t2 = performance.now()
+      const stored: StoredEntry[] = entries.map((e) => ({ label: fromHex(e.label), value: unb64(e.value), position: { height: e.height, index: e.position } }))
+      // inclusion proofs were checked by the user node against its headers; they do not cross JSON-RPC
+      const v = verifySearchResults(plan, stored, () => true)
+      if (v.forged.length > 0 || v.omitted.length > 0) throw new Error(`search for '${kw}': ${v.forged.length} forged, ${v.omitted.length} omitted`)
+      const ids = [...new Set(v.locations.map((l) => toHex(l.location.recordId)))]
+      const t3 = performance.now()
+      const take = ids.slice(-FETCH)
+      await Promise.all(take.map(async (idHex) => {
+        const r = await rpc<RecordJson>(url, 'ehr_getRecord', { recordId: idHex })
+        const rec = keysOf.get(idHex)
+        if (rec === undefined) throw new Error('search returned an unknown record')
+        const id = fromHex(idHex)
+        const keys = deriveFieldKeys(rec.patientSecret, id)
+        decryptField(keys[1], id, 1, unb64(r.ciphertexts[1]!))
+        decryptField(keys[2], id, 2, unb64(r.ciphertexts[2]!))
+      }))
+      const t4 = performance.now()
+      if (record) {
+        bd['symptom: plan']!.push(t1 - t0); bd['symptom: sse_search rpc']!.push(t2 - t1); bd['symptom: verify results']!.push(t3 - t2); bd['symptom: fetch + decrypt']!.push(t4 - t3)
+        matches.push(ids.length); fetched.push(take.length)
+      }
+      return t4 - t0
+    }
+
+    // warm-up (HTTP keep-alive, JIT): a few of each, not recorded
+    for (let i = 0; i < 5; i++) { await recordQuery(false); await symptomQuery(false) }
+    const cpu2 = cpuAll()
+    progress(`row ${nodes}: ${QUERIES} record queries`)
+    const recT: number[] = []
+    for (let i = 0; i < QUERIES; i++) recT.push(await recordQuery())
+    progress(`row ${nodes}: ${QUERIES} symptom queries`)
+    const symT: number[] = []
+    for (let i = 0; i < QUERIES; i++) symT.push(await symptomQuery())
+    const direct: number[] = []
+    for (let i = 0; i < Math.min(50, QUERIES); i++) {
+      const c = pick(committed)
+      const t0 = performance.now()
+      await rpc<RecordJson>(pick(managerUrls), 'ehr_getRecord', { recordId: c.idHex })
+      direct.push(performance.now() - t0)
+    }
+    const cpuQueries = cpuAll() - cpu2
+
+    // ---- loaded: the same queries while a second doctor submits records
+    progress(`row ${nodes}: loaded phase (${loadRecords} records submitted while querying)`)
+    const cpu3 = cpuAll()
+    let submitting = true
+    let lnext = 0
+    const tLoad = performance.now()
+    const loadDone = Promise.all(Array.from({ length: 4 }, async () => {
+      for (;;) {
+        const i = lnext++
+        if (i >= loadRecs.length) return
+        const r = await rpc<{ status: string, height?: number }>(pick(userUrls), 'ehr_submitRecord', { submission: b64(loadRecs[i]!.bytes), wait: true }, 120_000)
+        if (r.status !== 'committed') throw new Error(`load record ${i} not committed`)
+      }
+    })).finally(() => { submitting = false })
+    const lrec: number[] = []
+    const lsym: number[] = []
+    let during = 0
+    const half = Math.max(1, Math.ceil(QUERIES / 2))
+    for (let i = 0; i < half; i++) {
+      const a = submitting
+      lrec.push(await recordQuery(false))
+      lsym.push(await symptomQuery(false))
+      if (a && submitting) during += 2
+    }
+    await loadDone
+    const loadS = (performance.now() - tLoad) / 1000
+    const cpuLoaded = cpuAll() - cpu3
+
+    // ---- memory and totals
+    const st = await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'status' })))
+    const workerRss = st.reduce((a, s) => a + s.rss, 0)
+    const managerRss = managerPids.map((pid) => Math.round(rssOf(pid) / 2 ** 20))
+    const mean = (xs: number[]): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
+    const row: RowResult = {
+      nodes,
+      managers: MANAGERS,
+      userNodes: users,
+      workers,
+      records,
+      queries: { record: recT.length, symptom: symT.length },
+      quiet: { record: summarize(recT), symptom: summarize(symT) },
+      loaded: { record: summarize(lrec), symptom: summarize(lsym), loadRecords, queriesDuringLoad: during, submitSeconds: loadS },
+      managerDirectRecord: summarize(direct),
+      breakdownMs: Object.fromEntries(Object.entries(bd).map(([k, v]) => [k, mean(v)])),
+      symptom: { meanMatches: mean(matches), meanFetched: mean(fetched), fetchLimit: FETCH },
+      setupSeconds: { managers: managersS, userNodes: usersS, total: setupS },
+      submitSeconds: submitS,
+      syncSeconds: syncS,
+      headerPropagationMs: {
+        heights: allLag.length,
+        allNodesP50: p(allLag, 0.5),
+        allNodesP99: p(allLag, 0.99),
+        perNodeP50: p(perNode, 0.5),
+        perNodeP99: p(perNode, 0.99),
+        method: 'commit time = min(10 ms poll of manager 0 chain_status, return of a wait:true submission at that height); arrival = first 5 ms worker poll of each user node\'s header height at or above it'
+      },
+      memory: { workerRssMiB: Math.round(workerRss / 2 ** 20), perUserNodeMiB: workerRss / 2 ** 20 / users, managerRssMiB: managerRss },
+      cpuSeconds: { setup: cpuSetup, submitAndSync: cpuSubmit, queries: cpuQueries, loaded: cpuLoaded, total: cpuAll() - cpu0 },
+      rowSeconds: (performance.now() - rowStart) / 1000
+    }
+    progress(`row ${nodes}: record p50 ${row.quiet.record.p50.toFixed(2)} ms, symptom p50 ${row.quiet.symptom.p50.toFixed(2)} ms; header to all users p50 ${row.headerPropagationMs.allNodesP50} ms`)
+    return row
+  } finally {
+    progress(`row ${nodes}: stopping`)
+    await Promise.all(ws.map(async (w) => { await w.stop().catch(() => { w.child.kill('SIGKILL') }) }))
+    await net.stopAll()
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+const machine = machineInfo()
+const tRun = performance.now()
+const pq = await loadPqBackend()
+const rows: RowResult[] = []
+const notes: string[] = []
+for (const n of ROWS) {
+  rows.push(await runRow(n, pq))
+  writeJson(join(OUT, 'table4.json'), { machine, options: { rows: ROWS, queries: QUERIES, managers: MANAGERS, workers: WORKERS, seed: SEED, fetch: FETCH }, complete: false, rows })
+}
+const runS = (performance.now() - tRun) / 1000
+const command = `npm run bench:table4${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
+writeJson(join(OUT, 'table4.json'), { machine, command, runSeconds: runS, options: { rows: ROWS, queries: QUERIES, managers: MANAGERS, workers: WORKERS, seed: SEED, fetch: FETCH }, complete: true, rows })
+writeFileSync(join(OUT, 'table4.md'), markdownReport(rows, machine, command, runS, notes))
+writeFileSync(join(OUT, 'table4.svg'), svgChart(rows))
+progress(`done in ${(runS / 60).toFixed(1)} min: wrote ${join(OUT, 'table4.{json,md,svg}')}`)

@@ -1,0 +1,150 @@
+/**
+ * Table 4 output: the markdown report and a hand-written SVG chart (log-scale y) from the rows
+ * measured by `bench/table4.ts`.
+ */
+import { formatNumber, machineLine, markdownTable, type MachineInfo, type Summary } from '../lib/index.js'
+
+/** Paper 1, Table 4: average query times in seconds, by node count. */
+export const PAPER: Record<number, { records: number, recordS: number, symptomS: number }> = {
+  10: { records: 20, recordS: 1.5, symptomS: 2.8 },
+  100: { records: 250, recordS: 2.2, symptomS: 4.3 },
+  200: { records: 400, recordS: 2.8, symptomS: 5.7 },
+  500: { records: 900, recordS: 3.5, symptomS: 6.3 },
+  1000: { records: 1000, recordS: 4.2, symptomS: 7.2 }
+}
+
+export interface PhaseSummary { record: Summary, symptom: Summary }
+
+export interface RowResult {
+  nodes: number
+  managers: number
+  userNodes: number
+  workers: number
+  records: number
+  queries: { record: number, symptom: number }
+  quiet: PhaseSummary
+  loaded: PhaseSummary & { loadRecords: number, queriesDuringLoad: number, submitSeconds: number }
+  managerDirectRecord: Summary
+  breakdownMs: Record<string, number>
+  symptom: { meanMatches: number, meanFetched: number, fetchLimit: number }
+  setupSeconds: { managers: number, userNodes: number, total: number }
+  submitSeconds: number
+  syncSeconds: number
+  headerPropagationMs: { heights: number, allNodesP50: number, allNodesP99: number, perNodeP50: number, perNodeP99: number, method: string }
+  memory: { workerRssMiB: number, perUserNodeMiB: number, managerRssMiB: number[] }
+  cpuSeconds: { setup: number, submitAndSync: number, queries: number, loaded: number, total: number }
+  rowSeconds: number
+}
+
+const ms = (x: number): string => x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : formatNumber(Math.round(x))
+
+export function markdownReport (rows: RowResult[], machine: MachineInfo, command: string, runSeconds: number, notes: string[]): string {
+  const head = ['nodes', 'records', 'record query p50 / mean (paper)', 'speed-up (mean)', 'symptom query p50 / mean (paper)', 'speed-up (mean)']
+  const body = rows.map((r) => {
+    const p = PAPER[r.nodes]
+    return [
+      String(r.nodes), String(r.records),
+      `${ms(r.quiet.record.p50)} / ${ms(r.quiet.record.mean)} ms (${p !== undefined ? `${p.recordS} s` : '—'})`,
+      p !== undefined ? `${formatNumber(Math.round(p.recordS * 1000 / r.quiet.record.mean))}×` : '—',
+      `${ms(r.quiet.symptom.p50)} / ${ms(r.quiet.symptom.mean)} ms (${p !== undefined ? `${p.symptomS} s` : '—'})`,
+      p !== undefined ? `${formatNumber(Math.round(p.symptomS * 1000 / r.quiet.symptom.mean))}×` : '—'
+    ]
+  })
+  const detail = markdownTable(
+    ['nodes', 'rec p95 / max ms', 'sym p95 / max ms', 'loaded rec p50 / p95', 'loaded sym p50 / p95', 'header to all users p50 / p99 ms', 'setup s', 'sync s', 'MiB / user node', 'CPU s (row)'],
+    rows.map((r) => [
+      String(r.nodes),
+      `${ms(r.quiet.record.p95)} / ${ms(r.quiet.record.max)}`,
+      `${ms(r.quiet.symptom.p95)} / ${ms(r.quiet.symptom.max)}`,
+      `${ms(r.loaded.record.p50)} / ${ms(r.loaded.record.p95)}`,
+      `${ms(r.loaded.symptom.p50)} / ${ms(r.loaded.symptom.p95)}`,
+      `${ms(r.headerPropagationMs.allNodesP50)} / ${ms(r.headerPropagationMs.allNodesP99)}`,
+      r.setupSeconds.total.toFixed(1),
+      r.syncSeconds.toFixed(2),
+      r.memory.perUserNodeMiB.toFixed(2),
+      r.cpuSeconds.total.toFixed(0)
+    ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
+  const breakdown = markdownTable(['nodes', ...Object.keys(rows[0]?.breakdownMs ?? {}), 'manager-direct record p50', 'symptom matches / fetched'],
+    rows.map((r) => [String(r.nodes), ...Object.values(r.breakdownMs).map(ms), ms(r.managerDirectRecord.p50), `${r.symptom.meanMatches.toFixed(1)} / ${r.symptom.meanFetched.toFixed(1)}`]))
+  const last = rows[rows.length - 1]
+  const first = rows[0]
+  const targets: string[] = []
+  if (last !== undefined && first !== undefined) {
+    const g = (a: number, b: number): string => (b / a).toFixed(2)
+    targets.push(`- At ${last.nodes} nodes: record query p50 ${ms(last.quiet.record.p50)} ms (target ≤ 20 ms: ${last.quiet.record.p50 <= 20 ? 'met' : `missed by ${ms(last.quiet.record.p50 - 20)} ms`}), symptom query p50 ${ms(last.quiet.symptom.p50)} ms (target ≤ 50 ms: ${last.quiet.symptom.p50 <= 50 ? 'met' : `missed by ${ms(last.quiet.symptom.p50 - 50)} ms`}).`)
+    targets.push(`- Growth of p50 from ${first.nodes} to ${last.nodes} nodes: record ${g(first.quiet.record.p50, last.quiet.record.p50)}×, symptom ${g(first.quiet.symptom.p50, last.quiet.symptom.p50)}× (target ≤ 2×).`)
+  }
+  return [
+    '# Table 4 on real pqmed nodes: query time against node count',
+    '',
+    `Machine: ${machineLine(machine)} (1-min load average at start ${machine.loadAvg1}; the machine is shared with other work).`,
+    '',
+    `Command: \`${command}\` — run time ${(runSeconds / 60).toFixed(1)} min.`,
+    '',
+    'Paper 1 (Table 4) reports average query times; ours are p50 / mean at the client over JSON-RPC, on a quiet network (no submissions in flight).',
+    '',
+    markdownTable(head, body, ['right', 'right', 'right', 'right', 'right', 'right']),
+    '',
+    '## What a query includes',
+    '',
+    '- **record query**: the client picks a random committed record and a random user node, calls `ehr_getRecord` on the user node; the user node fetches the stored tx, its Merkle audit path and the three field ciphertexts from a manager (a libp2p request/response), checks inclusion against its own certified header, the ciphertext hashes and the doctor\'s ML-DSA-65 signature, and answers; the client derives the patient\'s field keys (`deriveFieldKeys(patientSecret, recordId)`) and decrypts all three fields (AES-256-GCM).',
+    `- **symptom query**: the client picks a keyword of a random committed record, plans a one-keyword search over the doctor's tree (\`sse.planSearch\`, its own counters), calls \`sse_search\` on a random user node, which runs it on a manager and verifies every entry's index inclusion proof against its headers; the client runs \`verifySearchResults\` (labels, value decryption, omissions — the proof check is the user node's, its proofs are not passed over JSON-RPC), then fetches the symptom and prescription ciphertexts of the newest ≤ ${first?.symptom.fetchLimit ?? 10} matching records with one \`ehr_getRecord\` each (in parallel, same user node, each verified as above) and decrypts those two fields. Mean matches and fetched records per query are in the breakdown below.`,
+    '- **loaded**: the same queries (half the count) while a second doctor submits more records through the user nodes (concurrency 4).',
+    '- **header to all users**: for each committed height, the commit time is the earliest of (a 10 ms poll of manager 0\'s `chain_status`, the return of a `wait: true` submission that reported that height); each worker reads every user node\'s header height every 5 ms and timestamps the first time it reaches each height. Propagation of a height = last user node\'s arrival − commit time (p50/p99 over heights); per node = every (node, height) pair. Wall clocks of one machine.',
+    '',
+    '## Supporting figures',
+    '',
+    detail,
+    '',
+    '## Where the time goes (mean ms per step, quiet phase)',
+    '',
+    breakdown,
+    '',
+    '`manager-direct record p50`: `ehr_getRecord` sent straight to a manager\'s RPC (no user-node hop or light-client verification), as a control.',
+    '',
+    '## Targets',
+    '',
+    ...targets,
+    '',
+    ...notes,
+    ''
+  ].join('\n')
+}
+
+export function svgChart (rows: RowResult[]): string {
+  const W = 720; const H = 440; const L = 70; const R = 170; const T = 30; const B = 50
+  const xs = rows.map((r) => r.nodes)
+  const paperXs = Object.keys(PAPER).map(Number)
+  const allX = [...new Set([...xs, ...paperXs])].sort((a, b) => a - b)
+  const xmin = Math.log10(Math.min(...allX)); const xmax = Math.log10(Math.max(...allX))
+  const vals = [...rows.flatMap((r) => [r.quiet.record.mean, r.quiet.symptom.mean]), ...paperXs.flatMap((n) => [PAPER[n]!.recordS * 1000, PAPER[n]!.symptomS * 1000])]
+  const ymin = Math.floor(Math.log10(Math.min(...vals))); const ymax = Math.ceil(Math.log10(Math.max(...vals)))
+  const px = (n: number): number => L + (xmax === xmin ? 0.5 : (Math.log10(n) - xmin) / (xmax - xmin)) * (W - L - R)
+  const py = (v: number): number => T + (1 - (Math.log10(v) - ymin) / (ymax - ymin)) * (H - T - B)
+  const parts: string[] = []
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`)
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`)
+  parts.push(`<text x="${L}" y="18" font-size="14">Table 4: mean query time vs. nodes (log scale)</text>`)
+  for (let e = ymin; e <= ymax; e++) {
+    const y = py(10 ** e)
+    const label = 10 ** e >= 1000 ? `${10 ** (e - 3)} s` : `${10 ** e} ms`
+    parts.push(`<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/><text x="${L - 6}" y="${y + 4}" text-anchor="end">${label}</text>`)
+  }
+  for (const n of allX) parts.push(`<line x1="${px(n)}" y1="${T}" x2="${px(n)}" y2="${H - B}" stroke="#eee"/><text x="${px(n)}" y="${H - B + 16}" text-anchor="middle">${n}</text>`)
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">blockchain nodes</text>`)
+  const series: Array<{ name: string, color: string, dash: string, pts: Array<[number, number]> }> = [
+    { name: 'paper: record', color: '#1f77b4', dash: '6,4', pts: paperXs.map((n) => [n, PAPER[n]!.recordS * 1000]) },
+    { name: 'paper: symptom', color: '#d62728', dash: '6,4', pts: paperXs.map((n) => [n, PAPER[n]!.symptomS * 1000]) },
+    { name: 'pqmed: record', color: '#1f77b4', dash: '', pts: rows.map((r) => [r.nodes, r.quiet.record.mean]) },
+    { name: 'pqmed: symptom', color: '#d62728', dash: '', pts: rows.map((r) => [r.nodes, r.quiet.symptom.mean]) }
+  ]
+  series.forEach((s, i) => {
+    const d = s.pts.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')
+    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dash !== '' ? ` stroke-dasharray="${s.dash}"` : ''}/>`)
+    for (const [x, y] of s.pts) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${s.color}"/>`)
+    const ly = T + 20 + i * 20
+    parts.push(`<line x1="${W - R + 12}" y1="${ly}" x2="${W - R + 40}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dash !== '' ? ` stroke-dasharray="${s.dash}"` : ''}/><text x="${W - R + 46}" y="${ly + 4}">${s.name}</text>`)
+  })
+  parts.push('</svg>')
+  return parts.join('\n') + '\n'
+}
