@@ -1,0 +1,174 @@
+/**
+ * The doctor's client: opens the patient's key transfer cip0, seals and signs a record with both
+ * index updates (`buildRecordSubmission`), submits it and waits for its commit, searches index 2
+ * (keyword AND file type AND birth-year range) with result verification and omission detection,
+ * and reads records shared with it by grants.
+ */
+import { utf8, type PqBackend } from '../crypto/index.js'
+import { openKeyTransfer, type FieldKeys } from '../records/index.js'
+import type { SubmitResultJson } from '../rpc/backend.js'
+import { CounterState, intersectClauses, planConjunction, recoverCounters, SseClient, type ConjunctiveQuery, type VerifiedSearch } from '../sse/index.js'
+import { conjunctionClauses } from '../sse/index.js'
+import { readRecord, type ReadRecordResult } from './access.js'
+import { ClientError } from './errors.js'
+import { loadClientIdentity, type ClientIdentityFile, type LoadedIdentity } from './identity.js'
+import type { PersonalInfo, RecordInput } from './input.js'
+import { parseHandoffPayload } from './patient.js'
+import { buildRecordSubmission, type BuiltSubmission } from './record.js'
+import { hex, RpcCallError, type RpcClient } from './rpc.js'
+import { querySearch, runSearch } from './search.js'
+import type { TrustAnchors } from './verify.js'
+
+/** An opened cip0: what the doctor needs to write the patient's record. */
+export interface OpenedHandoff {
+  recordId: Uint8Array
+  patientId: Uint8Array
+  fieldKeys: FieldKeys
+  personalInfo: PersonalInfo
+  patientIndexKey: Uint8Array
+}
+
+export interface SubmittedRecord {
+  recordId: string
+  result: SubmitResultJson
+  built: BuiltSubmission
+}
+
+export interface SearchMatch {
+  recordId: string
+  /** Which fields the matching index entries point at, with their committed ciphertext hashes. */
+  locations: Array<{ term: string, field: number, ciphertextHash: string, height: number, position: number }>
+}
+
+export interface SearchResult {
+  matches: SearchMatch[]
+  /** Entries the client's counters expect but the node did not return (non-empty: the node omitted results). */
+  omitted: Array<{ term: string, writer: string, counter: number }>
+  /** Returned entries that are not authentic answers. */
+  forged: Array<{ reason: string, label: string }>
+  search: VerifiedSearch
+}
+
+/** RPC errors after which the submission certainly was not accepted (its index counters are rolled back). */
+const DEFINITIVE = new Set(['INVALID_TX', 'BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'DUPLICATE', 'BLOB_MISMATCH', 'LIMIT_EXCEEDED'])
+
+export class Doctor {
+  readonly name: string
+  readonly id: Uint8Array
+  readonly sigPublicKey: Uint8Array
+  readonly kemPublicKey: Uint8Array
+  /** The index-2 key (from the consortium key file), if this doctor has it. */
+  readonly consortiumKey?: Uint8Array
+  private sseClient: SseClient
+  private readonly ident: LoadedIdentity
+  private readonly pq: PqBackend
+
+  private constructor (pq: PqBackend, ident: LoadedIdentity, consortiumKey: Uint8Array | undefined, counters: CounterState) {
+    this.pq = pq
+    this.ident = ident
+    this.name = ident.name
+    this.id = ident.keys.id
+    this.sigPublicKey = ident.keys.sig.publicKey
+    this.kemPublicKey = ident.keys.kem.publicKey
+    this.consortiumKey = consortiumKey
+    this.sseClient = new SseClient({ counters })
+  }
+
+  /** Loads a doctor from its identity file (including those written by `pqmed genesis`). */
+  static fromIdentity (pq: PqBackend, file: ClientIdentityFile, opts: { consortiumKey?: Uint8Array, counters?: CounterState } = {}): Doctor {
+    const ident = loadClientIdentity(file)
+    if (ident.role !== 'doctor') throw new ClientError('BAD_IDENTITY', `${ident.name} is a ${ident.role}, not a doctor`)
+    return new Doctor(pq, ident, opts.consortiumKey, opts.counters ?? new CounterState())
+  }
+
+  get sse (): SseClient { return this.sseClient }
+  /** The index counters (persist them with `saveCounters`). */
+  get counters (): CounterState { return this.sseClient.counters }
+  /** The doctor's ML-KEM-768 secret key (to open the consortium key file). */
+  get kemSecretKey (): Uint8Array { return this.ident.keys.kem.secretKey }
+
+  /** Opens cip0 from a patient (optionally checking the record and patient it claims). */
+  openKeyTransfer (cip0: Uint8Array, expected?: { recordId?: Uint8Array, patientId?: Uint8Array }): OpenedHandoff {
+    const t = openKeyTransfer(this.pq, cip0, this.ident.keys.kem.secretKey, expected)
+    const p = parseHandoffPayload(t.personalInfo)
+    return { recordId: t.recordId, patientId: t.patientId, fieldKeys: t.fieldKeys, personalInfo: p.personalInfo, patientIndexKey: p.patientIndexKey }
+  }
+
+  /** Seals, indexes (index 1 and, with the consortium key, index 2) and signs a record. */
+  buildRecord (handoff: OpenedHandoff, input: RecordInput, time = Date.now()): BuiltSubmission {
+    if (this.consortiumKey === undefined) throw new ClientError('BAD_CONSORTIUM_KEY', 'writing a record needs the consortium index key')
+    const personalInfo = { ...input.personalInfo, ...handoff.personalInfo }
+    const birthYear = input.birthYear ?? (typeof personalInfo.birthYear === 'number' ? personalInfo.birthYear : undefined)
+    return buildRecordSubmission(this.pq, { id: this.id, sigSecretKey: this.ident.keys.sig.secretKey }, this.sseClient, this.consortiumKey, {
+      recordId: handoff.recordId,
+      fieldKeys: handoff.fieldKeys,
+      fields: {
+        personalInfo: utf8(JSON.stringify(personalInfo)),
+        symptoms: utf8(JSON.stringify({ disease: input.disease, symptoms: input.symptoms, fileType: input.fileType })),
+        prescriptions: utf8(JSON.stringify({ prescriptions: input.prescriptions }))
+      },
+      keywords: input.keywords,
+      fileType: input.fileType,
+      birthYear,
+      patient: { id: handoff.patientId, key: handoff.patientIndexKey },
+      time
+    })
+  }
+
+  /**
+   * Builds and submits a record, waiting for its commit by default. If the node rejects it
+   * outright, the index counters it consumed are rolled back (so no false omission follows).
+   */
+  async submitRecord (rpc: RpcClient, handoff: OpenedHandoff, input: RecordInput, opts: { time?: number, wait?: boolean } = {}): Promise<SubmittedRecord> {
+    const snapshot = this.sseClient.counters.encode()
+    const built = this.buildRecord(handoff, input, opts.time ?? Date.now())
+    try {
+      const result = await rpc.submitRecord(built.bytes, opts.wait ?? true)
+      return { recordId: hex(handoff.recordId), result, built }
+    } catch (err) {
+      if (err instanceof RpcCallError && err.rpcName !== undefined && DEFINITIVE.has(err.rpcName)) this.sseClient = new SseClient({ counters: CounterState.decode(snapshot) })
+      throw err
+    }
+  }
+
+  /**
+   * Searches index 2: every keyword AND the file type AND the birth-year range, over `writers`
+   * (doctor ids; the consortium key file lists them). The answer is verified against this
+   * client's counters: missing entries are `omitted`, inauthentic ones `forged`. With `recover`,
+   * counts for the query's terms are first recovered from the node (for writers whose counters
+   * this client never received; a lying node can only make them smaller).
+   */
+  async search (rpc: RpcClient, query: ConjunctiveQuery, writers: readonly Uint8Array[], opts: { recover?: boolean } = {}): Promise<SearchResult> {
+    if (this.consortiumKey === undefined) throw new ClientError('BAD_CONSORTIUM_KEY', 'searching index 2 needs the consortium index key')
+    const indexKey = this.consortiumKey
+    if (opts.recover === true) {
+      await recoverCounters(this.sseClient, {
+        indexKey,
+        writers,
+        terms: conjunctionClauses(query).flat(),
+        probe: async (token) => {
+          const { entries, verifyProof } = await querySearch(rpc, token)
+          return entries.filter(verifyProof)
+        },
+        verifyProof: () => true
+      })
+    }
+    const plan = planConjunction(this.sseClient, indexKey, writers, query)
+    const search = await runSearch(rpc, plan)
+    const matches = intersectClauses(plan.clauses, search.locations).map((m) => ({
+      recordId: hex(m.recordId),
+      locations: m.locations.map((l) => ({ term: l.term, field: l.location.field, ciphertextHash: hex(l.location.ciphertextHash), height: l.position.height, position: l.position.index }))
+    }))
+    return {
+      matches,
+      omitted: search.omitted.map((o) => ({ term: o.term, writer: hex(o.writer), counter: o.counter })),
+      forged: search.forged.map((f) => ({ reason: f.reason, label: f.entry.label instanceof Uint8Array ? hex(f.entry.label) : '' })),
+      search
+    }
+  }
+
+  /** Reads a record through the grants addressed to this doctor. */
+  async readRecord (rpc: RpcClient, recordId: Uint8Array, trust?: TrustAnchors): Promise<ReadRecordResult> {
+    return await readRecord(this.pq, rpc, recordId, { kemPublicKey: this.kemPublicKey, kemSecretKey: this.ident.keys.kem.secretKey }, trust)
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A small typed JSON-RPC 2.0 client over HTTP (`fetch`) for the pqmed node API
+ * (`src/rpc/openrpc.ts`): one method per RPC method, bytes as base64, ids as lowercase hex.
+ */
+import { fromHex, toHex } from '../crypto/index.js'
+import {
+  RPC_ERRORS, type ChainStatus, type CertificateJson, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
+  type PatientJson, type RecordJson, type RecordVerificationJson, type RpcErrorName, type SearchEntryJson, type SubmitResultJson, type BlockJson
+} from '../rpc/backend.js'
+import { ClientError } from './errors.js'
+
+/** Default endpoint of a local node. */
+export const DEFAULT_RPC_URL = 'http://127.0.0.1:8645/'
+
+/** A JSON-RPC error answer: `rpcCode` is the numeric code, `rpcName` its `RPC_ERRORS` name when it is a domain error. */
+export class RpcCallError extends ClientError {
+  readonly rpcCode: number
+  readonly rpcName?: RpcErrorName
+  readonly data?: unknown
+  constructor (method: string, rpcCode: number, message: string, data?: unknown) {
+    const rpcName = (Object.keys(RPC_ERRORS) as RpcErrorName[]).find((k) => RPC_ERRORS[k].code === rpcCode)
+    super('RPC', `${method}: ${message} (${rpcCode}${rpcName !== undefined ? ` ${rpcName}` : ''})`)
+    this.name = 'RpcCallError'
+    this.rpcCode = rpcCode
+    this.rpcName = rpcName
+    this.data = data
+  }
+}
+
+export const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+export const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+export const hex = toHex
+export const unhex = (s: string, what = 'hex id'): Uint8Array => {
+  if (typeof s !== 'string' || !/^[0-9a-f]{64}$/.test(s)) throw new ClientError('BAD_INPUT', `${what} must be 64 lowercase hex digits`)
+  return fromHex(s)
+}
+
+export interface RpcClientOptions {
+  /** Per-call timeout in ms (default 60 s: a submission waits for its commit). */
+  timeoutMs?: number
+}
+
+export class RpcClient {
+  readonly url: string
+  private readonly timeoutMs: number
+  private nextId = 1
+
+  constructor (url: string = DEFAULT_RPC_URL, opts: RpcClientOptions = {}) {
+    try { new URL(url) } catch { throw new ClientError('BAD_INPUT', `not a URL: ${url}`) }
+    this.url = url
+    this.timeoutMs = opts.timeoutMs ?? 60_000
+  }
+
+  /** Calls `method` with by-name params; throws `RpcCallError` on an error answer, `ClientError('TRANSPORT')` otherwise. */
+  async call<T> (method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const id = this.nextId++
+    let res: Response
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+        signal: AbortSignal.timeout(this.timeoutMs)
+      })
+    } catch (err) {
+      throw new ClientError('TRANSPORT', `${method}: cannot reach ${this.url}: ${(err as Error).message}`)
+    }
+    let body: unknown
+    try { body = await res.json() } catch { throw new ClientError('TRANSPORT', `${method}: ${this.url} answered HTTP ${res.status} without JSON`) }
+    const o = body as { id?: unknown, result?: unknown, error?: { code?: unknown, message?: unknown, data?: unknown } }
+    if (o === null || typeof o !== 'object' || o.id !== id) throw new ClientError('TRANSPORT', `${method}: not a JSON-RPC 2.0 answer to request ${id}`)
+    if (o.error !== undefined) {
+      throw new RpcCallError(method, typeof o.error.code === 'number' ? o.error.code : -32603, typeof o.error.message === 'string' ? o.error.message : 'error', o.error.data)
+    }
+    return o.result as T
+  }
+
+  nodeInfo = async (): Promise<NodeInfo> => await this.call('node_info')
+  chainStatus = async (): Promise<ChainStatus> => await this.call('chain_status')
+  getHeader = async (height: number | 'latest'): Promise<{ header: HeaderJson, certificate: CertificateJson | null }> => await this.call('chain_getHeader', { height })
+  getBlock = async (height: number): Promise<BlockJson> => await this.call('chain_getBlock', { height })
+  submitRecord = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('ehr_submitRecord', { submission: b64(submission), wait })
+  registerPatient = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('ehr_registerPatient', { submission: b64(submission), wait })
+  grantAccess = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('ehr_grantAccess', { submission: b64(submission), wait })
+  getRecord = async (recordId: Uint8Array): Promise<RecordJson> => await this.call('ehr_getRecord', { recordId: hex(recordId) })
+  verifyRecord = async (recordId: Uint8Array): Promise<RecordVerificationJson> => await this.call('ehr_verifyRecord', { recordId: hex(recordId) })
+  verifyFile = async (file: Uint8Array): Promise<FileMatchJson> => await this.call('ehr_verifyFile', { file: b64(file) })
+  getPatient = async (patientId: Uint8Array): Promise<PatientJson> => await this.call('ehr_getPatient', { patientId: hex(patientId) })
+  listGrants = async (recordId: Uint8Array): Promise<GrantJson[]> => await this.call('ehr_listGrants', { recordId: hex(recordId) })
+  search = async (token: Uint8Array): Promise<SearchEntryJson[]> => await this.call('sse_search', { token: b64(token) })
+}
