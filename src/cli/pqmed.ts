@@ -18,13 +18,15 @@ import { readIdentityFile } from '../node/identity.js'
 import { startNode } from '../node/node.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
 import { createRpcServer } from '../rpc/index.js'
+import { CLIENT_COMMANDS, runClientCommand } from './client.js'
 
 class UsageError extends Error {}
 
 const USAGE = `usage:
   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen MULTIADDR]...
-             [--bootstrap MULTIADDR]... [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]`
+             [--bootstrap MULTIADDR]... [--allow-peer PEER_ID]... [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]
+             (--allow-peer: only these peers, plus the genesis managers, may connect; default: anyone)`
 
 function int (v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def
@@ -55,6 +57,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
       identity: { type: 'string' },
       listen: { type: 'string', multiple: true },
       bootstrap: { type: 'string', multiple: true },
+      'allow-peer': { type: 'string', multiple: true },
       'rpc-port': { type: 'string' },
       'rpc-host': { type: 'string' },
       loopback: { type: 'boolean' },
@@ -84,6 +87,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
     identity,
     listen: values.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: values.bootstrap,
+    allowPeers: values['allow-peer'],
     loopback: values.loopback === true,
     pqBackend: pqName,
     log,
@@ -119,6 +123,7 @@ async function main (): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2)
   if (cmd === 'genesis') await genesisCmd(rest)
   else if (cmd === 'node') await nodeCmd(rest)
+  else if (cmd !== undefined && CLIENT_COMMANDS.has(cmd)) await runClientCommand(cmd, rest)
   else if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); if (cmd === undefined) process.exitCode = 2 }
   else throw new UsageError(`unknown command '${cmd}'`)
 }

@@ -10,7 +10,7 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
   this.timeout(120_000)
   let files: DevnetFiles
   let nodes: RunningNode[] = []
-  let dirs: Array<{ remove: () => Promise<void> }> = []
+  let dirs: Array<{ path: string, remove: () => Promise<void> }> = []
   let pq: PqBackend
   let doctor: TestDoctor
 
@@ -59,5 +59,20 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
     const plan = doctor.sse.planSearch([{ indexKey: doctor.consortiumKey, term: keywordTerm('fever') }], [doctor.id.keys.id])
     const entries = await user.search(encodeSearchToken(plan.token))
     assert.ok(entries.length > 0)
+  })
+
+  it('a restarted user node resumes from its stored headers', async () => {
+    const old = nodes[4]
+    assert.ok(old?.light)
+    const height = old.light.height
+    assert.ok(height > 0)
+    const dir = dirs[4]
+    assert.ok(dir)
+    await old.stop()
+    const again = await startNode({ role: 'user', genesis: files.genesis, dataDir: dir.path, listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true })
+    nodes[4] = again
+    assert.equal(again.light?.height, height, 'head restored from the header store before any sync')
+    const rec = await again.light?.getRecord(new Uint8Array(32).fill(0xee))
+    assert.equal(rec, undefined, 'an unknown record is reported as absent')
   })
 })

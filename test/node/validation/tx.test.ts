@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict'
+import * as dagCbor from '@ipld/dag-cbor'
+import { encodeSubmission, encodeTx, type RecordTx } from '../../../src/blocks/index.js'
+import { loadPqBackend, sha256, toHex, type PqBackend } from '../../../src/crypto/index.js'
+import { createDevnet, type DevnetFiles } from '../../../src/node/devnet.js'
+import { decodeSubmission, validateSubmission, type Submission, type TxContext } from '../../../src/node/validation/tx.js'
+import { TestDoctor } from '../helpers.js'
+
+describe('node: tx gossip validation (IGNORE / REJECT)', function () {
+  this.timeout(60_000)
+  let pq: PqBackend
+  let files: DevnetFiles
+  let doctor: TestDoctor
+  const committedRecords = new Set<string>()
+  const committedTxs = new Set<string>()
+
+  const ctx = (): TxContext => ({
+    verifier: pq,
+    doctorKey: (id) => files.genesis.doctors.map((d) => d.sigPublicKey).find((pk) => toHex(sha256(pk)) === toHex(id)),
+    recordCommitted: async (id) => committedRecords.has(toHex(id)),
+    committedRecord: async () => undefined,
+    patientKey: async () => undefined,
+    txCommitted: async (b) => committedTxs.has(toHex(sha256(b)))
+  })
+
+  async function check (bytes: Uint8Array): Promise<{ verdict: string, code?: string }> {
+    const d = decodeSubmission(bytes)
+    if (d.verdict !== 'ACCEPT') return { verdict: d.verdict, code: d.code }
+    const v = await validateSubmission(d.value, ctx())
+    return v.verdict === 'ACCEPT' ? { verdict: 'ACCEPT' } : { verdict: v.verdict, code: v.code }
+  }
+
+  before(async () => {
+    pq = await loadPqBackend()
+    files = await createDevnet({ chainId: 'pqmed-val', managers: 4, doctors: 2, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${5000 + i}` })
+    doctor = await TestDoctor.create(files, 0, pq)
+  })
+
+  it('accepts a well-formed, signed record of a registered doctor', async () => {
+    assert.deepEqual(await check(doctor.record(1).bytes), { verdict: 'ACCEPT' })
+  })
+
+  it('rejects garbage and wrongly shaped submissions', async () => {
+    assert.deepEqual(await check(new Uint8Array([0xff, 0x00])), { verdict: 'REJECT', code: 'MALFORMED' })
+    assert.deepEqual(await check(dagCbor.encode({ tx: new Uint8Array(3) })), { verdict: 'REJECT', code: 'MALFORMED' })
+    assert.equal((await check(dagCbor.encode({ tx: new Uint8Array(3), blobs: [] }))).code, 'INVALID_TX')
+  })
+
+  it('rejects a record whose signature does not verify', async () => {
+    const s = doctor.record(2)
+    const sig = s.tx.signature.slice(); sig[100] = (sig[100] as number) ^ 1
+    const tx: RecordTx = { ...s.tx, signature: sig }
+    assert.deepEqual(await check(encodeSubmission(tx, s.blobs)), { verdict: 'REJECT', code: 'BAD_SIGNATURE' })
+  })
+
+  it('rejects a record of a doctor not registered in genesis', async () => {
+    const other = await createDevnet({ chainId: 'pqmed-val', managers: 1, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1' })
+    const stranger = await TestDoctor.create(other, 0, pq)
+    assert.deepEqual(await check(stranger.record(3).bytes), { verdict: 'REJECT', code: 'UNREGISTERED_DOCTOR' })
+  })
+
+  it('rejects ciphertexts that do not match the committed hashes, or missing ones', async () => {
+    const s = doctor.record(4)
+    const bad = s.blobs.map((b) => b.slice()); (bad[1] as Uint8Array)[0] = ((bad[1] as Uint8Array)[0] as number) ^ 1
+    assert.deepEqual(await check(encodeSubmission(s.tx, bad)), { verdict: 'REJECT', code: 'BLOB_MISMATCH' })
+    assert.deepEqual(await check(encodeSubmission(s.tx, s.blobs.slice(0, 2))), { verdict: 'REJECT', code: 'BLOB_MISMATCH' })
+  })
+
+  it('ignores a replay of a committed tx or record id', async () => {
+    const s = doctor.record(5)
+    committedTxs.add(toHex(sha256(encodeTx(s.tx))))
+    assert.deepEqual(await check(s.bytes), { verdict: 'IGNORE', code: 'DUPLICATE' })
+    const t = doctor.record(6)
+    committedRecords.add(toHex(t.tx.recordId))
+    assert.deepEqual(await check(t.bytes), { verdict: 'IGNORE', code: 'DUPLICATE' })
+  })
+
+  it('decodes a valid submission into the tx and its blobs', () => {
+    const s = doctor.record(7)
+    const d = decodeSubmission(s.bytes)
+    assert.equal(d.verdict, 'ACCEPT')
+    const v = (d as { value: Submission }).value
+    assert.equal(v.blobs.length, 3)
+    assert.deepEqual(v.txBytes, encodeTx(s.tx))
+  })
+})
