@@ -1,0 +1,311 @@
+/**
+ * The client subcommands of `pqmed`, built on the SDK (`src/client`); they talk to a node only
+ * over JSON-RPC. Every command takes `--rpc URL` (default http://127.0.0.1:8645/) and `--json`.
+ *
+ *   pqmed enroll --name NAME --out FILE
+ *   pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE [--consortium-key FILE] [--file-type T] [--state DIR]
+ *   pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
+ *   pqmed record verify RECORD_ID [--genesis FILE]
+ *   pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
+ *   pqmed file verify PATH
+ *   pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--recover]
+ *   pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
+ *
+ * Exit codes: 0 success; 1 error (node unreachable, RPC error, unreadable file); 2 bad usage or
+ * input; 3 a verification failed (invalid record, omitted or forged search results, a file that
+ * matches no committed ciphertext).
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { loadPqBackend, type PqBackend } from '../crypto/index.js'
+import {
+  ClientError, consortiumWriters, DEFAULT_RPC_URL, DEFAULT_STATE_DIR, Doctor, hex, loadCounters, newClientIdentity, openConsortiumKey,
+  parseClientIdentity, parseConsortiumKeyFile, parseRecordInput, Patient, readJsonFile, RpcCallError, RpcClient, saveCounters,
+  trustFromGenesis, unb64, unhex, verifyRecordAnswer, writeJsonFile, type ClientIdentityFile, type TrustAnchors
+} from '../client/index.js'
+import { loadClientIdentity } from '../client/identity.js'
+
+export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['enroll', 'record', 'file', 'search', 'grant'])
+
+export const CLIENT_USAGE = `client commands (all take --rpc URL, default ${DEFAULT_RPC_URL}, and --json):
+  pqmed enroll --name NAME --out FILE
+  pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE.json [--consortium-key FILE] [--file-type T] [--state DIR]
+  pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
+  pqmed record verify RECORD_ID [--genesis FILE]
+  pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
+  pqmed file verify PATH
+  pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--recover]
+  pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
+exit codes: 0 ok, 1 error, 2 bad usage or input, 3 verification failed / omission detected / no match`
+
+class UsageError extends Error {}
+class VerificationFailed extends Error {
+  constructor (message: string, readonly output: unknown) { super(message) }
+}
+
+const COMMON = {
+  rpc: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+interface Ctx { rpc: RpcClient, json: boolean, pq: PqBackend }
+
+function out (ctx: Ctx, value: unknown, human: string): void {
+  console.log(ctx.json ? JSON.stringify(value) : human)
+}
+
+function need (v: string | undefined, flag: string): string {
+  if (v === undefined || v === '') throw new UsageError(`${flag} is required`)
+  return v
+}
+
+async function identityFile (path: string): Promise<ClientIdentityFile> {
+  return parseClientIdentity(await readJsonFile(path, 'identity file'))
+}
+
+async function trust (path: string | undefined): Promise<TrustAnchors | undefined> {
+  return path === undefined ? undefined : trustFromGenesis(await readJsonFile(path, 'genesis file'))
+}
+
+function consortiumPath (given: string | undefined, state: string): string {
+  const p = given ?? join(state, 'consortium-key.json')
+  if (!existsSync(p)) throw new UsageError(`consortium key file ${p} not found (pass --consortium-key FILE)`)
+  return p
+}
+
+function recordIdArg (v: string | undefined): Uint8Array {
+  if (v === undefined) throw new UsageError('RECORD_ID is required')
+  try { return unhex(v.toLowerCase(), 'RECORD_ID') } catch (err) { throw new UsageError((err as Error).message) }
+}
+
+const FIELD_ALIASES: Record<string, number> = { personalinfo: 0, 'personal-info': 0, personal: 0, 0: 0, symptoms: 1, 1: 1, prescriptions: 2, 2: 2 }
+
+function parseFields (v: string): number[] {
+  const fs = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')
+  if (fs.length === 0) throw new UsageError('--fields needs at least one of personalInfo, symptoms, prescriptions')
+  return [...new Set(fs.map((f) => {
+    const n = FIELD_ALIASES[f]
+    if (n === undefined) throw new UsageError(`unknown field '${f}' (personalInfo, symptoms, prescriptions)`)
+    return n
+  }))]
+}
+
+function parseBorn (v: string): { from: number, to: number } {
+  const m = /^(\d{4})(?:-(\d{4}))?$/.exec(v)
+  if (m === null) throw new UsageError('--born must be YEAR or FROM-TO (e.g. 1970-1989)')
+  const from = Number(m[1])
+  const to = m[2] === undefined ? from : Number(m[2])
+  if (to < from) throw new UsageError('--born: FROM must not exceed TO')
+  return { from, to }
+}
+
+async function enroll (ctx: Ctx, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...COMMON, name: { type: 'string' }, out: { type: 'string' } }, strict: true })
+  const name = need(values.name, '--name')
+  const path = resolve(need(values.out, '--out'))
+  if (existsSync(path)) throw new UsageError(`${path} exists; refusing to overwrite an identity`)
+  const file = newClientIdentity(name, 'patient')
+  await writeJsonFile(path, file)
+  const patient = Patient.fromIdentity(ctx.pq, file)
+  const r = await patient.enroll(ctx.rpc)
+  out(ctx, { patientId: hex(patient.id), identity: path, ...r }, `enrolled patient ${name}: id ${hex(patient.id)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}); identity written to ${path}`)
+}
+
+async function recordCmd (ctx: Ctx, argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv
+  if (sub === 'submit') return await recordSubmit(ctx, rest)
+  if (sub === 'get') return await recordGet(ctx, rest)
+  if (sub === 'verify') return await recordVerify(ctx, rest)
+  if (sub === 'list') return await recordList(ctx, rest)
+  throw new UsageError(`unknown 'record' subcommand '${String(sub)}' (submit, get, verify, list)`)
+}
+
+async function recordSubmit (ctx: Ctx, argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...COMMON, doctor: { type: 'string' }, patient: { type: 'string' }, input: { type: 'string' }, 'consortium-key': { type: 'string' }, 'file-type': { type: 'string' }, state: { type: 'string' } },
+    strict: true
+  })
+  const state = resolve(values.state ?? DEFAULT_STATE_DIR)
+  const input = parseRecordInput(await readJsonFile(need(values.input, '--input'), 'record input'))
+  if (values['file-type'] !== undefined) input.fileType = values['file-type']
+  const doctorFile = await identityFile(need(values.doctor, '--doctor'))
+  const patientFile = await identityFile(need(values.patient, '--patient'))
+  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state), 'consortium key file'))
+  const doctorIdent = loadClientIdentity(doctorFile)
+  const consortiumKey = openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey)
+  const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey, counters: await loadCounters(state) })
+  const patient = Patient.fromIdentity(ctx.pq, patientFile)
+  // patient's client → doctor's client: cip0 (field keys, personal info, index-1 key)
+  const recordId = patient.newRecordId()
+  const cip0 = patient.keyTransfer(recordId, input.personalInfo, doctor.kemPublicKey)
+  const handoff = doctor.openKeyTransfer(cip0, { recordId, patientId: patient.id })
+  const s = await doctor.submitRecord(ctx.rpc, handoff, input)
+  await saveCounters(state, doctor.counters)
+  out(ctx, { recordId: s.recordId, patientId: hex(patient.id), doctor: hex(doctor.id), ...s.result, fieldHashes: s.built.tx.fields.map(hex), indexUpdates: s.built.tx.indexUpdates.length },
+    `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates)`)
+}
+
+async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...COMMON, decrypt: { type: 'boolean' }, as: { type: 'string' }, genesis: { type: 'string' }, 'save-ciphertexts': { type: 'string' } },
+    allowPositionals: true,
+    strict: true
+  })
+  const recordId = recordIdArg(positionals[0])
+  const anchors = await trust(values.genesis)
+  if (values.decrypt === true) {
+    const f = await identityFile(need(values.as, '--as (the identity that decrypts)'))
+    const r = f.role === 'patient'
+      ? await Patient.fromIdentity(ctx.pq, f).readRecord(ctx.rpc, recordId, anchors)
+      : await Doctor.fromIdentity(ctx.pq, f).readRecord(ctx.rpc, recordId, anchors)
+    if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no grant)`)
+    out(ctx, { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, verification: r.verification },
+      `record ${hex(recordId)} at height ${r.record.height} (${r.access} access, verified on the client)\n${JSON.stringify(r.fields, null, 2)}`)
+    return
+  }
+  const rec = await ctx.rpc.getRecord(recordId)
+  const local = verifyRecordAnswer(ctx.pq, rec, anchors)
+  if (values['save-ciphertexts'] !== undefined) {
+    const dir = resolve(values['save-ciphertexts'])
+    await mkdir(dir, { recursive: true })
+    await Promise.all(rec.ciphertexts.map(async (c, i) => { await writeFile(join(dir, `${hex(recordId)}.cip${i + 1}`), unb64(c)) }))
+  }
+  const summary = { recordId: hex(recordId), height: rec.height, doctor: rec.tx.doctor, time: rec.tx.time, fieldHashes: rec.tx.fields, attachments: rec.tx.attachments, verifiedBy: rec.verifiedBy, localVerification: local }
+  if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification: ${JSON.stringify(local.checks)}`, summary)
+  out(ctx, summary, `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  verified by ${rec.verifiedBy} and on this client (header hash, ciphertext hashes, inclusion${anchors !== undefined ? ', signature, certificate' : ''})`)
+}
+
+async function recordVerify (ctx: Ctx, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON, genesis: { type: 'string' } }, allowPositionals: true, strict: true })
+  const recordId = recordIdArg(positionals[0])
+  const v = await ctx.rpc.verifyRecord(recordId)
+  const c = v.checks
+  let human = `record ${v.recordId} at height ${v.height}: ${v.valid ? 'VALID' : 'INVALID'} (node checks)\n  signature ${c.signature}, ciphertext hashes [${c.ciphertextHashes.join(', ')}], inclusion ${c.inclusion}, certificate ${c.certificate}, doctor registered ${c.doctorRegistered}`
+  if (!v.valid) throw new VerificationFailed(human, v)
+  // and again on this client, from the raw record answer
+  const local = verifyRecordAnswer(ctx.pq, await ctx.rpc.getRecord(recordId), await trust(values.genesis))
+  const result = { ...v, valid: v.valid && local.valid, localVerification: local }
+  human += `\n  client re-verification: ${local.valid ? 'VALID' : 'INVALID'} ${JSON.stringify(local.checks)}`
+  if (!local.valid) throw new VerificationFailed(human, result)
+  out(ctx, result, human)
+}
+
+async function writersFrom (consortium: string | undefined, genesis: string | undefined): Promise<Uint8Array[]> {
+  if (consortium !== undefined) return consortiumWriters(parseConsortiumKeyFile(await readJsonFile(consortium, 'consortium key file')))
+  if (genesis !== undefined) {
+    const t = trustFromGenesis(await readJsonFile(genesis, 'genesis file'))
+    const { principalId } = await import('../records/index.js')
+    return t.doctors.map((d) => principalId(d.sigPublicKey))
+  }
+  throw new UsageError('the list of doctors (index writers) comes from --consortium-key FILE or --genesis FILE')
+}
+
+async function recordList (ctx: Ctx, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...COMMON, as: { type: 'string' }, 'consortium-key': { type: 'string' }, genesis: { type: 'string' } }, strict: true })
+  const patient = Patient.fromIdentity(ctx.pq, await identityFile(need(values.as, '--as')))
+  const writers = await writersFrom(values['consortium-key'], values.genesis)
+  const r = await patient.listRecords(ctx.rpc, writers)
+  const result = { patientId: hex(patient.id), recordIds: r.recordIds, omitted: r.search.omitted.length, forged: r.search.forged.length }
+  const human = `${r.recordIds.length} record(s) of patient ${hex(patient.id)}:\n${r.recordIds.map((id) => `  ${id}`).join('\n')}`
+  if (r.search.forged.length > 0 || r.search.omitted.length > 0) throw new VerificationFailed(`${human}\n  omitted ${r.search.omitted.length}, forged ${r.search.forged.length}`, result)
+  out(ctx, result, human)
+}
+
+async function fileCmd (ctx: Ctx, argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv
+  if (sub !== 'verify') throw new UsageError(`unknown 'file' subcommand '${String(sub)}' (verify)`)
+  const { positionals } = parseArgs({ args: rest, options: { ...COMMON }, allowPositionals: true, strict: true })
+  const path = positionals[0]
+  if (path === undefined) throw new UsageError('PATH is required')
+  let bytes: Uint8Array
+  try { bytes = new Uint8Array(await readFile(path)) } catch (err) { throw new UsageError(`cannot read ${path}: ${(err as Error).message}`) }
+  const m = await ctx.rpc.verifyFile(bytes)
+  const names = ['personal info (cip1)', 'symptoms (cip2)', 'prescriptions (cip3)']
+  if (!m.match) throw new VerificationFailed(`${path} (sha256 ${m.sha256}) is NOT a committed record field or attachment`, m)
+  const field = m.field === undefined ? '?' : names[m.field] ?? `attachment ${m.field - 3}`
+  out(ctx, m, `${path} (sha256 ${m.sha256}) is ${field} of record ${String(m.recordId)} committed at height ${String(m.height)}`)
+}
+
+async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...COMMON, type: { type: 'string' }, born: { type: 'string' }, doctor: { type: 'string' }, 'consortium-key': { type: 'string' }, state: { type: 'string' }, recover: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true
+  })
+  const state = resolve(values.state ?? DEFAULT_STATE_DIR)
+  const keywords = positionals.filter((k) => k.trim() !== '')
+  if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
+  const query = { keywords, fileType: values.type, birthYears: values.born === undefined ? undefined : parseBorn(values.born) }
+  const doctorFile = await identityFile(need(values.doctor, '--doctor'))
+  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state), 'consortium key file'))
+  const doctorIdent = loadClientIdentity(doctorFile)
+  const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey: openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey), counters: await loadCounters(state) })
+  const r = await doctor.search(ctx.rpc, query, consortiumWriters(ck), { recover: values.recover === true })
+  if (values.recover === true) await saveCounters(state, doctor.counters)
+  const result = { query, matches: r.matches, omitted: r.omitted, forged: r.forged }
+  const human = `${r.matches.length} matching record(s) (verified; ${r.omitted.length} omitted, ${r.forged.length} forged):\n` +
+    r.matches.map((m) => `  ${m.recordId} (height ${m.locations[0]?.height ?? '?'})`).join('\n')
+  if (r.omitted.length > 0 || r.forged.length > 0) throw new VerificationFailed(`${human}\nthe node's answer is incomplete or forged: ${JSON.stringify({ omitted: r.omitted, forged: r.forged })}`, result)
+  out(ctx, result, human)
+}
+
+async function grantCmd (ctx: Ctx, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...COMMON, from: { type: 'string' }, to: { type: 'string' }, fields: { type: 'string' } },
+    allowPositionals: true,
+    strict: true
+  })
+  const recordId = recordIdArg(positionals[0])
+  const fields = parseFields(need(values.fields, '--fields'))
+  const fromFile = await identityFile(need(values.from, '--from'))
+  if (fromFile.role !== 'patient') throw new UsageError('--from must be the record\'s patient (the holder of its field keys)')
+  const patient = Patient.fromIdentity(ctx.pq, fromFile)
+  const to = need(values.to, '--to')
+  let granteeKem: Uint8Array
+  if (/^[0-9a-f]{64}$/.test(to)) granteeKem = unb64((await ctx.rpc.getPatient(unhex(to))).kemPublicKey)
+  else granteeKem = loadClientIdentity(await identityFile(to)).keys.kem.publicKey
+  const r = await patient.grant(ctx.rpc, recordId, fields, granteeKem)
+  out(ctx, { recordId: hex(recordId), grantor: hex(r.tx.grantor), grantee: hex(r.tx.grantee), fields: r.tx.fields, status: r.status, height: r.height, txHash: r.txHash },
+    `granted fields [${r.tx.fields.join(', ')}] of record ${hex(recordId)} to key ${hex(r.tx.grantee)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''})`)
+}
+
+/** Runs one client subcommand; sets `process.exitCode` (never throws). */
+export async function runClientCommand (cmd: string, argv: string[]): Promise<void> {
+  const json = argv.includes('--json')
+  try {
+    if (argv.includes('--help') || argv.includes('-h')) { console.log(CLIENT_USAGE); return }
+    const rpcIdx = argv.indexOf('--rpc')
+    const url = rpcIdx >= 0 ? argv[rpcIdx + 1] : undefined
+    if (rpcIdx >= 0 && (url === undefined || url.startsWith('--'))) throw new UsageError('--rpc needs a URL')
+    let rpc: RpcClient
+    try { rpc = new RpcClient(url ?? DEFAULT_RPC_URL) } catch (err) { throw new UsageError((err as Error).message) }
+    const ctx: Ctx = { rpc, json, pq: await loadPqBackend() }
+    if (cmd === 'enroll') await enroll(ctx, argv)
+    else if (cmd === 'record') await recordCmd(ctx, argv)
+    else if (cmd === 'file') await fileCmd(ctx, argv)
+    else if (cmd === 'search') await searchCmd(ctx, argv)
+    else if (cmd === 'grant') await grantCmd(ctx, argv)
+    else throw new UsageError(`unknown command '${cmd}'`)
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    let exit = 1
+    if (err instanceof VerificationFailed) {
+      exit = 3
+      if (json) console.log(JSON.stringify(err.output))
+    } else if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ||
+      (err instanceof ClientError && (err.code === 'BAD_INPUT' || err.code === 'BAD_IDENTITY' || err.code === 'BAD_CONSORTIUM_KEY'))) {
+      exit = 2
+    }
+    const detail = err instanceof RpcCallError ? ` [rpc ${err.rpcCode}${err.rpcName !== undefined ? ` ${err.rpcName}` : ''}]` : ''
+    console.error(`pqmed ${cmd}: ${e.message}${detail}${exit === 2 && !(err instanceof ClientError) ? `\n${CLIENT_USAGE}` : ''}`)
+    if (json && !(err instanceof VerificationFailed)) console.log(JSON.stringify({ error: { message: e.message, code: err instanceof RpcCallError ? err.rpcCode : e.code ?? 'ERROR' } }))
+    process.exitCode = exit
+  }
+}
