@@ -19,7 +19,6 @@ import { startNode } from '../node/node.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
 import { createRpcServer } from '../rpc/index.js'
 import { CLIENT_COMMANDS, runClientCommand } from './client.js'
-import { CLIENT_COMMANDS, runClientCommand } from './client.js'
 
 class UsageError extends Error {}
 
@@ -124,7 +123,6 @@ async function main (): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2)
   if (cmd === 'genesis') await genesisCmd(rest)
   else if (cmd === 'node') await nodeCmd(rest)
-  else if (cmd !== undefined && CLIENT_COMMANDS.has(cmd)) await runClientCommand(cmd, rest)
   else if (cmd !== undefined && CLIENT_COMMANDS.has(cmd)) await runClientCommand(cmd, rest)
   else if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); if (cmd === undefined) process.exitCode = 2 }
   else throw new UsageError(`unknown command '${cmd}'`)
