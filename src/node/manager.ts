@@ -8,7 +8,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  buildBlock, decodeBlock, encodeBlock, encodeTx, headerHash, indexUpdatesHash, validateBlock, verifyCertificate,
+  buildBlock, decodeBlock, decodeCertificate, encodeBlock, encodeTx, headerHash, indexUpdatesHash, validateBlock,
   MAX_BLOCK_BYTES, type Block, type CommitCertificate, type Tx
 } from '../blocks/index.js'
 import {
@@ -26,9 +26,9 @@ import { pad } from './kv.js'
 import type { PqmedHost } from './libp2p.js'
 import { Mempool } from './mempool.js'
 import {
-  MAX_BLOBS_PER_REQUEST, MAX_BLOCKS_PER_REQUEST, MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, WireError, bytes, encodeCertifiedHeader, list, obj, uint
+  MAX_BLOBS_PER_REQUEST, MAX_BLOCKS_PER_REQUEST, MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, bytes, encodeCertifiedHeader, list, obj, uint
 } from './messages.js'
-import { ReqResp, ReqRespError } from './reqresp.js'
+import { ReqResp } from './reqresp.js'
 import { decodeSubmission, validateSubmission, type Submission, type TxContext } from './validation/tx.js'
 import type { Validation } from './validation/result.js'
 
@@ -40,7 +40,6 @@ export interface Logger {
 export interface ManagerOptions {
   host: PqmedHost
   genesis: Genesis
-  genesisHashBytes: Uint8Array
   /** This manager's index in `genesis.managers`. */
   self: number
   sigSecretKey: Uint8Array
@@ -447,7 +446,7 @@ export class ManagerNode {
           for (const it of items) {
             const o = obj(it, 'block item')
             const blockBytes = bytes(o.block, 'block')
-            const cert = (await import('../blocks/index.js')).decodeCertificate(bytes(o.cert, 'cert'))
+            const cert = decodeCertificate(bytes(o.cert, 'cert'))
             const block = decodeBlock(blockBytes)
             this.feed({ type: 'sync-block', now: Date.now(), value: { hash: headerHash(block.header), bytes: blockBytes }, certificate: cert })
             from = block.header.height + 1
@@ -652,4 +651,3 @@ export class ManagerNode {
   }
 }
 
-export { ReqRespError, WireError, verifyCertificate }

@@ -118,7 +118,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     if (cfg.role === 'manager' && sigSecretKey !== undefined) {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
       blobs = await BlobStore.open(join(cfg.dataDir, 'blobs'))
-      manager = new ManagerNode({ host, genesis: g, genesisHashBytes: genesisHash(g), self, sigSecretKey, pq, chain, blobs, log, commitTimeoutMs: cfg.commitTimeoutMs, byzantine: cfg.byzantine })
+      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, commitTimeoutMs: cfg.commitTimeoutMs, byzantine: cfg.byzantine })
       await manager.start()
     } else {
       kv = cfg.headerStore === 'memory' ? new MemKv() : await Kv.open(join(cfg.dataDir, 'headers'))
