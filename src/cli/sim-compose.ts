@@ -1,0 +1,159 @@
+/**
+ * `npm run sim:compose -- --managers 4 --users N [--latency MS] [--topology FILE] [--out FILE]`:
+ * writes a Docker Compose file (default `docker/compose.generated.yml`) for a topology:
+ *
+ * - `init`: a one-shot service running `pqmed genesis` into the shared `network` volume (skipped
+ *   when a genesis is already there), then setting each manager's address to its service DNS name
+ *   (`/dns4/manager-<i>/tcp/4001`) and the topology's consensus parameters;
+ * - `manager-<i>` and `user-<j>`: `pqmed node` on the private `pqmed` network, each with its own
+ *   data volume, starting once `init` completed successfully, with `deploy.resources.limits`;
+ *   user nodes publish their JSON-RPC port on 127.0.0.1 (`ports.rpcBase + j`, default 8645 + j);
+ * - with a latency, every delayed service gets `cap_add: [NET_ADMIN]` and runs
+ *   `/app/docker/netem-entrypoint.sh`, which adds `tc qdisc ... netem delay` on eth0 and then drops
+ *   to the unprivileged `node` user (the image ships iproute2 for this).
+ *
+ * @example
+ * ```ts
+ * const doc = composeFor(topologyFromFlags({ managers: 4, users: 3, latencyMs: 50 }))
+ * await writeFile('docker/compose.generated.yml', composeYaml(doc))
+ * ```
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
+import { nodeLatency, topologyFromArgs, type Topology } from './topology.js'
+
+/** Ports inside every container (the Dockerfile EXPOSEs these). */
+export const CONTAINER_RPC_PORT = 8645
+export const CONTAINER_P2P_PORT = 4001
+export const DEFAULT_IMAGE = 'pqmed:local'
+
+export interface ComposeService {
+  image: string
+  build?: { context: string, dockerfile: string }
+  pull_policy?: string
+  entrypoint?: string[]
+  command: string[]
+  user?: string
+  cap_add?: string[]
+  environment?: Record<string, string>
+  volumes?: string[]
+  networks: string[]
+  ports?: string[]
+  depends_on?: Record<string, { condition: 'service_completed_successfully' | 'service_started' | 'service_healthy' }>
+  restart?: string
+  stop_grace_period?: string
+  deploy?: { resources: { limits: { cpus: string, memory: string } } }
+}
+
+export interface ComposeFile {
+  name: string
+  services: Record<string, ComposeService>
+  networks: Record<string, { driver: string }>
+  volumes: Record<string, Record<string, never>>
+}
+
+export interface ComposeOptions {
+  image?: string
+}
+
+/** The script the init service runs (POSIX sh; no `$`, which Compose would interpolate). */
+function initScript (t: Topology): string {
+  const rewrite = [
+    'const fs=require("fs");const f="/network/genesis.json";',
+    'const g=JSON.parse(fs.readFileSync(f,"utf8"));',
+    `g.managers.forEach((m,i)=>{m.addrs=["/dns4/manager-"+i+"/tcp/${CONTAINER_P2P_PORT}"]});`,
+    `g.params=${JSON.stringify(t.consensus)};`,
+    'fs.writeFileSync(f,JSON.stringify(g,null,2)+"\\n");',
+    'console.log("genesis: managers at "+g.managers.map((m)=>m.addrs[0]).join(" "))'
+  ].join('')
+  return [
+    'set -e',
+    'if [ -f /network/genesis.json ]; then echo "init: /network/genesis.json exists, keeping it"; exit 0; fi',
+    `node /app/bin/pqmed.js genesis --dir /network --managers ${t.managers} --doctors ${t.doctors} --chain-id ${t.chainId}`,
+    `node -e '${rewrite}'`
+  ].join('\n')
+}
+
+/** The Compose document for a topology (a plain object; see `composeYaml`). */
+export function composeFor (t: Topology, opts: ComposeOptions = {}): ComposeFile {
+  const image = opts.image ?? DEFAULT_IMAGE
+  const rpcBase = t.ports.rpcBase === 0 ? CONTAINER_RPC_PORT : t.ports.rpcBase
+  const services: Record<string, ComposeService> = {}
+  const volumes: Record<string, Record<string, never>> = { network: {} }
+  services.init = {
+    image,
+    build: { context: '..', dockerfile: 'docker/Dockerfile' },
+    entrypoint: ['/bin/sh', '-c'],
+    command: [initScript(t)],
+    volumes: ['network:/network'],
+    networks: ['pqmed'],
+    restart: 'no'
+  }
+  const node = (name: string, role: 'manager' | 'user', limits: Topology['resources']['manager']): ComposeService => {
+    const args = [
+      'node', '--role', role, '--genesis', '/network/genesis.json', '--data-dir', '/data',
+      ...(role === 'manager' ? ['--identity', `/network/identities/${name}.json`] : []),
+      '--listen', `/ip4/0.0.0.0/tcp/${CONTAINER_P2P_PORT}`, '--rpc-host', '0.0.0.0', '--rpc-port', String(CONTAINER_RPC_PORT)
+    ]
+    volumes[`${name}-data`] = {}
+    const s: ComposeService = {
+      image,
+      pull_policy: 'never',
+      command: args,
+      volumes: ['network:/network:ro', `${name}-data:/data`],
+      networks: ['pqmed'],
+      depends_on: { init: { condition: 'service_completed_successfully' } },
+      restart: 'unless-stopped',
+      stop_grace_period: '20s',
+      deploy: { resources: { limits: { cpus: limits.cpus, memory: limits.memory } } }
+    }
+    const delay = nodeLatency(t, name)
+    if (delay > 0) {
+      s.entrypoint = ['/app/docker/netem-entrypoint.sh']
+      s.user = 'root'
+      s.cap_add = ['NET_ADMIN']
+      s.environment = { PQMED_NETEM_DELAY_MS: String(delay) }
+    }
+    return s
+  }
+  for (let i = 0; i < t.managers; i++) services[`manager-${i}`] = node(`manager-${i}`, 'manager', t.resources.manager)
+  for (let j = 0; j < t.users; j++) {
+    const s = node(`user-${j}`, 'user', t.resources.user)
+    s.ports = [`127.0.0.1:${rpcBase + j}:${CONTAINER_RPC_PORT}`]
+    services[`user-${j}`] = s
+  }
+  return { name: `pqmed-${t.chainId.replace(/[^a-z0-9_-]/g, '-')}`, services, networks: { pqmed: { driver: 'bridge' } }, volumes }
+}
+
+export function composeYaml (doc: ComposeFile, t: Topology): string {
+  const header = [
+    `# Generated by \`npm run sim:compose\` for ${t.managers} managers, ${t.users} user nodes, ${t.doctors} doctors,`,
+    `# latency ${t.latencyMs} ms${Object.keys(t.nodes).length > 0 ? ' (with per-node overrides)' : ''}. Regenerate rather than edit. See docker/README.md.`,
+    '#   docker build -t pqmed:local -f docker/Dockerfile .',
+    '#   docker compose -f docker/compose.generated.yml up -d',
+    ''
+  ].join('\n')
+  return header + stringify(doc, { lineWidth: 0 })
+}
+
+export async function main (argv: string[]): Promise<string> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { topology: { type: 'string' }, managers: { type: 'string' }, users: { type: 'string' }, doctors: { type: 'string' }, latency: { type: 'string' }, 'chain-id': { type: 'string' }, out: { type: 'string' }, image: { type: 'string' } },
+    strict: true
+  })
+  const t = await topologyFromArgs(values)
+  const out = resolve(values.out ?? 'docker/compose.generated.yml')
+  await mkdir(dirname(out), { recursive: true })
+  await writeFile(out, composeYaml(composeFor(t, { image: values.image }), t))
+  return out
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  main(process.argv.slice(2)).then((out) => { console.log(`wrote ${out}`) }, (err: Error) => {
+    console.error(`sim:compose: ${err.message}`)
+    process.exit(err.name === 'TopologyError' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1)
+  })
+}
