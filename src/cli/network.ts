@@ -18,13 +18,16 @@
  * await net.stop()
  * ```
  */
+import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createDevnet, writeDevnet } from '../node/devnet.js'
 import { parseGenesis, type Genesis } from '../node/genesis.js'
 import type { PeerInfo } from '../rpc/backend.js'
-import { freePorts, ProcNet, rpc, type Proc } from './procs.js'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { freePorts, ProcNet, rpc, type Proc, type ProcSpec } from './procs.js'
 import { nodeNames, type Topology } from './topology.js'
 
 export type NetworkErrorCode = 'LAYOUT_INVALID' | 'LAYOUT_MISMATCH' | 'START_FAILED' | 'NOT_READY'
@@ -40,6 +43,8 @@ export interface LayoutNode {
   /** libp2p TCP port (0: chosen by the OS at each start; user nodes). */
   p2pPort: number
   rpcPort: number
+  /** The node's own address (network namespaces); default: the layout's host. */
+  host?: string
 }
 
 /** DIR/network.json */
@@ -73,9 +78,19 @@ export interface RunningNetwork {
   stop: (timeoutMs?: number) => Promise<Record<string, number | null>>
 }
 
+/** Where nodes run when each has its own address (sim:local --netns). */
+export interface Placement {
+  /** The node's address (it binds libp2p and JSON-RPC there). */
+  host: (name: string) => string
+  /** Command prefix that runs a process in the node's place, e.g. ['ip', 'netns', 'exec', 'ns0']. */
+  wrap: (name: string) => string[]
+}
+
 export interface StartOptions {
   /** Loopback address the nodes bind (default 127.0.0.1). */
   host?: string
+  /** Each node on its own address, started through a command prefix (default: all on `host`, plain processes). */
+  placement?: Placement
   pq?: 'liboqs' | 'noble'
   /** How long each node may take to print its ready line (default 60 s). */
   readyTimeoutMs?: number
@@ -84,6 +99,55 @@ export interface StartOptions {
 }
 
 const LAYOUT = 'network.json'
+const BIN = fileURLToPath(new URL('../../bin/pqmed.js', import.meta.url))
+
+/** What startNetwork needs from a process harness (ProcNet, or WrappedNet below). */
+interface Launcher {
+  readonly procs: Map<string, Proc>
+  start: (spec: ProcSpec, timeoutMs?: number) => Promise<Proc>
+  stop: (name: string) => Promise<number | null>
+}
+
+/**
+ * Like ProcNet, but each `bin/pqmed.js node ...` process is started through a command prefix
+ * (`ip netns exec NS`, which execs into node: SIGTERM reaches the node itself).
+ */
+export class WrappedNet implements Launcher {
+  readonly procs = new Map<string, Proc>()
+  constructor (private readonly wrap: (name: string) => string[]) {}
+
+  async start (spec: ProcSpec, timeoutMs = 60_000): Promise<Proc> {
+    const [cmd, ...pre] = [...this.wrap(spec.name), process.execPath, BIN, 'node', ...spec.args] as [string, ...string[]]
+    const child = spawn(cmd, pre, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const stderr: string[] = []
+    child.stderr.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
+    const ready = await new Promise<{ rpc: string, peerId: string }>((resolve, reject) => {
+      const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${spec.name} not ready in ${timeoutMs} ms: ${stderr.join('')}`)) }, timeoutMs)
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        try {
+          const o = JSON.parse(line) as { event?: string, rpc?: string, peerId?: string }
+          if (o.event === 'ready' && typeof o.rpc === 'string' && typeof o.peerId === 'string') { clearTimeout(t); resolve({ rpc: o.rpc, peerId: o.peerId }) }
+        } catch { /* a log line */ }
+      })
+      child.on('exit', (code) => { clearTimeout(t); reject(new Error(`${spec.name} exited with ${String(code)}: ${stderr.join('')}`)) })
+    })
+    const p: Proc = { spec, child, rpc: ready.rpc, peerId: ready.peerId, stderr }
+    this.procs.set(spec.name, p)
+    return p
+  }
+
+  async stop (name: string): Promise<number | null> {
+    const p = this.procs.get(name)
+    if (p === undefined) return null
+    this.procs.delete(name)
+    if (p.child.exitCode !== null) return p.child.exitCode
+    return await new Promise<number | null>((resolve) => {
+      const t = setTimeout(() => { p.child.kill('SIGKILL') }, 10_000)
+      p.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
+      p.child.kill('SIGTERM')
+    })
+  }
+}
 
 function parseLayout (text: string): NetworkLayout {
   let raw: unknown
@@ -106,7 +170,7 @@ async function pickPorts (base: number, n: number): Promise<number[]> {
  * Creates genesis, identities and the port layout in `dir` if it has none; otherwise loads them
  * (adding ports for user nodes beyond those recorded). Returns whether it created them.
  */
-export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.1'): Promise<{ created: boolean, genesis: Genesis, layout: NetworkLayout }> {
+export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.1', hostOf?: (name: string) => string): Promise<{ created: boolean, genesis: Genesis, layout: NetworkLayout }> {
   await mkdir(dir, { recursive: true })
   const gPath = join(dir, 'genesis.json')
   const lPath = join(dir, LAYOUT)
@@ -118,24 +182,40 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
     if (genesis.managers.length !== t.managers || managers.length !== t.managers) {
       throw new NetworkError('LAYOUT_MISMATCH', `${dir} holds a network with ${genesis.managers.length} managers, the topology asks for ${t.managers} (the manager set is fixed by genesis: use another data dir)`)
     }
+    if (layout.nodes.some((n) => (n.host !== undefined) !== (hostOf !== undefined))) {
+      throw new NetworkError('LAYOUT_MISMATCH', `${dir} was created ${hostOf === undefined ? 'with a network namespace per node' : 'for loopback'}: start it the same way, or use another data dir`)
+    }
     const users = layout.nodes.filter((n) => n.role === 'user')
     if (users.length < t.users) {
       const ports = await pickPorts(0, t.users - users.length)
-      for (let j = users.length; j < t.users; j++) layout.nodes.push({ name: `user-${j}`, role: 'user', p2pPort: 0, rpcPort: ports[j - users.length] as number })
+      for (let j = users.length; j < t.users; j++) {
+        const name = `user-${j}`
+        layout.nodes.push(hostOf === undefined
+          ? { name, role: 'user', p2pPort: 0, rpcPort: ports[j - users.length] as number }
+          : { name, role: 'user', p2pPort: 0, rpcPort: t.ports.rpcBase || 8645, host: hostOf(name) })
+      }
       await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
     }
     return { created: false, genesis, layout }
   }
   const names = nodeNames(t)
-  const p2p = await pickPorts(t.ports.libp2pBase, t.managers)
-  const rpcs = await pickPorts(t.ports.rpcBase, names.length)
-  const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, managerAddr: (i) => `/ip4/${host}/tcp/${p2p[i] as number}`, params: t.consensus })
+  // own addresses: the same fixed ports on every node; shared loopback: distinct (fixed or free) ports
+  const p2p = hostOf !== undefined ? names.map(() => t.ports.libp2pBase || 4001) : await pickPorts(t.ports.libp2pBase, t.managers)
+  const rpcs = hostOf !== undefined ? names.map(() => t.ports.rpcBase || 8645) : await pickPorts(t.ports.rpcBase, names.length)
+  const hostFor = (name: string): string => hostOf?.(name) ?? host
+  const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, managerAddr: (i) => `/ip4/${hostFor(`manager-${i}`)}/tcp/${p2p[i] as number}`, params: t.consensus })
   await writeDevnet(dir, files)
   const layout: NetworkLayout = {
     version: 1,
     chainId: t.chainId,
     host,
-    nodes: names.map((name, k) => ({ name, role: k < t.managers ? 'manager' : 'user', p2pPort: k < t.managers ? p2p[k] as number : 0, rpcPort: rpcs[k] as number }))
+    nodes: names.map((name, k) => ({
+      name,
+      role: k < t.managers ? 'manager' : 'user',
+      p2pPort: k < t.managers || hostOf !== undefined ? p2p[k] as number : 0,
+      rpcPort: rpcs[k] as number,
+      ...(hostOf !== undefined ? { host: hostOf(name) } : {})
+    }))
   }
   await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
   return { created: true, genesis: files.genesis, layout }
@@ -143,15 +223,17 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
 
 /** `pqmed node` arguments of one node of a prepared network. */
 export function nodeArgs (dir: string, layout: NetworkLayout, n: LayoutNode, pq?: 'liboqs' | 'noble'): string[] {
+  const host = n.host ?? layout.host
   return [
     '--role', n.role,
     '--genesis', join(dir, 'genesis.json'),
     '--data-dir', join(dir, 'nodes', n.name),
     ...(n.role === 'manager' ? ['--identity', join(dir, 'identities', `${n.name}.json`)] : []),
-    '--listen', `/ip4/${layout.host}/tcp/${n.p2pPort}`,
-    '--rpc-host', layout.host,
+    '--listen', `/ip4/${host}/tcp/${n.p2pPort}`,
+    '--rpc-host', host,
     '--rpc-port', String(n.rpcPort),
-    '--loopback',
+    // many nodes sharing 127.0.0.1 need libp2p's loopback tuning; nodes with their own addresses do not
+    ...(host.startsWith('127.') ? ['--loopback'] : []),
     ...(pq !== undefined ? ['--pq', pq] : [])
   ]
 }
@@ -179,10 +261,10 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
   const t0 = Date.now()
   const dir = resolve(dirArg)
   const log = opts.log ?? (() => {})
-  const { created, genesis, layout } = await prepareNetwork(t, dir, opts.host ?? '127.0.0.1')
+  const { created, genesis, layout } = await prepareNetwork(t, dir, opts.host ?? '127.0.0.1', opts.placement?.host)
   log(created ? `created genesis and identities in ${dir}` : `reusing ${dir} (chain ${genesis.chainId})`)
   await mkdir(join(dir, 'logs'), { recursive: true })
-  const net = new ProcNet()
+  const net: Launcher = opts.placement === undefined ? new ProcNet() : new WrappedNet(opts.placement.wrap)
   const logs: WriteStream[] = []
   const endpoints: NodeEndpoint[] = []
   const startOne = async (n: LayoutNode): Promise<void> => {
