@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+interface Run { stdout: string, stderr: string, stop: () => Promise<number | null> }
+
+/** Starts `npm start`'s entry point (as package.json runs it) and waits for its banner. */
+async function startDevnet (dir: string, extra: string[]): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/polyfill.ts', 'src/cli/devnet.ts', '--data-dir', dir, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no banner in 90 s:\n${stderr}`)) }, 90_000)
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); if (stdout.includes('Ctrl-C stops every node')) { clearTimeout(t); resolve() } })
+    child.on('exit', (code) => { clearTimeout(t); reject(new Error(`devnet exited with ${String(code)}:\n${stderr}`)) })
+  })
+  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code) }) })
+  return { stdout, get stderr () { return stderr }, stop: async () => { child.kill('SIGINT'); return await exited } }
+}
+
+/** Runs every printed curl example exactly as printed (through sh), returning the parsed responses by method. */
+async function runExamples (banner: string): Promise<Map<string, { result?: unknown, error?: unknown }>> {
+  const lines = banner.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('curl '))
+  const out = new Map<string, { result?: unknown, error?: unknown }>()
+  for (const line of lines) {
+    const { stdout } = await promisify(execFile)('/bin/sh', ['-c', line])
+    const method = /"method":"([^"]+)"/.exec(line)?.[1] ?? '?'
+    out.set(method, JSON.parse(stdout) as { result?: unknown, error?: unknown })
+  }
+  return out
+}
+
+describe('cli: npm start (devnet)', function () {
+  this.timeout(180_000)
+  let dir: string
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'pqmed-devnet-')) })
+  after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('first start: creates the network, seeds records, prints URLs and curl examples that work; SIGINT exits 0', async () => {
+    const t0 = Date.now()
+    const run = await startDevnet(dir, ['--records', '4'])
+    console.log(`      (banner after ${Date.now() - t0} ms)`)
+    assert.match(run.stdout, /seeded 4 synthetic records/)
+    const urls = [...run.stdout.matchAll(/^ {2}(manager-\d|user-\d)\s+(http:\/\/127\.0\.0\.1:\d+\/)/gm)].map((m) => m[1])
+    assert.deepEqual(urls, ['manager-0', 'manager-1', 'manager-2', 'manager-3', 'user-0', 'user-1'])
+    const res = await runExamples(run.stdout)
+    assert.deepEqual([...res.keys()], ['node_info', 'chain_status', 'chain_getHeader', 'ehr_getRecord', 'ehr_verifyRecord', 'rpc.discover'])
+    for (const [m, r] of res) assert.equal(r.error, undefined, `${m}: ${JSON.stringify(r.error)}`)
+    const seeded = JSON.parse(await readFile(join(dir, 'seeded-records.json'), 'utf8')) as string[]
+    assert.equal(seeded.length, 4)
+    assert.equal((res.get('ehr_getRecord')?.result as { tx: { recordId: string } }).tx.recordId, seeded[0])
+    assert.equal((res.get('ehr_verifyRecord')?.result as { valid: boolean }).valid, true)
+    assert.ok((res.get('chain_status')?.result as { height: number }).height >= 1)
+    assert.equal(await run.stop(), 0, run.stderr)
+    assert.match(run.stderr, /all nodes stopped/)
+  })
+
+  it('second start reuses the data dir: same genesis, chain continues, no reseeding', async () => {
+    const genesis = await readFile(join(dir, 'genesis.json'), 'utf8')
+    const run = await startDevnet(dir, ['--records', '4'])
+    assert.match(run.stderr, /reusing /)
+    assert.match(run.stdout, /reusing the existing chain \(not reseeded\)/)
+    assert.equal(await readFile(join(dir, 'genesis.json'), 'utf8'), genesis)
+    const res = await runExamples(run.stdout)
+    assert.equal((res.get('ehr_verifyRecord')?.result as { valid: boolean }).valid, true)
+    assert.equal(await run.stop(), 0, run.stderr)
+  })
+})

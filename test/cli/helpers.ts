@@ -1,0 +1,38 @@
+import { join } from 'node:path'
+import { SimulatedDoctor } from '../../src/client/simulated-doctor.js'
+import { seededRng } from '../../src/client/synthetic.js'
+import { loadPqBackend, toHex } from '../../src/crypto/index.js'
+import { loadIdentity, readIdentityFile } from '../../src/node/identity.js'
+import { rpc } from '../../src/cli/procs.js'
+import type { RecordJson, RecordVerificationJson } from '../../src/rpc/index.js'
+
+/** Submits `n` synthetic records through `submitUrl` (waiting for commit) with doctor-0 of the network in `dir`. */
+export async function submitRecords (dir: string, submitUrl: string, n: number, seed = 1): Promise<string[]> {
+  const pq = await loadPqBackend()
+  const id = await loadIdentity(await readIdentityFile(join(dir, 'identities', 'doctor-0.json')))
+  const doctor = new SimulatedDoctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, new Uint8Array(32).fill(9))
+  const rng = seededRng(seed)
+  const ids: string[] = []
+  await Promise.all(Array.from({ length: n }, async (_, i) => {
+    const s = doctor.record(rng, i % 3)
+    const r = await rpc<{ status: string }>(submitUrl, 'ehr_submitRecord', { submission: Buffer.from(s.bytes).toString('base64'), wait: true })
+    if (r.status !== 'committed') throw new Error(`record ${i}: ${r.status}`)
+    ids.push(toHex(s.tx.recordId))
+  }))
+  return ids
+}
+
+/** ehr_getRecord + ehr_verifyRecord on `url` (waits for the node's header sync to reach the record). */
+export async function fetchVerified (url: string, recordId: string, timeoutMs = 20_000): Promise<{ record: RecordJson, verification: RecordVerificationJson }> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const record = await rpc<RecordJson>(url, 'ehr_getRecord', { recordId })
+      const verification = await rpc<RecordVerificationJson>(url, 'ehr_verifyRecord', { recordId })
+      return { record, verification }
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  }
+}
