@@ -88,8 +88,7 @@ export function composeFor (t: Topology, opts: ComposeOptions = {}): ComposeFile
     entrypoint: ['/bin/sh', '-c'],
     command: [initScript(t)],
     volumes: ['network:/network'],
-    networks: ['pqmed'],
-    restart: 'no'
+    networks: ['pqmed']
   }
   const node = (name: string, role: 'manager' | 'user', limits: Topology['resources']['manager']): ComposeService => {
     const args = [
@@ -124,7 +123,8 @@ export function composeFor (t: Topology, opts: ComposeOptions = {}): ComposeFile
     s.ports = [`127.0.0.1:${rpcBase + j}:${CONTAINER_RPC_PORT}`]
     services[`user-${j}`] = s
   }
-  return { name: `pqmed-${t.chainId.replace(/[^a-z0-9_-]/g, '-')}`, services, networks: { pqmed: { driver: 'bridge' } }, volumes }
+  const project = t.chainId.replace(/[^a-z0-9_-]/g, '-')
+  return { name: project.startsWith('pqmed') ? project : `pqmed-${project}`, services, networks: { pqmed: { driver: 'bridge' } }, volumes }
 }
 
 export function composeYaml (doc: ComposeFile, t: Topology): string {
