@@ -58,7 +58,8 @@ export interface ManagerOptions {
 
 export class NodeError extends Error {
   readonly code: string
-  constructor (code: string, message: string) { super(message); this.name = 'NodeError'; this.code = code }
+  readonly data?: unknown
+  constructor (code: string, message: string, data?: unknown) { super(message); this.name = 'NodeError'; this.code = code; this.data = data }
 }
 
 export interface SubmitResult {
@@ -512,8 +513,9 @@ export class ManagerNode {
 
   /**
    * Validates and admits a submission, gossips it to the other managers, and (with `wait`) waits
-   * until it is committed. Resubmitting the same tx is idempotent. Throws NodeError with the
-   * validation code on a rejected submission, and `NOT_COMMITTED` on timeout.
+   * until it is committed. Resubmitting a pending tx is harmless (it is not duplicated); a replay
+   * of a committed tx is refused with `DUPLICATE` (its data says it is committed). Throws
+   * NodeError with the validation code on a rejected submission, and `NOT_COMMITTED` on timeout.
    */
   async submit (data: Uint8Array, wait: boolean): Promise<SubmitResult> {
     const d = decodeSubmission(data)
@@ -522,7 +524,8 @@ export class ManagerNode {
     const v: Validation<Submission> = await validateSubmission(d.value, this.txContext())
     if (v.verdict !== 'ACCEPT') {
       if (v.code === 'DUPLICATE' && this.committed.txs.has(key)) {
-        return { status: 'committed', txHash: key }
+        // a replay of a committed tx: refused, but the submitter learns that its tx is committed
+        throw new NodeError('DUPLICATE', `tx ${key} is already committed (a replay is refused; nothing was stored)`, { txHash: key, committed: true })
       }
       throw new NodeError(v.code, v.reason)
     }

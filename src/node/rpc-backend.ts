@@ -73,7 +73,7 @@ function domain (err: unknown): never {
   const code = (err as { code?: string }).code ?? ''
   const msg = (err as Error).message
   if (err instanceof RpcDomainError) throw err
-  if (DOMAIN_CODES.has(code)) throw new RpcDomainError(code as RpcErrorName, msg)
+  if (DOMAIN_CODES.has(code)) throw new RpcDomainError(code as RpcErrorName, msg, (err as { data?: unknown }).data)
   if (code === 'MALFORMED' || code === 'TOO_LARGE') throw new RpcDomainError(code === 'TOO_LARGE' ? 'LIMIT_EXCEEDED' : 'INVALID_TX', msg)
   if (code === 'TOKEN_LIMIT') throw new RpcDomainError('LIMIT_EXCEEDED', msg)
   if (code === 'MEMPOOL_FULL' || code === 'BUSY') throw new RpcDomainError('LIMIT_EXCEEDED', msg)

@@ -163,12 +163,11 @@ describe('e2e: SDK and CLI over JSON-RPC against an in-process network (4 manage
       assert.deepEqual(rogue.counters.encode(), before, 'counters of a rejected submission are rolled back')
       for (const url of net.urls) await assert.rejects(new RpcClient(url).getRecord(recordId), (e: unknown) => e instanceof RpcCallError && e.rpcCode === -32001)
 
-      // the exact committed submission again is idempotent (same tx hash, no second copy) ...
+      // the exact committed submission again (a replay) is refused with -32013, and nothing is stored twice ...
       const original = await rpc.getRecord(Buffer.from(records.a as string, 'hex'))
       const { encodeSubmission } = await import('../../src/blocks/index.js')
       const { recordTxFromJson } = await import('../../src/client/index.js')
-      const again = await rpc.submitRecord(encodeSubmission(recordTxFromJson(original.tx), original.ciphertexts.map(unb64)))
-      assert.equal(again.status, 'committed')
+      await assert.rejects(rpc.submitRecord(encodeSubmission(recordTxFromJson(original.tx), original.ciphertexts.map(unb64))), (e: unknown) => e instanceof RpcCallError && e.rpcCode === -32013)
       // ... and a replay of the record id in a new, validly signed tx is rejected as DUPLICATE
       const replayId = patient.newRecordId()
       const ho = doctor.openKeyTransfer(patient.keyTransfer(replayId, {}, doctor.kemPublicKey))
