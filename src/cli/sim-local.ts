@@ -5,7 +5,7 @@
  *
  * Without `--netns` every node shares 127.0.0.1: there is no per-link delay on plain loopback, so a
  * latency is refused there. With `--netns` (root, `ip netns` and veth/bridge support) each node runs
- * in its own network namespace with its own address on a bridge (10.231.0.0/16), and a latency is
+ * in its own network namespace with its own address on a bridge (a 10.2xx.0.0/16 per run), and a latency is
  * applied with `tc qdisc ... netem delay` on the node's interface (needs the kernel's sch_netem).
  *
  * The data dir defaults to a fresh temporary directory, removed on exit; with `--data-dir` it is
@@ -78,7 +78,9 @@ export async function createNetnsLab (t: Topology, support: NetnsSupport): Promi
   const bridge = `pqb${tag}`
   const names = nodeNames(t)
   const nsOf = (name: string): string => `pqmed-${tag}-${name}`
-  const addr = (k: number): string => `10.231.${1 + Math.floor(k / 250)}.${2 + (k % 250)}`
+  // a /16 per run (10.200.0.0 … 10.249.0.0, by process id), so concurrent runs rarely share a subnet
+  const net16 = `10.${200 + (process.pid % 50)}`
+  const addr = (k: number): string => `${net16}.${1 + Math.floor(k / 250)}.${2 + (k % 250)}`
   const index = new Map(names.map((n, k) => [n, k]))
   const addressOf = (name: string): string => {
     const k = index.get(name)
@@ -92,7 +94,7 @@ export async function createNetnsLab (t: Topology, support: NetnsSupport): Promi
   }
   try {
     await sh('ip', ['link', 'add', bridge, 'type', 'bridge'])
-    await sh('ip', ['addr', 'add', '10.231.0.1/16', 'dev', bridge])
+    await sh('ip', ['addr', 'add', `${net16}.0.1/16`, 'dev', bridge])
     await sh('ip', ['link', 'set', bridge, 'up'])
     for (const [k, name] of names.entries()) {
       const ns = nsOf(name)
@@ -133,7 +135,7 @@ export async function simLocal (t: Topology, opts: { netns?: boolean, dataDir?: 
     if (!support.ok) throw new Error(`--netns is not possible here: ${support.reason ?? ''}`)
     if (hasLatency && !support.netem) throw new Error(`a latency needs tc netem, which is not possible here: ${support.reason ?? ''}`)
     lab = await createNetnsLab(t, support)
-    log(`one network namespace per node on bridge 10.231.0.1/16${hasLatency ? ', netem delay applied' : ''}`)
+    log(`one network namespace per node, on a bridge${hasLatency ? ', netem delay applied' : ''}`)
   } else if (hasLatency) {
     throw new Error('a latency is not possible on plain loopback (all nodes share 127.0.0.1 and one interface, so there is no per-node link to delay); use --netns (root with ip netns and tc netem) or sim:compose')
   }
