@@ -11,38 +11,41 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { createConsortiumKeyFile, openConsortiumKey, parseConsortiumKeyFile } from '../client/consortium.js'
 import { SimulatedDoctor } from '../client/simulated-doctor.js'
+import { loadCounters, readJsonFile, saveCounters, writeJsonFile } from '../client/state.js'
 import { seededRng } from '../client/synthetic.js'
-import { fromHex, loadPqBackend, sha256, toHex, utf8 } from '../crypto/index.js'
+import { loadPqBackend, toHex, type PqBackend } from '../crypto/index.js'
+import { parseGenesis } from '../node/genesis.js'
 import { loadIdentity, readIdentityFile } from '../node/identity.js'
+import { SseClient } from '../sse/index.js'
 import type { ChainStatus } from '../rpc/backend.js'
 import { startNetwork, stopOnSignal, type RunningNetwork } from './network.js'
 import { rpc } from './procs.js'
 import { topologyFromFlags } from './topology.js'
 
 /**
- * The devnet's consortium key (the key under which index-2 search tokens are derived): a fixed
- * devnet constant, written to DIR/consortium-key.hex on first start and read from there afterwards.
- * Not a secret: a devnet only.
+ * The consortium index key (under which index-2 search tokens are derived): random, created on
+ * first start and stored wrapped with ML-KEM-768 to every genesis doctor's key in
+ * DIR/consortium-key.json (src/client/consortium.ts); a doctor opens it with its own KEM key.
  */
-export const DEVNET_CONSORTIUM_KEY = sha256(utf8('pqmed devnet consortium key (not secret)'))
-
-async function consortiumKey (dir: string): Promise<Uint8Array> {
-  const path = join(dir, 'consortium-key.hex')
-  if (existsSync(path)) {
-    const k = fromHex((await readFile(path, 'utf8')).trim())
-    if (k.length !== 32) throw new Error(`${path}: expected 32 bytes of hex`)
-    return k
+async function consortiumKey (dir: string, pq: PqBackend, doctorKemSecretKey: Uint8Array): Promise<Uint8Array> {
+  const path = join(dir, 'consortium-key.json')
+  if (!existsSync(path)) {
+    const genesis = parseGenesis(await readFile(join(dir, 'genesis.json'), 'utf8'))
+    await writeJsonFile(path, createConsortiumKeyFile(pq, genesis.doctors))
   }
-  await writeFile(path, toHex(DEVNET_CONSORTIUM_KEY) + '\n', { mode: 0o600 })
-  return DEVNET_CONSORTIUM_KEY
+  return openConsortiumKey(pq, parseConsortiumKeyFile(await readJsonFile(path, 'consortium key file')), doctorKemSecretKey)
 }
+
+/** Where the devnet keeps doctor-0's client state (its searchable-index counters). */
+export const clientStateDir = (dir: string): string => join(dir, 'client-state')
 
 /** Submits `count` synthetic records through `url` (waiting for each to commit); returns their ids. */
 export async function seedRecords (dir: string, url: string, count: number): Promise<string[]> {
   const pq = await loadPqBackend()
   const id = await loadIdentity(await readIdentityFile(join(dir, 'identities', 'doctor-0.json')))
-  const doctor = new SimulatedDoctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, await consortiumKey(dir))
+  const doctor = new SimulatedDoctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, await consortiumKey(dir, pq, id.keys.kem.secretKey), new SseClient({ counters: await loadCounters(clientStateDir(dir)) }))
   const rng = seededRng(20_260_101)
   const subs = Array.from({ length: count }, (_, i) => doctor.record(rng, i % 12))
   const ids: string[] = []
@@ -55,7 +58,12 @@ export async function seedRecords (dir: string, url: string, count: number): Pro
       ids[i] = toHex(s.tx.recordId)
     }
   }
-  await Promise.all(Array.from({ length: 8 }, worker))
+  try {
+    await Promise.all(Array.from({ length: 8 }, worker))
+  } finally {
+    // the counters let `pqmed search --state` find (and check for omissions among) the seeded records
+    await saveCounters(clientStateDir(dir), doctor.sse.counters)
+  }
   return ids
 }
 
@@ -82,6 +90,10 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
       ? [`  ${curl(u1, 'ehr_getRecord', { recordId })}`, `  ${curl(u0, 'ehr_verifyRecord', { recordId })}`]
       : []),
     `  ${curl(u0, 'rpc.discover')}   # the OpenRPC document: every method and its params`,
+    '',
+    'The pqmed CLI (as doctor-0, who wrote the seeded records):',
+    `  node bin/pqmed.js search fever --doctor ${join(net.dir, 'identities', 'doctor-0.json')} --consortium-key ${join(net.dir, 'consortium-key.json')} --state ${clientStateDir(net.dir)} --rpc ${u0}`,
+    ...(recordId !== undefined ? [`  node bin/pqmed.js record verify ${recordId} --rpc ${u1}`] : []),
     '',
     'Ctrl-C stops every node; `npm start` again reuses the data dir.',
     ''
