@@ -34,6 +34,8 @@ export interface RowResult {
   memory: { workerRssMiB: number, perUserNodeMiB: number, managerRssMiB: number[] }
   cpuSeconds: { setup: number, submitAndSync: number, queries: number, loaded: number, total: number }
   rowSeconds: number
+  /** JSON-RPC calls retried after a reset keep-alive socket (see `call` in bench/table4.ts). */
+  transportRetries: number
 }
 
 const ms = (x: number): string => x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : formatNumber(Math.round(x))
