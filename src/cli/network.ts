@@ -18,16 +18,13 @@
  * await net.stop()
  * ```
  */
-import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createDevnet, writeDevnet } from '../node/devnet.js'
 import { parseGenesis, type Genesis } from '../node/genesis.js'
 import type { PeerInfo } from '../rpc/backend.js'
-import { fileURLToPath } from 'node:url'
-import { createInterface } from 'node:readline'
-import { freePorts, ProcNet, rpc, type Proc, type ProcSpec } from './procs.js'
+import { freePorts, ProcNet, rpc, type Proc } from './procs.js'
 import { nodeNames, type Topology } from './topology.js'
 
 export type NetworkErrorCode = 'LAYOUT_INVALID' | 'LAYOUT_MISMATCH' | 'START_FAILED' | 'NOT_READY'
@@ -99,55 +96,7 @@ export interface StartOptions {
 }
 
 const LAYOUT = 'network.json'
-const BIN = fileURLToPath(new URL('../../bin/pqmed.js', import.meta.url))
 
-/** What startNetwork needs from a process harness (ProcNet, or WrappedNet below). */
-interface Launcher {
-  readonly procs: Map<string, Proc>
-  start: (spec: ProcSpec, timeoutMs?: number) => Promise<Proc>
-  stop: (name: string) => Promise<number | null>
-}
-
-/**
- * Like ProcNet, but each `bin/pqmed.js node ...` process is started through a command prefix
- * (`ip netns exec NS`, which execs into node: SIGTERM reaches the node itself).
- */
-export class WrappedNet implements Launcher {
-  readonly procs = new Map<string, Proc>()
-  constructor (private readonly wrap: (name: string) => string[]) {}
-
-  async start (spec: ProcSpec, timeoutMs = 60_000): Promise<Proc> {
-    const [cmd, ...pre] = [...this.wrap(spec.name), process.execPath, BIN, 'node', ...spec.args] as [string, ...string[]]
-    const child = spawn(cmd, pre, { stdio: ['ignore', 'pipe', 'pipe'] })
-    const stderr: string[] = []
-    child.stderr.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
-    const ready = await new Promise<{ rpc: string, peerId: string }>((resolve, reject) => {
-      const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${spec.name} not ready in ${timeoutMs} ms: ${stderr.join('')}`)) }, timeoutMs)
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        try {
-          const o = JSON.parse(line) as { event?: string, rpc?: string, peerId?: string }
-          if (o.event === 'ready' && typeof o.rpc === 'string' && typeof o.peerId === 'string') { clearTimeout(t); resolve({ rpc: o.rpc, peerId: o.peerId }) }
-        } catch { /* a log line */ }
-      })
-      child.on('exit', (code) => { clearTimeout(t); reject(new Error(`${spec.name} exited with ${String(code)}: ${stderr.join('')}`)) })
-    })
-    const p: Proc = { spec, child, rpc: ready.rpc, peerId: ready.peerId, stderr }
-    this.procs.set(spec.name, p)
-    return p
-  }
-
-  async stop (name: string): Promise<number | null> {
-    const p = this.procs.get(name)
-    if (p === undefined) return null
-    this.procs.delete(name)
-    if (p.child.exitCode !== null) return p.child.exitCode
-    return await new Promise<number | null>((resolve) => {
-      const t = setTimeout(() => { p.child.kill('SIGKILL') }, 10_000)
-      p.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
-      p.child.kill('SIGTERM')
-    })
-  }
-}
 
 function parseLayout (text: string): NetworkLayout {
   let raw: unknown
@@ -264,7 +213,7 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
   const { created, genesis, layout } = await prepareNetwork(t, dir, opts.host ?? '127.0.0.1', opts.placement?.host)
   log(created ? `created genesis and identities in ${dir}` : `reusing ${dir} (chain ${genesis.chainId})`)
   await mkdir(join(dir, 'logs'), { recursive: true })
-  const net: Launcher = opts.placement === undefined ? new ProcNet() : new WrappedNet(opts.placement.wrap)
+  const net = new ProcNet(opts.placement?.wrap)
   const logs: WriteStream[] = []
   const endpoints: NodeEndpoint[] = []
   const startOne = async (n: LayoutNode): Promise<void> => {

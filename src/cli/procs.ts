@@ -1,6 +1,6 @@
 /**
  * Process harness (tests, benchmarks, devnet): pqmed nodes as real OS processes (`bin/pqmed.js node ...`) on loopback with
- * random ports, talking JSON-RPC over HTTP. Every process started is killed in `stopAll`.
+ * random ports, talking JSON-RPC over HTTP. Every process started is stopped by `stopAll`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
@@ -25,9 +25,19 @@ export interface Proc {
 
 export class ProcNet {
   readonly procs = new Map<string, Proc>()
+  /**
+   * An optional command prefix per node, e.g. `(name) => ['ip', 'netns', 'exec', ns(name)]`;
+   * the prefix must exec into node so that signals reach the node itself.
+   */
+  private readonly wrap?: (name: string) => string[]
+
+  constructor (wrap?: (name: string) => string[]) { this.wrap = wrap }
 
   async start (spec: ProcSpec, timeoutMs = 60_000): Promise<Proc> {
-    const child = spawn(process.execPath, [BIN, 'node', ...spec.args, ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // PQMED_NODE_FLAGS passes Node flags to every node process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+    const flags = (process.env.PQMED_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
+    const [cmd, ...argv] = [...(this.wrap?.(spec.name) ?? []), process.execPath, ...flags, BIN, 'node', ...spec.args] as [string, ...string[]]
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     const stderr: string[] = []
     child.stderr?.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
     const ready = await new Promise<{ rpc: string, peerId: string }>((resolve, reject) => {
