@@ -411,6 +411,12 @@ export class LightNode {
         return r
       } catch (err) {
         const code = (err as { code?: string }).code ?? ''
+        // Our earlier attempt reached a manager that failed before answering, and meanwhile the tx
+        // got committed: for this caller that is success, not a replay.
+        const detail = (err as { data?: { committed?: unknown, txHash?: unknown } }).data
+        if (lastErr !== undefined && code === 'DUPLICATE' && detail?.committed === true && typeof detail.txHash === 'string') {
+          return { status: 'committed', txHash: detail.txHash }
+        }
         // a validation verdict is final: every honest manager gives the same one
         if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, (err as Error).message)
         lastErr = err as Error

@@ -14,10 +14,13 @@ import type { PqmedHost } from './libp2p.js'
 
 export class ReqRespError extends Error {
   readonly code: string
-  constructor (code: string, message: string) {
+  /** Structured detail sent by the remote handler, if any. */
+  readonly data?: unknown
+  constructor (code: string, message: string, data?: unknown) {
     super(message)
     this.name = 'ReqRespError'
     this.code = code
+    this.data = data
   }
 }
 
@@ -131,8 +134,8 @@ export class ReqResp {
         clearTimeout(p.timer)
         if (msg[1] === 0) p.resolve(msg[2])
         else {
-          const e = msg[2] as { code?: unknown, message?: unknown } | null
-          p.reject(new ReqRespError(typeof e?.code === 'string' ? e.code : 'REMOTE', typeof e?.message === 'string' ? e.message : 'remote error'))
+          const e = msg[2] as { code?: unknown, message?: unknown, data?: unknown } | null
+          p.reject(new ReqRespError(typeof e?.code === 'string' ? e.code : 'REMOTE', typeof e?.message === 'string' ? e.message : 'remote error', e?.data ?? undefined))
         }
       }
     } catch (err) {
@@ -179,7 +182,9 @@ export class ReqResp {
           inFlight++
           handler(method, params, connection.remotePeer).then(
             (result) => { reply([id, 0, result ?? null]) },
-            (err: Error & { code?: unknown }) => { reply([id, 1, { code: typeof err.code === 'string' ? err.code : 'INTERNAL', message: err.message }]) }
+            (err: Error & { code?: unknown, data?: unknown }) => {
+              reply([id, 1, { code: typeof err.code === 'string' ? err.code : 'INTERNAL', message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) }])
+            }
           ).finally(() => { inFlight-- })
         }
       } catch {
