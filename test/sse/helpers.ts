@@ -1,17 +1,8 @@
 import { randomBytes, sha256, concatBytes, u32be } from '../../src/crypto/index.js'
 import { MemoryIndexStore, type IndexUpdate, type StoredEntry } from '../../src/sse/index.js'
 
-/** Deterministic PRNG (mulberry32) so failures are reproducible. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic PRNG (mulberry32, shared with the synthetic record generator) so failures are reproducible. */
+export { seededRng as prng } from '../../src/client/synthetic.js'
 
 export function pick<T> (rnd: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rnd() * xs.length)] as T
