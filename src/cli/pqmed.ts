@@ -26,7 +26,9 @@ const USAGE = `usage:
   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen MULTIADDR]...
              [--bootstrap MULTIADDR]... [--allow-peer PEER_ID]... [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]
-             (--allow-peer: only these peers, plus the genesis managers, may connect; default: anyone)`
+             [--max-connections N]
+             (--allow-peer: only these peers, plus the genesis managers, may connect; default: anyone)
+             (--max-connections: libp2p connections kept before pruning; default 4096 for a manager, 300 for a user node)`
 
 function int (v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def
@@ -61,6 +63,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
       'rpc-port': { type: 'string' },
       'rpc-host': { type: 'string' },
       loopback: { type: 'boolean' },
+      'max-connections': { type: 'string' },
       pq: { type: 'string' },
       quiet: { type: 'boolean' },
       'fault-equivocate': { type: 'boolean' }
@@ -89,6 +92,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
     bootstrap: values.bootstrap,
     allowPeers: values['allow-peer'],
     loopback: values.loopback === true,
+    maxConnections: values['max-connections'] === undefined ? undefined : int(values['max-connections'], 'max-connections', 0, 1, 1_000_000),
     pqBackend: pqName,
     log,
     byzantine: values['fault-equivocate'] === true ? 'equivocate' : undefined

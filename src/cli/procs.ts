@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { createServer } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { randomInt } from 'node:crypto'
 
 const BIN = fileURLToPath(new URL('../../bin/pqmed.js', import.meta.url))  // src/cli → repo root
 
@@ -98,13 +100,55 @@ export async function rpc<T> (url: string, method: string, params: unknown = {},
 
 export const dataDir = (root: string, name: string): string => join(root, name)
 
-/** `n` currently free TCP ports on 127.0.0.1 (bound, read, released). */
-export async function freePorts (n: number): Promise<number[]> {
+/** `n` ports chosen by the OS (`listen(0)`), released before returning. */
+async function osPorts (n: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: n }, async () => await new Promise<ReturnType<typeof createServer>>((resolve) => {
     const s = createServer()
     s.listen(0, '127.0.0.1', () => { resolve(s) })
   })))
   const ports = servers.map((s) => (s.address() as { port: number }).port)
   await Promise.all(servers.map(async (s) => await new Promise((r) => s.close(r))))
+  return ports
+}
+
+const handedOut = new Set<number>()
+
+/** Linux's ephemeral port range (outgoing connections and `listen(0)` take ports from it). */
+function ephemeralRange (): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo as number, hi as number]
+  } catch { /* not Linux */ }
+  return [49152, 65535]  // IANA dynamic range (macOS, Windows)
+}
+
+async function canListen (port: number): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    const s = createServer()
+    s.once('error', () => { resolve(false) })
+    s.listen(port, '127.0.0.1', () => { s.close(() => { resolve(true) }) })
+  })
+}
+
+/**
+ * `n` distinct TCP ports that are free on 127.0.0.1 now, taken from below the OS's ephemeral
+ * range. A port picked with `listen(0)` comes from the ephemeral range, where any outgoing
+ * connection (or another node's `listen(0)`) may take it before the node that was given it
+ * binds it (seen as EADDRINUSE in CI); below that range only explicit binds compete. Ports
+ * handed out once are not handed out again by this process.
+ */
+export async function freePorts (n: number): Promise<number[]> {
+  const [eLo] = ephemeralRange()
+  const lo = 10_000
+  const hi = eLo - 1
+  if (hi - lo < 1000) return await osPorts(n)  // no room below the ephemeral range: let the OS pick
+  const ports: number[] = []
+  for (let tries = 0; ports.length < n; tries++) {
+    if (tries > 20 * n + 1000) throw new Error(`no free TCP port found below the ephemeral range (${lo}..${hi})`)
+    const p = lo + randomInt(hi - lo + 1)
+    if (handedOut.has(p) || !await canListen(p)) continue
+    handedOut.add(p)
+    ports.push(p)
+  }
   return ports
 }

@@ -34,7 +34,15 @@ export interface HostOptions {
   maxGossipBytes: number
   /** Gossipsub mesh degree (lower for light user nodes). */
   meshDegree?: number
+  /**
+   * Connections kept before libp2p prunes the least valuable ones (libp2p's default is 300).
+   * A manager is connected to every user node of the consortium, so it needs more.
+   */
+  maxConnections?: number
 }
+
+/** A manager's default connection limit: every user node keeps a connection to every manager. */
+export const MANAGER_MAX_CONNECTIONS = 4096
 
 export function peerGater (allow: Set<string> | undefined): ConnectionGater {
   if (allow === undefined) return {}
@@ -55,7 +63,10 @@ export async function createHost (opts: HostOptions): Promise<PqmedHost> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: peerGater(opts.allowPeers),
-    connectionManager: opts.loopback === true ? { allow: ['/ip4/127.0.0.0/ipcidr/8'] } : {},
+    connectionManager: {
+      ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+      ...(opts.loopback === true ? { allow: ['/ip4/127.0.0.0/ipcidr/8'] } : {})
+    },
     connectionMonitor: { enabled: false },
     services: {
       identify: identify(),

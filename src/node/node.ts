@@ -22,7 +22,7 @@ import { ChainStore } from './chain-store.js'
 import { genesisHash, type Genesis } from './genesis.js'
 import { loadIdentity, writeFileAtomic, type IdentityFile } from './identity.js'
 import { Kv, MemKv, type KvStore } from './kv.js'
-import { createHost, type PqmedHost } from './libp2p.js'
+import { createHost, MANAGER_MAX_CONNECTIONS, type PqmedHost } from './libp2p.js'
 import { LightNode } from './light.js'
 import { ManagerNode, type Logger } from './manager.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
@@ -38,6 +38,11 @@ export interface NodeConfig {
   bootstrap?: string[]
   /** Tune libp2p for many nodes on 127.0.0.0/8 (devnets, tests, benchmarks). */
   loopback?: boolean
+  /**
+   * Connections kept before libp2p prunes some: default `MANAGER_MAX_CONNECTIONS` (4096) for a
+   * manager, which every user node stays connected to; libp2p's default (300) for a user node.
+   */
+  maxConnections?: number
   /** If set, only these peer ids (plus the genesis managers) may connect. */
   allowPeers?: string[]
   pqBackend?: PqBackendName
@@ -105,7 +110,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     allowPeers: allow,
     loopback: cfg.loopback ?? false,
     maxGossipBytes: cfg.role === 'manager' ? 2 * MAX_BLOCK_BYTES : 1024 * 1024,
-    meshDegree: cfg.role === 'manager' ? 6 : 4
+    meshDegree: cfg.role === 'manager' ? 6 : 4,
+    maxConnections: cfg.maxConnections ?? (cfg.role === 'manager' ? MANAGER_MAX_CONNECTIONS : undefined)
   })
   await host.start()
 

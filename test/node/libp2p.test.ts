@@ -30,4 +30,23 @@ describe('node: libp2p host connection gater', function () {
     })
     assert.equal(guarded.getConnections(stranger.peerId).length, 0)
   })
+
+  it('keeps at most maxConnections connections (a manager needs more than libp2p\'s default 300)', async () => {
+    // not loopback mode: its allow list (127.0.0.0/8) exempts connections from the limit, as on a devnet
+    const base = { listen: ['/ip4/127.0.0.1/tcp/0'], loopback: false, maxGossipBytes: 1 << 20 }
+    const small = await createHost({ ...base, privateKey: await generateKeyPair('Ed25519'), maxConnections: 2 })
+    const large = await createHost({ ...base, privateKey: await generateKeyPair('Ed25519'), maxConnections: 10 })
+    const dialers = await Promise.all(Array.from({ length: 5 }, async () => await createHost({ ...base, privateKey: await generateKeyPair('Ed25519') })))
+    hosts.push(small, large, ...dialers)
+    for (const h of [small, large, ...dialers]) await h.start()
+    for (const target of [small, large]) {
+      const addr = target.getMultiaddrs()[0]
+      assert.ok(addr)
+      for (const d of dialers) await d.dial(addr, { signal: AbortSignal.timeout(5000) }).catch(() => {})
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    const peers = (h: PqmedHost): number => new Set(h.getConnections().map((c) => c.remotePeer.toString())).size
+    assert.ok(peers(small) <= 2, `pruned to the limit: ${peers(small)} peers`)
+    assert.equal(peers(large), 5, 'under the limit every dialer stays connected')
+  })
 })
