@@ -22,6 +22,17 @@ export function leaderOf (height: number, view: number, n: number): number {
   return (height + view) % n
 }
 
+/**
+ * Managers that gossip the certified header of a block committed at (height, view): its leader
+ * and the next f managers. f + 1 publishers means at least one honest one whichever f managers
+ * are faulty; not all n, because every copy costs every user node a receive and a decode (a
+ * light node's cost is per header, and there may be thousands of them).
+ */
+export function headerPublishers (height: number, view: number, n: number): number[] {
+  const l = leaderOf(height, view, n)
+  return Array.from({ length: maxFaulty(n) + 1 }, (_, k) => (l + k) % n)
+}
+
 export function prePrepareSignBytes (chainId: string, height: number, view: number, hash: Uint8Array): Uint8Array {
   return dagCbor.encode(['pqmed/pre-prepare/1', chainId, height, view, hash])
 }

@@ -79,6 +79,10 @@ export async function createHost (opts: HostOptions): Promise<PqmedHost> {
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         emitSelf: false,
+        // a node's own messages go to every subscribed peer, not only its mesh: how a manager's
+        // certified header reaches every connected user node in one hop (managers are not in the
+        // headers mesh, see ManagerNode.start)
+        floodPublish: true,
         D,
         Dlo: Math.max(1, D - 2),
         Dhi: D + 4,

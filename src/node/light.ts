@@ -77,6 +77,8 @@ export class LightNode {
   private rr = 0
   /** Managers whose answers failed verification, with the time until which they are avoided. */
   private readonly distrusted = new Map<string, number>()
+  /** How headers arrived: appended from gossip, or fetched by range sync (at start, on a gap, every 5 s). */
+  readonly headerStats = { gossip: 0, synced: 0 }
 
   constructor (opts: LightOptions) {
     this.opts = opts
@@ -181,6 +183,7 @@ export class LightNode {
         const check = verifyHeaderChain(this.head, headers, cert, this.ctx())
         if (!check.ok) { this.distrust(peer, `header chain: ${check.reason}`); break }
         await this.storeHeaders(headers, cert)
+        this.headerStats.synced += headers.length
       }
       if (this.head.height >= target) return
     }
@@ -234,6 +237,7 @@ export class LightNode {
         return TopicValidatorResult.Ignore
       }
       await this.storeHeaders([header], cert)
+      this.headerStats.gossip++
     } else {
       void this.syncHeaders().catch(() => {})
     }

@@ -12,7 +12,7 @@ import {
   MAX_BLOCK_BYTES, type Block, type CommitCertificate, type Tx
 } from '../blocks/index.js'
 import {
-  Pbft, decodeMessage, prePrepareSignBytes, decodeWalRecord, encodeMessage, encodeWalRecord, messageSignBytes, mlDsaSigner, mlDsaVerifier,
+  Pbft, decodeMessage, headerPublishers, prePrepareSignBytes, decodeWalRecord, encodeMessage, encodeWalRecord, messageSignBytes, mlDsaSigner, mlDsaVerifier,
   type ConsensusEffect, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult, type VerifierPort
 } from '../consensus/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
@@ -167,10 +167,12 @@ export class ManagerNode {
     const pubsub = this.host.services.pubsub
     pubsub.topicValidators.set(this.topics.tx, async (_peer, msg) => await this.validateTxGossip(msg.data))
     pubsub.topicValidators.set(this.topics.consensus, (_peer, msg) => this.validateConsensusGossip(msg.data))
-    pubsub.topicValidators.set(this.topics.headers, () => TopicValidatorResult.Ignore)
     pubsub.subscribe(this.topics.tx)
     pubsub.subscribe(this.topics.consensus)
-    pubsub.subscribe(this.topics.headers)
+    // Managers publish certified headers but do not subscribe to them: a subscribed manager sits
+    // in every user node's headers mesh, so each user node would send every header back to the
+    // managers (N × mesh-degree copies per block, all ignored). Publishing floods the header to
+    // every subscribed peer (gossipsub floodPublish), i.e. every connected user node.
 
     const mk = (protocol: string, handler: (method: string, params: unknown) => Promise<unknown>): ReqResp =>
       new ReqResp(this.host, { protocol, maxBytes: MAX_FRAME_BYTES, timeoutMs: 10_000, handler: async (m, p) => await handler(m, p) })
@@ -198,7 +200,7 @@ export class ManagerNode {
     this.stopped = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     const pubsub = this.host.services.pubsub
-    for (const t of Object.values(this.topics)) { pubsub.unsubscribe(t); pubsub.topicValidators.delete(t) }
+    for (const t of [this.topics.tx, this.topics.consensus]) { pubsub.unsubscribe(t); pubsub.topicValidators.delete(t) }
     for (const s of this.services) await s.stop()
     await this.queue.catch(() => {})
     for (const ws of this.waiters.values()) ws.length = 0
@@ -397,7 +399,9 @@ export class ManagerNode {
     for await (const [k, v] of this.chain.kv.range(WAL_PREFIX, WAL_PREFIX + '\xff')) {
       if (decodeWalRecord(v).height <= height) await this.chain.kv.del(k)
     }
-    this.publish(this.topics.headers, encodeCertifiedHeader(block.header, cert))
+    if (headerPublishers(height, cert.view, this.genesis.managers.length).includes(this.self)) {
+      this.publish(this.topics.headers, encodeCertifiedHeader(block.header, cert))
+    }
     this.feed({ type: 'mempool', now: Date.now(), size: this.mempool.size })
     this.background(this.repairBlobs(block), 'ciphertext repair')
   }

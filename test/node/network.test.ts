@@ -53,6 +53,23 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
     }
   })
 
+  it('certified headers reach the user node over gossip from f + 1 managers; managers are not in the headers mesh', async () => {
+    const user = nodes[4]?.light
+    assert.ok(user)
+    const before = { ...user.headerStats }
+    const subs = Array.from({ length: 6 }, (_, i) => doctor.record(100 + i))
+    for (const s of subs) assert.equal((await user.submit(s.bytes, true)).status, 'committed')
+    const target = Math.max(...nodes.slice(0, 4).map((n) => n.manager?.status().height ?? 0))
+    for (let t = 0; t < 100 && user.height < target; t++) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(user.height, target)
+    assert.ok(user.headerStats.gossip > before.gossip, `headers appended from gossip: ${JSON.stringify(user.headerStats)}`)
+    const headersTopic = `/pqmed/${files.genesis.chainId}/headers/1`
+    for (const m of nodes.slice(0, 4)) {
+      assert.ok(!m.host.services.pubsub.getTopics().includes(headersTopic), 'a manager does not subscribe to headers')
+      assert.deepEqual(m.host.services.pubsub.getSubscribers(headersTopic).map(String), [nodes[4]?.peerId], 'it knows the user node is subscribed')
+    }
+  })
+
   it('answers a keyword search with entries that verify against the user node headers', async () => {
     const user = nodes[4]?.light
     assert.ok(user)
