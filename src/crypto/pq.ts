@@ -100,8 +100,21 @@ function plain (b: Uint8Array): Uint8Array {
   return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
-/** Loads the WebAssembly liboqs backend. Throws CryptoError('BACKEND_UNAVAILABLE') if it cannot. */
+let sharedLiboqs: Promise<PqBackend> | undefined
+
+/**
+ * Loads the WebAssembly liboqs backend, once per process: every caller shares one instance (the
+ * calls are synchronous and the instance keeps no state between them). One instance per node
+ * cost each of hundreds of in-process simulated nodes its own WebAssembly memory and slowed every
+ * verification through cache pressure. Throws CryptoError('BACKEND_UNAVAILABLE') if it cannot
+ * load; a failed load is not cached.
+ */
 export async function loadLiboqs (): Promise<PqBackend> {
+  sharedLiboqs ??= instantiateLiboqs().catch((err: unknown) => { sharedLiboqs = undefined; throw err })
+  return await sharedLiboqs
+}
+
+async function instantiateLiboqs (): Promise<PqBackend> {
   try {
     const oqs = await import('@oqs/liboqs-js')
     const dsa = await oqs.createMLDSA65()

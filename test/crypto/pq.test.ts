@@ -50,6 +50,13 @@ describe('crypto/pq', function () {
     assert.equal(liboqs.name, 'liboqs')
   })
 
+  it('instantiates liboqs once per process: every load returns the same instance', async function () {
+    const [a, b] = await Promise.all([loadLiboqs(), loadLiboqs()])
+    assert.equal(a, liboqs)
+    assert.equal(b, liboqs)
+    assert.equal(await loadPqBackend(), liboqs)
+  })
+
   for (const which of ['noble', 'liboqs'] as const) {
     describe(`${which} backend`, function () {
       const pq = (): PqBackend => (which === 'noble' ? noblePq : liboqs)
