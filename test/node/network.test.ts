@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { loadPqBackend, toHex, type PqBackend } from '../../src/crypto/index.js'
+import { loadPqBackend, sha256, toHex, type PqBackend } from '../../src/crypto/index.js'
 import { createDevnet, type DevnetFiles } from '../../src/node/devnet.js'
 import { startNode, type RunningNode } from '../../src/node/node.js'
 import { encodeSearchToken, keywordTerm } from '../../src/sse/index.js'
@@ -13,10 +13,11 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
   let dirs: Array<{ path: string, remove: () => Promise<void> }> = []
   let pq: PqBackend
   let doctor: TestDoctor
+  let ports: number[] = []
 
   before(async () => {
     pq = await loadPqBackend()
-    const ports = await freePorts(4)
+    ports = await freePorts(4)
     files = await createDevnet({ chainId: 'pqmed-test', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
     for (let i = 0; i < 4; i++) {
       const d = await tempDir(`m${i}`); dirs.push(d)
@@ -91,5 +92,35 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
     assert.equal(again.light?.height, height, 'head restored from the header store before any sync')
     const rec = await again.light?.getRecord(new Uint8Array(32).fill(0xee))
     assert.equal(rec, undefined, 'an unknown record is reported as absent')
+  })
+
+  it('a manager that was down catches up from its peers and fetches the ciphertexts it missed', async () => {
+    const user = nodes[4]?.light
+    assert.ok(user)
+    await nodes[3]?.stop()
+    const subs = Array.from({ length: 3 }, (_, i) => doctor.record(200 + i))
+    for (const s of subs) assert.equal((await user.submit(s.bytes, true)).status, 'committed')
+    const target = Math.max(...nodes.slice(0, 3).map((n) => n.manager?.status().height ?? 0))
+    const d = dirs[3]
+    assert.ok(d)
+    const again = await startNode({ role: 'manager', genesis: files.genesis, dataDir: d.path, identity: files.managers[3], listen: [`/ip4/127.0.0.1/tcp/${ports[3]}`], loopback: true })
+    nodes[3] = again
+    const m = again.manager
+    assert.ok(m)
+    for (let t = 0; t < 300 && m.status().height < target; t++) await new Promise((r) => setTimeout(r, 50))
+    assert.ok(m.status().height >= target, `caught up: ${m.status().height} of ${target}`)
+    // the blocks came by sync without their ciphertexts; the manager fetches them from another manager
+    for (const s of subs) {
+      let got: Awaited<ReturnType<typeof m.getRecord>> | undefined
+      for (let t = 0; t < 200 && got === undefined; t++) {
+        try { got = await m.getRecord(s.tx.recordId) } catch (err) {
+          assert.equal((err as { code?: string }).code, 'BLOB_MISSING')
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
+      assert.ok(got, 'record and ciphertexts present on the restarted manager')
+      assert.equal(got.blobs.length, s.tx.type === 'record' ? s.tx.fields.length + s.tx.attachments.length : 0)
+      if (s.tx.type === 'record') got.blobs.forEach((b, i) => { assert.deepEqual(sha256(b), [...s.tx.fields, ...s.tx.attachments][i]) })
+    }
   })
 })
