@@ -52,7 +52,7 @@ const FETCH = Number(optionValue(argv, 'fetch') ?? 10)
  * held submissions to ~3 records/s on this 2-core machine).
  */
 const BLOCK_MS = Number(optionValue(argv, 'block-ms') ?? 500)
-const SUBMIT_CONCURRENCY = 64
+const SUBMIT_CONCURRENCY = 256
 /**
  * Where the row's records are submitted (JSON-RPC `ehr_submitRecord`, `wait: true`): `managers`
  * (default; round robin, as a hospital's bulk import would) or `users` (random user nodes, which
