@@ -10,6 +10,8 @@
  * Options: --rows 10,100,200,500 (add 1000 to run the paper's last row)  --queries 200  --managers 4  --workers 2  --seed 1
  *          --fetch 10 (records fetched per symptom query)  --block-ms 500  --out-dir bench/results
  *          --submit-via managers|users (where the row's records are submitted; see SUBMIT_VIA)
+ *          --attach DIR [--users URL,...] [--records 200]: the same queries against a running network
+ *          (sim:local, npm start, Docker Compose) instead of one started here; see table4/attach.ts
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -17,28 +19,33 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ProcNet, freePorts, rpc } from '../src/cli/procs.js'
-import { SimulatedDoctor, type SimulatedRecord } from '../src/client/simulated-doctor.js'
+import { ProcNet, freePorts } from '../src/cli/procs.js'
+import { SimulatedDoctor } from '../src/client/simulated-doctor.js'
 import { seededRng } from '../src/client/synthetic.js'
-import { fromHex, loadPqBackend, toHex } from '../src/crypto/index.js'
+import { loadPqBackend } from '../src/crypto/index.js'
 import { createDevnet, writeDevnet } from '../src/node/devnet.js'
 import { loadIdentity } from '../src/node/identity.js'
-import { deriveFieldKeys } from '../src/puf/index.js'
-import { decryptField, decryptFields } from '../src/records/index.js'
-import type { RecordJson, SearchEntryJson } from '../src/rpc/index.js'
-import { encodeSearchToken, keywordTerm, verifySearchResults, type StoredEntry } from '../src/sse/index.js'
+import type { RecordJson } from '../src/rpc/index.js'
 import { checkArgs, machineInfo, optionValue, summarize, writeJson } from './lib/index.js'
+import { attachRun, ATTACH_OPTIONS } from './table4/attach.js'
+import { call, loadedPhase, queryKit, summaryOf, sleep, submitAll, transport, type Committed } from './table4/queries.js'
 import { PAPER, markdownReport, svgChart, type RowResult } from './table4/report.js'
 import type { WorkerReply, WorkerRequest } from './table4/worker.js'
 
 /**
- * Default rows: the paper's first four. The 1,000-node row runs with `--rows ...,1000` but does not
- * fit the 30-minute budget on a 2-core machine: user-node setup grew superlinearly here (96 nodes
- * 12.7 s, 196 nodes 47.7 s, 496 nodes 185.6 s; see bench/results/table4.md).
+ * Default rows: the paper's first four (about 13 minutes here). The paper's 1,000-node row runs
+ * with `--rows 10,100,200,500,1000` (about 25 minutes on this 2-core machine: 996 user nodes take
+ * about 2 minutes to start, and every block's header costs each of them a receive and a
+ * certificate check, which makes the loaded phase long); see bench/results/table4.md.
  */
 const DEFAULT_ROWS = '10,100,200,500'
 const argv = process.argv.slice(2)
-checkArgs(argv, [], ['rows', 'queries', 'managers', 'workers', 'seed', 'fetch', 'block-ms', 'out-dir', 'submit-via'])
+checkArgs(argv, [], ['rows', 'queries', 'managers', 'workers', 'seed', 'fetch', 'block-ms', 'out-dir', 'submit-via', ...ATTACH_OPTIONS])
+const ATTACH = optionValue(argv, 'attach')
+if (ATTACH === undefined && (optionValue(argv, 'users') !== undefined || optionValue(argv, 'records') !== undefined)) throw new Error('--users and --records go with --attach DIR')
+if (ATTACH !== undefined && ['rows', 'managers', 'workers', 'block-ms', 'submit-via'].some((o) => optionValue(argv, o) !== undefined)) {
+  throw new Error('--attach runs against an existing network: --rows, --managers, --workers, --block-ms and --submit-via do not apply')
+}
 const ROWS = (optionValue(argv, 'rows') ?? DEFAULT_ROWS).split(',').map(Number)
 const QUERIES = Number(optionValue(argv, 'queries') ?? 200)
 const MANAGERS = Number(optionValue(argv, 'managers') ?? 4)
@@ -72,9 +79,6 @@ const POLYFILL = fileURLToPath(new URL('../src/polyfill.ts', import.meta.url))
 const CLK_TCK = 100
 
 const progress = (msg: string): void => { process.stderr.write(`[table4 ${new Date().toISOString().slice(11, 19)}] ${msg}\n`) }
-const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
-const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
-const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
 
 /** utime + stime of a process, seconds (Linux /proc). */
 function cpuOf (pid: number | undefined): number {
@@ -128,47 +132,12 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
-/**
- * Transport retries: a keep-alive socket the node's HTTP server has just closed (idle timeout)
- * can be picked for a request and reset (`fetch failed`, ECONNRESET). Such a call is retried once
- * per failure (up to 3 times) and counted; the JSON counts retries per row.
- */
-let transportRetries = 0
-async function call<T> (url: string, method: string, params: unknown = {}, timeoutMs = 60_000): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await rpc<T>(url, method, params, timeoutMs)
-    } catch (err) {
-      if (!(err instanceof TypeError) || attempt >= 3) throw err
-      transportRetries++
-    }
-  }
-}
-
-/** Submits with `wait: true`; if a retried submission is a duplicate, the first attempt went through: read its height. */
-async function submitWait (url: string, rec: SimulatedRecord): Promise<number> {
-  const retriesBefore = transportRetries
-  try {
-    const r = await call<{ status: string, height?: number }>(url, 'ehr_submitRecord', { submission: b64(rec.bytes), wait: true }, 120_000)
-    if (r.status !== 'committed' || r.height === undefined) throw new Error(`not committed: ${JSON.stringify(r)}`)
-    return r.height
-  } catch (err) {
-    if (transportRetries === retriesBefore || !/duplicate/i.test((err as Error).message)) throw err
-    const id = toHex(rec.tx.recordId)
-    for (let t = 0; t < 600; t++) {
-      try { return (await call<RecordJson>(url, 'ehr_getRecord', { recordId: id })).height } catch { await sleep(100) }
-    }
-    throw err
-  }
-}
-
-interface Committed { rec: SimulatedRecord, idHex: string, height: number }
 
 const p = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0 }
 
 async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqBackend>>): Promise<RowResult> {
   const rowStart = performance.now()
-  transportRetries = 0
+  transport.retries = 0
   const records = PAPER[nodes]?.records ?? nodes
   const loadRecords = Math.max(20, Math.min(200, Math.round(records / 2)))
   const users = nodes - MANAGERS
@@ -249,19 +218,11 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     const cpu1 = cpuAll()
     const tSubmit = performance.now()
     const committed: Committed[] = []
-    let next = 0
-    let done = 0
-    await Promise.all(Array.from({ length: SUBMIT_CONCURRENCY }, async () => {
-      for (;;) {
-        const i = next++
-        if (i >= recs.length) return
-        const rec = recs[i]!
-        const height = await submitWait(SUBMIT_VIA === 'managers' ? managerUrls[i % managerUrls.length]! : pick(userUrls), rec)
-        noteCommit(height)
-        committed.push({ rec, idHex: toHex(rec.tx.recordId), height })
-        if (++done % Math.max(1, Math.floor(records / 5)) === 0) progress(`row ${nodes}: submitted ${done}/${records}`)
-      }
-    }))
+    await submitAll(recs, (i) => SUBMIT_VIA === 'managers' ? managerUrls[i % managerUrls.length]! : pick(userUrls), SUBMIT_CONCURRENCY, (c) => {
+      noteCommit(c.height)
+      committed.push(c)
+      if (committed.length % Math.max(1, Math.floor(records / 5)) === 0) progress(`row ${nodes}: submitted ${committed.length}/${records}`)
+    })
     const submitS = (performance.now() - tSubmit) / 1000
 
     // ---- wait for every user node to hold the head
@@ -297,54 +258,8 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     }
 
     // ---- queries
-    const keysOf = new Map(committed.map((c) => [c.idHex, c.rec]))
-    const bd: Record<string, number[]> = { 'record: rpc': [], 'record: decrypt': [], 'symptom: plan': [], 'symptom: sse_search rpc': [], 'symptom: verify results': [], 'symptom: fetch + decrypt': [] }
-    const matches: number[] = []
-    const fetched: number[] = []
-    const recordQuery = async (record: boolean = true): Promise<number> => {
-      const c = pick(committed)
-      const url = pick(userUrls)
-      const t0 = performance.now()
-      const r = await call<RecordJson>(url, 'ehr_getRecord', { recordId: c.idHex })
-      const t1 = performance.now()
-      const id = fromHex(r.tx.recordId)
-      const fields = decryptFields(deriveFieldKeys(c.rec.patientSecret, id), id, r.ciphertexts.slice(0, 3).map(unb64))
-      const t2 = performance.now()
-      if (fields.symptoms.length === 0) throw new Error('empty symptoms field')
-      if (record) { bd['record: rpc']!.push(t1 - t0); bd['record: decrypt']!.push(t2 - t1) }
-      return t2 - t0
-    }
-    const symptomQuery = async (record: boolean = true): Promise<number> => {
-      const kw = pick(pick(committed).rec.synthetic.keywords)
-      const url = pick(userUrls)
-      const t0 = performance.now()
-      const plan = doctor.sse.planSearch([{ indexKey: consortiumKey, term: keywordTerm(kw) }], [doctor.keys.id])
-      const t1 = performance.now()
-      const entries = await call<SearchEntryJson[]>(url, 'sse_search', { token: b64(encodeSearchToken(plan.token)) })
-      const t2 = performance.now()
-      const stored: StoredEntry[] = entries.map((e) => ({ label: fromHex(e.label), value: unb64(e.value), position: { height: e.height, index: e.position } }))
-      // inclusion proofs were checked by the user node against its headers; they do not cross JSON-RPC
-      const v = verifySearchResults(plan, stored, () => true)
-      if (v.forged.length > 0 || v.omitted.length > 0) throw new Error(`search for '${kw}': ${v.forged.length} forged, ${v.omitted.length} omitted`)
-      const ids = [...new Set(v.locations.map((l) => toHex(l.location.recordId)))]
-      const t3 = performance.now()
-      const take = ids.slice(-FETCH)
-      await Promise.all(take.map(async (idHex) => {
-        const r = await call<RecordJson>(url, 'ehr_getRecord', { recordId: idHex })
-        const rec = keysOf.get(idHex)
-        if (rec === undefined) throw new Error('search returned an unknown record')
-        const id = fromHex(idHex)
-        const keys = deriveFieldKeys(rec.patientSecret, id)
-        decryptField(keys[1], id, 1, unb64(r.ciphertexts[1]!))
-        decryptField(keys[2], id, 2, unb64(r.ciphertexts[2]!))
-      }))
-      const t4 = performance.now()
-      if (record) {
-        bd['symptom: plan']!.push(t1 - t0); bd['symptom: sse_search rpc']!.push(t2 - t1); bd['symptom: verify results']!.push(t3 - t2); bd['symptom: fetch + decrypt']!.push(t4 - t3)
-        matches.push(ids.length); fetched.push(take.length)
-      }
-      return t4 - t0
-    }
+    const kit = queryKit({ committed, userUrls, doctor, consortiumKey, fetch: FETCH, pick })
+    const { recordQuery, symptomQuery, breakdown: bd, matches, fetched } = kit
 
     // warm-up (HTTP keep-alive, JIT): a few of each, not recorded
     for (let i = 0; i < 5; i++) { await recordQuery(false); await symptomQuery(false) }
@@ -367,28 +282,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     // ---- loaded: the same queries while a second doctor submits records
     progress(`row ${nodes}: loaded phase (${loadRecords} records submitted while querying)`)
     const cpu3 = cpuAll()
-    let submitting = true
-    let lnext = 0
-    const tLoad = performance.now()
-    const loadDone = Promise.all(Array.from({ length: 4 }, async () => {
-      for (;;) {
-        const i = lnext++
-        if (i >= loadRecs.length) return
-        await submitWait(pick(userUrls), loadRecs[i]!)
-      }
-    })).finally(() => { submitting = false })
-    const lrec: number[] = []
-    const lsym: number[] = []
-    let during = 0
-    const half = Math.max(1, Math.ceil(QUERIES / 2))
-    for (let i = 0; i < half; i++) {
-      const a = submitting
-      lrec.push(await recordQuery(false))
-      lsym.push(await symptomQuery(false))
-      if (a && submitting) during += 2
-    }
-    await loadDone
-    const loadS = (performance.now() - tLoad) / 1000
+    const load = await loadedPhase(kit, loadRecs, userUrls, pick, QUERIES)
     const cpuLoaded = cpuAll() - cpu3
 
     // ---- memory and totals
@@ -404,7 +298,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       records,
       queries: { record: recT.length, symptom: symT.length },
       quiet: { record: summarize(recT), symptom: summarize(symT) },
-      loaded: { record: summarize(lrec), symptom: summarize(lsym), loadRecords, queriesDuringLoad: during, submitSeconds: loadS },
+      loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
       managerDirectRecord: summarize(direct),
       breakdownMs: Object.fromEntries(Object.entries(bd).map(([k, v]) => [k, mean(v)])),
       symptom: { meanMatches: mean(matches), meanFetched: mean(fetched), fetchLimit: FETCH },
@@ -422,7 +316,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       memory: { workerRssMiB: Math.round(workerRss / 2 ** 20), perUserNodeMiB: workerRss / 2 ** 20 / users, managerRssMiB: managerRss },
       cpuSeconds: { setup: cpuSetup, submitAndSync: cpuSubmit, queries: cpuQueries, loaded: cpuLoaded, total: cpuAll() - cpu0 },
       rowSeconds: (performance.now() - rowStart) / 1000,
-      transportRetries
+      transportRetries: transport.retries
     }
     progress(`row ${nodes}: record p50 ${row.quiet.record.p50.toFixed(2)} ms, symptom p50 ${row.quiet.symptom.p50.toFixed(2)} ms; header to all users p50 ${row.headerPropagationMs.allNodesP50} ms`)
     return row
@@ -433,6 +327,14 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     children.clear()
     await rm(root, { recursive: true, force: true })
   }
+}
+
+if (ATTACH !== undefined) {
+  const records = Number(optionValue(argv, 'records') ?? 200)
+  if (!Number.isInteger(records) || records < 2) throw new Error('--records must be an integer ≥ 2')
+  const users = optionValue(argv, 'users')?.split(',').map((u) => u.trim()).filter((u) => u !== '')
+  await attachRun({ dir: ATTACH, users, records, queries: QUERIES, seed: SEED, fetch: FETCH, outDir: OUT, command: `npm run bench:table4 -- ${argv.join(' ')}`, progress }, await loadPqBackend())
+  process.exit(0)
 }
 
 const machine = machineInfo()

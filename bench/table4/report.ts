@@ -23,7 +23,7 @@ export interface RowResult {
   records: number
   queries: { record: number, symptom: number }
   quiet: PhaseSummary
-  loaded: PhaseSummary & { loadRecords: number, queriesDuringLoad: number, submitSeconds: number }
+  loaded: PhaseSummary & { loadRecords: number, queriesDuringLoad: number, submitSeconds: number, failedQueries: number, failedSubmissions: number, errors: string[] }
   managerDirectRecord: Summary
   breakdownMs: Record<string, number>
   symptom: { meanMatches: number, meanFetched: number, fetchLimit: number }
@@ -53,19 +53,20 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
     ]
   })
   const detail = markdownTable(
-    ['nodes', 'rec p95 / max ms', 'sym p95 / max ms', 'loaded rec p50 / p95', 'loaded sym p50 / p95', 'header to all users p50 / p99 ms', 'setup s', 'sync s', 'MiB / user node', 'CPU s (row)'],
+    ['nodes', 'rec p95 / max ms', 'sym p95 / max ms', 'loaded rec p50 / p95', 'loaded sym p50 / p95', 'loaded failed (queries / submissions)', 'header to all users p50 / p99 ms', 'setup s', 'sync s', 'MiB / user node', 'CPU s (row)'],
     rows.map((r) => [
       String(r.nodes),
       `${ms(r.quiet.record.p95)} / ${ms(r.quiet.record.max)}`,
       `${ms(r.quiet.symptom.p95)} / ${ms(r.quiet.symptom.max)}`,
       `${ms(r.loaded.record.p50)} / ${ms(r.loaded.record.p95)}`,
       `${ms(r.loaded.symptom.p50)} / ${ms(r.loaded.symptom.p95)}`,
+      `${r.loaded.failedQueries} / ${r.loaded.failedSubmissions}`,
       `${ms(r.headerPropagationMs.allNodesP50)} / ${ms(r.headerPropagationMs.allNodesP99)}`,
       r.setupSeconds.total.toFixed(1),
       r.syncSeconds.toFixed(2),
       r.memory.perUserNodeMiB.toFixed(2),
       r.cpuSeconds.total.toFixed(0)
-    ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
+    ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
   const breakdown = markdownTable(['nodes', ...Object.keys(rows[0]?.breakdownMs ?? {}), 'manager-direct record p50', 'symptom matches / fetched'],
     rows.map((r) => [String(r.nodes), ...Object.values(r.breakdownMs).map(ms), ms(r.managerDirectRecord.p50), `${r.symptom.meanMatches.toFixed(1)} / ${r.symptom.meanFetched.toFixed(1)}`]))
   const last = rows[rows.length - 1]

@@ -37,7 +37,7 @@ const nodes: UserNode[] = []
 let watcher: NodeJS.Timeout | undefined
 let rootDir: string | undefined
 
-function send (m: WorkerReply): void { process.send?.(m) }
+function send (m: WorkerReply): void { if (process.connected) process.send?.(m) }
 
 function watch (): void {
   const now = Date.now()

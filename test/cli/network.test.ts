@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { rpc } from '../../src/cli/procs.js'
 import { simLocal, type SimLocal } from '../../src/cli/sim-local.js'
 import { topologyFromFlags } from '../../src/cli/topology.js'
 import type { ChainStatus } from '../../src/rpc/index.js'
 import { fetchVerified, submitRecords } from './helpers.js'
 
+const run = promisify(execFile)
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
 /** Issue 7: sim:local with 4 managers + 6 user nodes commits records and answers queries. */
 describe('cli: sim:local, 4 managers + 6 user nodes as processes', function () {
-  this.timeout(120_000)
+  this.timeout(240_000)
   let sim: SimLocal | undefined
 
   after(async () => { await sim?.stop() })
@@ -33,6 +42,22 @@ describe('cli: sim:local, 4 managers + 6 user nodes as processes', function () {
     }
     const heights = await Promise.all(net.managers.map(async (m) => (await rpc<ChainStatus>(m.rpc, 'chain_status')).height))
     assert.ok(Math.min(...heights) >= 1)
+
+    // issue 7: the Table 4 benchmark runs against this network (endpoints from its network.json)
+    const out = await mkdtemp(join(tmpdir(), 'pqmed-attach-'))
+    try {
+      const r = await run(process.execPath, ['--import', 'tsx', '--import', './src/polyfill.ts', 'bench/table4.ts', '--attach', net.dir, '--records', '12', '--queries', '3', '--out-dir', out], { cwd: ROOT, timeout: 90_000 })
+      assert.match(r.stdout, /# Table 4 queries against an existing network/)
+      const j = JSON.parse(await readFile(join(out, 'table4-attached.json'), 'utf8')) as { network: { userNodes: number, managers: number }, records: number, quiet: { record: { count: number, p50: number }, symptom: { count: number, p50: number } }, headerPropagationMs: { heights: number } }
+      assert.deepEqual(j.network.userNodes, 6)
+      assert.equal(j.network.managers, 4)
+      assert.equal(j.records, 12)
+      assert.equal(j.quiet.record.count, 3)
+      assert.ok(j.quiet.record.p50 > 0 && j.quiet.symptom.p50 > 0)
+      assert.ok(j.headerPropagationMs.heights > 0)
+    } finally {
+      await rm(out, { recursive: true, force: true })
+    }
     const codes = await sim.stop()
     sim = undefined
     assert.deepEqual(Object.values(codes), Array(10).fill(0), JSON.stringify(codes))

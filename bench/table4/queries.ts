@@ -1,0 +1,190 @@
+/**
+ * The client side of the Table 4 benchmark, shared by the self-contained run (bench/table4.ts
+ * starts its own network) and `--attach` (an existing network: `sim:local`, `npm start`, Docker
+ * Compose): JSON-RPC calls with transport retries, `wait: true` submissions, and the two timed
+ * queries. See report.ts for what each query includes.
+ */
+import { rpc } from '../../src/cli/procs.js'
+import type { SimulatedDoctor, SimulatedRecord } from '../../src/client/simulated-doctor.js'
+import { fromHex, toHex } from '../../src/crypto/index.js'
+import { deriveFieldKeys } from '../../src/puf/index.js'
+import { decryptField, decryptFields } from '../../src/records/index.js'
+import type { RecordJson, SearchEntryJson } from '../../src/rpc/index.js'
+import { encodeSearchToken, keywordTerm, verifySearchResults, type StoredEntry } from '../../src/sse/index.js'
+import { summarize, type Summary } from '../lib/index.js'
+
+export const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+export const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+export const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
+
+/**
+ * Transport retries: a keep-alive socket the node's HTTP server has just closed (idle timeout)
+ * can be picked for a request and reset (`fetch failed`, ECONNRESET). Such a call is retried once
+ * per failure (up to 3 times) and counted; the JSON counts retries per row.
+ */
+export const transport = { retries: 0 }
+export async function call<T> (url: string, method: string, params: unknown = {}, timeoutMs = 60_000): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await rpc<T>(url, method, params, timeoutMs)
+    } catch (err) {
+      if (!(err instanceof TypeError) || attempt >= 3) throw err
+      transport.retries++
+    }
+  }
+}
+
+/** Submits with `wait: true`; if a retried submission is a duplicate, the first attempt went through: read its height. */
+export async function submitWait (url: string, rec: SimulatedRecord): Promise<number> {
+  const retriesBefore = transport.retries
+  try {
+    const r = await call<{ status: string, height?: number }>(url, 'ehr_submitRecord', { submission: b64(rec.bytes), wait: true }, 120_000)
+    if (r.status !== 'committed' || r.height === undefined) throw new Error(`not committed: ${JSON.stringify(r)}`)
+    return r.height
+  } catch (err) {
+    if (transport.retries === retriesBefore || !/duplicate/i.test((err as Error).message)) throw err
+    const id = toHex(rec.tx.recordId)
+    for (let t = 0; t < 600; t++) {
+      try { return (await call<RecordJson>(url, 'ehr_getRecord', { recordId: id })).height } catch { await sleep(100) }
+    }
+    throw err
+  }
+}
+
+export interface Committed { rec: SimulatedRecord, idHex: string, height: number }
+
+export interface QueryKit {
+  /** Times one record query (ms); `record` false: not added to the breakdown (warm-up, loaded phase). */
+  recordQuery: (record?: boolean) => Promise<number>
+  symptomQuery: (record?: boolean) => Promise<number>
+  /** Per-step times of the recorded queries (ms). */
+  breakdown: Record<string, number[]>
+  matches: number[]
+  fetched: number[]
+}
+
+export interface QueryKitOptions {
+  committed: Committed[]
+  userUrls: string[]
+  doctor: SimulatedDoctor
+  consortiumKey: Uint8Array
+  /** Records fetched and decrypted per symptom query (the newest matches). */
+  fetch: number
+  pick: <T>(xs: readonly T[]) => T
+}
+
+export function queryKit (o: QueryKitOptions): QueryKit {
+  const keysOf = new Map(o.committed.map((c) => [c.idHex, c.rec]))
+  const bd: Record<string, number[]> = { 'record: rpc': [], 'record: decrypt': [], 'symptom: plan': [], 'symptom: sse_search rpc': [], 'symptom: verify results': [], 'symptom: fetch + decrypt': [] }
+  const matches: number[] = []
+  const fetched: number[] = []
+  const recordQuery = async (record: boolean = true): Promise<number> => {
+    const c = o.pick(o.committed)
+    const url = o.pick(o.userUrls)
+    const t0 = performance.now()
+    const r = await call<RecordJson>(url, 'ehr_getRecord', { recordId: c.idHex })
+    const t1 = performance.now()
+    const id = fromHex(r.tx.recordId)
+    const fields = decryptFields(deriveFieldKeys(c.rec.patientSecret, id), id, r.ciphertexts.slice(0, 3).map(unb64))
+    const t2 = performance.now()
+    if (fields.symptoms.length === 0) throw new Error('empty symptoms field')
+    if (record) { bd['record: rpc']!.push(t1 - t0); bd['record: decrypt']!.push(t2 - t1) }
+    return t2 - t0
+  }
+  const symptomQuery = async (record: boolean = true): Promise<number> => {
+    const kw = o.pick(o.pick(o.committed).rec.synthetic.keywords)
+    const url = o.pick(o.userUrls)
+    const t0 = performance.now()
+    const plan = o.doctor.sse.planSearch([{ indexKey: o.consortiumKey, term: keywordTerm(kw) }], [o.doctor.keys.id])
+    const t1 = performance.now()
+    const entries = await call<SearchEntryJson[]>(url, 'sse_search', { token: b64(encodeSearchToken(plan.token)) })
+    const t2 = performance.now()
+    const stored: StoredEntry[] = entries.map((e) => ({ label: fromHex(e.label), value: unb64(e.value), position: { height: e.height, index: e.position } }))
+    // inclusion proofs were checked by the user node against its headers; they do not cross JSON-RPC
+    const v = verifySearchResults(plan, stored, () => true)
+    if (v.forged.length > 0 || v.omitted.length > 0) throw new Error(`search for '${kw}': ${v.forged.length} forged, ${v.omitted.length} omitted`)
+    const ids = [...new Set(v.locations.map((l) => toHex(l.location.recordId)))]
+    const t3 = performance.now()
+    const take = ids.slice(-o.fetch)
+    await Promise.all(take.map(async (idHex) => {
+      const r = await call<RecordJson>(url, 'ehr_getRecord', { recordId: idHex })
+      const rec = keysOf.get(idHex)
+      if (rec === undefined) throw new Error('search returned an unknown record')
+      const id = fromHex(idHex)
+      const keys = deriveFieldKeys(rec.patientSecret, id)
+      decryptField(keys[1], id, 1, unb64(r.ciphertexts[1]!))
+      decryptField(keys[2], id, 2, unb64(r.ciphertexts[2]!))
+    }))
+    const t4 = performance.now()
+    if (record) {
+      bd['symptom: plan']!.push(t1 - t0); bd['symptom: sse_search rpc']!.push(t2 - t1); bd['symptom: verify results']!.push(t3 - t2); bd['symptom: fetch + decrypt']!.push(t4 - t3)
+      matches.push(ids.length); fetched.push(take.length)
+    }
+    return t4 - t0
+  }
+  return { recordQuery, symptomQuery, breakdown: bd, matches, fetched }
+}
+
+/** Submits `recs` with `concurrency` workers, each record to `urlFor(i)`; calls `onCommit` per record. */
+export async function submitAll (recs: SimulatedRecord[], urlFor: (i: number) => string, concurrency: number, onCommit: (c: Committed) => void): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, recs.length) }, async () => {
+    for (;;) {
+      const i = next++
+      if (i >= recs.length) return
+      const rec = recs[i]!
+      const height = await submitWait(urlFor(i), rec)
+      onCommit({ rec, idHex: toHex(rec.tx.recordId), height })
+    }
+  }))
+}
+
+export interface LoadedPhase {
+  record: number[]
+  symptom: number[]
+  /** Queries that overlapped the submissions (both started and ended while records were being submitted). */
+  queriesDuringLoad: number
+  submitSeconds: number
+  failedQueries: number
+  failedSubmissions: number
+  /** The first few error messages, for the report. */
+  errors: string[]
+}
+
+/**
+ * Half as many queries as the quiet phase while `loadRecs` are submitted through random user
+ * nodes (4 at a time, `wait: true`). A query or submission that fails (an RPC error, or no
+ * answer within the call timeout on a saturated network) is counted and reported, not fatal.
+ */
+export async function loadedPhase (kit: QueryKit, loadRecs: SimulatedRecord[], userUrls: string[], pick: <T>(xs: readonly T[]) => T, queries: number): Promise<LoadedPhase> {
+  const errors: string[] = []
+  const note = (what: string, err: unknown): void => { if (errors.length < 5) errors.push(`${what}: ${(err as Error).message ?? String(err)}`) }
+  let submitting = true
+  let failedSubmissions = 0
+  const t0 = performance.now()
+  let next = 0
+  const loadDone = Promise.all(Array.from({ length: Math.min(4, loadRecs.length) }, async () => {
+    for (;;) {
+      const i = next++
+      if (i >= loadRecs.length) return
+      try { await submitWait(pick(userUrls), loadRecs[i]!) } catch (err) { failedSubmissions++; note('submission', err) }
+    }
+  })).finally(() => { submitting = false })
+  const record: number[] = []
+  const symptom: number[] = []
+  let during = 0
+  let failedQueries = 0
+  for (let i = 0; i < Math.max(1, Math.ceil(queries / 2)); i++) {
+    const a = submitting
+    try { record.push(await kit.recordQuery(false)) } catch (err) { failedQueries++; note('record query', err) }
+    try { symptom.push(await kit.symptomQuery(false)) } catch (err) { failedQueries++; note('symptom query', err) }
+    if (a && submitting) during += 2
+  }
+  await loadDone
+  return { record, symptom, queriesDuringLoad: during, submitSeconds: (performance.now() - t0) / 1000, failedQueries, failedSubmissions, errors }
+}
+
+/** `summarize`, or all-NaN with count 0 for an empty sample (every loaded query failed). */
+export function summaryOf (xs: number[]): Summary {
+  return xs.length > 0 ? summarize(xs) : { count: 0, mean: NaN, min: NaN, max: NaN, p50: NaN, p95: NaN }
+}
