@@ -104,9 +104,9 @@ let sharedLiboqs: Promise<PqBackend> | undefined
 
 /**
  * Loads the WebAssembly liboqs backend, once per process: every caller shares one instance (the
- * calls are synchronous and the instance keeps no state between them). One instance per node
- * cost each of hundreds of in-process simulated nodes its own WebAssembly memory and slowed every
- * verification through cache pressure. Throws CryptoError('BACKEND_UNAVAILABLE') if it cannot
+ * calls are synchronous and the instance keeps no state between them). With one instance per
+ * node, each of the hundreds of user nodes a simulation runs in one process had its own
+ * WebAssembly instance and memory. Throws CryptoError('BACKEND_UNAVAILABLE') if it cannot
  * load; a failed load is not cached.
  */
 export async function loadLiboqs (): Promise<PqBackend> {
