@@ -18,7 +18,7 @@ import { seededRng } from '../src/client/synthetic.js'
 import { loadPqBackend } from '../src/crypto/index.js'
 import { createDevnet, writeDevnet } from '../src/node/devnet.js'
 import { loadIdentity } from '../src/node/identity.js'
-import { checkArgs, hasFlag, machineInfo, machineLine, markdownTable, optionValue, summarize, writeJson } from './lib/index.js'
+import { checkArgs, hasFlag, machineInfo, machineLine, managerSpec, markdownTable, optionValue, summarize, writeJson } from './lib/index.js'
 
 const argv = process.argv.slice(2)
 checkArgs(argv, ['quick'], ['records', 'light', 'interval', 'out'])
@@ -43,11 +43,7 @@ try {
   process.stderr.write(`signing ${N + LIGHT} records...\n`)
   const subs = Array.from({ length: N + LIGHT }, (_, i) => Buffer.from(doctor.record(rng, i % 500).bytes).toString('base64'))
 
-  await Promise.all([0, 1, 2, 3].map(async (i) => await net.start({
-    name: `m${i}`,
-    args: ['--role', 'manager', '--genesis', join(root, 'genesis.json'), '--data-dir', join(root, `m${i}`), '--identity', join(root, 'identities', `manager-${i}.json`),
-      '--listen', `/ip4/127.0.0.1/tcp/${ports[i]}`, '--rpc-port', '0', '--loopback']
-  })))
+  await Promise.all([0, 1, 2, 3].map(async (i) => await net.start(managerSpec(root, i, ports[i]!))))
   const urls = [0, 1, 2, 3].map((i) => net.procs.get(`m${i}`)!.rpc)
   await new Promise((r) => setTimeout(r, 1500)) // let the gossip mesh form
 

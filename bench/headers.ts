@@ -19,7 +19,7 @@ import { createDevnet, writeDevnet } from '../src/node/devnet.js'
 import { parseGenesis } from '../src/node/genesis.js'
 import { loadIdentity } from '../src/node/identity.js'
 import { startNode, type RunningNode } from '../src/node/node.js'
-import { checkArgs, machineInfo, machineLine, markdownTable, optionValue, writeJson } from './lib/index.js'
+import { checkArgs, machineInfo, machineLine, managerSpec, markdownTable, optionValue, writeJson } from './lib/index.js'
 
 const argv = process.argv.slice(2)
 checkArgs(argv, [], ['users', 'rate', 'seconds', 'out'])
@@ -41,10 +41,7 @@ try {
   const params = { blockInterval: 500, maxBlockRecords: 500, viewChangeTimeout: 3000, heartbeatInterval: 500 }
   const files = await createDevnet({ chainId: 'pqmed-headers', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params })
   await writeDevnet(root, files)
-  await Promise.all([0, 1, 2, 3].map(async (i) => await net.start({
-    name: `m${i}`,
-    args: ['--role', 'manager', '--genesis', join(root, 'genesis.json'), '--data-dir', join(root, `m${i}`), '--identity', join(root, 'identities', `manager-${i}.json`), '--listen', `/ip4/127.0.0.1/tcp/${ports[i]}`, '--rpc-port', '0', '--loopback']
-  }, 120_000)))
+  await Promise.all([0, 1, 2, 3].map(async (i) => await net.start(managerSpec(root, i, ports[i]!), 120_000)))
   const genesis = parseGenesis(await readFile(join(root, 'genesis.json'), 'utf8'))
   log(`4 managers up; starting ${USERS} user nodes in this process`)
   for (let i = 0; i < USERS; i++) users.push(await startNode({ role: 'user', genesis, dataDir: join(root, `u${i}`), listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true, headerStore: 'memory' }))

@@ -26,9 +26,9 @@ import { loadPqBackend } from '../src/crypto/index.js'
 import { createDevnet, writeDevnet } from '../src/node/devnet.js'
 import { loadIdentity } from '../src/node/identity.js'
 import type { RecordJson } from '../src/rpc/index.js'
-import { checkArgs, machineInfo, optionValue, summarize, writeJson } from './lib/index.js'
+import { checkArgs, machineInfo, managerSpec, optionValue, summarize, writeJson } from './lib/index.js'
 import { attachRun, ATTACH_OPTIONS } from './table4/attach.js'
-import { call, loadedPhase, queryKit, summaryOf, sleep, submitAll, transport, type Committed } from './table4/queries.js'
+import { call, loadedPhase, nearestRank, queryKit, summaryOf, sleep, submitAll, transport, type Committed } from './table4/queries.js'
 import { PAPER, markdownReport, svgChart, type RowResult } from './table4/report.js'
 import type { WorkerReply, WorkerRequest } from './table4/worker.js'
 
@@ -133,7 +133,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 
-const p = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0 }
 
 async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqBackend>>): Promise<RowResult> {
   const rowStart = performance.now()
@@ -167,11 +166,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     const cpu0 = cpuOf(process.pid)
     const tSetup = performance.now()
     progress(`row ${nodes}: starting ${MANAGERS} managers`)
-    await Promise.all(Array.from({ length: MANAGERS }, async (_, i) => await net.start({
-      name: `m${i}`,
-      args: ['--role', 'manager', '--genesis', join(root, 'genesis.json'), '--data-dir', join(root, `m${i}`), '--identity', join(root, 'identities', `manager-${i}.json`),
-        '--listen', `/ip4/127.0.0.1/tcp/${ports[i]}`, '--rpc-port', '0', '--loopback']
-    }, 120_000)))
+    await Promise.all(Array.from({ length: MANAGERS }, async (_, i) => await net.start(managerSpec(root, i, ports[i]!), 120_000)))
     const managerUrls = Array.from({ length: MANAGERS }, (_, i) => net.procs.get(`m${i}`)!.rpc)
     const managerPids = Array.from({ length: MANAGERS }, (_, i) => net.procs.get(`m${i}`)!.child.pid)
     for (const pr of net.procs.values()) children.add(pr.child)
@@ -307,10 +302,10 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       syncSeconds: syncS,
       headerPropagationMs: {
         heights: allLag.length,
-        allNodesP50: p(allLag, 0.5),
-        allNodesP99: p(allLag, 0.99),
-        perNodeP50: p(perNode, 0.5),
-        perNodeP99: p(perNode, 0.99),
+        allNodesP50: nearestRank(allLag, 0.5),
+        allNodesP99: nearestRank(allLag, 0.99),
+        perNodeP50: nearestRank(perNode, 0.5),
+        perNodeP99: nearestRank(perNode, 0.99),
         method: 'commit time = min(10 ms poll of manager 0 chain_status, return of a wait:true submission at that height); arrival = first 5 ms worker poll of each user node\'s header height at or above it'
       },
       memory: { workerRssMiB: Math.round(workerRss / 2 ** 20), perUserNodeMiB: workerRss / 2 ** 20 / users, managerRssMiB: managerRss },

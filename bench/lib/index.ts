@@ -17,4 +17,5 @@
 export { percentile, summarize, type Summary } from './stats.js'
 export { measure, measureAsync, lastResult, type MeasureOptions, type Measurement } from './measure.js'
 export { markdownTable, formatNumber, type Align } from './table.js'
+export { managerSpec } from './managers.js'
 export { machineInfo, machineLine, writeJson, hasFlag, optionValue, checkArgs, type MachineInfo } from './report.js'

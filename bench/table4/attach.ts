@@ -22,8 +22,9 @@ import { randomBytes, type PqBackend } from '../../src/crypto/index.js'
 import { parseGenesis } from '../../src/node/genesis.js'
 import { loadIdentity, readIdentityFile } from '../../src/node/identity.js'
 import type { NodeInfo } from '../../src/rpc/index.js'
-import { formatNumber, machineInfo, machineLine, markdownTable, summarize, writeJson, type Summary } from '../lib/index.js'
-import { call, loadedPhase, queryKit, summaryOf, sleep, submitAll, transport, type Committed } from './queries.js'
+import { machineInfo, machineLine, markdownTable, summarize, writeJson, type Summary } from '../lib/index.js'
+import { ms } from './report.js'
+import { call, loadedPhase, nearestRank, queryKit, summaryOf, sleep, submitAll, transport, type Committed } from './queries.js'
 
 export const ATTACH_OPTIONS = ['attach', 'users', 'records'] as const
 
@@ -52,8 +53,6 @@ function userEndpoints (o: AttachOptions): string[] {
   return users
 }
 
-const ms = (x: number): string => x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : formatNumber(Math.round(x))
-const pct = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0 }
 
 export async function attachRun (o: AttachOptions, pq: PqBackend): Promise<void> {
   const t0 = performance.now()
@@ -156,7 +155,7 @@ export async function attachRun (o: AttachOptions, pq: PqBackend): Promise<void>
     symptom: { meanMatches: mean(kit.matches), meanFetched: mean(kit.fetched), fetchLimit: o.fetch },
     submitSeconds: submitS,
     syncSeconds: syncS,
-    headerPropagationMs: { heights: lastArrival.length, allNodesP50: pct(lastArrival, 0.5), allNodesP99: pct(lastArrival, 0.99), perNodeP50: pct(perNode, 0.5), perNodeP99: pct(perNode, 0.99), method: 'commit time = earliest return of a wait:true submission at that height; arrival = first 100 ms poll of each user node\'s chain_status at or above it' },
+    headerPropagationMs: { heights: lastArrival.length, allNodesP50: nearestRank(lastArrival, 0.5), allNodesP99: nearestRank(lastArrival, 0.99), perNodeP50: nearestRank(perNode, 0.5), perNodeP99: nearestRank(perNode, 0.99), method: 'commit time = earliest return of a wait:true submission at that height; arrival = first 100 ms poll of each user node\'s chain_status at or above it' },
     transportRetries: transport.retries
   }
   const json = writeJson(join(o.outDir, 'table4-attached.json'), result)

@@ -51,6 +51,12 @@ export async function submitWait (url: string, rec: SimulatedRecord): Promise<nu
   }
 }
 
+/** Nearest-rank quantile of an unsorted sample, 0 for an empty one (header propagation figures). */
+export function nearestRank (xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0
+}
+
 export interface Committed { rec: SimulatedRecord, idHex: string, height: number }
 
 export interface QueryKit {
@@ -125,15 +131,24 @@ export function queryKit (o: QueryKitOptions): QueryKit {
   return { recordQuery, symptomQuery, breakdown: bd, matches, fetched }
 }
 
-/** Submits `recs` with `concurrency` workers, each record to `urlFor(i)`; calls `onCommit` per record. */
-export async function submitAll (recs: SimulatedRecord[], urlFor: (i: number) => string, concurrency: number, onCommit: (c: Committed) => void): Promise<void> {
+/**
+ * Submits `recs` with `concurrency` workers, each record to `urlFor(i)`; calls `onCommit` per
+ * record. A failed submission rejects, unless `onError` is given: then it is reported there and
+ * the others go on.
+ */
+export async function submitAll (recs: SimulatedRecord[], urlFor: (i: number) => string, concurrency: number, onCommit: (c: Committed) => void, onError?: (err: unknown) => void): Promise<void> {
   let next = 0
   await Promise.all(Array.from({ length: Math.min(concurrency, recs.length) }, async () => {
     for (;;) {
       const i = next++
       if (i >= recs.length) return
       const rec = recs[i]!
-      const height = await submitWait(urlFor(i), rec)
+      let height: number
+      try { height = await submitWait(urlFor(i), rec) } catch (err) {
+        if (onError === undefined) throw err
+        onError(err)
+        continue
+      }
       onCommit({ rec, idHex: toHex(rec.tx.recordId), height })
     }
   }))
@@ -162,14 +177,8 @@ export async function loadedPhase (kit: QueryKit, loadRecs: SimulatedRecord[], u
   let submitting = true
   let failedSubmissions = 0
   const t0 = performance.now()
-  let next = 0
-  const loadDone = Promise.all(Array.from({ length: Math.min(4, loadRecs.length) }, async () => {
-    for (;;) {
-      const i = next++
-      if (i >= loadRecs.length) return
-      try { await submitWait(pick(userUrls), loadRecs[i]!) } catch (err) { failedSubmissions++; note('submission', err) }
-    }
-  })).finally(() => { submitting = false })
+  const loadDone = submitAll(loadRecs, () => pick(userUrls), 4, () => {}, (err) => { failedSubmissions++; note('submission', err) })
+    .finally(() => { submitting = false })
   const record: number[] = []
   const symptom: number[] = []
   let during = 0

@@ -38,7 +38,8 @@ export interface RowResult {
   transportRetries: number
 }
 
-const ms = (x: number): string => x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : formatNumber(Math.round(x))
+/** Milliseconds for the reports: 2 decimals below 10, 1 below 100, then whole numbers. */
+export const ms = (x: number): string => x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : formatNumber(Math.round(x))
 
 export function markdownReport (rows: RowResult[], machine: MachineInfo, command: string, runSeconds: number, notes: string[]): string {
   const head = ['nodes', 'records', 'record query p50 / mean (paper)', 'speed-up (mean)', 'symptom query p50 / mean (paper)', 'speed-up (mean)']
