@@ -9,7 +9,7 @@ export type BlockErrorCode =
   | 'NON_CANONICAL' // valid dag-cbor but not the canonical encoding of the decoded value
   | 'INVALID' // wrong shape: unknown/missing field, wrong type, wrong byte length, bad number, unknown tx type
   | 'MISMATCH' // a header field disagrees with the block body (counts, record ids, roots)
-  | 'DUPLICATE' // a record id or index label appears twice in one block
+  | 'DUPLICATE' // a record id, index label or tx appears twice in one block (or a label twice in one tx)
   | 'WRONG_CHAIN' // chain id differs from the expected one
   | 'WRONG_HEIGHT' // a certificate certifies another height
   | 'WRONG_HEADER' // a certificate certifies another header hash

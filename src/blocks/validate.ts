@@ -3,18 +3,29 @@
  * Each returns a `Check` (`{ ok: true }` or `{ ok: false, code, reason, at? }`) and never throws on
  * bad input, so a gossip validator can map the result straight to ACCEPT / REJECT.
  */
-import { equalBytes, toHex } from '../crypto/index.js'
+import { equalBytes, sha256, toHex } from '../crypto/index.js'
 import { certificateShape, encodeBlock, encodeHeader, encodeTx } from './codec.js'
 import { type Check, fail, OK } from './errors.js'
 import { indexLeaf } from './hash.js'
 import { MAX_TX_BYTES } from './limits.js'
 import { EMPTY_ROOT, merkleRoot } from './merkle.js'
 import { checked } from './shape.js'
-import type { Block, Header, IndexUpdate } from './types.js'
+import type { Block, Header, IndexUpdate, RecordTx } from './types.js'
 
-/** Shape, lengths, limits and encoded size (≤ MAX_TX_BYTES) of a tx. */
+/**
+ * Shape, lengths, limits and encoded size (≤ MAX_TX_BYTES) of a tx; a record tx lists no index
+ * label twice (such a tx could never be part of a valid block).
+ */
 export function validateTx (tx: unknown): Check {
-  return checked(() => { encodeTx(tx as never) })
+  const shape = checked(() => { encodeTx(tx as never) })
+  if (!shape.ok || (tx as { type: string }).type !== 'record') return shape
+  const seen = new Set<string>()
+  for (const u of (tx as RecordTx).indexUpdates) {
+    const l = toHex(u.label)
+    if (seen.has(l)) return fail('DUPLICATE', `index label ${l} appears twice in the tx`)
+    seen.add(l)
+  }
+  return OK
 }
 
 /**
@@ -51,7 +62,7 @@ export function blockIndexUpdates (block: Block): IndexUpdate[] {
  * (≤ MAX_BLOCK_BYTES), and that the header agrees with the body: txCount, recordIds (the record
  * txs' ids in order), txRoot (Merkle root of the encoded txs), indexCount and indexRoot (Merkle root
  * of `indexLeaf` of every index update of every record tx, in tx order); no record id and no index
- * label twice in the block.
+ * label and no tx twice in the block.
  */
 export function validateBlock (block: unknown): Check {
   const shape = checked(() => { encodeBlock(block as never) })
@@ -66,6 +77,13 @@ export function validateBlock (block: unknown): Check {
   for (let i = 0; i < b.txs.length; i++) {
     const r = checked(() => { encoded.push(encodeTx(b.txs[i] as never)) })
     if (!r.ok) return fail(r.code, `tx ${i}: ${r.reason} (MAX_TX_BYTES ${MAX_TX_BYTES})`, i)
+  }
+
+  const seenTxs = new Set<string>()
+  for (let i = 0; i < encoded.length; i++) {
+    const k = toHex(sha256(encoded[i] as Uint8Array))
+    if (seenTxs.has(k)) return fail('DUPLICATE', `tx ${i} appears twice in the block`, i)
+    seenTxs.add(k)
   }
 
   const recordIds: Uint8Array[] = []

@@ -66,7 +66,8 @@ async function nodeCmd (argv: string[]): Promise<void> {
       'max-connections': { type: 'string' },
       pq: { type: 'string' },
       quiet: { type: 'boolean' },
-      'fault-equivocate': { type: 'boolean' }
+      'fault-equivocate': { type: 'boolean' },
+      'fault-unchecked-labels': { type: 'boolean' }
     },
     strict: true
   })
@@ -95,7 +96,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
     maxConnections: values['max-connections'] === undefined ? undefined : int(values['max-connections'], 'max-connections', 0, 1, 1_000_000),
     pqBackend: pqName,
     log,
-    byzantine: values['fault-equivocate'] === true ? 'equivocate' : undefined
+    byzantine: values['fault-equivocate'] === true ? 'equivocate' : values['fault-unchecked-labels'] === true ? 'unchecked-labels' : undefined
   })
   let rpc: Awaited<ReturnType<typeof createRpcServer>> | undefined
   if (values['rpc-port'] !== undefined) {

@@ -7,7 +7,7 @@
 import { utf8, type PqBackend } from '../crypto/index.js'
 import { openKeyTransfer, type FieldKeys } from '../records/index.js'
 import type { SubmitResultJson } from '../rpc/backend.js'
-import { CounterState, intersectClauses, planConjunction, recoverCounters, SseClient, type ConjunctiveQuery, type VerifiedSearch } from '../sse/index.js'
+import { CounterState, intersectClauses, planConjunction, recordTerms, recoverCounters, SseClient, type ConjunctiveQuery, type RecordTerm, type VerifiedSearch } from '../sse/index.js'
 import { conjunctionClauses } from '../sse/index.js'
 import { readRecord, type ReadRecordResult } from './access.js'
 import { ClientError } from './errors.js'
@@ -50,7 +50,7 @@ export interface SearchResult {
 }
 
 /** RPC errors after which the submission certainly was not accepted (its index counters are rolled back). */
-const DEFINITIVE = new Set(['INVALID_TX', 'BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'DUPLICATE', 'BLOB_MISMATCH', 'LIMIT_EXCEEDED'])
+const DEFINITIVE = new Set(['INVALID_TX', 'BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'LIMIT_EXCEEDED'])
 
 export class Doctor {
   readonly name: string
@@ -98,7 +98,6 @@ export class Doctor {
   buildRecord (handoff: OpenedHandoff, input: RecordInput, time = Date.now()): BuiltSubmission {
     if (this.consortiumKey === undefined) throw new ClientError('BAD_CONSORTIUM_KEY', 'writing a record needs the consortium index key')
     const personalInfo = { ...input.personalInfo, ...handoff.personalInfo }
-    const birthYear = input.birthYear ?? (typeof personalInfo.birthYear === 'number' ? personalInfo.birthYear : undefined)
     return buildRecordSubmission(this.pq, { id: this.id, sigSecretKey: this.ident.keys.sig.secretKey }, this.sseClient, this.consortiumKey, {
       recordId: handoff.recordId,
       fieldKeys: handoff.fieldKeys,
@@ -109,17 +108,59 @@ export class Doctor {
       },
       keywords: input.keywords,
       fileType: input.fileType,
-      birthYear,
+      birthYear: birthYearOf(handoff, input),
       patient: { id: handoff.patientId, key: handoff.patientIndexKey },
       time
     })
   }
 
+  /** The index trees a record would write to (one update each). */
+  recordTerms (handoff: OpenedHandoff, input: RecordInput): RecordTerm[] {
+    if (this.consortiumKey === undefined) throw new ClientError('BAD_CONSORTIUM_KEY', 'writing a record needs the consortium index key')
+    return recordTerms({ consortiumKey: this.consortiumKey, patient: { id: handoff.patientId, key: handoff.patientIndexKey }, keywords: input.keywords, fileType: input.fileType, birthYear: birthYearOf(handoff, input) })
+  }
+
   /**
-   * Builds and submits a record, waiting for its commit by default. If the node rejects it
+   * Brings this client's counters for the trees a record writes to up to what is committed, by
+   * probing the node (`recoverCounters`: normally one label per tree in one round). A client whose
+   * state was lost (a new laptop, a wiped home directory) or is behind (another client of the same
+   * doctor wrote since) would otherwise write labels that are already committed, which the
+   * managers refuse (DUPLICATE_LABEL). Returns how many counters moved.
+   */
+  async syncCounters (rpc: RpcClient, terms: readonly RecordTerm[]): Promise<number> {
+    const byKey = new Map<string, { indexKey: Uint8Array, terms: string[] }>()
+    for (const t of terms) {
+      const k = hex(t.indexKey)
+      const g = byKey.get(k) ?? { indexKey: t.indexKey, terms: [] }
+      g.terms.push(t.term)
+      byKey.set(k, g)
+    }
+    let moved = 0
+    for (const g of byKey.values()) {
+      const before = g.terms.map((term) => this.sseClient.counters.get(this.sseClient.tree(g.indexKey, this.id, term).id))
+      await recoverCounters(this.sseClient, {
+        indexKey: g.indexKey,
+        writers: [this.id],
+        terms: g.terms,
+        probe: async (token) => {
+          const { entries, verifyProof } = await querySearch(rpc, token)
+          return entries.filter(verifyProof)
+        },
+        verifyProof: () => true
+      })
+      g.terms.forEach((term, i) => { if (this.sseClient.counters.get(this.sseClient.tree(g.indexKey, this.id, term).id) !== before[i]) moved++ })
+    }
+    return moved
+  }
+
+  /**
+   * Builds and submits a record, waiting for its commit by default. First (unless `recover` is
+   * false) the counters of the record's index trees are synced with the node (`syncCounters`), so
+   * lost or stale client state never produces a duplicate label. If the node rejects the record
    * outright, the index counters it consumed are rolled back (so no false omission follows).
    */
-  async submitRecord (rpc: RpcClient, handoff: OpenedHandoff, input: RecordInput, opts: { time?: number, wait?: boolean } = {}): Promise<SubmittedRecord> {
+  async submitRecord (rpc: RpcClient, handoff: OpenedHandoff, input: RecordInput, opts: { time?: number, wait?: boolean, recover?: boolean } = {}): Promise<SubmittedRecord> {
+    if (opts.recover !== false) await this.syncCounters(rpc, this.recordTerms(handoff, input))
     const snapshot = this.sseClient.counters.encode()
     const built = this.buildRecord(handoff, input, opts.time ?? Date.now())
     try {
@@ -171,4 +212,9 @@ export class Doctor {
   async readRecord (rpc: RpcClient, recordId: Uint8Array, trust?: TrustAnchors): Promise<ReadRecordResult> {
     return await readRecord(this.pq, rpc, recordId, { kemPublicKey: this.kemPublicKey, kemSecretKey: this.ident.keys.kem.secretKey }, trust)
   }
+}
+
+function birthYearOf (handoff: OpenedHandoff, input: RecordInput): number | undefined {
+  const personalInfo = { ...input.personalInfo, ...handoff.personalInfo }
+  return input.birthYear ?? (typeof personalInfo.birthYear === 'number' ? personalInfo.birthYear : undefined)
 }

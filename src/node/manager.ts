@@ -5,6 +5,7 @@
  * The consensus state machine (src/consensus) is driven here: events in, effects out, executed in
  * order, with every write-ahead-log record made durable before anything that follows it.
  */
+import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
@@ -47,14 +48,21 @@ export interface ManagerOptions {
   chain: ChainStore
   blobs: BlobStore
   log: Logger
+  /** The node's data dir (named in errors about its stores). */
+  dataDir?: string
   /** How long `submit` with `wait` waits for a commit before reporting failure. */
   commitTimeoutMs?: number
   /**
-   * Fault injection for tests and research only: `equivocate` makes this manager, when leader,
+   * Fault injection for tests and research only. `unchecked-labels` makes this manager admit and,
+   * when leader, propose record txs whose index labels are already committed (as a manager without
+   * the label checks would); honest replicas must refuse such a proposal.
+   * `equivocate` makes this manager, when leader,
    * send conflicting pre-prepares (two different blocks) to different halves of the managers.
    */
-  byzantine?: 'equivocate'
+  byzantine?: Byzantine
 }
+
+export type Byzantine = 'equivocate' | 'unchecked-labels'
 
 export class NodeError extends Error {
   readonly code: string
@@ -74,20 +82,67 @@ function verdictResult (v: 'ACCEPT' | 'IGNORE' | 'REJECT'): TopicValidatorResult
   return v === 'ACCEPT' ? TopicValidatorResult.Accept : v === 'IGNORE' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
 }
 
-/** In-memory view of what is committed, rebuilt from the chain store at start. */
+/**
+ * In-memory view of what is committed, rebuilt from the chain store at start.
+ *
+ * `conflict` checks everything `apply` (and `ChainStore.append`) assume of a block against what is
+ * committed; `validateProposal` refuses a block for which it finds anything, so a committed block
+ * always applies (docs/CONSENSUS.md, "A committed block always applies").
+ */
 class Committed {
   readonly records = new Set<string>()
   /** Doctor id (hex) of each committed record (hex id), to check grants synchronously. */
   readonly recordDoctor = new Map<string, string>()
-  readonly txs = new Set<string>()
+  /** Tx hash (hex SHA-256 of the encoded tx) → height it was committed at. */
+  readonly txs = new Map<string, number>()
   readonly patients = new Map<string, Uint8Array>()
   readonly index = new MemoryIndexStore()
+
+  hasLabel (label: Uint8Array): boolean { return this.index.get(label) !== undefined }
+
+  /**
+   * Why `block` cannot be applied on top of the committed state, or undefined if it can: a tx
+   * committed already or twice in the block, a record id or patient committed already or twice, a
+   * grant for a record that is not committed, an index label committed already or twice.
+   */
+  conflict (block: Block, opts: { labels?: boolean } = {}): string | undefined {
+    const checkLabels = opts.labels !== false
+    const txs = new Set<string>()
+    const records = new Set<string>()
+    const patients = new Set<string>()
+    const labels = new Set<string>()
+    for (const [i, tx] of block.txs.entries()) {
+      const at = `tx ${i}`
+      const key = toHex(sha256(encodeTx(tx)))
+      if (this.txs.has(key) || txs.has(key)) return `${at}: tx ${key} is already committed or twice in the block`
+      txs.add(key)
+      if (tx.type === 'record') {
+        const id = toHex(tx.recordId)
+        if (this.records.has(id) || records.has(id)) return `${at}: record ${id} is already committed or twice in the block`
+        records.add(id)
+        for (const [j, u] of checkLabels ? tx.indexUpdates.entries() : []) {
+          const l = toHex(u.label)
+          const prior = this.index.get(u.label)
+          if (prior !== undefined) return `${at} (record ${id}), index update ${j}: label ${l} is already committed at height ${prior.position.height} (position ${prior.position.index})`
+          if (labels.has(l)) return `${at} (record ${id}), index update ${j}: label ${l} is written twice in the block`
+          labels.add(l)
+        }
+      } else if (tx.type === 'patient') {
+        const id = toHex(tx.patientId)
+        if (this.patients.has(id) || patients.has(id)) return `${at}: patient ${id} is already enrolled or twice in the block`
+        patients.add(id)
+      } else if (!this.records.has(toHex(tx.recordId))) {
+        return `${at}: grant for record ${toHex(tx.recordId)}, which is not committed`
+      }
+    }
+    return undefined
+  }
 
   apply (block: Block): void {
     const h = block.header
     let pos = h.indexStart
     for (const tx of block.txs) {
-      this.txs.add(toHex(sha256(encodeTx(tx))))
+      this.txs.set(toHex(sha256(encodeTx(tx))), h.height)
       if (tx.type === 'record') {
         this.records.add(toHex(tx.recordId))
         this.recordDoctor.set(toHex(tx.recordId), toHex(tx.doctor))
@@ -128,6 +183,8 @@ export class ManagerNode {
   private readonly deadlines = new Set<number>()
   private syncing = false
   private stopped = false
+  /** Hashes of proposals refused (each is logged once). */
+  private readonly refused = new Set<string>()
 
   constructor (opts: ManagerOptions) {
     this.opts = opts
@@ -153,15 +210,23 @@ export class ManagerNode {
         head: { height: opts.chain.head.height, hash: opts.chain.head.hash },
         timing: { blockInterval: p.blockInterval, maxBlockRecords: p.maxBlockRecords, viewChangeTimeout: p.viewChangeTimeout, heartbeatInterval: p.heartbeatInterval }
       },
-      { signer: mlDsaSigner(this.pq, opts.sigSecretKey), verifier: this.verifier, app: { validate: (h, v, parent) => this.validateProposal(h, v, parent) } }
+      { signer: mlDsaSigner(this.pq, opts.sigSecretKey), verifier: this.verifier, app: { validate: (h, v, parent) => this.checkProposal(h, v, parent) } }
     )
   }
 
   async start (): Promise<void> {
     // rebuild the in-memory view of the committed chain
+    const where = join(this.opts.dataDir ?? '', 'chain')
+    const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
+      `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
+      'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
     for (let h = 1; h <= this.chain.head.height; h++) {
-      const b = await this.chain.block(h)
-      if (b === undefined) throw new Error(`chain store: block ${h} missing`)
+      let b: Block | undefined
+      try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} does not decode (${(err as Error).message})`) }
+      if (b === undefined) throw inconsistent(`block ${h} is missing below the head at ${this.chain.head.height}`)
+      if (b.header.height !== h) throw inconsistent(`the block stored at height ${h} has height ${b.header.height}`)
+      const why = this.committed.conflict(b)
+      if (why !== undefined) throw inconsistent(`block ${h}, ${why}`)
       this.committed.apply(b)
     }
     const pubsub = this.host.services.pubsub
@@ -193,6 +258,7 @@ export class ManagerNode {
     this.feed({ type: 'restored', now: Date.now(), records: wal })
     this.feed({ type: 'start', now: Date.now() })
     await this.queue
+    if (this.opts.byzantine !== undefined) this.log.warn(`FAULT INJECTION: this manager behaves byzantine (${this.opts.byzantine}); tests and research only`)
     this.log.info(`manager ${this.self} started at height ${this.chain.head.height} (${wal.length} WAL records restored)`)
   }
 
@@ -331,12 +397,29 @@ export class ManagerNode {
     return { hash: headerHash(block.header), bytes: encodeBlock(block) }
   }
 
-  /** Whether a tx can still go into the next block (not committed meanwhile, dependencies present). */
+  /** Whether a tx can still go into the next block (not committed meanwhile, no label committed meanwhile, dependencies present). */
   private stillValid (tx: Tx): boolean {
     if (this.committed.txs.has(toHex(sha256(encodeTx(tx))))) return false
-    if (tx.type === 'record') return !this.committed.records.has(toHex(tx.recordId))
+    if (tx.type === 'record') {
+      return !this.committed.records.has(toHex(tx.recordId)) &&
+        (this.opts.byzantine === 'unchecked-labels' || !tx.indexUpdates.some((u) => this.committed.hasLabel(u.label)))
+    }
     if (tx.type === 'patient') return !this.committed.patients.has(toHex(tx.patientId))
     return this.committed.records.has(toHex(tx.recordId))
+  }
+
+  /** `validateProposal`, logging each refused proposal once (an operator sees why a view changed). */
+  private checkProposal (height: number, value: Value, parentHash: Uint8Array): ValidateResult {
+    const r = this.validateProposal(height, value, parentHash)
+    if (!r.ok && r.reason !== 'parent is not our head') { // (a pre-prepare for the next height can arrive before our commit)
+      const id = toHex(value.hash)
+      if (!this.refused.has(id)) {
+        if (this.refused.size >= 256) this.refused.clear()
+        this.refused.add(id)
+        this.log.warn(`refused the proposal ${id.slice(0, 16)} for height ${height}: ${r.reason}`)
+      }
+    }
+    return r
   }
 
   /** The app port: deterministic validation of a proposed block on top of `parentHash`. */
@@ -355,14 +438,11 @@ export class ManagerNode {
     if (h.proposer < 0 || h.proposer >= this.genesis.managers.length) return { ok: false, reason: 'unknown proposer' }
     const basic = validateBlock(block)
     if (!basic.ok) return { ok: false, reason: basic.reason }
-    const seenPatients = new Set<string>()
+    // everything applying the block needs, against the committed state (a committed block always applies)
+    const conflict = this.committed.conflict(block, { labels: this.opts.byzantine !== 'unchecked-labels' })
+    if (conflict !== undefined) return { ok: false, reason: conflict }
     for (const tx of block.txs) {
-      if (!this.stillValid(tx)) return { ok: false, reason: 'tx already committed or its record is unknown' }
       const key = toHex(sha256(encodeTx(tx)))
-      if (tx.type === 'patient') {
-        if (seenPatients.has(toHex(tx.patientId))) return { ok: false, reason: 'patient enrolled twice' }
-        seenPatients.add(toHex(tx.patientId))
-      }
       if (this.verifiedTxs.has(key)) continue
       if (tx.type === 'record') {
         const pk = this.doctors.get(toHex(tx.doctor))
@@ -384,9 +464,13 @@ export class ManagerNode {
 
   private async onCommit (value: Value, cert: CommitCertificate): Promise<void> {
     const block = decodeBlock(value.bytes)
+    const height = block.header.height
+    // Checked before the block is made durable: validateProposal refused any block with a conflict,
+    // so this fires only for a certified block adopted by sync that a Byzantine quorum signed.
+    const conflict = this.committed.conflict(block)
+    if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     await this.chain.append(block, cert)
     this.committed.apply(block)
-    const height = block.header.height
     for (const tx of block.txs) {
       const key = Mempool.key(encodeTx(tx))
       this.mempool.removeKey(key)
@@ -494,7 +578,8 @@ export class ManagerNode {
         return raw === undefined ? undefined : decodeStoredRecord(raw).tx
       },
       patientKey: async (id) => this.committed.patients.get(toHex(id)),
-      txCommitted: async (b) => this.committed.txs.has(toHex(sha256(b)))
+      txCommitted: async (b) => this.committed.txs.has(toHex(sha256(b))),
+      labelCommitted: async (label) => this.opts.byzantine !== 'unchecked-labels' && this.committed.hasLabel(label)
     }
   }
 
@@ -504,14 +589,23 @@ export class ManagerNode {
     if (this.mempool.has(d.value.txBytes)) return TopicValidatorResult.Ignore
     const v = await validateSubmission(d.value, this.txContext())
     if (v.verdict !== 'ACCEPT') return verdictResult(v.verdict)
+    // a label written by another pending tx: first come, first served (no penalty, it may be an honest race)
     try { await this.admit(v.value) } catch { return TopicValidatorResult.Ignore }
     return TopicValidatorResult.Accept
   }
 
-  /** Stores a validated submission's ciphertexts and puts it in the mempool. */
+  /**
+   * Stores a validated submission's ciphertexts and puts it in the mempool. Refuses, before
+   * storing anything, a tx that writes an index label another pending tx writes (DUPLICATE_LABEL).
+   */
   private async admit (s: Submission): Promise<boolean> {
-    for (const b of s.blobs) await this.blobs.put(b)
     const key = Mempool.key(s.txBytes)
+    if (this.mempool.hasKey(key)) return false
+    const conflict = this.mempool.labelConflict(s.tx, key)
+    if (conflict !== undefined) {
+      throw new NodeError('DUPLICATE_LABEL', `index label ${conflict} is already written by a pending tx: the submitting client's index counters are behind (recover them from the node and rebuild the record); nothing was stored`)
+    }
+    for (const b of s.blobs) await this.blobs.put(b)
     const added = this.mempool.add(s)
     this.verifiedTxs.add(key)
     if (added) this.feed({ type: 'mempool', now: Date.now(), size: this.mempool.size })
@@ -535,7 +629,7 @@ export class ManagerNode {
     if (v.verdict !== 'ACCEPT') {
       if (v.code === 'DUPLICATE' && this.committed.txs.has(key)) {
         // a replay of a committed tx: refused, but the submitter learns that its tx is committed
-        throw new NodeError('DUPLICATE', `tx ${key} is already committed (a replay is refused; nothing was stored)`, { txHash: key, committed: true })
+        throw new NodeError('DUPLICATE', `tx ${key} is already committed at height ${String(this.committed.txs.get(key))} (a replay is refused; nothing was stored)`, { txHash: key, committed: true, height: this.committed.txs.get(key) })
       }
       throw new NodeError(v.code, v.reason)
     }
@@ -543,7 +637,8 @@ export class ManagerNode {
     try {
       await this.admit(v.value)
     } catch (err) {
-      throw new NodeError((err as { code?: string }).code ?? 'INTERNAL', (err as Error).message)
+      pending?.catch(() => {}) // times out unused
+      throw err instanceof NodeError ? err : new NodeError((err as { code?: string }).code ?? 'INTERNAL', (err as Error).message)
     }
     this.publish(this.topics.tx, data)
     if (pending === undefined) return { status: 'pending', txHash: key }
@@ -557,6 +652,9 @@ export class ManagerNode {
       const t = setTimeout(() => {
         const ws = this.waiters.get(key)
         if (ws !== undefined) { const i = ws.indexOf(done); if (i >= 0) ws.splice(i, 1) }
+        // never report a committed tx as not committed
+        const committedAt = this.committed.txs.get(key)
+        if (committedAt !== undefined) { resolve(committedAt); return }
         reject(new NodeError('NOT_COMMITTED', `tx ${key} not committed within ${timeout} ms; it stays in the mempool and resubmitting is safe`))
       }, timeout)
       const done = (h: number): void => { clearTimeout(t); resolve(h) }

@@ -24,7 +24,7 @@ import { loadIdentity, writeFileAtomic, type IdentityFile } from './identity.js'
 import { Kv, MemKv, type KvStore } from './kv.js'
 import { createHost, MANAGER_MAX_CONNECTIONS, type PqmedHost } from './libp2p.js'
 import { LightNode } from './light.js'
-import { ManagerNode, type Logger } from './manager.js'
+import { ManagerNode, type Byzantine, type Logger } from './manager.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
 
 export interface NodeConfig {
@@ -54,7 +54,7 @@ export interface NodeConfig {
    */
   headerStore?: 'level' | 'memory'
   /** Fault injection (tests, research): see `ManagerOptions.byzantine`. */
-  byzantine?: 'equivocate'
+  byzantine?: Byzantine
 }
 
 export interface RunningNode {
@@ -124,7 +124,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     if (cfg.role === 'manager' && sigSecretKey !== undefined) {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
       blobs = await BlobStore.open(join(cfg.dataDir, 'blobs'))
-      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, commitTimeoutMs: cfg.commitTimeoutMs, byzantine: cfg.byzantine })
+      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, byzantine: cfg.byzantine })
       await manager.start()
     } else {
       kv = cfg.headerStore === 'memory' ? new MemKv() : await Kv.open(join(cfg.dataDir, 'headers'))

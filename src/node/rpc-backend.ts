@@ -66,7 +66,7 @@ export function txJson (tx: Tx): TxJson {
   }
 }
 
-const DOMAIN_CODES = new Set<string>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'BLOB_MISMATCH', 'UNKNOWN_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE'])
+const DOMAIN_CODES = new Set<string>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNKNOWN_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE'])
 
 /** Maps node errors to stable RPC domain errors; anything else stays an internal error. */
 function domain (err: unknown): never {

@@ -28,6 +28,7 @@ export const RPC_ERRORS = {
   DUPLICATE: { code: -32013, message: 'Duplicate or replayed submission' },
   BLOB_MISMATCH: { code: -32014, message: 'Ciphertexts do not match the committed hashes' },
   UNKNOWN_GRANTOR: { code: -32015, message: 'Grantor is neither the record\'s doctor nor an enrolled patient' },
+  DUPLICATE_LABEL: { code: -32017, message: 'Index label already committed or pending (the client\'s index counters are behind; nothing was stored)' },
   MALFORMED_TOKEN: { code: -32020, message: 'Malformed search token' },
   LIMIT_EXCEEDED: { code: -32030, message: 'Limit exceeded' },
   RATE_LIMITED: { code: -32031, message: 'Rate limited' },

@@ -300,7 +300,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     description: 'Submits a record tx with its ciphertexts (cip1, cip2, cip3, attachments), built and signed by the doctor\'s client (the node never sees plaintext or keys). Managers check the signature, that the doctor is registered, that the ciphertexts hash to the committed hashes and that the record id is new. A user node forwards the submission to the managers.',
     params: submissionParams('record'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
-    errors: [...submitErrors, 'UNREGISTERED_DOCTOR', 'BLOB_MISMATCH']
+    errors: [...submitErrors, 'UNREGISTERED_DOCTOR', 'BLOB_MISMATCH', 'DUPLICATE_LABEL']
   },
   ehr_registerPatient: {
     summary: 'Enroll a patient (publish their public keys).',

@@ -161,20 +161,7 @@ export class SseClient {
     assertBytes(input.recordId, 'recordId', 32)
     if (!Array.isArray(input.fieldHashes) || input.fieldHashes.length !== 3) throw new SseError('BAD_INPUT', 'fieldHashes must be three hashes')
     const at = (field: 0 | 1 | 2): Location => ({ recordId: input.recordId, field, ciphertextHash: input.fieldHashes[field] })
-    const out: IndexUpdate[] = []
-    if (input.patient !== undefined) out.push(this.update(input.patient.key, input.writer, patientTerm(input.patient.id), at(0)))
-    const index2: Array<[string, Location]> = []
-    const kws = new Set((input.keywords ?? []).map((k) => keywordTerm(k, input.synonyms)))
-    for (const t of kws) index2.push([t, at(1)])
-    if (input.fileType !== undefined) index2.push([fileTypeTerm(input.fileType), at(1)])
-    if (input.birthYear !== undefined) {
-      for (const iv of yearIntervals(input.birthYear, input.yearDomain ?? DEFAULT_YEAR_DOMAIN)) index2.push([yearTerm(iv), at(0)])
-    }
-    if (index2.length > 0) {
-      if (input.consortiumKey === undefined) throw new SseError('BAD_INPUT', 'consortiumKey is required for index 2 terms')
-      for (const [t, loc] of index2) out.push(this.update(input.consortiumKey, input.writer, t, loc))
-    }
-    return shuffle(out)
+    return shuffle(recordTerms(input).map((t) => this.update(t.indexKey, input.writer, t.term, at(t.field))))
   }
 
   /**
@@ -196,6 +183,34 @@ export class SseClient {
     })
     return { token: { groups: groups.map((g) => g.nodes), labels: [] }, groups }
   }
+}
+
+/** One (index key, term) tree a record writes to, and the field its update points at. */
+export interface RecordTerm extends TermQuery {
+  field: 0 | 1 | 2
+}
+
+/**
+ * The trees `indexRecord` writes one update to, in a fixed order: index 1 (`patient:<id>` under
+ * the patient's key), then index 2 keywords, `type:` and the birth-year intervals (consortium key).
+ * A writer recovers the counts of exactly these trees before writing (`recoverCounters`), so that
+ * lost or stale counters never make it write a label that is already committed.
+ */
+export function recordTerms (input: Omit<RecordIndexInput, 'recordId' | 'fieldHashes' | 'writer'>): RecordTerm[] {
+  const out: RecordTerm[] = []
+  if (input.patient !== undefined) out.push({ indexKey: input.patient.key, term: patientTerm(input.patient.id), field: 0 })
+  const index2: Array<[string, 0 | 1]> = []
+  const kws = new Set((input.keywords ?? []).map((k) => keywordTerm(k, input.synonyms)))
+  for (const t of kws) index2.push([t, 1])
+  if (input.fileType !== undefined) index2.push([fileTypeTerm(input.fileType), 1])
+  if (input.birthYear !== undefined) {
+    for (const iv of yearIntervals(input.birthYear, input.yearDomain ?? DEFAULT_YEAR_DOMAIN)) index2.push([yearTerm(iv), 0])
+  }
+  if (index2.length > 0) {
+    if (input.consortiumKey === undefined) throw new SseError('BAD_INPUT', 'consortiumKey is required for index 2 terms')
+    for (const [term, field] of index2) out.push({ indexKey: input.consortiumKey, term, field })
+  }
+  return out
 }
 
 function shuffle<T> (xs: T[]): T[] {

@@ -15,6 +15,12 @@
  * | patient: self-signed, id = SHA-256(signing key) | REJECT `BAD_SIGNATURE` |
  * | grant: grantor is the record's doctor or its enrolled patient; signature holds | REJECT `BAD_SIGNATURE` / IGNORE `UNKNOWN_RECORD` |
  * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
+ * | record: an index label already committed (a client with lost or stale counters) | IGNORE `DUPLICATE_LABEL` |
+ *
+ * A record whose index labels repeat within the tx fails `validateTx` (REJECT `INVALID_TX`); one whose
+ * label is written by another pending tx is refused by the mempool (`DUPLICATE_LABEL`). The labels
+ * are IGNOREd rather than REJECTed when committed: an honest manager may gossip such a tx that it
+ * admitted just before the other one committed. See docs/CONSENSUS.md, "A committed block always applies".
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeTx, indexUpdatesHash, validateTx, type Tx } from '../../blocks/index.js'
@@ -48,6 +54,8 @@ export interface TxContext {
   patientKey: (patientId: Uint8Array) => Promise<Uint8Array | undefined>
   /** True if exactly this tx is committed. */
   txCommitted: (txBytes: Uint8Array) => Promise<boolean>
+  /** True if an index update with this label is committed (the index is append-only). */
+  labelCommitted: (label: Uint8Array) => Promise<boolean>
 }
 
 export function decodeSubmission (bytes: Uint8Array): Validation<Submission> {
@@ -83,6 +91,11 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     }, tx.signature)
     if (!ok) return reject('BAD_SIGNATURE', 'record signature does not verify under the doctor\'s key')
     if (await ctx.recordCommitted(tx.recordId)) return ignore('DUPLICATE', `record ${toHex(tx.recordId)} already committed`)
+    for (const u of tx.indexUpdates) {
+      if (await ctx.labelCommitted(u.label)) {
+        return ignore('DUPLICATE_LABEL', `index label ${toHex(u.label)} is already committed: the submitting client's index counters are behind (recover them from the node and rebuild the record); nothing was stored`)
+      }
+    }
     return accept(s)
   }
   if (s.blobs.length !== 0) return reject('BLOB_MISMATCH', `${tx.type} tx carries no ciphertexts`)

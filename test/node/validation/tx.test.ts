@@ -13,6 +13,7 @@ describe('node: tx gossip validation (IGNORE / REJECT)', function () {
   let doctor: TestDoctor
   const committedRecords = new Set<string>()
   const committedTxs = new Set<string>()
+  const committedLabels = new Set<string>()
 
   const ctx = (): TxContext => ({
     verifier: pq,
@@ -20,7 +21,8 @@ describe('node: tx gossip validation (IGNORE / REJECT)', function () {
     recordCommitted: async (id) => committedRecords.has(toHex(id)),
     committedRecord: async () => undefined,
     patientKey: async () => undefined,
-    txCommitted: async (b) => committedTxs.has(toHex(sha256(b)))
+    txCommitted: async (b) => committedTxs.has(toHex(sha256(b))),
+    labelCommitted: async (l) => committedLabels.has(toHex(l))
   })
 
   async function check (bytes: Uint8Array): Promise<{ verdict: string, code?: string }> {
@@ -73,6 +75,25 @@ describe('node: tx gossip validation (IGNORE / REJECT)', function () {
     const t = doctor.record(6)
     committedRecords.add(toHex(t.tx.recordId))
     assert.deepEqual(await check(t.bytes), { verdict: 'IGNORE', code: 'DUPLICATE' })
+  })
+
+  it('ignores a record that writes an index label already committed (a client whose counters were lost), with DUPLICATE_LABEL', async () => {
+    // two clients of the same doctor from the same (empty) counter state write the same labels
+    const laptop = await TestDoctor.create(files, 1, pq)
+    const newLaptop = await TestDoctor.create(files, 1, pq)
+    const first = laptop.record(10)
+    for (const u of first.tx.indexUpdates) committedLabels.add(toHex(u.label))
+    const again = newLaptop.record(10)
+    assert.ok(again.tx.indexUpdates.some((u) => committedLabels.has(toHex(u.label))))
+    assert.deepEqual(await check(again.bytes), { verdict: 'IGNORE', code: 'DUPLICATE_LABEL' })
+  })
+
+  it('rejects a record that lists one index label twice (it could never be in a valid block)', async () => {
+    const s = doctor.record(11)
+    const u = s.tx.indexUpdates[0]
+    assert.ok(u !== undefined)
+    const tx: RecordTx = { ...s.tx, indexUpdates: [...s.tx.indexUpdates, u] }
+    assert.deepEqual(await check(encodeSubmission(tx, s.blobs)), { verdict: 'REJECT', code: 'INVALID_TX' })
   })
 
   it('decodes a valid submission into the tx and its blobs', () => {
