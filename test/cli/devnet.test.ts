@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict'
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-
-interface Run { stdout: string, stderr: string, stop: () => Promise<number | null> }
-
-/** Starts `npm start`'s entry point (as package.json runs it) and waits for its banner. */
-async function startDevnet (dir: string, extra: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/polyfill.ts', 'src/cli/devnet.ts', '--data-dir', dir, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no banner in 90 s:\n${stderr}`)) }, 90_000)
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); if (stdout.includes('Ctrl-C stops every node')) { clearTimeout(t); resolve() } })
-    child.on('exit', (code) => { clearTimeout(t); reject(new Error(`devnet exited with ${String(code)}:\n${stderr}`)) })
-  })
-  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code) }) })
-  return { stdout, get stderr () { return stderr }, stop: async () => { child.kill('SIGINT'); return await exited } }
-}
+import { startDevnet } from './helpers.js'
 
 /** Runs every printed curl example exactly as printed (through sh), returning the parsed responses by method. */
 async function runExamples (banner: string): Promise<Map<string, { result?: unknown, error?: unknown }>> {
