@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes, sha256 } from '../../src/crypto/index.js'
 import {
   type Block, BlockError, buildBlock, type Check, decodeBlock, EMPTY_ROOT, encodeBlock, genesisHeader, headerHash, indexInclusion,
-  MAX_BLOCK_BYTES, merkleRoot, recordInclusion, txIndexOfRecord, validateBlock, validateHeader, validateTx, verifyIndexInclusion,
+  encodeTx, MAX_BLOCK_BYTES, merkleRoot, recordInclusion, txIndexOfRecord, validateBlock, validateHeader, validateTx, verifyIndexInclusion,
   verifyRecordInclusion, type RecordTx, type Tx
 } from '../../src/blocks/index.js'
 import { clone, grantTx, patientTx, recordTx } from './helpers.js'
@@ -75,6 +75,18 @@ describe('blocks/validate: validateBasic', () => {
   })
 
   describe('duplicates and limits', () => {
+    it('one index label twice in a record tx (it could never be in a valid block)', () => {
+      const a = recordTx(3)
+      const dup = { ...a, indexUpdates: [...a.indexUpdates, { label: a.indexUpdates[0]!.label, value: randomBytes(40) }] }
+      expectFail(validateTx(dup), 'DUPLICATE')
+      assert.deepEqual(validateTx(a), { ok: true })
+    })
+    it('the same tx twice in a block (a replayed grant)', () => {
+      const g = grantTx()
+      const once = make([g])
+      const twice = { header: { ...once.header, txCount: 2, txRoot: merkleRoot([encodeTx(g), encodeTx(g)]) }, txs: [g, g] }
+      expectFail(validateBlock(twice), 'DUPLICATE')
+    })
     it('the same record id twice in a block', () => {
       const a = recordTx(); const b = { ...recordTx(), recordId: a.recordId }
       assert.throws(() => make([a, b]), (e: unknown) => e instanceof BlockError && e.code === 'DUPLICATE')
