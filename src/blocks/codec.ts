@@ -42,7 +42,7 @@ export const TX_TYPES = ['record', 'grant', 'patient'] as const
 export function indexUpdateShape (v: unknown, what = 'index update'): IndexUpdate {
   const o = record(v, what, INDEX_UPDATE_KEYS)
   bytes(o.label, `${what}.label`, ID_BYTES)
-  bytesUpTo(o.value, `${what}.value`, MAX_INDEX_VALUE_BYTES)
+  bytesUpTo(o.value, `${what}.value`, MAX_INDEX_VALUE_BYTES, 1)
   return o as unknown as IndexUpdate
 }
 

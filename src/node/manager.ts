@@ -18,7 +18,7 @@ import {
 } from '../consensus/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { verifyGrant, verifyPatientSignature, verifyRecordSignature } from '../records/index.js'
-import { MemoryIndexStore, decodeSearchToken, serverSearch } from '../sse/index.js'
+import { MemoryIndexStore, checkIndexUpdate, decodeSearchToken, serverSearch } from '../sse/index.js'
 import type { BlobStore } from './blob-store.js'
 import { decodeStoredRecord, type ChainStore } from './chain-store.js'
 import type { Genesis } from './genesis.js'
@@ -126,6 +126,7 @@ class Committed {
           if (prior !== undefined) return `${at} (record ${id}), index update ${j}: label ${l} is already committed at height ${prior.position.height} (position ${prior.position.index})`
           if (labels.has(l)) return `${at} (record ${id}), index update ${j}: label ${l} is written twice in the block`
           labels.add(l)
+          try { checkIndexUpdate(u) } catch (err) { return `${at} (record ${id}), index update ${j}: ${(err as Error).message}` }
         }
       } else if (tx.type === 'patient') {
         const id = toHex(tx.patientId)

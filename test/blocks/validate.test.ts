@@ -81,6 +81,10 @@ describe('blocks/validate: validateBasic', () => {
       expectFail(validateTx(dup), 'DUPLICATE')
       assert.deepEqual(validateTx(a), { ok: true })
     })
+    it('an empty index value (the index store refuses it, so such a block could never apply)', () => {
+      const a = recordTx(2)
+      expectFail(validateTx({ ...a, indexUpdates: [{ label: randomBytes(32), value: new Uint8Array(0) }] }), 'INVALID')
+    })
     it('the same tx twice in a block (a replayed grant)', () => {
       const g = grantTx()
       const once = make([g])
