@@ -169,7 +169,8 @@ export class ManagerNode {
   private readonly mempool = new Mempool()
   /** Tx hashes whose signatures this node has verified (gossip or RPC), so block validation need not repeat it. */
   private readonly verifiedTxs = new Set<string>()
-  private readonly waiters = new Map<string, Array<(height: number) => void>>()
+  /** Submitters waiting for a tx (by hash): resolved with its height, or failed when it can no longer commit. */
+  private readonly waiters = new Map<string, Array<{ done: (height: number) => void, fail: (err: NodeError) => void }>>()
   private readonly services: ReqResp[] = []
   private readonly managerPeers: string[]
   private readonly verifier: VerifierPort
@@ -477,9 +478,22 @@ export class ManagerNode {
       this.mempool.removeKey(key)
       this.verifiedTxs.delete(key)
       const ws = this.waiters.get(key)
-      if (ws !== undefined) { this.waiters.delete(key); for (const w of ws) w(height) }
+      if (ws !== undefined) { this.waiters.delete(key); for (const w of ws) w.done(height) }
     }
-    this.mempool.prune((s) => !this.stillValid(s.tx))
+    this.mempool.prune((s) => {
+      if (this.stillValid(s.tx)) return false
+      // another tx took its record id or an index label: tell its waiting submitter now, truthfully
+      const key = Mempool.key(s.txBytes)
+      const ws = this.waiters.get(key)
+      if (ws !== undefined && !this.committed.txs.has(key)) {
+        this.waiters.delete(key)
+        const err = s.tx.type === 'record' && this.committed.records.has(toHex(s.tx.recordId))
+          ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
+          : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
+        for (const w of ws) w.fail(err)
+      }
+      return true
+    })
     // drop WAL records of decided heights
     for await (const [k, v] of this.chain.kv.range(WAL_PREFIX, WAL_PREFIX + '\xff')) {
       if (decodeWalRecord(v).height <= height) await this.chain.kv.del(k)
@@ -652,15 +666,15 @@ export class ManagerNode {
     return await new Promise<number>((resolve, reject) => {
       const t = setTimeout(() => {
         const ws = this.waiters.get(key)
-        if (ws !== undefined) { const i = ws.indexOf(done); if (i >= 0) ws.splice(i, 1) }
+        if (ws !== undefined) { const i = ws.indexOf(w); if (i >= 0) ws.splice(i, 1) }
         // never report a committed tx as not committed
         const committedAt = this.committed.txs.get(key)
         if (committedAt !== undefined) { resolve(committedAt); return }
         reject(new NodeError('NOT_COMMITTED', `tx ${key} not committed within ${timeout} ms; it stays in the mempool and resubmitting is safe`))
       }, timeout)
-      const done = (h: number): void => { clearTimeout(t); resolve(h) }
+      const w = { done: (h: number): void => { clearTimeout(t); resolve(h) }, fail: (err: NodeError): void => { clearTimeout(t); reject(err) } }
       const ws = this.waiters.get(key) ?? []
-      ws.push(done)
+      ws.push(w)
       this.waiters.set(key, ws)
     })
   }

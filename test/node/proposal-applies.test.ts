@@ -51,6 +51,7 @@ describe('node: a proposal that would fail to apply is refused by honest replica
     assert.ok(again.tx.indexUpdates.some((u) => first.tx.indexUpdates.some((v) => toHex(u.label) === toHex(v.label))), 'same labels')
     // honest managers refuse it with a domain code; the faulty one admits it into its mempool
     await assert.rejects(manager(2).submit(again.bytes, false), (e: { code?: string }) => e.code === 'DUPLICATE_LABEL')
+    for (let t = 0; t < 100 && manager(0).status().height < manager(1).status().height; t++) await new Promise((r) => setTimeout(r, 50))
     assert.equal((await manager(0).submit(again.bytes, false)).status, 'pending')
     // drive enough heights for manager 0 to lead several times (leader = (height + view) mod 4)
     for (let i = 2; i < 14; i++) {
@@ -67,6 +68,24 @@ describe('node: a proposal that would fail to apply is refused by honest replica
       if (new Set(heads.map((h) => toHex(h.hash))).size === 1) break
       if (Date.now() > deadline) throw new Error(`heads differ: ${JSON.stringify(heads.map((h) => h.height))}`)
       await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+
+  it('two submissions racing for one label on two managers: one commits, the other\'s submitter is told DUPLICATE_LABEL at once (not "not committed")', async () => {
+    for (let round = 0; round < 3; round++) {
+      const a = await TestDoctor.create(files, 0, pq)
+      const b = await TestDoctor.create(files, 0, pq)
+      a.sse.counters.merge(laptop.sse.counters); b.sse.counters.merge(laptop.sse.counters)
+      const ra = a.record(60 + round)
+      const rb = b.record(60 + round) // same terms, same counters: the same labels, another record id
+      laptop.sse.counters.merge(a.sse.counters)
+      const t0 = Date.now()
+      const outcomes = await Promise.allSettled([manager(1).submit(ra.bytes, true), manager(3).submit(rb.bytes, true)])
+      const ms = Date.now() - t0
+      const codes = outcomes.map((o) => o.status === 'fulfilled' ? o.value.status : (o.reason as { code?: string }).code)
+      assert.equal(codes.filter((c) => c === 'committed').length, 1, `exactly one commits: ${JSON.stringify(codes)}`)
+      assert.ok(codes.every((c) => c === 'committed' || c === 'DUPLICATE_LABEL'), JSON.stringify(codes))
+      assert.ok(ms < 15_000, `answered after ${ms} ms`)
     }
   })
 
