@@ -5,14 +5,14 @@ import {
   createGrant, grantSigningPayload, inspectGrant, kemKeyId, openGrant, openRecord, sealRecord, signGrant,
   verifyGrant, verifyGrantSignature, type GrantSigningParts, type SealedRecord
 } from '../../src/records/index.js'
-import { doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, patient, recordId, researcher, stranger, TIME, throwsCode } from './fixtures.js'
+import { doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, patient, recordId, researcher, stranger, TIME, throwsCode, owner } from './fixtures.js'
 
 describe('records: access grants', () => {
   let pq: PqBackend
   let sealed: SealedRecord
   before(async () => {
     pq = await loadPqBackend()
-    sealed = sealRecord(pq, doctor.sig.secretKey, { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME })
+    sealed = sealRecord(pq, doctor.sig.secretKey, { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME })
   })
   const grantTo = (kemPk: Uint8Array, fs: number[]): Uint8Array => createGrant(pq, { recordId, fields: fs, fieldKeys, granteeKemPublicKey: kemPk, grantorId: patient.id })
 
