@@ -134,7 +134,8 @@ describe('node: only a record\'s doctor or owner may grant (4 managers + 1 user 
     const r = await reader.readRecord(client, recordId, trust)
     assert.deepEqual(r.fields.symptoms, { disease: 'asthma', symptoms: ['wheezing', 'cough'], fileType: 'consultation-note' })
     assert.equal(r.badGrants.length, 1)
-    // and Eve is still refused
+    // the restarted managers rebuilt who owns the record: the owner's grant commits (proposal path), Eve is still refused
+    assert.equal((await patient.grant(client, recordId, [0], reader.kemPublicKey)).status, 'committed')
     await assert.rejects(Patient.fromIdentity(pq, eveFile).grant(client, recordId, [1], reader.kemPublicKey), (e: unknown) => e instanceof RpcCallError && e.rpcCode === -32016)
   })
 })
