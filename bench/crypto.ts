@@ -157,7 +157,7 @@ for (const pq of backends) {
   const transfer = { recordId, patientId, fieldKeys, personalInfo }
   const cip0 = records.createKeyTransfer(pq, transfer, doctor.kem.publicKey)
   check(equalBytes(records.openKeyTransfer(pq, cip0, doctor.kem.secretKey, { recordId, patientId }).personalInfo, personalInfo), `${pq.name} openKeyTransfer`)
-  const sealInput = { recordId, fieldKeys, fields, indexUpdatesHash, time }
+  const sealInput = { recordId, owner: sha256(patientId), fieldKeys, fields, indexUpdatesHash, time }
   const sealed = records.sealRecord(pq, doctor.sig.secretKey, sealInput)
   const v = records.verifyRecord(pq, doctor.sig.publicKey, sealed, sealed)
   check(v.valid && v.cip.every((c) => c === 'valid'), `${pq.name} verifyRecord`)

@@ -29,8 +29,8 @@ import type { Block, CommitCertificate, CommitSignature, GrantTx, Header, IndexU
 // Shapes. Each asserts the structure of an in-memory value and returns it typed; throws BlockError.
 
 const INDEX_UPDATE_KEYS = ['label', 'value'] as const
-const RECORD_KEYS = ['type', 'recordId', 'doctor', 'fields', 'attachments', 'indexUpdates', 'time', 'signature'] as const
-const GRANT_KEYS = ['type', 'recordId', 'grantor', 'grantee', 'fields', 'wrapped', 'time', 'signature'] as const
+const RECORD_KEYS = ['type', 'recordId', 'doctor', 'owner', 'fields', 'attachments', 'indexUpdates', 'time', 'signature'] as const
+const GRANT_KEYS = ['type', 'recordId', 'grantor', 'grantorKey', 'grantee', 'fields', 'wrapped', 'time', 'signature'] as const
 const PATIENT_KEYS = ['type', 'patientId', 'sigPublicKey', 'kemPublicKey', 'time', 'signature'] as const
 const HEADER_KEYS = ['chainId', 'height', 'prevHash', 'time', 'proposer', 'view', 'recordIds', 'txRoot', 'txCount', 'indexRoot', 'indexCount', 'indexStart'] as const
 const BLOCK_KEYS = ['header', 'txs'] as const
@@ -50,6 +50,7 @@ function recordTxShape (v: unknown): RecordTx {
   const o = record(v, 'record tx', RECORD_KEYS)
   bytes(o.recordId, 'record tx recordId', ID_BYTES)
   bytes(o.doctor, 'record tx doctor', ID_BYTES)
+  bytes(o.owner, 'record tx owner', ID_BYTES)
   const fields = o.fields
   if (!Array.isArray(fields) || fields.length !== RECORD_FIELDS) invalid(`record tx fields must be a list of exactly ${RECORD_FIELDS} hashes`)
   fields.forEach((f, i) => bytes(f, `record tx fields[${i}]`, HASH_BYTES))
@@ -64,6 +65,7 @@ function grantTxShape (v: unknown): GrantTx {
   const o = record(v, 'grant tx', GRANT_KEYS)
   bytes(o.recordId, 'grant tx recordId', ID_BYTES)
   bytes(o.grantor, 'grant tx grantor', ID_BYTES)
+  bytes(o.grantorKey, 'grant tx grantorKey', SIG_PUBLIC_KEY_BYTES)
   bytes(o.grantee, 'grant tx grantee', ID_BYTES)
   const fields = o.fields
   if (!Array.isArray(fields) || fields.length < 1 || fields.length > RECORD_FIELDS) invalid(`grant tx fields must list 1..${RECORD_FIELDS} field numbers`)

@@ -18,6 +18,12 @@ export interface RecordTx {
   type: 'record'
   recordId: Uint8Array // 32 bytes
   doctor: Uint8Array // doctor id: SHA-256 of the doctor's ML-DSA-65 public key
+  /**
+   * Owner id: SHA-256 of the patient's per-record owner key (ML-DSA-65, derived from the patient's
+   * PUF secret and the record id, `deriveRecordOwnerKey`). Unlinkable to the patient and to the
+   * patient's other records; the owner key signs the patient's grants on this record.
+   */
+  owner: Uint8Array // 32 bytes
   /** SHA-256 of cip1 (personal info), cip2 (symptoms), cip3 (prescriptions); the ciphertexts live in Helia. */
   fields: [Uint8Array, Uint8Array, Uint8Array]
   /** SHA-256 of each encrypted attachment (may be empty). */
@@ -27,11 +33,15 @@ export interface RecordTx {
   signature: Uint8Array // ML-DSA-65 by the doctor over the record signing payload (src/records)
 }
 
-/** A consent-log entry: a key holder wraps field keys of a record to a grantee. */
+/**
+ * A consent-log entry: a key holder wraps field keys of a record to a grantee. Only the record's
+ * doctor (`grantor` = `RecordTx.doctor`) or its owner (`grantor` = `RecordTx.owner`) may grant.
+ */
 export interface GrantTx {
   type: 'grant'
   recordId: Uint8Array
-  grantor: Uint8Array // id (SHA-256 of ML-DSA public key) of the signer: the patient or the record's doctor
+  grantor: Uint8Array // SHA-256 of grantorKey: the record's doctor id or the record's owner id
+  grantorKey: Uint8Array // the grantor's ML-DSA-65 public key (1952 bytes), so the grant verifies without a lookup
   grantee: Uint8Array // SHA-256 of the grantee's ML-KEM-768 public key
   fields: number[] // which fields (0 personal info, 1 symptoms, 2 prescriptions) are shared
   wrapped: Uint8Array // the KEM-DEM wrapped field keys (src/records)

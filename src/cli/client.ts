@@ -163,8 +163,14 @@ async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
     const r = f.role === 'patient'
       ? await Patient.fromIdentity(ctx.pq, f).readRecord(ctx.rpc, recordId, anchors)
       : await Doctor.fromIdentity(ctx.pq, f).readRecord(ctx.rpc, recordId, anchors)
-    if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no grant)`)
-    out(ctx, { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, verification: r.verification },
+    // grants addressed to this reader that gave no usable key: a warning, never fatal
+    const warning = r.badGrants.length === 0
+      ? undefined
+      : `warning: ${r.badGrants.length} grant(s) addressed to ${f.name} gave no usable key: ` +
+        r.badGrants.map((b) => `height ${b.height} by ${b.grantor} (${b.reason})`).join('; ')
+    if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no usable grant)${warning !== undefined ? `; ${warning}` : ''}`)
+    if (warning !== undefined && !ctx.json) console.error(warning)
+    out(ctx, { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification },
       `record ${hex(recordId)} at height ${r.record.height} (${r.access} access, verified on the client)\n${JSON.stringify(r.fields, null, 2)}`)
     return
   }
@@ -265,7 +271,8 @@ async function grantCmd (ctx: Ctx, argv: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   const fields = parseFields(need(values.fields, '--fields'))
   const fromFile = await identityFile(need(values.from, '--from'))
-  if (fromFile.role !== 'patient') throw new UsageError('--from must be the record\'s patient (the holder of its field keys)')
+  // the patient signs with the record's owner key (derived from its secret and the record id)
+  if (fromFile.role !== 'patient') throw new UsageError('--from must be the record\'s patient (the holder of its field keys and owner key)')
   const patient = Patient.fromIdentity(ctx.pq, fromFile)
   const to = need(values.to, '--to')
   let granteeKem: Uint8Array

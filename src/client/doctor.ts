@@ -4,8 +4,9 @@
  * (keyword AND file type AND birth-year range) with result verification and omission detection,
  * and reads records shared with it by grants.
  */
+import { encodeSubmission, type GrantTx } from '../blocks/index.js'
 import { utf8, type PqBackend } from '../crypto/index.js'
-import { openKeyTransfer, type FieldKeys } from '../records/index.js'
+import { openKeyTransfer, type FieldKeyMap, type FieldKeys } from '../records/index.js'
 import type { SubmitResultJson } from '../rpc/backend.js'
 import { CounterState, intersectClauses, planConjunction, recordTerms, recoverCounters, SseClient, type ConjunctiveQuery, type RecordTerm, type VerifiedSearch } from '../sse/index.js'
 import { conjunctionClauses } from '../sse/index.js'
@@ -14,7 +15,7 @@ import { ClientError } from './errors.js'
 import { loadClientIdentity, type ClientIdentityFile, type LoadedIdentity } from './identity.js'
 import type { PersonalInfo, RecordInput } from './input.js'
 import { parseHandoffPayload } from './patient.js'
-import { buildRecordSubmission, type BuiltSubmission } from './record.js'
+import { buildGrantTx, buildRecordSubmission, type BuiltSubmission } from './record.js'
 import { hex, RpcCallError, type RpcClient } from './rpc.js'
 import { querySearch, runSearch } from './search.js'
 import type { TrustAnchors } from './verify.js'
@@ -26,6 +27,8 @@ export interface OpenedHandoff {
   fieldKeys: FieldKeys
   personalInfo: PersonalInfo
   patientIndexKey: Uint8Array
+  /** The record's owner id (SHA-256 of the patient's per-record owner key), signed into the record. */
+  owner: Uint8Array
 }
 
 export interface SubmittedRecord {
@@ -91,7 +94,7 @@ export class Doctor {
   openKeyTransfer (cip0: Uint8Array, expected?: { recordId?: Uint8Array, patientId?: Uint8Array }): OpenedHandoff {
     const t = openKeyTransfer(this.pq, cip0, this.ident.keys.kem.secretKey, expected)
     const p = parseHandoffPayload(t.personalInfo)
-    return { recordId: t.recordId, patientId: t.patientId, fieldKeys: t.fieldKeys, personalInfo: p.personalInfo, patientIndexKey: p.patientIndexKey }
+    return { recordId: t.recordId, patientId: t.patientId, fieldKeys: t.fieldKeys, personalInfo: p.personalInfo, patientIndexKey: p.patientIndexKey, owner: p.owner }
   }
 
   /** Seals, indexes (index 1 and, with the consortium key, index 2) and signs a record. */
@@ -100,6 +103,7 @@ export class Doctor {
     const personalInfo = { ...input.personalInfo, ...handoff.personalInfo }
     return buildRecordSubmission(this.pq, { id: this.id, sigSecretKey: this.ident.keys.sig.secretKey }, this.sseClient, this.consortiumKey, {
       recordId: handoff.recordId,
+      owner: handoff.owner,
       fieldKeys: handoff.fieldKeys,
       fields: {
         personalInfo: utf8(JSON.stringify(personalInfo)),
@@ -206,6 +210,15 @@ export class Doctor {
       forged: search.forged.map((f) => ({ reason: f.reason, label: f.entry.label instanceof Uint8Array ? hex(f.entry.label) : '' })),
       search
     }
+  }
+
+  /**
+   * Grants `granteeKemPublicKey` the listed fields of a record this doctor wrote, signed with the
+   * doctor's key (the record's doctor may grant; `fieldKeys` are the record's keys from cip0).
+   */
+  async grant (rpc: RpcClient, recordId: Uint8Array, fieldKeys: FieldKeys | FieldKeyMap, fields: readonly number[], granteeKemPublicKey: Uint8Array, time = Date.now()): Promise<SubmitResultJson & { tx: GrantTx }> {
+    const tx = buildGrantTx(this.pq, this.ident.keys.sig, { recordId, fields, fieldKeys, granteeKemPublicKey, time })
+    return { ...await rpc.grantAccess(encodeSubmission(tx, []), true), tx }
   }
 
   /** Reads a record through the grants addressed to this doctor. */

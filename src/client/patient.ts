@@ -1,19 +1,21 @@
 /**
  * The patient's client: enrollment (`ehr_registerPatient`, self-signed), the key transfer cip0 to
  * a doctor (paper 1 Fig. 6 step 1), reading its own records with field keys re-derived from its
- * PUF secret, listing its records through index 1, and per-field grants (`ehr_grantAccess`).
+ * PUF secret, listing its records through index 1, and per-field grants (`ehr_grantAccess`),
+ * signed with the record's owner key (derived per record from the PUF secret, docs/ACCESS.md).
  */
 import { encodeSubmission, type GrantTx, type PatientTx } from '../blocks/index.js'
-import { randomBytes, utf8, type PqBackend } from '../crypto/index.js'
-import { deriveFieldKeys, deriveIndexKey } from '../puf/index.js'
-import { createGrant, createKeyTransfer, kemKeyId, normalizeFields, signGrant, signPatient, type FieldKeys } from '../records/index.js'
+import { randomBytes, utf8, type KeyPair, type PqBackend } from '../crypto/index.js'
+import { deriveFieldKeys, deriveIndexKey, deriveRecordOwnerKey, recordOwnerId } from '../puf/index.js'
+import { createKeyTransfer, signPatient, type FieldKeys } from '../records/index.js'
 import type { SubmitResultJson } from '../rpc/backend.js'
 import { patientTerm, recoverCounters, SseClient, type CounterState, type VerifiedSearch } from '../sse/index.js'
 import { readRecord, type ReadRecordResult } from './access.js'
 import { ClientError } from './errors.js'
 import { loadClientIdentity, type ClientIdentityFile, type LoadedIdentity } from './identity.js'
 import type { PersonalInfo } from './input.js'
-import { b64, hex, RpcCallError, unb64, type RpcClient } from './rpc.js'
+import { buildGrantTx } from './record.js'
+import { b64, hex, RpcCallError, unb64, unhex, type RpcClient } from './rpc.js'
 import { querySearch, runSearch } from './search.js'
 import type { TrustAnchors } from './verify.js'
 
@@ -22,13 +24,17 @@ export const PATIENT_INDEX_PURPOSE = 'patient-index'
 
 /**
  * What cip0 carries as its "personal info" bytes: the personal information the doctor will seal
- * as cip1, and the patient's index-1 key so the doctor can write the patient → record entry.
- * The doctor's client strips `patientIndexKey` before encrypting cip1.
+ * as cip1, the patient's index-1 key so the doctor can write the patient → record entry, and
+ * (since v2) the record's owner id, which the doctor puts in the record tx and signs. The doctor's
+ * client strips `patientIndexKey` and `owner` before encrypting cip1.
  */
 export interface HandoffPayload {
-  v: 1
+  v: 2
   personalInfo: PersonalInfo
+  /** base64, 32 bytes. */
   patientIndexKey: string
+  /** Hex, 32 bytes: SHA-256 of the record's owner key (`recordOwnerId`). */
+  owner: string
 }
 
 export interface PatientRecordList {
@@ -66,6 +72,12 @@ export class Patient {
   /** The three field keys of one of this patient's records. */
   fieldKeys (recordId: Uint8Array): FieldKeys { return deriveFieldKeys(this.ident.secret, recordId) }
 
+  /** The per-record owner key pair (signs this patient's grants on the record). */
+  ownerKey (recordId: Uint8Array): KeyPair { return deriveRecordOwnerKey(this.ident.secret, recordId) }
+
+  /** The record's owner id (`RecordTx.owner`). */
+  ownerId (recordId: Uint8Array): Uint8Array { return recordOwnerId(this.ident.secret, recordId) }
+
   /** The patient's index-1 key. */
   indexKey (): Uint8Array { return deriveIndexKey(this.ident.secret, PATIENT_INDEX_PURPOSE) }
 
@@ -92,9 +104,9 @@ export class Patient {
   /** A fresh record id. */
   newRecordId (): Uint8Array { return randomBytes(32) }
 
-  /** cip0 for the doctor: this record's field keys, the personal information and the index-1 key, wrapped to the doctor's ML-KEM key. */
+  /** cip0 for the doctor: this record's field keys, the personal information, the index-1 key and the record's owner id, wrapped to the doctor's ML-KEM key. */
   keyTransfer (recordId: Uint8Array, personalInfo: PersonalInfo, doctorKemPublicKey: Uint8Array): Uint8Array {
-    const payload: HandoffPayload = { v: 1, personalInfo, patientIndexKey: b64(this.indexKey()) }
+    const payload: HandoffPayload = { v: 2, personalInfo, patientIndexKey: b64(this.indexKey()), owner: hex(this.ownerId(recordId)) }
     return createKeyTransfer(this.pq, { recordId, patientId: this.id, fieldKeys: this.fieldKeys(recordId), personalInfo: utf8(JSON.stringify(payload)) }, doctorKemPublicKey)
   }
 
@@ -105,13 +117,11 @@ export class Patient {
 
   /**
    * Grants `granteeKemPublicKey` the listed fields (0 personal info, 1 symptoms, 2 prescriptions)
-   * of one of this patient's records, committed on chain as a consent-log entry.
+   * of one of this patient's records, committed on chain as a consent-log entry. Signed with the
+   * record's owner key, so nodes accept it only for a record whose owner id is this patient's.
    */
   async grant (rpc: RpcClient, recordId: Uint8Array, fields: readonly number[], granteeKemPublicKey: Uint8Array, time = Date.now()): Promise<SubmitResultJson & { tx: GrantTx }> {
-    const canonical = normalizeFields(fields)
-    const wrapped = createGrant(this.pq, { recordId, fields: canonical, fieldKeys: this.fieldKeys(recordId), granteeKemPublicKey, grantorId: this.id })
-    const parts = { recordId, grantor: this.id, grantee: kemKeyId(granteeKemPublicKey), fields: canonical, wrapped, time }
-    const tx: GrantTx = { type: 'grant', ...parts, signature: signGrant(this.pq, this.ident.keys.sig.secretKey, parts) }
+    const tx = buildGrantTx(this.pq, this.ownerKey(recordId), { recordId, fields, fieldKeys: this.fieldKeys(recordId), granteeKemPublicKey, time })
     return { ...await rpc.grantAccess(encodeSubmission(tx, []), true), tx }
   }
 
@@ -142,11 +152,13 @@ export class Patient {
 }
 
 /** Parses a handoff payload from cip0's personal-info bytes. */
-export function parseHandoffPayload (bytes: Uint8Array): { personalInfo: PersonalInfo, patientIndexKey: Uint8Array } {
+export function parseHandoffPayload (bytes: Uint8Array): { personalInfo: PersonalInfo, patientIndexKey: Uint8Array, owner: Uint8Array } {
   let o: Partial<HandoffPayload>
   try { o = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<HandoffPayload> } catch { throw new ClientError('BAD_INPUT', 'cip0 payload is not JSON') }
-  if (o?.v !== 1 || o.personalInfo === null || typeof o.personalInfo !== 'object' || typeof o.patientIndexKey !== 'string') throw new ClientError('BAD_INPUT', 'cip0 payload must be { v: 1, personalInfo, patientIndexKey }')
+  if (o?.v !== 2 || o.personalInfo === null || typeof o.personalInfo !== 'object' || typeof o.patientIndexKey !== 'string' || typeof o.owner !== 'string') {
+    throw new ClientError('BAD_INPUT', 'cip0 payload must be { v: 2, personalInfo, patientIndexKey, owner }')
+  }
   const k = unb64(o.patientIndexKey)
   if (k.length !== 32) throw new ClientError('BAD_INPUT', 'patientIndexKey must be 32 bytes')
-  return { personalInfo: o.personalInfo, patientIndexKey: k }
+  return { personalInfo: o.personalInfo, patientIndexKey: k, owner: unhex(o.owner, 'cip0 owner') }
 }

@@ -2,15 +2,18 @@
  * The doctor's side of paper 1's submit flow (Fig. 6), producing the submission a node accepts:
  * encrypt the three fields under the patient's field keys, build the searchable-index updates for
  * both indexes (patient → record; keywords, file type, birth year → symptom field), and sign
- * (recordId, H(cip1..3), attachment hashes, H(index updates), time) with the doctor's ML-DSA key.
+ * (recordId, owner, H(cip1..3), attachment hashes, H(index updates), time) with the doctor's ML-DSA key.
+ * Also `buildGrantTx`: a signed grant by the record's doctor or owner.
  */
-import { encodeSubmission, indexUpdatesHash, type RecordTx } from '../blocks/index.js'
-import { sha256, type PqBackend } from '../crypto/index.js'
-import { encryptFields, signRecord, type FieldKeys, type RecordFields } from '../records/index.js'
+import { encodeSubmission, indexUpdatesHash, type GrantTx, type RecordTx } from '../blocks/index.js'
+import { sha256, type KeyPair, type PqBackend } from '../crypto/index.js'
+import { createGrant, encryptFields, kemKeyId, normalizeFields, signGrant, signRecord, type FieldKeyMap, type FieldKeys, type RecordFields } from '../records/index.js'
 import type { SseClient } from '../sse/index.js'
 
 export interface RecordDraft {
   recordId: Uint8Array
+  /** The record's owner id from the patient (SHA-256 of its per-record owner key, `recordOwnerId`). */
+  owner: Uint8Array
   fieldKeys: FieldKeys
   fields: RecordFields
   keywords: readonly string[]
@@ -46,10 +49,33 @@ export function buildRecordSubmission (pq: PqBackend, doctor: DoctorKeys, sse: S
     birthYear: d.birthYear
   })
   const signature = signRecord(pq, doctor.sigSecretKey, {
-    recordId: d.recordId, cipherHashes: fieldHashes, attachmentHashes: [], indexUpdatesHash: indexUpdatesHash(indexUpdates), time: d.time
+    recordId: d.recordId, owner: d.owner, cipherHashes: fieldHashes, attachmentHashes: [], indexUpdatesHash: indexUpdatesHash(indexUpdates), time: d.time
   })
   const tx: RecordTx = {
-    type: 'record', recordId: d.recordId, doctor: doctor.id, fields: fieldHashes, attachments: [], indexUpdates, time: d.time, signature
+    type: 'record', recordId: d.recordId, doctor: doctor.id, owner: d.owner, fields: fieldHashes, attachments: [], indexUpdates, time: d.time, signature
   }
   return { tx, blobs: [...cip], bytes: encodeSubmission(tx, cip) }
+}
+
+export interface GrantDraft {
+  recordId: Uint8Array
+  /** Fields to share (0 personal info, 1 symptoms, 2 prescriptions; any order). */
+  fields: readonly number[]
+  /** Keys of at least the granted fields. */
+  fieldKeys: FieldKeys | FieldKeyMap
+  granteeKemPublicKey: Uint8Array
+  time: number
+}
+
+/**
+ * A grant tx signed by `grantor`: the record's doctor (its identity key) or the record's owner
+ * (the patient's per-record owner key, `deriveRecordOwnerKey`). Nodes refuse any other grantor
+ * (`UNAUTHORIZED_GRANTOR`).
+ */
+export function buildGrantTx (pq: PqBackend, grantor: KeyPair, d: GrantDraft): GrantTx {
+  const fields = normalizeFields(d.fields)
+  const grantorId = sha256(grantor.publicKey)
+  const wrapped = createGrant(pq, { recordId: d.recordId, fields, fieldKeys: d.fieldKeys, granteeKemPublicKey: d.granteeKemPublicKey, grantorId })
+  const parts = { recordId: d.recordId, grantor: grantorId, grantee: kemKeyId(d.granteeKemPublicKey), fields, wrapped, time: d.time }
+  return { type: 'grant', ...parts, grantorKey: grantor.publicKey, signature: signGrant(pq, grantor.secretKey, parts) }
 }

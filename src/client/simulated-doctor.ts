@@ -1,10 +1,11 @@
 /**
  * A doctor's client that writes synthetic records (devnet seeding, tests, benchmarks): draws a
  * record from the synthetic generator, derives the patient's field and index keys from a
- * per-patient secret (standing for the patient's PUF secret), and builds the signed submission.
+ * per-patient secret (standing for the patient's PUF secret), including the record's owner id,
+ * and builds the signed submission.
  */
 import { randomBytes, sha256, utf8, type PqBackend } from '../crypto/index.js'
-import { deriveFieldKeys, deriveIndexKey } from '../puf/index.js'
+import { deriveFieldKeys, deriveIndexKey, recordOwnerId } from '../puf/index.js'
 import { SseClient } from '../sse/index.js'
 import { buildRecordSubmission, type BuiltSubmission, type DoctorKeys } from './record.js'
 import { syntheticRecord, type SyntheticRecord } from './synthetic.js'
@@ -36,6 +37,7 @@ export class SimulatedDoctor {
     const recordId = randomBytes(32)
     const built = buildRecordSubmission(this.pq, this.keys, this.sse, this.consortiumKey, {
       recordId,
+      owner: recordOwnerId(patientSecret, recordId),
       fieldKeys: deriveFieldKeys(patientSecret, recordId),
       fields: {
         personalInfo: utf8(JSON.stringify(s.personalInfo)),

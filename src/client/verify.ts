@@ -4,7 +4,7 @@
  * inclusion of the tx under the header's txRoot and, when the client holds them (a genesis file),
  * the doctor's ML-DSA-65 signature and the managers' commit certificate.
  */
-import { headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx } from '../blocks/index.js'
+import { headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion, type CommitCertificate, type GrantTx, type Header, type RecordTx } from '../blocks/index.js'
 import { equalBytes, sha256, SUITE, type SigVerifier } from '../crypto/index.js'
 import { verifyRecordSignature } from '../records/index.js'
 import type { CertificateJson, HeaderJson, RecordJson, TxJson } from '../rpc/backend.js'
@@ -66,9 +66,24 @@ export function recordTxFromJson (t: Extract<TxJson, { type: 'record' }>): Recor
     type: 'record',
     recordId: unhex(t.recordId),
     doctor: unhex(t.doctor),
+    owner: unhex(t.owner, 'record owner'),
     fields: [f0, f1, f2],
     attachments: t.attachments.map((x) => unhex(x)),
     indexUpdates: t.indexUpdates.map((u) => ({ label: unhex(u.label), value: unb64(u.value) })),
+    time: t.time,
+    signature: unb64(t.signature)
+  }
+}
+
+export function grantTxFromJson (t: Extract<TxJson, { type: 'grant' }>): GrantTx {
+  return {
+    type: 'grant',
+    recordId: unhex(t.recordId),
+    grantor: unhex(t.grantor, 'grantor'),
+    grantorKey: unb64(t.grantorKey),
+    grantee: unhex(t.grantee, 'grantee'),
+    fields: [...t.fields],
+    wrapped: unb64(t.wrapped),
     time: t.time,
     signature: unb64(t.signature)
   }
@@ -117,7 +132,7 @@ export function verifyRecordAnswer (verifier: SigVerifier, rec: RecordJson, trus
     const doc = trust.doctors.find((d) => equalBytes(sha256(d.sigPublicKey), (tx as RecordTx).doctor))
     doctorRegistered = doc !== undefined
     signature = doc !== undefined && verifyRecordSignature(verifier, doc.sigPublicKey, {
-      recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
+      recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
     }, tx.signature)
     if (rec.certificate !== null) {
       certificate = verifyCertificate(certFromJson(rec.certificate), { chainId: trust.chainId, managers: trust.managers, verifier }, { height: header.height, headerHash: hh }).ok

@@ -269,7 +269,7 @@ export class LightNode {
         const ciphertexts = blobs.length === expected.length && blobs.every((b, i) => equalBytes(sha256(b), expected[i] as Uint8Array))
         const pk = this.doctors.get(toHex(tx.doctor))
         const signature = pk !== undefined && verifyRecordSignature(this.opts.pq, pk, {
-          recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
+          recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
         }, tx.signature)
         const checks = { inclusion, ciphertexts, signature, certificate: true }
         if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)

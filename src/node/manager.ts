@@ -17,7 +17,7 @@ import {
   type ConsensusEffect, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult, type VerifierPort
 } from '../consensus/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
-import { verifyGrant, verifyPatientSignature, verifyRecordSignature } from '../records/index.js'
+import { authorizeGrant, verifyPatientSignature, verifyRecordSignature } from '../records/index.js'
 import { MemoryIndexStore, checkIndexUpdate, decodeSearchToken, serverSearch } from '../sse/index.js'
 import type { BlobStore } from './blob-store.js'
 import { decodeStoredRecord, type ChainStore } from './chain-store.js'
@@ -91,8 +91,8 @@ function verdictResult (v: 'ACCEPT' | 'IGNORE' | 'REJECT'): TopicValidatorResult
  */
 class Committed {
   readonly records = new Set<string>()
-  /** Doctor id (hex) of each committed record (hex id), to check grants synchronously. */
-  readonly recordDoctor = new Map<string, string>()
+  /** Doctor and owner ids of each committed record (hex id), to check grants synchronously. */
+  readonly recordParties = new Map<string, { doctor: Uint8Array, owner: Uint8Array }>()
   /** Tx hash (hex SHA-256 of the encoded tx) → height it was committed at. */
   readonly txs = new Map<string, number>()
   readonly patients = new Map<string, Uint8Array>()
@@ -146,7 +146,7 @@ class Committed {
       this.txs.set(toHex(sha256(encodeTx(tx))), h.height)
       if (tx.type === 'record') {
         this.records.add(toHex(tx.recordId))
-        this.recordDoctor.set(toHex(tx.recordId), toHex(tx.doctor))
+        this.recordParties.set(toHex(tx.recordId), { doctor: tx.doctor, owner: tx.owner })
         for (const u of tx.indexUpdates) this.index.append(u, { height: h.height, index: pos++ })
       } else if (tx.type === 'patient') this.patients.set(toHex(tx.patientId), tx.sigPublicKey)
     }
@@ -449,15 +449,16 @@ export class ManagerNode {
       if (tx.type === 'record') {
         const pk = this.doctors.get(toHex(tx.doctor))
         if (pk === undefined) return { ok: false, reason: 'unregistered doctor' }
-        const ok = verifyRecordSignature(this.pq, pk, { recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time }, tx.signature)
+        const ok = verifyRecordSignature(this.pq, pk, { recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time }, tx.signature)
         if (!ok) return { ok: false, reason: 'bad record signature' }
       } else if (tx.type === 'patient') {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
       } else {
-        // the record is committed (stillValid); the grantor is its doctor or an enrolled patient
-        const doctor = this.committed.recordDoctor.get(toHex(tx.recordId))
-        const grantorKey = doctor === toHex(tx.grantor) ? this.doctors.get(doctor) : this.committed.patients.get(toHex(tx.grantor))
-        if (grantorKey === undefined || !verifyGrant(this.pq, grantorKey, tx).valid) return { ok: false, reason: 'bad grant' }
+        // the record is committed (Committed.conflict); only its doctor or its owner may grant
+        const parties = this.committed.recordParties.get(toHex(tx.recordId))
+        if (parties === undefined) return { ok: false, reason: 'grant of an unknown record' }
+        const auth = authorizeGrant(this.pq, tx, { recordId: tx.recordId, ...parties }, this.doctors.get(toHex(parties.doctor)))
+        if (!auth.ok) return { ok: false, reason: `${auth.code}: ${auth.reason}` }
       }
       this.verifiedTxs.add(key)
     }

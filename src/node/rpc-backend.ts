@@ -53,6 +53,7 @@ export function txJson (tx: Tx): TxJson {
         type: 'record',
         recordId: toHex(tx.recordId),
         doctor: toHex(tx.doctor),
+        owner: toHex(tx.owner),
         fields: tx.fields.map(toHex),
         attachments: tx.attachments.map(toHex),
         indexUpdates: tx.indexUpdates.map((u) => ({ label: toHex(u.label), value: b64(u.value) })),
@@ -60,13 +61,13 @@ export function txJson (tx: Tx): TxJson {
         signature: b64(tx.signature)
       }
     case 'grant':
-      return { type: 'grant', recordId: toHex(tx.recordId), grantor: toHex(tx.grantor), grantee: toHex(tx.grantee), fields: [...tx.fields], wrapped: b64(tx.wrapped), time: tx.time, signature: b64(tx.signature) }
+      return { type: 'grant', recordId: toHex(tx.recordId), grantor: toHex(tx.grantor), grantorKey: b64(tx.grantorKey), grantee: toHex(tx.grantee), fields: [...tx.fields], wrapped: b64(tx.wrapped), time: tx.time, signature: b64(tx.signature) }
     case 'patient':
       return { type: 'patient', patientId: toHex(tx.patientId), sigPublicKey: b64(tx.sigPublicKey), kemPublicKey: b64(tx.kemPublicKey), time: tx.time, signature: b64(tx.signature) }
   }
 }
 
-const DOMAIN_CODES = new Set<string>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNKNOWN_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE'])
+const DOMAIN_CODES = new Set<string>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNKNOWN_GRANTOR', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE'])
 
 /** Maps node errors to stable RPC domain errors; anything else stays an internal error. */
 function domain (err: unknown): never {
@@ -208,7 +209,7 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       const ciphertextHashes = expected.map((h, i) => r.blobs[i] !== undefined && equalBytes(sha256(r.blobs[i] as Uint8Array), h))
       const pk = doctors.get(toHex(tx.doctor))
       const signature = pk !== undefined && verifyRecordSignature(pq, pk, {
-        recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
+        recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
       }, tx.signature)
       const inclusion = verifyRecordInclusion(r.header, { tx, txIndex: r.stored.txIndex, txCount: r.stored.txCount, height: r.stored.height, proof: r.stored.proof })
       const cert = await certificate(r.stored.height)

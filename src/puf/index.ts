@@ -67,6 +67,9 @@ export {
   deriveFieldKey,
   deriveAttachmentKey,
   deriveIndexKey,
+  deriveRecordOwnerKey,
+  recordOwnerId,
+  RECORD_OWNER_INFO,
   SIG_SEED_INFO,
   KEM_SEED_INFO
 } from './keys.js'

@@ -9,6 +9,7 @@
  * | record field key f | 32 | framed('record-field', recordId, fieldName) |
  * | attachment key | 32 | framed('record-attachment', recordId, u32be(index)) |
  * | index key | 32 | framed('index-key', purpose) |
+ * | record owner ML-DSA-65 seed | 32 | framed('record-owner/1', recordId) |
  *
  * `framed` is the crypto suite's u32-length-prefixed concatenation, so no two inputs share an info.
  * Keys are recomputed on demand and never stored.
@@ -20,6 +21,8 @@ import { SECRET_BYTES } from './extractor.js'
 export const KEY_INFO_PREFIX = 'pqmed/puf/v1/'
 export const SIG_SEED_INFO = `${KEY_INFO_PREFIX}identity/ml-dsa-65`
 export const KEM_SEED_INFO = `${KEY_INFO_PREFIX}identity/ml-kem-768`
+/** Label of the per-record owner key seed (framed with the record id). */
+export const RECORD_OWNER_INFO = `${KEY_INFO_PREFIX}record-owner/1`
 export const RECORD_ID_BYTES = 32
 export const FIELD_KEY_BYTES = 32
 /** The three encrypted fields of a record (paper 1: inf_i, sym_i, pre_i), in key order. */
@@ -71,6 +74,26 @@ export function deriveFieldKeys (secret: Uint8Array, recordId: Uint8Array): [Uin
     deriveFieldKey(secret, recordId, 'symptoms'),
     deriveFieldKey(secret, recordId, 'prescriptions')
   ]
+}
+
+/**
+ * The patient's per-record owner key: an ML-DSA-65 key pair seeded from the PUF secret and the
+ * record id. Its id (`RecordTx.owner`, SHA-256 of the public key) is what the chain stores as the
+ * record's owner; without the secret, the owner ids of two records cannot be linked to each other
+ * or to the patient's identity key. The secret key signs the patient's grants on that record.
+ */
+export function deriveRecordOwnerKey (secret: Uint8Array, recordId: Uint8Array): KeyPair {
+  checkSecret(secret)
+  assertBytes(recordId, 'recordId', RECORD_ID_BYTES)
+  const seed = expand(secret, framed(utf8(RECORD_OWNER_INFO), recordId), SUITE.sigSeedBytes)
+  const pair = sigKeygen(seed)
+  seed.fill(0)
+  return pair
+}
+
+/** `RecordTx.owner` of a record: SHA-256 of `deriveRecordOwnerKey(secret, recordId).publicKey`. */
+export function recordOwnerId (secret: Uint8Array, recordId: Uint8Array): Uint8Array {
+  return sha256(deriveRecordOwnerKey(secret, recordId).publicKey)
 }
 
 /** The key of attachment number `index` (0 .. 2^32-1) of a record. */

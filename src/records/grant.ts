@@ -1,7 +1,8 @@
 /**
- * Access grants (paper 1 Fig. 8 steps 3-5, per field): a key holder (the patient, or the record's
- * doctor) wraps some of a record's field keys to a grantee's ML-KEM-768 public key, and signs a
- * consent-log entry (`GrantTx`) over the wrapped blob.
+ * Access grants (paper 1 Fig. 8 steps 3-5, per field): a key holder (the patient, signing with its
+ * per-record owner key, or the record's doctor) wraps some of a record's field keys to a grantee's
+ * ML-KEM-768 public key, and signs a consent-log entry (`GrantTx`) over the wrapped blob. Who may
+ * grant is decided by `authorizeGrant` (docs/ACCESS.md).
  *
  * Wrapped format (version 1):
  * ```
@@ -10,7 +11,7 @@
  * 1       1     KIND.grant (0x02)
  * 2       1     field mask (bit i set iff field i is granted; non-zero, bits 0..2 only)
  * 3       32    record id
- * 35      32    grantor id (SHA-256 of the grantor's ML-DSA-65 public key)
+ * 35      32    grantor id (SHA-256 of the grantor's ML-DSA-65 public key: doctor id or owner id)
  * 67      32    grantee key id (SHA-256 of the grantee's ML-KEM-768 public key)
  * 99      1088  ML-KEM-768 ciphertext
  * 1187    ...   AES-256-GCM nonce ‖ E(the granted field keys, in field order) ‖ tag
@@ -198,4 +199,51 @@ export function verifyGrant (verifier: SigVerifier, grantorSigPublicKey: Uint8Ar
       equalBytes(h.grantee, grant.grantee) && h.fields.length === grant.fields.length && h.fields.every((f, i) => f === grant.fields[i])
   } catch { /* reported as false */ }
   return { valid: signature && grantorKey && wrappedConsistent, signature, grantorKey, wrappedConsistent }
+}
+
+/** What the grant rule needs to know about the record (field names of `RecordTx`). */
+export interface GrantedRecord {
+  recordId: Uint8Array
+  /** The record's doctor id. */
+  doctor: Uint8Array
+  /** The record's owner id (SHA-256 of the patient's per-record owner key). */
+  owner: Uint8Array
+}
+
+/** Outcome of `authorizeGrant`: which role granted, or why the grant is refused. */
+export type GrantAuthorization =
+  | { ok: true, role: 'doctor' | 'owner' }
+  | { ok: false, code: 'UNAUTHORIZED_GRANTOR' | 'BAD_SIGNATURE', reason: string }
+
+/**
+ * The grant rule, the same for managers (gossip, RPC and proposal validation) and clients: a grant
+ * on `record` is authorized iff
+ * - `grant.recordId` is the record's id and SHA-256(`grant.grantorKey`) = `grant.grantor`, and
+ * - the grantor is the record's doctor (and `grantorKey` is that doctor's registered key,
+ *   `doctorKey`) or the record's owner (`record.owner`),
+ * else `UNAUTHORIZED_GRANTOR`; an authorized grantor's grant must then verify (`verifyGrant`:
+ * ML-DSA-65 signature, wrapped header consistent), else `BAD_SIGNATURE`. Never throws.
+ */
+export function authorizeGrant (
+  verifier: SigVerifier,
+  grant: GrantSigningParts & { grantorKey: Uint8Array, signature: Uint8Array },
+  record: GrantedRecord,
+  doctorKey: Uint8Array | undefined
+): GrantAuthorization {
+  const refuse = (reason: string): GrantAuthorization => ({ ok: false, code: 'UNAUTHORIZED_GRANTOR', reason })
+  if (!(grant.grantorKey instanceof Uint8Array) || !(grant.grantor instanceof Uint8Array)) return refuse('grantor and grantorKey must be bytes')
+  if (!(grant.recordId instanceof Uint8Array) || !equalBytes(grant.recordId, record.recordId)) return refuse('the grant is for another record')
+  if (!equalBytes(sha256(grant.grantorKey), grant.grantor)) return refuse('grantor is not SHA-256 of grantorKey')
+  let role: 'doctor' | 'owner'
+  if (equalBytes(grant.grantor, record.doctor)) {
+    if (doctorKey === undefined || !equalBytes(doctorKey, grant.grantorKey)) return refuse('grantorKey is not the registered key of the record\'s doctor')
+    role = 'doctor'
+  } else if (equalBytes(grant.grantor, record.owner)) {
+    role = 'owner'
+  } else {
+    return refuse('grantor is neither the record\'s doctor nor its owner')
+  }
+  const v = verifyGrant(verifier, grant.grantorKey, grant)
+  if (!v.valid) return { ok: false, code: 'BAD_SIGNATURE', reason: `grant does not verify (signature ${v.signature}, key ${v.grantorKey}, wrapped ${v.wrappedConsistent})` }
+  return { ok: true, role }
 }

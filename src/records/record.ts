@@ -3,8 +3,10 @@
  * doctor-side `sealRecord` / reader-side `verifyRecord` / `openRecord` that wrap the whole envelope.
  *
  * Record signing payload (canonical dag-cbor, domain-separated):
- * `['pqmed/record-sig/1', recordId, [SHA-256(cip1), SHA-256(cip2), SHA-256(cip3)],
+ * `['pqmed/record-sig/2', recordId, owner, [SHA-256(cip1), SHA-256(cip2), SHA-256(cip3)],
  *   [SHA-256(attachment_0), ...], indexUpdatesHash, time]`.
+ * Version 2 added `owner` (SHA-256 of the patient's per-record owner key, `RecordTx.owner`), so the
+ * doctor vouches for who may grant on the record besides itself.
  */
 import { encodeCanonical } from './cbor.js'
 import { equalBytes, sha256, type PqBackend, type SigVerifier } from '../crypto/index.js'
@@ -17,6 +19,8 @@ import { FIELD_NAMES, type FieldIndex, type FieldKeyMap, type FieldKeys, type Re
 /** What the doctor signs. `SealedRecord` and `SignedRecord` are structurally compatible with it. */
 export interface RecordSigningParts {
   recordId: Uint8Array
+  /** The record's owner id (`RecordTx.owner`): SHA-256 of the patient's per-record owner key. */
+  owner: Uint8Array
   /** SHA-256 of cip1, cip2, cip3 (`RecordTx.fields`). */
   cipherHashes: readonly Uint8Array[]
   /** SHA-256 of each encrypted attachment, in attachment order (`RecordTx.attachments`); may be empty. */
@@ -35,6 +39,7 @@ export interface SignedRecord extends RecordSigningParts {
 export function recordSigningPayload (parts: RecordSigningParts): Uint8Array {
   if (parts === null || typeof parts !== 'object') throw new RecordError('BAD_INPUT', 'record parts must be an object')
   assert32(parts.recordId, 'recordId')
+  assert32(parts.owner, 'owner')
   if (!Array.isArray(parts.cipherHashes) || parts.cipherHashes.length !== 3) throw new RecordError('BAD_INPUT', 'cipherHashes must hold 3 hashes')
   parts.cipherHashes.forEach((h, i) => { assert32(h, `cipherHashes[${i}]`) })
   if (!Array.isArray(parts.attachmentHashes) || parts.attachmentHashes.length > MAX_ATTACHMENTS) {
@@ -43,7 +48,7 @@ export function recordSigningPayload (parts: RecordSigningParts): Uint8Array {
   parts.attachmentHashes.forEach((h, i) => { assert32(h, `attachmentHashes[${i}]`) })
   assert32(parts.indexUpdatesHash, 'indexUpdatesHash')
   assertTime(parts.time)
-  return encodeCanonical([TAG.recordSig, parts.recordId, [...parts.cipherHashes], [...parts.attachmentHashes], parts.indexUpdatesHash, parts.time])
+  return encodeCanonical([TAG.recordSig, parts.recordId, parts.owner, [...parts.cipherHashes], [...parts.attachmentHashes], parts.indexUpdatesHash, parts.time])
 }
 
 /** ML-DSA-65 signature of the doctor over `recordSigningPayload(parts)`. */
@@ -69,6 +74,8 @@ export interface AttachmentToSeal extends Attachment {
 
 export interface SealRecordInput {
   recordId: Uint8Array
+  /** The record's owner id (from the patient, see `RecordSigningParts.owner`). */
+  owner: Uint8Array
   fieldKeys: FieldKeys
   fields: RecordFields
   attachments?: readonly AttachmentToSeal[]
@@ -95,6 +102,7 @@ export function sealRecord (pq: PqBackend, doctorSigSecretKey: Uint8Array, input
   if (input === null || typeof input !== 'object') throw new RecordError('BAD_INPUT', 'seal input must be an object')
   assertSigSecretKey(doctorSigSecretKey)
   assert32(input.recordId, 'recordId')
+  assert32(input.owner, 'owner')
   assert32(input.indexUpdatesHash, 'indexUpdatesHash')
   assertTime(input.time)
   const atts = input.attachments ?? []
@@ -107,7 +115,7 @@ export function sealRecord (pq: PqBackend, doctorSigSecretKey: Uint8Array, input
   const attachments = atts.map((a, i) => encryptAttachment(a.key, input.recordId, i, a))
   const cipherHashes: [Uint8Array, Uint8Array, Uint8Array] = [sha256(cip[0]), sha256(cip[1]), sha256(cip[2])]
   const attachmentHashes = attachments.map((c) => sha256(c))
-  const parts: RecordSigningParts = { recordId: input.recordId, cipherHashes, attachmentHashes, indexUpdatesHash: input.indexUpdatesHash, time: input.time }
+  const parts: RecordSigningParts = { recordId: input.recordId, owner: input.owner, cipherHashes, attachmentHashes, indexUpdatesHash: input.indexUpdatesHash, time: input.time }
   const signature = signRecord(pq, doctorSigSecretKey, parts)
   return { ...parts, cip, cipherHashes, attachments, attachmentHashes, signature }
 }

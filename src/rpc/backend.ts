@@ -27,7 +27,9 @@ export const RPC_ERRORS = {
   INVALID_TX: { code: -32012, message: 'Invalid transaction' },
   DUPLICATE: { code: -32013, message: 'Duplicate or replayed submission' },
   BLOB_MISMATCH: { code: -32014, message: 'Ciphertexts do not match the committed hashes' },
-  UNKNOWN_GRANTOR: { code: -32015, message: 'Grantor is neither the record\'s doctor nor an enrolled patient' },
+  /** Reserved: no longer returned since grants need the record's doctor or owner (-32016). */
+  UNKNOWN_GRANTOR: { code: -32015, message: 'Unknown grantor (reserved, no longer returned)' },
+  UNAUTHORIZED_GRANTOR: { code: -32016, message: 'Grantor not authorized for this record' },
   DUPLICATE_LABEL: { code: -32017, message: 'Index label already committed or pending (the client\'s index counters are behind; nothing was stored)' },
   MALFORMED_TOKEN: { code: -32020, message: 'Malformed search token' },
   LIMIT_EXCEEDED: { code: -32030, message: 'Limit exceeded' },
@@ -96,8 +98,8 @@ export interface CertificateJson {
 export interface IndexUpdateJson { label: string, value: string }
 
 export type TxJson =
-  | { type: 'record', recordId: string, doctor: string, fields: string[], attachments: string[], indexUpdates: IndexUpdateJson[], time: number, signature: string }
-  | { type: 'grant', recordId: string, grantor: string, grantee: string, fields: number[], wrapped: string, time: number, signature: string }
+  | { type: 'record', recordId: string, doctor: string, owner: string, fields: string[], attachments: string[], indexUpdates: IndexUpdateJson[], time: number, signature: string }
+  | { type: 'grant', recordId: string, grantor: string, grantorKey: string, grantee: string, fields: number[], wrapped: string, time: number, signature: string }
   | { type: 'patient', patientId: string, sigPublicKey: string, kemPublicKey: string, time: number, signature: string }
 
 export interface BlockJson { header: HeaderJson, txs: TxJson[], certificate: CertificateJson | null }

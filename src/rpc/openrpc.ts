@@ -156,6 +156,7 @@ const SCHEMAS: Record<string, JsonSchema> = {
     type: { const: 'record' },
     recordId: ref('Hex32'),
     doctor: { ...ref('Hex32'), description: 'SHA-256 of the doctor\'s ML-DSA-65 public key.' },
+    owner: { ...ref('Hex32'), description: 'SHA-256 of the patient\'s per-record owner key (ML-DSA-65, derived from the patient\'s secret and the record id; unlinkable across records). Signed by the doctor.' },
     fields: { ...arrayOf(ref('Hex32')), minItems: 3, maxItems: 3, description: 'SHA-256 of cip1 (personal info), cip2 (symptoms), cip3 (prescriptions).' },
     attachments: arrayOf(ref('Hex32'), 'SHA-256 of each attachment ciphertext.'),
     indexUpdates: arrayOf(ref('IndexUpdate')),
@@ -165,7 +166,8 @@ const SCHEMAS: Record<string, JsonSchema> = {
   GrantTx: object('A grant: field keys wrapped for a grantee (consent log).', {
     type: { const: 'grant' },
     recordId: ref('Hex32'),
-    grantor: ref('Hex32'),
+    grantor: { ...ref('Hex32'), description: 'SHA-256 of grantorKey: the record\'s doctor id or the record\'s owner id.' },
+    grantorKey: { ...ref('Base64'), description: 'The grantor\'s ML-DSA-65 public key.' },
     grantee: ref('Hex32'),
     fields: arrayOf(ref('Uint'), 'Granted field numbers: 0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i.'),
     wrapped: ref('Base64'),
@@ -311,10 +313,10 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
   },
   ehr_grantAccess: {
     summary: 'Grant a party access to fields of a record.',
-    description: 'Submits a grant tx: field keys wrapped (ML-KEM-768 + AEAD) for the grantee, signed by the record\'s doctor or an enrolled patient. Grants are committed on chain and form the consent log.',
+    description: 'Submits a grant tx: field keys wrapped (ML-KEM-768 + AEAD) for the grantee, signed by the record\'s doctor or by the record\'s owner (the patient\'s per-record owner key); any other grantor is refused with UNAUTHORIZED_GRANTOR and nothing is stored. Grants are committed on chain and form the consent log.',
     params: submissionParams('grant'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
-    errors: [...submitErrors, 'UNKNOWN_RECORD', 'UNKNOWN_GRANTOR']
+    errors: [...submitErrors, 'UNKNOWN_RECORD', 'UNAUTHORIZED_GRANTOR']
   },
   ehr_getRecord: {
     summary: 'A record\'s ciphertexts with inclusion proof, header and certificate.',

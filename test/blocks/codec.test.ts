@@ -38,6 +38,19 @@ describe('blocks/codec: canonical dag-cbor', () => {
       }
     })
 
+    it('a record keeps its owner id and a grant its grantor key', () => {
+      const r = recordTx()
+      const back = decodeTx(encodeTx(r))
+      assert.ok(back.type === 'record')
+      assert.deepEqual(back.owner, r.owner)
+      const g = grantTx()
+      const gb = decodeTx(encodeTx(g))
+      assert.ok(gb.type === 'grant')
+      assert.equal(gb.grantorKey.length, SUITE.sigPublicKeyBytes)
+      assert.deepEqual(gb.grantorKey, g.grantorKey)
+      assert.deepEqual(sha256(gb.grantorKey), gb.grantor)
+    })
+
     it('headers (genesis and a block header), blocks and certificates', () => {
       const block = sampleBlock()
       for (const h of [genesis, block.header]) {
@@ -193,6 +206,10 @@ describe('blocks/codec: canonical dag-cbor', () => {
       ['time beyond 2^53', () => ({ ...recordTx(), time: 2n ** 60n })],
       ['signature of 3308 bytes', () => ({ ...recordTx(), signature: randomBytes(SUITE.sigBytes - 1) })],
       ['CID instead of bytes', () => ({ ...recordTx(), doctor: CID.parse('bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy') })],
+      ['record without an owner', () => { const { owner: _, ...rest } = recordTx(); return rest }],
+      ['owner of 31 bytes', () => ({ ...recordTx(), owner: randomBytes(31) })],
+      ['grant without a grantorKey', () => { const { grantorKey: _, ...rest } = grantTx(); return rest }],
+      ['grantorKey of the wrong length', () => ({ ...grantTx(), grantorKey: randomBytes(SUITE.sigPublicKeyBytes - 1) })],
       ['grant with no fields', () => grantTx([])],
       ['grant field 3', () => grantTx([3])],
       ['grant field twice', () => grantTx([1, 1])],

@@ -14,6 +14,7 @@ export function recordTx (updates = 2, attachments = 1): RecordTx {
     type: 'record',
     recordId: randomBytes(32),
     doctor: randomBytes(32),
+    owner: randomBytes(32),
     fields: [randomBytes(32), randomBytes(32), randomBytes(32)],
     attachments: Array.from({ length: attachments }, () => randomBytes(32)),
     indexUpdates: Array.from({ length: updates }, () => indexUpdate()),
@@ -22,11 +23,14 @@ export function recordTx (updates = 2, attachments = 1): RecordTx {
   }
 }
 
+const grantorKey = sigKeygen(new Uint8Array(32).fill(9)).publicKey
+
 export function grantTx (fields: number[] = [1, 2]): GrantTx {
   return {
     type: 'grant',
     recordId: randomBytes(32),
-    grantor: randomBytes(32),
+    grantor: sha256(grantorKey),
+    grantorKey,
     grantee: randomBytes(32),
     fields,
     wrapped: randomBytes(1088 + 3 * 60),

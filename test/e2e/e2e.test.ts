@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { JSONRPCClient, JSONRPCErrorException, type JSONRPCResponse } from 'json-rpc-2.0'
 import {
-  consortiumWriters, Doctor, newClientIdentity, parseRecordInput, Patient, RpcCallError, RpcClient, trustFromGenesis, unb64, verifyRecordAnswer,
+  consortiumWriters, Doctor, newClientIdentity, parseRecordInput, Patient, RpcCallError, RpcClient, trustFromGenesis, unb64, unhex, verifyRecordAnswer,
   type RecordInput
 } from '../../src/client/index.js'
-import { toHex } from '../../src/crypto/index.js'
+import { randomBytes, toHex } from '../../src/crypto/index.js'
 import { genesisToJson } from '../../src/node/genesis.js'
 import type { RpcBackend } from '../../src/rpc/index.js'
 import { startTestNetwork, type TestNetwork } from './network.js'
@@ -272,9 +272,20 @@ describe('e2e: SDK and CLI over JSON-RPC against an in-process network (4 manage
       const doc2 = join(net.dir, 'doctor-2.json')
       const gr = await cli('grant', ids[0] as string, '--from', patientFile, '--to', doc2, '--fields', 'symptoms', '--json')
       assert.equal(gr.code, 0, gr.stderr)
-      const g = await cli('record', 'get', ids[0] as string, '--decrypt', '--as', doc2, '--json')
+      // the record's doctor (doctor-1) writes an authorized grant wrapping junk keys: reported, not fatal
+      const writer = Doctor.fromIdentity(net.pq, net.files.doctors[1] as never)
+      const junk = await writer.grant(rpc, unhex(ids[0] as string), [randomBytes(32), randomBytes(32), randomBytes(32)], [1, 2], Doctor.fromIdentity(net.pq, net.files.doctors[2] as never).kemPublicKey)
+      assert.equal(junk.status, 'committed')
+      const [g, gh] = await Promise.all([
+        cli('record', 'get', ids[0] as string, '--decrypt', '--as', doc2, '--json'),
+        cli('record', 'get', ids[0] as string, '--decrypt', '--as', doc2)
+      ])
       assert.equal(g.code, 0, g.stderr)
       assert.deepEqual(Object.keys((g.json as { fields: object }).fields), ['symptoms'])
+      const badGrants = (g.json as { badGrants: Array<{ grantor: string, fields: number[] }> }).badGrants
+      assert.deepEqual(badGrants.map((b) => [b.grantor, b.fields]), [[toHex(writer.id), [1, 2]]])
+      assert.equal(gh.code, 0, gh.stderr)
+      assert.match(gh.stderr, /^warning: 1 grant\(s\) addressed to doctor-2 gave no usable key: height \d+ by [0-9a-f]{64} \(the granted key does not decrypt/m)
       const [bad1, bad2, bad3] = await Promise.all([
         cli('record', 'get', 'xyz'),
         cli('search', '--doctor', join(net.dir, 'doctor-1.json')),

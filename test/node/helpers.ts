@@ -5,7 +5,7 @@ import { buildRecordSubmission, type BuiltSubmission } from '../../src/client/re
 import { randomBytes, type PqBackend } from '../../src/crypto/index.js'
 import { loadIdentity, type Identity } from '../../src/node/identity.js'
 import type { DevnetFiles } from '../../src/node/devnet.js'
-import { deriveFieldKeys, deriveIndexKey } from '../../src/puf/index.js'
+import { deriveFieldKeys, deriveIndexKey, recordOwnerId } from '../../src/puf/index.js'
 import { SseClient } from '../../src/sse/index.js'
 
 export { freePorts } from '../../src/cli/procs.js'
@@ -29,12 +29,13 @@ export class TestDoctor {
     return new TestDoctor(await loadIdentity(f), pq, consortiumKey)
   }
 
-  record (i: number, patientSecret = new Uint8Array(32).fill(i % 5 + 1)): BuiltSubmission & { keywords: string[], patientId: Uint8Array } {
+  record (i: number, patientSecret: Uint8Array = new Uint8Array(32).fill(i % 5 + 1)): BuiltSubmission & { keywords: string[], patientId: Uint8Array } {
     const recordId = randomBytes(32)
     const keywords = [KEYWORDS[i % KEYWORDS.length] as string, KEYWORDS[(i * 3 + 1) % KEYWORDS.length] as string]
     const patientId = new Uint8Array(32).fill(i % 5 + 1)
     const built = buildRecordSubmission(this.pq, { id: this.id.keys.id, sigSecretKey: this.id.keys.sig.secretKey }, this.sse, this.consortiumKey, {
       recordId,
+      owner: recordOwnerId(patientSecret, recordId),
       fieldKeys: deriveFieldKeys(patientSecret, recordId),
       fields: {
         personalInfo: new TextEncoder().encode(JSON.stringify({ name: `patient ${i % 5}` })),

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { equalBytes, noblePq, sha256, SUITE, toHex, utf8 } from '../../src/crypto/index.js'
 import {
-  deriveAttachmentKey, deriveFieldKey, deriveFieldKeys, deriveIdentityKeys, deriveIndexKey, enroll, PufError,
-  reproduce, seededRandom, SimulatedSramPuf
+  deriveAttachmentKey, deriveFieldKey, deriveFieldKeys, deriveIdentityKeys, deriveIndexKey, deriveRecordOwnerKey, enroll, PufError,
+  recordOwnerId, reproduce, seededRandom, SimulatedSramPuf
 } from '../../src/puf/index.js'
 
 const secret = sha256(utf8('a PUF secret'))
@@ -69,6 +69,22 @@ describe('puf/keys: key derivation from the PUF secret', () => {
     assert.equal(new Set(all.map(toHex)).size, all.length)
     assert.deepEqual(deriveAttachmentKey(secret, rec1, 1), deriveAttachmentKey(secret, rec1, 1))
     assert.deepEqual(deriveIndexKey(secret, 'patient-index'), deriveIndexKey(secret, 'patient-index'))
+  })
+
+  it('record owner keys: deterministic ML-DSA-65 pairs, one per record, unlinkable ids', () => {
+    const k1 = deriveRecordOwnerKey(secret, rec1)
+    assert.equal(k1.publicKey.length, SUITE.sigPublicKeyBytes)
+    assert.deepEqual(deriveRecordOwnerKey(secret.slice(), rec1.slice()), k1)
+    assert.deepEqual(recordOwnerId(secret, rec1), sha256(k1.publicKey))
+    // a signature with the owner key verifies under its public key
+    const msg = utf8('grant')
+    assert.equal(noblePq.verify(noblePq.sign(msg, k1.secretKey), msg, k1.publicKey), true)
+    // per record, per secret: every owner id differs, and none is the identity id or a field/index key
+    const ids = [recordOwnerId(secret, rec1), recordOwnerId(secret, rec2), recordOwnerId(otherSecret, rec1), recordOwnerId(otherSecret, rec2)]
+    const others = [id.id, sha256(id.sig.publicKey), ...deriveFieldKeys(secret, rec1), deriveIndexKey(secret, 'patient-index')]
+    assert.equal(new Set([...ids, ...others].map(toHex)).size, ids.length + others.length - 1) // id.id = sha256(id.sig.publicKey)
+    assert.throws(() => deriveRecordOwnerKey(secret, new Uint8Array(31)), badInput)
+    assert.throws(() => recordOwnerId(new Uint8Array(31), rec1), badInput)
   })
 
   it('checks input lengths and ranges', () => {

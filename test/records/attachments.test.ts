@@ -4,7 +4,7 @@ import {
   decryptAttachment, encryptAttachment, readAttachmentInfo, sealRecord, verifyRecord, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS,
   type Attachment
 } from '../../src/records/index.js'
-import { bytes32, doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, recordId, TIME, throwsCode } from './fixtures.js'
+import { bytes32, doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, recordId, TIME, throwsCode, owner } from './fixtures.js'
 
 describe('records: attachments', () => {
   let pq: PqBackend
@@ -33,9 +33,9 @@ describe('records: attachments', () => {
     let signs = 0
     const counting: PqBackend = { ...pq, name: pq.name, sign: (m, sk) => { signs++; return pq.sign(m, sk) } }
     const small = { key, name: 'ok.txt', mediaType: 'text/plain', data: new Uint8Array(1) }
-    throwsCode(() => sealRecord(counting, doctor.sig.secretKey, { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME, attachments: [small, { ...over, key }] }), 'TOO_LARGE')
+    throwsCode(() => sealRecord(counting, doctor.sig.secretKey, { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME, attachments: [small, { ...over, key }] }), 'TOO_LARGE')
     assert.equal(signs, 0)
-    sealRecord(counting, doctor.sig.secretKey, { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME, attachments: [small] })
+    sealRecord(counting, doctor.sig.secretKey, { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME, attachments: [small] })
     assert.equal(signs, 1)
     const exact = encryptAttachment(key, recordId, 1, { ...pdf, data: new Uint8Array(MAX_ATTACHMENT_BYTES) })
     assert.equal(readAttachmentInfo(key, recordId, 1, exact).size, MAX_ATTACHMENT_BYTES)
@@ -77,7 +77,7 @@ describe('records: attachments', () => {
   it('sealRecord hashes and signs the attachments in order', () => {
     const a = { key, name: 'a.txt', mediaType: 'text/plain', data: new Uint8Array([1]) }
     const b = { key: bytes32('k-b'), name: 'b.txt', mediaType: 'text/plain', data: new Uint8Array([2]) }
-    const s = sealRecord(pq, doctor.sig.secretKey, { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME, attachments: [a, b] })
+    const s = sealRecord(pq, doctor.sig.secretKey, { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME, attachments: [a, b] })
     assert.deepEqual(s.attachmentHashes, s.attachments.map((c) => sha256(c)))
     assert.deepEqual(verifyRecord(pq, doctor.sig.publicKey, s, s).attachments, ['valid', 'valid'])
     const swapped = verifyRecord(pq, doctor.sig.publicKey, s, { attachments: [s.attachments[1], s.attachments[0]] })

@@ -5,7 +5,7 @@ import {
   openRecord, sealRecord, verifyRecord, verifyRecordSignature, MAX_FIELD_BYTES, MAX_KEY_TRANSFER_BYTES,
   type SealedRecord
 } from '../../src/records/index.js'
-import { bytes32, doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, patient, recordId, stranger, throwsCode, TIME } from './fixtures.js'
+import { bytes32, doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, patient, recordId, stranger, throwsCode, TIME, owner } from './fixtures.js'
 
 
 describe('records: misuse is refused with the matching error code', () => {
@@ -14,7 +14,7 @@ describe('records: misuse is refused with the matching error code', () => {
   let cip0: Uint8Array
   before(async () => {
     pq = await loadPqBackend()
-    sealed = sealRecord(pq, doctor.sig.secretKey, { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME })
+    sealed = sealRecord(pq, doctor.sig.secretKey, { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME })
     cip0 = createKeyTransfer(pq, { recordId, patientId: patient.id, fieldKeys, personalInfo: fields.personalInfo }, doctor.kem.publicKey)
   })
 
@@ -129,7 +129,7 @@ describe('records: misuse is refused with the matching error code', () => {
       assert.equal(verifyRecord(pq, doctor.sig.publicKey, null as unknown as SealedRecord).valid, false)
     })
     it('sealRecord checks its inputs before any work → BAD_INPUT', () => {
-      const input = { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME }
+      const input = { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME }
       throwsCode(() => sealRecord(pq, doctor.sig.publicKey, input), 'BAD_INPUT')
       throwsCode(() => sealRecord(pq, doctor.sig.secretKey, { ...input, indexUpdatesHash: new Uint8Array(8) }), 'BAD_INPUT')
       throwsCode(() => sealRecord(pq, doctor.sig.secretKey, { ...input, time: -1 }), 'BAD_INPUT')

@@ -24,6 +24,8 @@ export const stranger = identity('stranger')
 
 export const recordId = bytes32('record-1')
 export const otherRecordId = bytes32('record-2')
+/** Owner id of record-1 (SHA-256 of the patient's per-record owner key, here just a fixed value). */
+export const owner = bytes32('owner-of-record-1')
 export const fieldKeys: FieldKeys = [bytes32('k0'), bytes32('k1'), bytes32('k2')]
 export const indexUpdatesHash = bytes32('index-updates')
 export const TIME = 1_700_000_000_000

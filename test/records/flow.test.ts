@@ -5,7 +5,7 @@ import {
   openKeyTransfer, openRecord, sealRecord, signGrant, verifyGrant, verifyGrantSignature, verifyRecord,
   verifyRecordSignature, FIELD_PRESCRIPTIONS, FIELD_SYMPTOMS
 } from '../../src/records/index.js'
-import { bytes32, doctor, fieldKeys, fields, indexUpdatesHash, patient, recordId, researcher, TIME } from './fixtures.js'
+import { bytes32, doctor, fieldKeys, fields, indexUpdatesHash, patient, recordId, researcher, TIME, owner } from './fixtures.js'
 
 describe('records: paper 1 flow (patient → doctor → sealed record → verify → decrypt → grant)', () => {
   let pq: PqBackend
@@ -24,6 +24,7 @@ describe('records: paper 1 flow (patient → doctor → sealed record → verify
     const scan = new Uint8Array(4096).map((_, i) => i * 7)
     const sealed = sealRecord(pq, doctor.sig.secretKey, {
       recordId,
+      owner,
       fieldKeys: t.fieldKeys,
       fields: { personalInfo: t.personalInfo, symptoms: fields.symptoms, prescriptions: fields.prescriptions },
       attachments: [{ key: bytes32('att-0'), name: 'chest-xray.png', mediaType: 'image/png', data: scan }],
@@ -39,7 +40,7 @@ describe('records: paper 1 flow (patient → doctor → sealed record → verify
     assert.deepEqual(v, { valid: true, signature: true, cip: ['valid', 'valid', 'valid'], attachments: ['valid'] })
     assert.equal(verifyRecordSignature(pq, doctor.sig.publicKey, sealed, sealed.signature), true)
     // hashes only (what the chain holds), no ciphertexts
-    const onChain = { recordId, cipherHashes: sealed.cipherHashes, attachmentHashes: sealed.attachmentHashes, indexUpdatesHash, time: TIME, signature: sealed.signature }
+    const onChain = { recordId, owner, cipherHashes: sealed.cipherHashes, attachmentHashes: sealed.attachmentHashes, indexUpdatesHash, time: TIME, signature: sealed.signature }
     assert.deepEqual(verifyRecord(pq, doctor.sig.publicKey, onChain), { valid: true, signature: true, cip: ['unchecked', 'unchecked', 'unchecked'], attachments: ['unchecked'] })
     // the patient decrypts with its own field keys
     const opened = openRecord(pq, doctor.sig.publicKey, onChain, { cip: sealed.cip }, fieldKeys)
@@ -77,7 +78,7 @@ describe('records: cross-backend (noble ↔ liboqs)', function () {
     if (oqs.name !== 'liboqs') this.skip()
   })
 
-  const seal = (pq: PqBackend): ReturnType<typeof sealRecord> => sealRecord(pq, doctor.sig.secretKey, { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME })
+  const seal = (pq: PqBackend): ReturnType<typeof sealRecord> => sealRecord(pq, doctor.sig.secretKey, { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME })
 
   it('sealed with noble, verified with liboqs', () => {
     const s = seal(noblePq)

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
-import { loadPqBackend, sha256, type PqBackend } from '../../src/crypto/index.js'
+import { loadPqBackend, sha256, sigKeygen, type KeyPair, type PqBackend } from '../../src/crypto/index.js'
 import {
-  createGrant, grantSigningPayload, inspectGrant, kemKeyId, openGrant, openRecord, sealRecord, signGrant,
+  authorizeGrant, createGrant, grantSigningPayload, inspectGrant, kemKeyId, openGrant, openRecord, sealRecord, signGrant,
   verifyGrant, verifyGrantSignature, type GrantSigningParts, type SealedRecord
 } from '../../src/records/index.js'
-import { doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, patient, recordId, researcher, stranger, TIME, throwsCode } from './fixtures.js'
+import { doctor, fieldKeys, fields, flip, indexUpdatesHash, otherRecordId, patient, recordId, researcher, stranger, TIME, throwsCode, owner } from './fixtures.js'
 
 describe('records: access grants', () => {
   let pq: PqBackend
   let sealed: SealedRecord
   before(async () => {
     pq = await loadPqBackend()
-    sealed = sealRecord(pq, doctor.sig.secretKey, { recordId, fieldKeys, fields, indexUpdatesHash, time: TIME })
+    sealed = sealRecord(pq, doctor.sig.secretKey, { recordId, owner, fieldKeys, fields, indexUpdatesHash, time: TIME })
   })
   const grantTo = (kemPk: Uint8Array, fs: number[]): Uint8Array => createGrant(pq, { recordId, fields: fs, fieldKeys, granteeKemPublicKey: kemPk, grantorId: patient.id })
 
@@ -112,6 +112,50 @@ describe('records: access grants', () => {
       throwsCode(() => grantSigningPayload({ ...parts, fields: [] }), 'BAD_INPUT')
       assert.equal(verifyGrantSignature(pq, patient.sig.publicKey, { ...parts, fields: [2, 1] }, signature), false)
       assert.deepEqual(dagCbor.decode(grantSigningPayload(parts)), ['pqmed/grant-sig/1', recordId, patient.id, parts.grantee, [1, 2], sha256(parts.wrapped), TIME])
+    })
+  })
+
+  describe('authorizeGrant: only the record\'s doctor or its owner may grant', () => {
+    // the patient's per-record owner key (in the client it is derived from the PUF secret and the record id)
+    const ownerKey: KeyPair = sigKeygen(sha256(new TextEncoder().encode('owner key of record-1')))
+    const record = { recordId, doctor: doctor.id, owner: sha256(ownerKey.publicKey) }
+    const grantBy = (key: KeyPair, fs = [1, 2]): GrantSigningParts & { grantorKey: Uint8Array, signature: Uint8Array } => {
+      const grantor = sha256(key.publicKey)
+      const wrapped = createGrant(pq, { recordId, fields: fs, fieldKeys, granteeKemPublicKey: researcher.kem.publicKey, grantorId: grantor })
+      const parts = { recordId, grantor, grantee: kemKeyId(researcher.kem.publicKey), fields: fs, wrapped, time: TIME }
+      return { ...parts, grantorKey: key.publicKey, signature: signGrant(pq, key.secretKey, parts) }
+    }
+
+    it('the record\'s owner and the record\'s doctor (with its registered key) may grant', () => {
+      assert.deepEqual(authorizeGrant(pq, grantBy(ownerKey), record, doctor.sig.publicKey), { ok: true, role: 'owner' })
+      assert.deepEqual(authorizeGrant(pq, grantBy(doctor.sig), record, doctor.sig.publicKey), { ok: true, role: 'doctor' })
+    })
+
+    it('a stranger, or the patient\'s identity key, is UNAUTHORIZED_GRANTOR even with a valid signature', () => {
+      for (const k of [stranger.sig, patient.sig]) {
+        const r = authorizeGrant(pq, grantBy(k), record, doctor.sig.publicKey)
+        assert.equal(r.ok, false)
+        assert.equal(!r.ok && r.code, 'UNAUTHORIZED_GRANTOR')
+      }
+    })
+
+    it('grantorKey must hash to grantor; the doctor id needs the registered doctor key', () => {
+      // the owner's id with a stranger's key and signature
+      const forged = { ...grantBy(stranger.sig), grantor: record.owner }
+      assert.equal((authorizeGrant(pq, forged, record, doctor.sig.publicKey) as { code?: string }).code, 'UNAUTHORIZED_GRANTOR')
+      // the owner's key under the doctor's id
+      const g = grantBy(ownerKey)
+      assert.equal((authorizeGrant(pq, { ...g, grantorKey: stranger.sig.publicKey }, record, doctor.sig.publicKey) as { code?: string }).code, 'UNAUTHORIZED_GRANTOR')
+      // a doctor grant when the doctor's key is unknown (not registered) is refused
+      assert.equal((authorizeGrant(pq, grantBy(doctor.sig), record, undefined) as { code?: string }).code, 'UNAUTHORIZED_GRANTOR')
+      // a grant for another record
+      assert.equal((authorizeGrant(pq, grantBy(ownerKey), { ...record, recordId: otherRecordId }, doctor.sig.publicKey) as { code?: string }).code, 'UNAUTHORIZED_GRANTOR')
+    })
+
+    it('an authorized grantor with a bad signature or a mismatched wrapped blob is BAD_SIGNATURE', () => {
+      const g = grantBy(ownerKey)
+      assert.equal((authorizeGrant(pq, { ...g, signature: flip(g.signature, 5) }, record, undefined) as { code?: string }).code, 'BAD_SIGNATURE')
+      assert.equal((authorizeGrant(pq, { ...g, time: TIME + 1 }, record, undefined) as { code?: string }).code, 'BAD_SIGNATURE')
     })
   })
 })

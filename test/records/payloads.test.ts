@@ -13,6 +13,7 @@ describe('records: signing payloads and patient enrollment', () => {
   before(async () => { pq = await loadPqBackend() })
   const parts: RecordSigningParts = {
     recordId,
+    owner: bytes32('owner'),
     cipherHashes: [bytes32('h1'), bytes32('h2'), bytes32('h3')],
     attachmentHashes: [bytes32('a0')],
     indexUpdatesHash: bytes32('iu'),
@@ -22,7 +23,7 @@ describe('records: signing payloads and patient enrollment', () => {
   it('the record payload is canonical dag-cbor with a domain tag, as a plain Uint8Array', () => {
     const p = recordSigningPayload(parts)
     assert.equal(p.constructor, Uint8Array) // liboqs refuses Buffers
-    assert.deepEqual(dagCbor.decode(p), ['pqmed/record-sig/1', recordId, [...parts.cipherHashes], [...parts.attachmentHashes], parts.indexUpdatesHash, TIME])
+    assert.deepEqual(dagCbor.decode(p), ['pqmed/record-sig/2', recordId, parts.owner, [...parts.cipherHashes], [...parts.attachmentHashes], parts.indexUpdatesHash, TIME])
     assert.deepEqual(recordSigningPayload({ ...parts, cipherHashes: parts.cipherHashes.map((h) => h.slice()) }), p)
     // moving an attachment hash into the field list or dropping it changes the payload (no ambiguity)
     assert.notDeepEqual(recordSigningPayload({ ...parts, attachmentHashes: [] }), p)

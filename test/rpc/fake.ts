@@ -36,6 +36,7 @@ const recordTx: Extract<TxJson, { type: 'record' }> = {
   type: 'record',
   recordId: hex32(0xaa),
   doctor: hex32(0xd0),
+  owner: hex32(0xc0),
   fields: [hex32(0x11), hex32(0x12), hex32(0x13)],
   attachments: [hex32(0x14)],
   indexUpdates: [{ label: hex32(0x21), value: b64([9, 9, 9]) }],
@@ -43,7 +44,7 @@ const recordTx: Extract<TxJson, { type: 'record' }> = {
   signature: b64([0xde, 0xad])
 }
 const grantTx: Extract<TxJson, { type: 'grant' }> = {
-  type: 'grant', recordId: hex32(0xaa), grantor: hex32(0xd0), grantee: hex32(0xe0), fields: [1, 2], wrapped: b64([1, 1, 1, 1, 1]), time: 1_700_000_000_500, signature: b64([0xbe, 0xef])
+  type: 'grant', recordId: hex32(0xaa), grantor: hex32(0xd0), grantorKey: b64([3, 3]), grantee: hex32(0xe0), fields: [1, 2], wrapped: b64([1, 1, 1, 1, 1]), time: 1_700_000_000_500, signature: b64([0xbe, 0xef])
 }
 const patientTx: Extract<TxJson, { type: 'patient' }> = {
   type: 'patient', patientId: hex32(0xb0), sigPublicKey: b64([5, 5]), kemPublicKey: b64([6, 6, 6]), time: 1_700_000_000_100, signature: b64([7])

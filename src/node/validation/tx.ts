@@ -11,9 +11,11 @@
  * | tx passes `validateTx` (shapes, lengths, limits) | REJECT `INVALID_TX` |
  * | record: blobs are exactly the fields and attachments, each hashing to the committed hash | REJECT `BLOB_MISMATCH` |
  * | record: the doctor is registered in genesis | REJECT `UNREGISTERED_DOCTOR` |
- * | record: the ML-DSA signature holds over (recordId, hashes, indexUpdatesHash, time) | REJECT `BAD_SIGNATURE` |
+ * | record: the ML-DSA signature holds over (recordId, owner, hashes, indexUpdatesHash, time) | REJECT `BAD_SIGNATURE` |
  * | patient: self-signed, id = SHA-256(signing key) | REJECT `BAD_SIGNATURE` |
- * | grant: grantor is the record's doctor or its enrolled patient; signature holds | REJECT `BAD_SIGNATURE` / IGNORE `UNKNOWN_RECORD` |
+ * | grant: the record is committed | IGNORE `UNKNOWN_RECORD` |
+ * | grant: grantor = SHA-256(grantorKey), and grantor is the record's doctor (with its registered key) or the record's owner (`authorizeGrant`) | REJECT `UNAUTHORIZED_GRANTOR` |
+ * | grant: the authorized grantor's ML-DSA signature holds and the wrapped header matches | REJECT `BAD_SIGNATURE` |
  * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
  * | record: an index label already committed (a client with lost or stale counters) | IGNORE `DUPLICATE_LABEL` |
  *
@@ -25,7 +27,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeTx, indexUpdatesHash, validateTx, type Tx } from '../../blocks/index.js'
 import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
-import { verifyGrant, verifyPatientSignature, verifyRecordSignature } from '../../records/index.js'
+import { authorizeGrant, verifyPatientSignature, verifyRecordSignature } from '../../records/index.js'
 import { accept, ignore, reject, type Validation } from './result.js'
 
 export { encodeSubmission } from '../../blocks/index.js'
@@ -50,7 +52,7 @@ export interface TxContext {
   recordCommitted: (recordId: Uint8Array) => Promise<boolean>
   /** The committed record tx with this id, if any. */
   committedRecord: (recordId: Uint8Array) => Promise<Tx | undefined>
-  /** The enrolled patient's ML-DSA public key, if the patient tx is committed. */
+  /** The enrolled patient's ML-DSA public key, if the patient tx is committed (duplicate enrollments). */
   patientKey: (patientId: Uint8Array) => Promise<Uint8Array | undefined>
   /** True if exactly this tx is committed. */
   txCommitted: (txBytes: Uint8Array) => Promise<boolean>
@@ -87,7 +89,7 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     const pk = ctx.doctorKey(tx.doctor)
     if (pk === undefined) return reject('UNREGISTERED_DOCTOR', `doctor ${toHex(tx.doctor)} is not registered in genesis`)
     const ok = verifyRecordSignature(ctx.verifier, pk, {
-      recordId: tx.recordId, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
+      recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
     }, tx.signature)
     if (!ok) return reject('BAD_SIGNATURE', 'record signature does not verify under the doctor\'s key')
     if (await ctx.recordCommitted(tx.recordId)) return ignore('DUPLICATE', `record ${toHex(tx.recordId)} already committed`)
@@ -105,14 +107,10 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     if (await ctx.patientKey(tx.patientId) !== undefined) return ignore('DUPLICATE', 'patient already enrolled')
     return accept(s)
   }
-  // grant: the grantor must be the record's doctor or an enrolled patient
+  // grant: only the record's doctor or its owner may grant (one rule for every checker: authorizeGrant)
   const record = await ctx.committedRecord(tx.recordId)
   if (record === undefined || record.type !== 'record') return ignore('UNKNOWN_RECORD', `record ${toHex(tx.recordId)} is not committed (yet)`)
-  let grantorKey: Uint8Array | undefined
-  if (equalBytes(tx.grantor, record.doctor)) grantorKey = ctx.doctorKey(record.doctor)
-  else grantorKey = await ctx.patientKey(tx.grantor)
-  if (grantorKey === undefined) return reject('UNKNOWN_GRANTOR', 'grantor is neither the record\'s doctor nor an enrolled patient')
-  const v = verifyGrant(ctx.verifier, grantorKey, tx)
-  if (!v.valid) return reject('BAD_SIGNATURE', `grant does not verify (signature ${v.signature}, key ${v.grantorKey}, wrapped ${v.wrappedConsistent})`)
+  const auth = authorizeGrant(ctx.verifier, tx, record, ctx.doctorKey(record.doctor))
+  if (!auth.ok) return reject(auth.code, auth.reason)
   return accept(s)
 }

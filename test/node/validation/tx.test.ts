@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
-import { encodeSubmission, encodeTx, type RecordTx } from '../../../src/blocks/index.js'
-import { loadPqBackend, sha256, toHex, type PqBackend } from '../../../src/crypto/index.js'
+import { encodeSubmission, encodeTx, type GrantTx, type RecordTx, type Tx } from '../../../src/blocks/index.js'
+import { buildGrantTx } from '../../../src/client/record.js'
+import { kemKeygen, loadPqBackend, randomBytes, sha256, sigKeygen, toHex, type PqBackend } from '../../../src/crypto/index.js'
+import { deriveFieldKeys, deriveRecordOwnerKey } from '../../../src/puf/index.js'
 import { createDevnet, type DevnetFiles } from '../../../src/node/devnet.js'
 import { decodeSubmission, validateSubmission, type Submission, type TxContext } from '../../../src/node/validation/tx.js'
 import { TestDoctor } from '../helpers.js'
@@ -14,13 +16,15 @@ describe('node: tx gossip validation (IGNORE / REJECT)', function () {
   const committedRecords = new Set<string>()
   const committedTxs = new Set<string>()
   const committedLabels = new Set<string>()
+  const recordTxs = new Map<string, Tx>()
+  const patients = new Map<string, Uint8Array>()
 
   const ctx = (): TxContext => ({
     verifier: pq,
     doctorKey: (id) => files.genesis.doctors.map((d) => d.sigPublicKey).find((pk) => toHex(sha256(pk)) === toHex(id)),
     recordCommitted: async (id) => committedRecords.has(toHex(id)),
-    committedRecord: async () => undefined,
-    patientKey: async () => undefined,
+    committedRecord: async (id) => recordTxs.get(toHex(id)),
+    patientKey: async (id) => patients.get(toHex(id)),
     txCommitted: async (b) => committedTxs.has(toHex(sha256(b))),
     labelCommitted: async (l) => committedLabels.has(toHex(l))
   })
@@ -103,5 +107,56 @@ describe('node: tx gossip validation (IGNORE / REJECT)', function () {
     const v = (d as { value: Submission }).value
     assert.equal(v.blobs.length, 3)
     assert.deepEqual(v.txBytes, encodeTx(s.tx))
+  })
+
+  describe('grants: only the record\'s doctor or its owner may grant', () => {
+    const patientSecret = sha256(new TextEncoder().encode('patient P'))
+    const grantee = kemKeygen(new Uint8Array(64).fill(3))
+    // Eve: an enrolled patient (self-signed enrollment is open to anyone)
+    const eve = sigKeygen(new Uint8Array(32).fill(0xee))
+    let rec: RecordTx
+    const grant = (key: { publicKey: Uint8Array, secretKey: Uint8Array }, fieldKeys = deriveFieldKeys(patientSecret, rec.recordId)): GrantTx =>
+      buildGrantTx(pq, key, { recordId: rec.recordId, fields: [1, 2], fieldKeys, granteeKemPublicKey: grantee.publicKey, time: 1_800_000_000_000 })
+
+    before(() => {
+      rec = doctor.record(40, patientSecret).tx
+      recordTxs.set(toHex(rec.recordId), rec)
+      patients.set(toHex(sha256(eve.publicKey)), eve.publicKey)
+    })
+
+    it('accepts a grant signed with the record\'s owner key', async () => {
+      assert.deepEqual(await check(encodeSubmission(grant(deriveRecordOwnerKey(patientSecret, rec.recordId)), [])), { verdict: 'ACCEPT' })
+    })
+
+    it('accepts a grant by the record\'s doctor, even one wrapping junk keys (the reader reports those)', async () => {
+      assert.deepEqual(await check(encodeSubmission(grant(doctor.id.keys.sig), [])), { verdict: 'ACCEPT' })
+      const junk: [Uint8Array, Uint8Array, Uint8Array] = [randomBytes(32), randomBytes(32), randomBytes(32)]
+      assert.deepEqual(await check(encodeSubmission(grant(doctor.id.keys.sig, junk), [])), { verdict: 'ACCEPT' })
+    })
+
+    it('rejects a stranger\'s grant (an enrolled patient that does not own the record) with UNAUTHORIZED_GRANTOR', async () => {
+      assert.deepEqual(await check(encodeSubmission(grant(eve), [])), { verdict: 'REJECT', code: 'UNAUTHORIZED_GRANTOR' })
+      // the same patient's owner key of another record does not own this one
+      const otherOwner = deriveRecordOwnerKey(patientSecret, randomBytes(32))
+      assert.deepEqual(await check(encodeSubmission(grant(otherOwner), [])), { verdict: 'REJECT', code: 'UNAUTHORIZED_GRANTOR' })
+    })
+
+    it('rejects a grantorKey that does not hash to the grantor', async () => {
+      const g = grant(deriveRecordOwnerKey(patientSecret, rec.recordId))
+      assert.deepEqual(await check(encodeSubmission({ ...g, grantorKey: eve.publicKey }, [])), { verdict: 'REJECT', code: 'UNAUTHORIZED_GRANTOR' })
+      const d = grant(doctor.id.keys.sig)
+      assert.deepEqual(await check(encodeSubmission({ ...d, grantorKey: eve.publicKey }, [])), { verdict: 'REJECT', code: 'UNAUTHORIZED_GRANTOR' })
+    })
+
+    it('rejects an authorized grantor\'s grant whose signature does not verify', async () => {
+      const g = grant(deriveRecordOwnerKey(patientSecret, rec.recordId))
+      const sig = g.signature.slice(); sig[9] = (sig[9] as number) ^ 1
+      assert.deepEqual(await check(encodeSubmission({ ...g, signature: sig }, [])), { verdict: 'REJECT', code: 'BAD_SIGNATURE' })
+    })
+
+    it('ignores a grant of a record that is not committed', async () => {
+      const g = grant(deriveRecordOwnerKey(patientSecret, rec.recordId))
+      assert.deepEqual(await check(encodeSubmission({ ...g, recordId: randomBytes(32) }, [])), { verdict: 'IGNORE', code: 'UNKNOWN_RECORD' })
+    })
   })
 })
