@@ -42,7 +42,7 @@ try {
   const files = await createDevnet({ chainId: 'pqmed-headers', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params })
   await writeDevnet(root, files)
   // open managers: the user nodes below are throwaway in-process nodes with random peer ids
-  log('managers started with --open (any peer may connect): benchmark only')
+  log('starting the managers with --open (any peer may connect): benchmark only')
   await Promise.all([0, 1, 2, 3].map(async (i) => await net.start(managerSpec(root, i, ports[i]!, { open: true }), 120_000)))
   const genesis = parseGenesis(await readFile(join(root, 'genesis.json'), 'utf8'))
   log(`4 managers up; starting ${USERS} user nodes in this process`)
