@@ -4,9 +4,10 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { loadPqBackend, toHex } from '../../src/crypto/index.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { loadPqBackend, sha256, toHex } from '../../src/crypto/index.js'
 import { createDevnet, type DevnetFiles } from '../../src/node/devnet.js'
-import { protocols } from '../../src/node/genesis.js'
+import { genesisHash, genesisToJson, parseGenesis, protocols } from '../../src/node/genesis.js'
 import { loadIdentity } from '../../src/node/identity.js'
 import { createHost, type PqmedHost } from '../../src/node/libp2p.js'
 import { MAX_FRAME_BYTES } from '../../src/node/messages.js'
@@ -160,5 +161,28 @@ describe('node: managers are permissioned by default', function () {
     const h = await stranger(); hosts.push(h)
     assert.deepEqual(await probe(h, solo, m), { height: 0, headers: 0 })
     await assert.rejects(startNode({ role: 'manager', genesis: solo.genesis, dataDir: await dir('open2'), identity: solo.managers[0], listen: ['/ip4/127.0.0.1/tcp/0'], open: true, allowPeers: [] }), /cannot be combined/)
+  })
+})
+
+describe('node: genesis userNodes', () => {
+  it('round-trips, is validated (bad or repeated peer ids name the entry), and a genesis without it hashes as before', async () => {
+    const files = await createDevnet({ chainId: 'pqmed-g', managers: 1, doctors: 1, users: 2, managerAddr: () => '/ip4/127.0.0.1/tcp/1' })
+    const g = files.genesis
+    assert.equal(g.userNodes?.length, 2)
+    assert.deepEqual(parseGenesis(genesisToJson(g)), g)
+    const raw = JSON.parse(genesisToJson(g)) as Record<string, unknown>
+    assert.throws(() => parseGenesis(JSON.stringify({ ...raw, userNodes: [g.userNodes?.[0], 'nope'] })), /^GenesisError: genesis: userNodes\[1\] is not a libp2p peer id: "nope"$/)
+    assert.throws(() => parseGenesis(JSON.stringify({ ...raw, userNodes: [g.userNodes?.[0], g.userNodes?.[0]] })), /userNodes lists a peer id twice/)
+    // a genesis file written before userNodes existed keeps its hash (its chain stays valid)
+    const { userNodes: _omit, ...old } = g
+    const oldHash = sha256(dagCbor.encode({
+      chainId: old.chainId,
+      time: old.time,
+      managers: old.managers.map((m) => ({ name: m.name, sigPublicKey: m.sigPublicKey, peerId: m.peerId, addrs: m.addrs })),
+      doctors: old.doctors.map((d) => ({ name: d.name, sigPublicKey: d.sigPublicKey, kemPublicKey: d.kemPublicKey })),
+      params: { ...old.params }
+    }))
+    assert.equal(toHex(genesisHash(old)), toHex(oldHash))
+    assert.notEqual(toHex(genesisHash(g)), toHex(oldHash), 'the user-node list is part of the root of trust when present')
   })
 })
