@@ -41,7 +41,9 @@ try {
   const params = { blockInterval: 500, maxBlockRecords: 500, viewChangeTimeout: 3000, heartbeatInterval: 500 }
   const files = await createDevnet({ chainId: 'pqmed-headers', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params })
   await writeDevnet(root, files)
-  await Promise.all([0, 1, 2, 3].map(async (i) => await net.start(managerSpec(root, i, ports[i]!), 120_000)))
+  // open managers: the user nodes below are throwaway in-process nodes with random peer ids
+  log('starting the managers with --open (any peer may connect): benchmark only')
+  await Promise.all([0, 1, 2, 3].map(async (i) => await net.start(managerSpec(root, i, ports[i]!, { open: true }), 120_000)))
   const genesis = parseGenesis(await readFile(join(root, 'genesis.json'), 'utf8'))
   log(`4 managers up; starting ${USERS} user nodes in this process`)
   for (let i = 0; i < USERS; i++) users.push(await startNode({ role: 'user', genesis, dataDir: join(root, `u${i}`), listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true, headerStore: 'memory' }))

@@ -33,7 +33,7 @@ const machine = machineInfo()
 const root = await mkdtemp(join(tmpdir(), 'pqmed-bench-sync-'))
 try {
   const [port] = await freePorts(1)
-  const files = await createDevnet({ chainId: 'pqmed-sync', managers: 4, doctors: 1, managerAddr: () => `/ip4/127.0.0.1/tcp/${port}` })
+  const files = await createDevnet({ chainId: 'pqmed-sync', managers: 4, doctors: 1, users: 1, managerAddr: () => `/ip4/127.0.0.1/tcp/${port}` })
   const g = files.genesis
   const pq = await loadPqBackend()
   const managers = await Promise.all(files.managers.map(loadIdentity))
@@ -63,7 +63,8 @@ try {
   try {
     for (let r = 0; r < RUNS; r++) {
       const t0 = performance.now()
-      const user = await startNode({ role: 'user', genesis: g, dataDir: join(root, `u${r}`), listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true })
+      // a fresh data dir per run, always the user identity genesis lists (the manager is permissioned)
+      const user = await startNode({ role: 'user', genesis: g, dataDir: join(root, `u${r}`), identity: files.users?.[0], listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true })
       try {
         while ((user.light?.height ?? 0) < BLOCKS) {
           await user.light?.syncHeaders()

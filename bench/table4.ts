@@ -165,8 +165,9 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     // ---- setup
     const cpu0 = cpuOf(process.pid)
     const tSetup = performance.now()
-    progress(`row ${nodes}: starting ${MANAGERS} managers`)
-    await Promise.all(Array.from({ length: MANAGERS }, async (_, i) => await net.start(managerSpec(root, i, ports[i]!), 120_000)))
+    // open managers: the user nodes are throwaway in-process nodes with random peer ids
+    progress(`row ${nodes}: starting ${MANAGERS} managers (--open: any peer may connect; benchmark only)`)
+    await Promise.all(Array.from({ length: MANAGERS }, async (_, i) => await net.start(managerSpec(root, i, ports[i]!, { open: true }), 120_000)))
     const managerUrls = Array.from({ length: MANAGERS }, (_, i) => net.procs.get(`m${i}`)!.rpc)
     const managerPids = Array.from({ length: MANAGERS }, (_, i) => net.procs.get(`m${i}`)!.child.pid)
     for (const pr of net.procs.values()) children.add(pr.child)

@@ -2,14 +2,18 @@
  * A topology as local processes (the devnet code, generalized; used by `npm start`, `sim:local`
  * and tests). The data dir holds everything a second start needs:
  *
- *   DIR/genesis.json, DIR/identities/<name>.json   genesis and identities (`createDevnet`/`writeDevnet`)
+ *   DIR/genesis.json, DIR/identities/<name>.json   genesis and identities (`createDevnet`/`writeDevnet`),
+ *                                                    user nodes included (`user-<j>`, listed in genesis `userNodes`)
+ *   DIR/allow-peers.txt                              the managers' allow file: user nodes added after genesis
  *   DIR/network.json                                 chain id, and each node's libp2p and RPC ports
  *   DIR/nodes/<name>/                                each node's LevelDB stores
  *   DIR/logs/<name>.log                              each node's log (stderr)
  *
  * On the first start the genesis, identities and ports are created (fixed ports from the topology,
  * or free ports chosen then and recorded); a later start reuses them, so the chain continues and
- * the RPC URLs stay the same.
+ * the RPC URLs stay the same. Managers are permissioned: they admit the genesis user nodes and those
+ * in DIR/allow-peers.txt; a user node added to an existing data dir gets a new identity whose peer
+ * id is appended there.
  *
  * @example
  * ```ts
@@ -23,6 +27,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createDevnet, writeDevnet } from '../node/devnet.js'
 import { parseGenesis, type Genesis } from '../node/genesis.js'
+import { loadIdentity, newIdentityFile, writeFileAtomic } from '../node/identity.js'
+import { parsePeerList } from '../node/peer-allow.js'
 import type { PeerInfo } from '../rpc/backend.js'
 import { freePorts, ProcNet, rpc, type Proc } from './procs.js'
 import { nodeNames, type Topology } from './topology.js'
@@ -96,6 +102,36 @@ export interface StartOptions {
 }
 
 const LAYOUT = 'network.json'
+/** The managers' allow file in a data dir (`--allow-peers-file`). */
+export const ALLOW_FILE = 'allow-peers.txt'
+
+/**
+ * Makes sure every user node `user-<j>` (j < users) has an identity in DIR/identities and that
+ * the managers admit it: listed in genesis `userNodes`, or else appended to DIR/allow-peers.txt
+ * (user nodes added after genesis, and data dirs made before user identities existed).
+ */
+async function ensureUserAccess (dir: string, genesis: Genesis, users: number): Promise<void> {
+  const allowPath = join(dir, ALLOW_FILE)
+  if (!existsSync(allowPath)) {
+    await writeFile(allowPath, '# user nodes the managers admit besides genesis userNodes: one libp2p peer id per line\n# (re-read by every manager when this file changes; see `pqmed peer-id`)\n')
+  }
+  const listed = new Set([...(genesis.userNodes ?? []), ...parsePeerList(await readFile(allowPath, 'utf8'), allowPath)])
+  const add: string[] = []
+  await mkdir(join(dir, 'identities'), { recursive: true })
+  for (let j = 0; j < users; j++) {
+    const path = join(dir, 'identities', `user-${j}.json`)
+    let peerId: string
+    if (existsSync(path)) {
+      peerId = (await loadIdentity(JSON.parse(await readFile(path, 'utf8')))).peerId
+    } else {
+      const f = newIdentityFile(`user-${j}`, 'user')
+      await writeFileAtomic(path, JSON.stringify(f, null, 2) + '\n')
+      peerId = (await loadIdentity(f)).peerId
+    }
+    if (!listed.has(peerId)) add.push(`${peerId}  # user-${j}`)
+  }
+  if (add.length > 0) await writeFile(allowPath, (await readFile(allowPath, 'utf8')) + add.join('\n') + '\n')
+}
 
 
 function parseLayout (text: string): NetworkLayout {
@@ -145,6 +181,7 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
       }
       await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
     }
+    await ensureUserAccess(dir, genesis, Math.max(t.users, users.length))
     return { created: false, genesis, layout }
   }
   const names = nodeNames(t)
@@ -152,8 +189,9 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
   const p2p = hostOf !== undefined ? names.map(() => t.ports.libp2pBase || 4001) : await pickPorts(t.ports.libp2pBase, t.managers)
   const rpcs = hostOf !== undefined ? names.map(() => t.ports.rpcBase || 8645) : await pickPorts(t.ports.rpcBase, names.length)
   const hostFor = (name: string): string => hostOf?.(name) ?? host
-  const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, managerAddr: (i) => `/ip4/${hostFor(`manager-${i}`)}/tcp/${p2p[i] as number}`, params: t.consensus })
+  const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, users: t.users, managerAddr: (i) => `/ip4/${hostFor(`manager-${i}`)}/tcp/${p2p[i] as number}`, params: t.consensus })
   await writeDevnet(dir, files)
+  await ensureUserAccess(dir, files.genesis, t.users)
   const layout: NetworkLayout = {
     version: 1,
     chainId: t.chainId,
@@ -177,7 +215,8 @@ export function nodeArgs (dir: string, layout: NetworkLayout, n: LayoutNode, pq?
     '--role', n.role,
     '--genesis', join(dir, 'genesis.json'),
     '--data-dir', join(dir, 'nodes', n.name),
-    ...(n.role === 'manager' ? ['--identity', join(dir, 'identities', `${n.name}.json`)] : []),
+    '--identity', join(dir, 'identities', `${n.name}.json`),
+    ...(n.role === 'manager' ? ['--allow-peers-file', join(dir, ALLOW_FILE)] : []),
     '--listen', `/ip4/${host}/tcp/${n.p2pPort}`,
     '--rpc-host', host,
     '--rpc-port', String(n.rpcPort),

@@ -1,21 +1,25 @@
 /**
  * The `pqmed` command line.
  *
- *   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
+ *   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--users 0] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
  *   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen ADDR]...
- *              [--bootstrap ADDR]... [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]
+ *              [--bootstrap ADDR]... [--allow-peer ID]... [--allow-peers-file FILE] [--open]
+ *              [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]
+ *   pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
  *
  * `node` prints one JSON line `{"event":"ready",...}` on stdout when it is up, and stops cleanly
- * on SIGINT / SIGTERM.
+ * on SIGINT / SIGTERM; SIGHUP re-reads its allow lists.
  */
-import { readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile } from 'node:fs/promises'
+import { basename, resolve } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { parseArgs } from 'node:util'
 import { loadPqBackend, type PqBackendName } from '../crypto/index.js'
 import { createDevnet, writeDevnet } from '../node/devnet.js'
 import { parseGenesis } from '../node/genesis.js'
-import { readIdentityFile } from '../node/identity.js'
-import { startNode } from '../node/node.js'
+import { loadIdentity, newIdentityFile, readIdentityFile, writeFileAtomic } from '../node/identity.js'
+import { startNode, userPeerKey } from '../node/node.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
 import { createRpcServer } from '../rpc/index.js'
 import { CLIENT_COMMANDS, runClientCommand } from './client.js'
@@ -23,12 +27,19 @@ import { CLIENT_COMMANDS, runClientCommand } from './client.js'
 class UsageError extends Error {}
 
 const USAGE = `usage:
-  pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
+  pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--users 0] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
+             (--users N: user-node identities identities/user-<i>.json, listed in genesis userNodes)
   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen MULTIADDR]...
-             [--bootstrap MULTIADDR]... [--allow-peer PEER_ID]... [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]
-             [--max-connections N]
-             (--allow-peer: only these peers, plus the genesis managers, may connect; default: anyone)
-             (--max-connections: libp2p connections kept before pruning; default 4096 for a manager, 300 for a user node)`
+             [--bootstrap MULTIADDR]... [--allow-peer PEER_ID]... [--allow-peers-file FILE] [--open]
+             [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble] [--max-connections N]
+             (a manager admits only the genesis managers, the genesis userNodes, --allow-peer ids and the
+              ids in --allow-peers-file: one per line, # comments, re-read when it changes and on SIGHUP;
+              --open admits anyone, with a warning; a user node is open unless given a list)
+             (--identity on a user node: a user identity, so its peer id is fixed; default: DATA_DIR/peer-key)
+             (--max-connections: libp2p connections kept before pruning; default 4096 for a manager, 300 for a user node)
+  pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
+             (prints a node's libp2p peer id, the line to add to a manager's allow file: of an identity
+              file; of a user node's DATA_DIR/peer-key, created if missing; or of a new user identity)`
 
 function int (v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def
@@ -38,15 +49,37 @@ function int (v: string | undefined, name: string, def: number, min: number, max
 }
 
 async function genesisCmd (argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' }, managers: { type: 'string' }, doctors: { type: 'string' }, 'chain-id': { type: 'string' }, host: { type: 'string' }, 'base-port': { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' }, managers: { type: 'string' }, doctors: { type: 'string' }, users: { type: 'string' }, 'chain-id': { type: 'string' }, host: { type: 'string' }, 'base-port': { type: 'string' } }, strict: true })
   if (values.dir === undefined) throw new UsageError('--dir is required')
   const managers = int(values.managers, 'managers', 4, 1, 100)
   const doctors = int(values.doctors, 'doctors', 2, 0, 10_000)
+  const users = int(values.users, 'users', 0, 0, 10_000)
   const host = values.host ?? '127.0.0.1'
   const basePort = int(values['base-port'], 'base-port', 4100, 1, 65_000)
-  const files = await createDevnet({ chainId: values['chain-id'] ?? 'pqmed-devnet', managers, doctors, managerAddr: (i) => `/ip4/${host}/tcp/${basePort + i}` })
+  const files = await createDevnet({ chainId: values['chain-id'] ?? 'pqmed-devnet', managers, doctors, users, managerAddr: (i) => `/ip4/${host}/tcp/${basePort + i}` })
   await writeDevnet(resolve(values.dir), files)
-  console.log(JSON.stringify({ event: 'genesis', dir: resolve(values.dir), chainId: files.genesis.chainId, managers: files.genesis.managers.map((m) => ({ name: m.name, peerId: m.peerId, addrs: m.addrs })), doctors: doctors }))
+  console.log(JSON.stringify({ event: 'genesis', dir: resolve(values.dir), chainId: files.genesis.chainId, managers: files.genesis.managers.map((m) => ({ name: m.name, peerId: m.peerId, addrs: m.addrs })), doctors, userNodes: files.genesis.userNodes ?? [] }))
+}
+
+/** `pqmed peer-id`: prints one peer id on stdout (for a manager's allow file). */
+async function peerIdCmd (argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { identity: { type: 'string' }, 'data-dir': { type: 'string' }, 'new-identity': { type: 'string' }, name: { type: 'string' } }, strict: true })
+  const given = [values.identity, values['data-dir'], values['new-identity']].filter((v) => v !== undefined)
+  if (given.length !== 1) throw new UsageError('peer-id takes exactly one of --identity FILE, --data-dir DIR, --new-identity FILE')
+  if (values.name !== undefined && values['new-identity'] === undefined) throw new UsageError('--name goes with --new-identity')
+  if (values.identity !== undefined) {
+    console.log((await loadIdentity(await readIdentityFile(values.identity))).peerId)
+  } else if (values['data-dir'] !== undefined) {
+    const dir = resolve(values['data-dir'])
+    await mkdir(dir, { recursive: true })
+    console.log(peerIdFromPrivateKey(await userPeerKey(dir)).toString())
+  } else {
+    const path = resolve(values['new-identity'] as string)
+    if (existsSync(path)) throw new UsageError(`${path} exists: not overwriting an identity`)
+    const f = newIdentityFile(values.name ?? basename(path).replace(/\.json$/, ''), 'user')
+    await writeFileAtomic(path, JSON.stringify(f, null, 2) + '\n')
+    console.log((await loadIdentity(f)).peerId)
+  }
 }
 
 async function nodeCmd (argv: string[]): Promise<void> {
@@ -60,6 +93,8 @@ async function nodeCmd (argv: string[]): Promise<void> {
       listen: { type: 'string', multiple: true },
       bootstrap: { type: 'string', multiple: true },
       'allow-peer': { type: 'string', multiple: true },
+      'allow-peers-file': { type: 'string' },
+      open: { type: 'boolean' },
       'rpc-port': { type: 'string' },
       'rpc-host': { type: 'string' },
       loopback: { type: 'boolean' },
@@ -76,6 +111,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
   if (values.genesis === undefined || values['data-dir'] === undefined) throw new UsageError('--genesis and --data-dir are required')
   if (role === 'manager' && values.identity === undefined) throw new UsageError('a manager needs --identity')
   if (values.pq !== undefined && values.pq !== 'liboqs' && values.pq !== 'noble') throw new UsageError('--pq must be liboqs or noble')
+  if (values.open === true && (values['allow-peer'] !== undefined || values['allow-peers-file'] !== undefined)) throw new UsageError('--open admits every peer: it cannot be combined with --allow-peer or --allow-peers-file')
   const genesis = parseGenesis(await readFile(values.genesis, 'utf8'))
   const identity = values.identity === undefined ? undefined : await readIdentityFile(values.identity)
   const quiet = values.quiet === true
@@ -92,6 +128,8 @@ async function nodeCmd (argv: string[]): Promise<void> {
     listen: values.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     bootstrap: values.bootstrap,
     allowPeers: values['allow-peer'],
+    allowPeersFile: values['allow-peers-file'] === undefined ? undefined : resolve(values['allow-peers-file']),
+    open: values.open === true,
     loopback: values.loopback === true,
     maxConnections: values['max-connections'] === undefined ? undefined : int(values['max-connections'], 'max-connections', 0, 1, 1_000_000),
     pqBackend: pqName,
@@ -121,6 +159,11 @@ async function nodeCmd (argv: string[]): Promise<void> {
   process.on('unhandledRejection', (reason) => { log.warn(`unhandled rejection: ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}`) })
   process.on('SIGINT', () => { void stop('SIGINT') })
   process.on('SIGTERM', () => { void stop('SIGTERM') })
+  process.on('SIGHUP', () => {
+    if (node.allowList === undefined) { log.info('SIGHUP: open node, no allow list to re-read'); return }
+    log.info('SIGHUP: re-reading the allow lists')
+    void node.reloadAllowList()
+  })
   console.log(JSON.stringify({ event: 'ready', role, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), rpc: rpc?.url ?? null, height: node.manager?.chain.head.height ?? node.light?.height ?? 0 }))
 }
 
@@ -128,6 +171,7 @@ async function main (): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2)
   if (cmd === 'genesis') await genesisCmd(rest)
   else if (cmd === 'node') await nodeCmd(rest)
+  else if (cmd === 'peer-id') await peerIdCmd(rest)
   else if (cmd !== undefined && CLIENT_COMMANDS.has(cmd)) await runClientCommand(cmd, rest)
   else if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); if (cmd === undefined) process.exitCode = 2 }
   else throw new UsageError(`unknown command '${cmd}'`)

@@ -2,11 +2,15 @@
  * `npm run sim:compose -- --managers 4 --users N [--latency MS] [--topology FILE] [--out FILE]`:
  * writes a Docker Compose file (default `docker/compose.generated.yml`) for a topology:
  *
- * - `init`: a one-shot service running `pqmed genesis` into the shared `network` volume (skipped
- *   when a genesis is already there), then setting each manager's address to its service DNS name
- *   (`/dns4/manager-<i>/tcp/4001`) and the topology's consensus parameters;
+ * - `init`: a one-shot service running `pqmed genesis --users N` into the shared `network` volume
+ *   (skipped when a genesis is already there), then setting each manager's address to its service
+ *   DNS name (`/dns4/manager-<i>/tcp/4001`) and the topology's consensus parameters; user nodes
+ *   beyond those of an existing genesis get a new identity (`pqmed peer-id --new-identity`) whose
+ *   peer id is appended to `/network/allow-peers.txt`;
  * - `manager-<i>` and `user-<j>`: `pqmed node` on the private `pqmed` network, each with its own
  *   data volume, starting once `init` completed successfully, with `deploy.resources.limits`;
+ *   managers are permissioned (genesis `userNodes` and `--allow-peers-file /network/allow-peers.txt`),
+ *   user nodes run with their identity `/network/identities/user-<j>.json`;
  *   user nodes publish their JSON-RPC port on 127.0.0.1 (`ports.rpcBase + j`, default 8645 + j);
  * - with a latency, every delayed service gets `cap_add: [NET_ADMIN]` and runs
  *   `/app/docker/netem-entrypoint.sh`, which adds `tc qdisc ... netem delay` on eth0 and then drops
@@ -28,6 +32,8 @@ import { nodeLatency, topologyFromArgs, type Topology } from './topology.js'
 export const CONTAINER_RPC_PORT = 8645
 export const CONTAINER_P2P_PORT = 4001
 export const DEFAULT_IMAGE = 'pqmed:local'
+/** The managers' allow file in the shared volume (user nodes added after genesis). */
+export const ALLOW_FILE = '/network/allow-peers.txt'
 
 export interface ComposeService {
   image: string
@@ -68,11 +74,16 @@ function initScript (t: Topology): string {
     'fs.writeFileSync(f,JSON.stringify(g,null,2)+"\\n");',
     'console.log("genesis: managers at "+g.managers.map((m)=>m.addrs[0]).join(" "))'
   ].join('')
+  const ensureUsers = Array.from({ length: t.users }, (_, j) => `/network/identities/user-${j}.json`)
+    .map((f) => `[ -f ${f} ] || node /app/bin/pqmed.js peer-id --new-identity ${f} >> ${ALLOW_FILE}`)
   return [
     'set -e',
-    'if [ -f /network/genesis.json ]; then echo "init: /network/genesis.json exists, keeping it"; exit 0; fi',
-    `node /app/bin/pqmed.js genesis --dir /network --managers ${t.managers} --doctors ${t.doctors} --chain-id ${t.chainId}`,
-    `node -e '${rewrite}'`
+    'if [ -f /network/genesis.json ]; then echo "init: /network/genesis.json exists, keeping it"; else',
+    `node /app/bin/pqmed.js genesis --dir /network --managers ${t.managers} --doctors ${t.doctors} --users ${t.users} --chain-id ${t.chainId}`,
+    `node -e '${rewrite}'`,
+    'fi',
+    `[ -f ${ALLOW_FILE} ] || echo "# user nodes admitted besides genesis userNodes: one libp2p peer id per line (re-read by the managers)" > ${ALLOW_FILE}`,
+    ...ensureUsers
   ].join('\n')
 }
 
@@ -93,7 +104,8 @@ export function composeFor (t: Topology, opts: ComposeOptions = {}): ComposeFile
   const node = (name: string, role: 'manager' | 'user', limits: Topology['resources']['manager']): ComposeService => {
     const args = [
       'node', '--role', role, '--genesis', '/network/genesis.json', '--data-dir', '/data',
-      ...(role === 'manager' ? ['--identity', `/network/identities/${name}.json`] : []),
+      '--identity', `/network/identities/${name}.json`,
+      ...(role === 'manager' ? ['--allow-peers-file', ALLOW_FILE] : []),
       '--listen', `/ip4/0.0.0.0/tcp/${CONTAINER_P2P_PORT}`, '--rpc-host', '0.0.0.0', '--rpc-port', String(CONTAINER_RPC_PORT)
     ]
     volumes[`${name}-data`] = {}

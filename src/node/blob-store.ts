@@ -7,7 +7,7 @@ import { LevelBlockstore } from 'blockstore-level'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
-import { concatBytes, sha256 } from '../crypto/index.js'
+import { concatBytes, equalBytes, sha256 } from '../crypto/index.js'
 
 const SHA2_256 = 0x12
 
@@ -15,6 +15,13 @@ const SHA2_256 = 0x12
 export function blobCid (hash: Uint8Array): CID {
   return CID.createV1(raw.code, Digest.create(SHA2_256, hash))
 }
+
+/** One read of a stored blob: its bytes, or why there are none. */
+export type BlobRead =
+  | { status: 'ok', bytes: Uint8Array }
+  | { status: 'missing' }
+  /** The stored bytes did not hash to their key: they were deleted and are never served. */
+  | { status: 'corrupt', actual: Uint8Array }
 
 export class BlobStore {
   private readonly bs: LevelBlockstore
@@ -35,12 +42,28 @@ export class BlobStore {
 
   async has (hash: Uint8Array): Promise<boolean> { return await this.bs.has(blobCid(hash)) }
 
-  async get (hash: Uint8Array): Promise<Uint8Array | undefined> {
+  /**
+   * Reads a blob and checks its SHA-256 against the key: a copy that does not match (disk
+   * corruption, tampering) is deleted and reported as `corrupt`, never returned.
+   */
+  async read (hash: Uint8Array): Promise<BlobRead> {
     const cid = blobCid(hash)
-    if (!(await this.bs.has(cid))) return undefined
+    if (!(await this.bs.has(cid))) return { status: 'missing' }
     const chunks: Uint8Array[] = []
     for await (const c of this.bs.get(cid)) chunks.push(c)
-    return chunks.length === 1 ? chunks[0] : concatBytes(...chunks)
+    const bytes = chunks.length === 1 ? chunks[0] as Uint8Array : concatBytes(...chunks)
+    const actual = sha256(bytes)
+    if (!equalBytes(actual, hash)) {
+      await this.bs.delete(cid)
+      return { status: 'corrupt', actual }
+    }
+    return { status: 'ok', bytes }
+  }
+
+  /** The blob whose SHA-256 is `hash`, or undefined if it is missing or its copy was corrupt (see `read`). */
+  async get (hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const r = await this.read(hash)
+    return r.status === 'ok' ? r.bytes : undefined
   }
 
   /** Overwrites a stored blob with other bytes. Exists only so tests can simulate a corrupted manager. */

@@ -1,9 +1,11 @@
 /**
  * The genesis file: chain id, the fixed manager set (ML-DSA-65 public keys, libp2p peer ids,
- * addresses), the registered doctors' public keys and the consensus parameters. Bytes are base64
+ * addresses), the registered doctors' public keys, the user nodes the managers admit (libp2p peer
+ * ids, optional) and the consensus parameters. Bytes are base64
  * in the JSON file. Every node of a network loads the same file; its hash is the parent of block 1.
  */
 import * as dagCbor from '@ipld/dag-cbor'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { SUITE, sha256 } from '../crypto/index.js'
 
 export interface GenesisManager {
@@ -35,6 +37,11 @@ export interface Genesis {
   time: number
   managers: GenesisManager[]
   doctors: GenesisDoctor[]
+  /**
+   * libp2p peer ids of the user nodes the managers admit (besides the managers themselves and a
+   * manager's `--allow-peer` / `--allow-peers-file` lists). Absent: none.
+   */
+  userNodes?: string[]
   params: ConsensusParams
 }
 
@@ -71,6 +78,7 @@ export function genesisToJson (g: Genesis): string {
     time: g.time,
     managers: g.managers.map((m) => ({ name: m.name, sigPublicKey: b64(m.sigPublicKey), peerId: m.peerId, addrs: m.addrs })),
     doctors: g.doctors.map((d) => ({ name: d.name, sigPublicKey: b64(d.sigPublicKey), kemPublicKey: b64(d.kemPublicKey) })),
+    ...(g.userNodes !== undefined ? { userNodes: g.userNodes } : {}),
     params: g.params
   }, null, 2) + '\n'
 }
@@ -102,6 +110,16 @@ export function parseGenesis (json: string): Genesis {
       kemPublicKey: unb64(o.kemPublicKey, `doctors[${i}].kemPublicKey`, SUITE.kemPublicKeyBytes)
     }
   })
+  let userNodes: string[] | undefined
+  if (r.userNodes !== undefined) {
+    if (!Array.isArray(r.userNodes) || r.userNodes.length > 100_000) throw new GenesisError('userNodes must be a list of libp2p peer ids')
+    userNodes = r.userNodes.map((u: unknown, i: number) => {
+      const id = str(u, `userNodes[${i}]`, 128)
+      try { peerIdFromString(id) } catch { throw new GenesisError(`userNodes[${i}] is not a libp2p peer id: ${JSON.stringify(id)}`) }
+      return id
+    })
+    if (new Set(userNodes).size !== userNodes.length) throw new GenesisError('userNodes lists a peer id twice')
+  }
   const p = obj(r.params ?? DEFAULT_PARAMS, 'params')
   const params: ConsensusParams = {
     blockInterval: int(p.blockInterval ?? DEFAULT_PARAMS.blockInterval, 'params.blockInterval', 1, 60_000),
@@ -109,7 +127,7 @@ export function parseGenesis (json: string): Genesis {
     viewChangeTimeout: int(p.viewChangeTimeout ?? DEFAULT_PARAMS.viewChangeTimeout, 'params.viewChangeTimeout', 50, 600_000),
     heartbeatInterval: int(p.heartbeatInterval ?? DEFAULT_PARAMS.heartbeatInterval, 'params.heartbeatInterval', 10, 600_000)
   }
-  const g: Genesis = { chainId, time: int(r.time, 'time', 0, Number.MAX_SAFE_INTEGER), managers, doctors, params }
+  const g: Genesis = { chainId, time: int(r.time, 'time', 0, Number.MAX_SAFE_INTEGER), managers, doctors, ...(userNodes !== undefined ? { userNodes } : {}), params }
   const seen = new Set<string>()
   for (const m of managers) {
     const k = Buffer.from(m.sigPublicKey).toString('hex')
@@ -119,13 +137,17 @@ export function parseGenesis (json: string): Genesis {
   return g
 }
 
-/** Hash of the canonical (dag-cbor) encoding of the genesis: the chain's root of trust. */
+/**
+ * Hash of the canonical (dag-cbor) encoding of the genesis: the chain's root of trust. `userNodes`
+ * is hashed when present (a genesis without it hashes as before the field existed).
+ */
 export function genesisHash (g: Genesis): Uint8Array {
   return sha256(dagCbor.encode({
     chainId: g.chainId,
     time: g.time,
     managers: g.managers.map((m) => ({ name: m.name, sigPublicKey: m.sigPublicKey, peerId: m.peerId, addrs: m.addrs })),
     doctors: g.doctors.map((d) => ({ name: d.name, sigPublicKey: d.sigPublicKey, kemPublicKey: d.kemPublicKey })),
+    ...(g.userNodes !== undefined ? { userNodes: g.userNodes } : {}),
     params: { ...g.params }
   }))
 }

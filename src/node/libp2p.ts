@@ -24,10 +24,11 @@ export interface HostOptions {
   /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. */
   listen: string[]
   /**
-   * Peer ids allowed to connect. `undefined` admits anyone (user nodes are open to the
-   * consortium's clinics); managers in production pass the genesis managers plus known user nodes.
+   * Peer ids allowed to connect (asked at every dial and every inbound connection, so a list that
+   * changes takes effect for new connections at once). `undefined` admits anyone: user nodes, and
+   * managers started with `open: true`; a manager is permissioned by default (`PeerAllowList`).
    */
-  allowPeers?: Set<string>
+  allowPeers?: PeerFilter
   /** Loopback/devnet tuning: allow many connections from 127.0.0.0/8 and neutralize the IP-colocation score. */
   loopback?: boolean
   /** Largest gossip message accepted (bytes). */
@@ -44,7 +45,15 @@ export interface HostOptions {
 /** A manager's default connection limit: every user node keeps a connection to every manager. */
 export const MANAGER_MAX_CONNECTIONS = 4096
 
-export function peerGater (allow: Set<string> | undefined): ConnectionGater {
+/** What the connection gater asks: a `Set<string>` of peer ids, or a `PeerAllowList`. */
+export interface PeerFilter { has: (peerId: string) => boolean }
+
+/**
+ * Refuses every connection to or from a peer not in `allow`: outbound dials, and inbound
+ * connections right after the Noise handshake (when the remote peer id is authenticated), so a
+ * stranger never gets a stream (sync, query, submit) or a gossip message through.
+ */
+export function peerGater (allow: PeerFilter | undefined): ConnectionGater {
   if (allow === undefined) return {}
   const deny = (peer: PeerId): boolean => !allow.has(peer.toString())
   return {

@@ -77,6 +77,8 @@ export interface SubmitResult {
 }
 
 const WAL_PREFIX = 'wal/'
+/** How long a record read waits for missing or corrupt ciphertexts to be fetched from other managers. */
+const BLOB_REPAIR_WAIT_MS = 3000
 
 function verdictResult (v: 'ACCEPT' | 'IGNORE' | 'REJECT'): TopicValidatorResult {
   return v === 'ACCEPT' ? TopicValidatorResult.Accept : v === 'IGNORE' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
@@ -171,6 +173,8 @@ export class ManagerNode {
   private readonly verifiedTxs = new Set<string>()
   /** Submitters waiting for a tx (by hash): resolved with its height, or failed when it can no longer commit. */
   private readonly waiters = new Map<string, Array<{ done: (height: number) => void, fail: (err: NodeError) => void }>>()
+  /** Ciphertext fetches in flight, by hash (hex). */
+  private readonly blobFetches = new Map<string, Promise<void>>()
   private readonly services: ReqResp[] = []
   private readonly managerPeers: string[]
   private readonly verifier: VerifierPort
@@ -513,6 +517,32 @@ export class ManagerNode {
       if (tx.type !== 'record') continue
       for (const h of [...tx.fields, ...tx.attachments]) if (!(await this.blobs.has(h))) missing.push(h)
     }
+    await this.fetchBlobs(missing)
+  }
+
+  /**
+   * Fetches these ciphertexts from the other managers (only bytes that hash to a wanted hash are
+   * stored). A hash already being fetched is not asked for twice: the caller waits for that fetch.
+   */
+  private async fetchBlobs (hashes: Uint8Array[]): Promise<void> {
+    const waits: Array<Promise<void>> = []
+    const fresh: Uint8Array[] = []
+    for (const h of hashes) {
+      const inFlight = this.blobFetches.get(toHex(h))
+      if (inFlight !== undefined) waits.push(inFlight)
+      else if (!fresh.some((f) => equalBytes(f, h))) fresh.push(h)
+    }
+    if (fresh.length > 0) {
+      const p: Promise<void> = this.fetchFromManagers(fresh).finally(() => {
+        for (const h of fresh) if (this.blobFetches.get(toHex(h)) === p) this.blobFetches.delete(toHex(h))
+      })
+      for (const h of fresh) this.blobFetches.set(toHex(h), p)
+      waits.push(p)
+    }
+    await Promise.all(waits)
+  }
+
+  private async fetchFromManagers (missing: Uint8Array[]): Promise<void> {
     for (let i = 0; i < missing.length && !this.stopped; i += MAX_BLOBS_PER_REQUEST) {
       const want = missing.slice(i, i + MAX_BLOBS_PER_REQUEST)
       for (const peer of this.otherManagers()) {
@@ -528,6 +558,26 @@ export class ManagerNode {
         }
       }
     }
+  }
+
+  /**
+   * This manager's copy of a ciphertext, checked against its hash (`BlobStore.read`). A corrupt
+   * copy is never returned: the store has deleted it; this logs which hash and which record, and
+   * fetches a good copy from the other managers in the background.
+   */
+  private async readBlob (hash: Uint8Array, recordId?: Uint8Array): Promise<Uint8Array | undefined> {
+    const r = await this.blobs.read(hash)
+    if (r.status === 'ok') return r.bytes
+    if (r.status === 'corrupt') {
+      const rid = recordId ?? (await this.chain.blobOwner(hash))?.recordId
+      const what = `ciphertext ${toHex(hash)} of record ${rid === undefined ? '(none committed)' : toHex(rid)}`
+      this.log.warn(`corrupt ${what}: the stored copy hashes to ${toHex(r.actual)}; deleted it, fetching a good copy from the other managers`)
+      this.background(this.fetchBlobs([hash]).then(async () => {
+        if (await this.blobs.has(hash)) this.log.info(`repaired ${what} from another manager`)
+        else this.log.warn(`${what} not repaired yet: no other manager served a good copy`)
+      }), 'ciphertext repair')
+    }
+    return undefined
   }
 
   private otherManagers (): Array<ReturnType<PqmedHost['getConnections']>[number]['remotePeer']> {
@@ -687,13 +737,31 @@ export class ManagerNode {
     const rec = decodeStoredRecord(stored)
     const tx = rec.tx
     if (tx.type !== 'record') return undefined
-    const blobs: Uint8Array[] = []
-    for (const h of [...tx.fields, ...tx.attachments]) {
-      const b = await this.blobs.get(h)
-      if (b === undefined) throw new NodeError('BLOB_MISSING', `ciphertext ${toHex(h)} not (yet) stored on this manager`)
-      blobs.push(b)
+    const hashes = [...tx.fields, ...tx.attachments]
+    const blobs: Array<Uint8Array | undefined> = []
+    for (const h of hashes) blobs.push(await this.readBlob(h, recordId))
+    // missing (not yet fetched after a sync) or corrupt (deleted by readBlob): fetch from the other
+    // managers and wait briefly before answering BLOB_MISSING
+    const deadline = Date.now() + BLOB_REPAIR_WAIT_MS
+    for (;;) {
+      const missing = hashes.filter((_, i) => blobs[i] === undefined)
+      if (missing.length === 0 || this.stopped || Date.now() >= deadline) break
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        this.fetchBlobs(missing).catch(() => {}),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })
+      ])
+      clearTimeout(timer)
+      for (let i = 0; i < hashes.length; i++) if (blobs[i] === undefined) blobs[i] = await this.blobs.get(hashes[i] as Uint8Array)
+      if (blobs.some((b) => b === undefined)) await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(0, deadline - Date.now()))))
     }
-    return { stored, blobs }
+    const out: Uint8Array[] = []
+    for (let i = 0; i < hashes.length; i++) {
+      const b = blobs[i]
+      if (b === undefined) throw new NodeError('BLOB_MISSING', `ciphertext ${toHex(hashes[i] as Uint8Array)} not (yet) stored on this manager`)
+      out.push(b)
+    }
+    return { stored, blobs: out }
   }
 
   /** Runs a search token against the committed index; each entry comes with its inclusion proof. */
@@ -761,7 +829,8 @@ export class ManagerNode {
       case 'blobs': {
         const hashes = list(p.hashes, 'hashes', MAX_BLOBS_PER_REQUEST, (h) => bytes(h, 'hash', 32))
         const out: Uint8Array[] = []
-        for (const h of hashes) { const b = await this.blobs.get(h); if (b !== undefined) out.push(b) }
+        // a corrupt copy is never served (readBlob deletes it and repairs it in the background)
+        for (const h of hashes) { const b = await this.readBlob(h); if (b !== undefined) out.push(b) }
         return out
       }
       default:

@@ -25,13 +25,18 @@ import { Kv, MemKv, type KvStore } from './kv.js'
 import { createHost, MANAGER_MAX_CONNECTIONS, type PqmedHost } from './libp2p.js'
 import { LightNode } from './light.js'
 import { ManagerNode, type Byzantine, type Logger } from './manager.js'
+import { filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource } from './peer-allow.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
 
 export interface NodeConfig {
   role: 'manager' | 'user'
   genesis: Genesis
   dataDir: string
-  /** Required for managers: the identity whose ML-DSA key is listed in genesis. */
+  /**
+   * Required for managers: the identity whose ML-DSA key is listed in genesis. Optional for a user
+   * node: a `user` identity (`pqmed genesis --users N`) whose peer id can be listed in advance;
+   * without it the user node keeps a random key in `<dataDir>/peer-key`.
+   */
   identity?: IdentityFile
   listen: string[]
   /** Extra peers to dial at start (multiaddrs with /p2p/ ids). */
@@ -43,8 +48,19 @@ export interface NodeConfig {
    * manager, which every user node stays connected to; libp2p's default (300) for a user node.
    */
   maxConnections?: number
-  /** If set, only these peer ids (plus the genesis managers) may connect. */
+  /**
+   * Managers are permissioned: only the genesis managers, the genesis `userNodes`, these peer ids
+   * and those of `allowPeersFile` may connect. On a user node (open by default) setting either
+   * list restricts it the same way.
+   */
   allowPeers?: string[]
+  /** An allow file (one peer id per line, `#` comments), re-read when it changes and on `reloadAllowList`. */
+  allowPeersFile?: string
+  /**
+   * A manager that admits any libp2p peer (benchmarks, labs): logged as a warning at start.
+   * Cannot be combined with `allowPeers` / `allowPeersFile`.
+   */
+  open?: boolean
   pqBackend?: PqBackendName
   log?: Logger
   commitTimeoutMs?: number
@@ -64,12 +80,17 @@ export interface RunningNode {
   addrs: string[]
   manager?: ManagerNode
   light?: LightNode
+  /** Who may connect (undefined: anyone). */
+  allowList?: PeerAllowList
+  /** Re-reads the allow lists (SIGHUP in `pqmed node`); no-op on an open node. */
+  reloadAllowList: () => Promise<void>
   stop: () => Promise<void>
 }
 
 const quietLog: Logger = { info: () => {}, warn: () => {} }
 
-async function userPeerKey (dataDir: string): Promise<PrivateKey> {
+/** A user node's random libp2p key in `<dataDir>/peer-key`, created on first use. */
+export async function userPeerKey (dataDir: string): Promise<PrivateKey> {
   const path = join(dataDir, 'peer-key')
   try {
     return privateKeyFromProtobuf(new Uint8Array(await readFile(path)))
@@ -79,6 +100,29 @@ async function userPeerKey (dataDir: string): Promise<PrivateKey> {
     await writeFileAtomic(path, privateKeyToProtobuf(key))
     return key
   }
+}
+
+/**
+ * The allow list of a node, or undefined for an open one. A manager is permissioned unless
+ * `open`; a user node only when given a list.
+ */
+async function allowListFor (cfg: NodeConfig, log: Logger): Promise<PeerAllowList | undefined> {
+  const lists = cfg.allowPeers !== undefined || cfg.allowPeersFile !== undefined
+  if (cfg.open === true) {
+    if (lists) throw new Error('open admits every peer: it cannot be combined with an allow list (allowPeers / allowPeersFile)')
+    if (cfg.role === 'manager') log.warn('OPEN MANAGER (--open): any libp2p peer may connect, sync the whole chain and query it; use this only for benchmarks and labs')
+    return undefined
+  }
+  if (cfg.role === 'user' && !lists) return undefined
+  const sources = [
+    genesisPeerSource(cfg.genesis),
+    ...(cfg.allowPeers !== undefined ? [staticPeerSource('--allow-peer', cfg.allowPeers)] : []),
+    ...(cfg.allowPeersFile !== undefined ? [filePeerSource(cfg.allowPeersFile)] : [])
+  ]
+  const list = new PeerAllowList(sources, log)
+  await list.start()
+  log.info(`permissioned: ${list.size} peers admitted (${sources.map((s) => s.name).join(', ')})`)
+  return list
 }
 
 export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
@@ -99,11 +143,14 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     if (!equalBytes(g.managers[self]?.sigPublicKey ?? new Uint8Array(0), id.keys.sig.publicKey)) throw new Error(`identity ${id.name}: ML-DSA key differs from genesis`)
     peerKey = id.peerKey
     sigSecretKey = id.keys.sig.secretKey
+  } else if (cfg.identity !== undefined) {
+    if (cfg.identity.role !== 'user') throw new Error(`identity ${cfg.identity.name} is a ${String(cfg.identity.role)} identity; a user node needs a user identity (pqmed genesis --users N, or pqmed peer-id --new-identity FILE)`)
+    peerKey = (await loadIdentity(cfg.identity)).peerKey
   } else {
     peerKey = await userPeerKey(cfg.dataDir)
   }
 
-  const allow = cfg.allowPeers === undefined ? undefined : new Set([...cfg.allowPeers, ...g.managers.map((m) => m.peerId)])
+  const allow = await allowListFor(cfg, log)
   const host = await createHost({
     privateKey: peerKey,
     listen: cfg.listen,
@@ -113,6 +160,12 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     meshDegree: cfg.role === 'manager' ? 6 : 4,
     maxConnections: cfg.maxConnections ?? (cfg.role === 'manager' ? MANAGER_MAX_CONNECTIONS : undefined)
   })
+  if (allow !== undefined) {
+    // a peer taken off the list loses its connections (new ones are refused by the gater)
+    allow.onRemoved = (ids) => {
+      for (const c of host.getConnections()) if (ids.includes(c.remotePeer.toString())) void c.close().catch(() => {})
+    }
+  }
   await host.start()
 
   let manager: ManagerNode | undefined
@@ -132,6 +185,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
       await light.start()
     }
   } catch (err) {
+    allow?.stop()
     await host.stop()
     await chain?.close(); await blobs?.close(); await kv?.close()
     throw err
@@ -166,8 +220,11 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     addrs: host.getMultiaddrs().map((a) => a.toString()),
     manager,
     light,
+    allowList: allow,
+    reloadAllowList: async () => { await allow?.reload() },
     stop: async () => {
       stopping = true
+      allow?.stop()
       clearInterval(dialer)
       if (resync !== undefined) clearInterval(resync)
       await manager?.stop()

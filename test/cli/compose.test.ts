@@ -12,6 +12,8 @@ import { composeFor, composeYaml, main, type ComposeFile } from '../../src/cli/s
 import { parseTopology, topologyFromFlags } from '../../src/cli/topology.js'
 import { genesisToJson, parseGenesis } from '../../src/node/genesis.js'
 import { createDevnet } from '../../src/node/devnet.js'
+import { loadIdentity, readIdentityFile } from '../../src/node/identity.js'
+import { parsePeerList } from '../../src/node/peer-allow.js'
 import { startNode, type RunningNode } from '../../src/node/node.js'
 import { freePorts } from '../../src/cli/procs.js'
 
@@ -57,7 +59,8 @@ describe('cli: sim:compose', () => {
       assert.deepEqual(s.entrypoint, ['/app/docker/netem-entrypoint.sh'])
       assert.equal(s.command[0], 'node')
       assert.equal(s.command[s.command.indexOf('--role') + 1], name.split('-')[0])
-      assert.equal(s.command.includes('--identity'), name.startsWith('manager'))
+      assert.equal(s.command[s.command.indexOf('--identity') + 1], `/network/identities/${name}.json`)
+      assert.equal(s.command.includes('--allow-peers-file'), name.startsWith('manager'))
     }
     assert.deepEqual(doc.services['user-2']?.ports, ['127.0.0.1:8647:8645'])
     assert.equal(doc.services['manager-0']?.ports, undefined)
@@ -88,16 +91,27 @@ describe('cli: sim:compose', () => {
 
   it("the init service's script writes a genesis that lists managers by service DNS name and keeps it on restart", async () => {
     const t = topologyFromFlags({ managers: 4, users: 1, doctors: 1 })
-    const script = composeFor(t).services.init?.command[0] ?? ''
     const net = join(dir, 'network')
-    const local = script.replaceAll('/network', net).replaceAll('node /app/bin/pqmed.js', `node ${join(ROOT, 'bin/pqmed.js')}`)
-    const run = async (): Promise<string> => (await promisify(execFile)('/bin/sh', ['-c', local])).stdout
+    const runFor = async (topology: typeof t): Promise<string> => {
+      const script = composeFor(topology).services.init?.command[0] ?? ''
+      const local = script.replaceAll('/network', net).replaceAll('node /app/bin/pqmed.js', `node ${join(ROOT, 'bin/pqmed.js')}`)
+      return (await promisify(execFile)('/bin/sh', ['-c', local])).stdout
+    }
+    const run = async (): Promise<string> => await runFor(t)
     assert.match(await run(), /genesis: managers at \/dns4\/manager-0\/tcp\/4001 \/dns4\/manager-1\/tcp\/4001/)
     const g = parseGenesis(await readFile(join(net, 'genesis.json'), 'utf8'))
     assert.deepEqual(g.managers.map((m) => m.addrs), [0, 1, 2, 3].map((i) => [`/dns4/manager-${i}/tcp/4001`]))
     assert.deepEqual(g.params, t.consensus)
+    // user-0's identity is listed in genesis, so the managers admit it
+    assert.deepEqual(g.userNodes, [(await loadIdentity(await readIdentityFile(join(net, 'identities', 'user-0.json')))).peerId])
     assert.match(await run(), /exists, keeping it/)
     assert.equal(parseGenesis(await readFile(join(net, 'genesis.json'), 'utf8')).time, g.time)
+    // a second user node on the same genesis: a new identity, its peer id in the allow file
+    await runFor(topologyFromFlags({ managers: 4, users: 2, doctors: 1 }))
+    const u1 = (await loadIdentity(await readIdentityFile(join(net, 'identities', 'user-1.json')))).peerId
+    assert.deepEqual(parsePeerList(await readFile(join(net, 'allow-peers.txt'), 'utf8'), 'allow-peers.txt'), [u1])
+    await runFor(topologyFromFlags({ managers: 4, users: 2, doctors: 1 }))
+    assert.deepEqual(parsePeerList(await readFile(join(net, 'allow-peers.txt'), 'utf8'), 'allow-peers.txt'), [u1], 'not added twice')
   })
 })
 

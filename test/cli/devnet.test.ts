@@ -43,9 +43,14 @@ describe('cli: npm start (devnet)', function () {
     assert.match(run.stderr, /all nodes stopped/)
   })
 
-  it('second start reuses the data dir: same genesis, chain continues, no reseeding', async () => {
+  it('second start reuses the data dir: same genesis, chain continues, no reseeding; an added user node is admitted by the managers', async () => {
     const genesis = await readFile(join(dir, 'genesis.json'), 'utf8')
-    const run = await startDevnet(dir, ['--records', '4'])
+    assert.equal((JSON.parse(genesis) as { userNodes: string[] }).userNodes.length, 2)
+    // user-2 is not in genesis: it gets an identity and a line in the managers' allow file (startNetwork
+    // waits until every user node is connected to a quorum of managers, so the start fails otherwise)
+    const run = await startDevnet(dir, ['--records', '4', '--users', '3'])
+    assert.match(run.stdout, /^ {2}user-2\s+http:/m)
+    assert.match(await readFile(join(dir, 'allow-peers.txt'), 'utf8'), /^12D3KooW\w+ {2}# user-2$/m)
     assert.match(run.stderr, /reusing /)
     assert.match(run.stdout, /reusing the existing chain \(not reseeded\)/)
     assert.equal(await readFile(join(dir, 'genesis.json'), 'utf8'), genesis)

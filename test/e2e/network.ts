@@ -33,7 +33,7 @@ export async function startTestNetwork (doctors = 3): Promise<TestNetwork> {
   const pq = await loadPqBackend()
   const dir = await mkdtemp(join(tmpdir(), 'pqmed-e2e-'))
   const ports = await freePorts(4)
-  const files = await createDevnet({ chainId: 'pqmed-e2e', managers: 4, doctors, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
+  const files = await createDevnet({ chainId: 'pqmed-e2e', managers: 4, doctors, users: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
   const nodes: RunningNode[] = []
   const servers: RpcServer[] = []
   const backends: RpcBackend[] = []
@@ -48,7 +48,7 @@ export async function startTestNetwork (doctors = 3): Promise<TestNetwork> {
     nodes.push(await startNode({ role: 'manager', genesis: files.genesis, dataDir: join(dir, `m${i}`), identity: files.managers[i], listen: [`/ip4/127.0.0.1/tcp/${ports[i]}`], loopback: true }))
   }
   nodes.push(await startNode({
-    role: 'user', genesis: files.genesis, dataDir: join(dir, 'u0'), listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true,
+    role: 'user', genesis: files.genesis, dataDir: join(dir, 'u0'), identity: files.users?.[0], listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true,
     log: { info: () => {}, warn: (m: string) => { userWarnings.push(m) } }
   }))
   for (const node of nodes) {

@@ -27,7 +27,8 @@ describe('node: 4 managers + 2 user nodes as real processes', function () {
     '--identity', join(root.path, 'identities', `manager-${i}.json`), '--listen', `/ip4/127.0.0.1/tcp/${ports[i]}`, '--rpc-port', '0', '--loopback', ...extra
   ]
   const userArgs = (i: number): string[] => [
-    '--role', 'user', '--genesis', join(root.path, 'genesis.json'), '--data-dir', join(root.path, `u${i}`), '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc-port', '0', '--loopback'
+    '--role', 'user', '--genesis', join(root.path, 'genesis.json'), '--data-dir', join(root.path, `u${i}`),
+    '--identity', join(root.path, 'identities', `user-${i}.json`), '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc-port', '0', '--loopback'
   ]
   const url = (name: string): string => { const p = net.procs.get(name); if (p === undefined) throw new Error(`${name} not running`); return p.rpc }
   const managers = (): string[] => [...net.procs.keys()].filter((n) => n.startsWith('m'))
@@ -66,7 +67,7 @@ describe('node: 4 managers + 2 user nodes as real processes', function () {
   before(async () => {
     root = await tempDir('procs')
     ports = await freePorts(4)
-    files = await createDevnet({ chainId: 'pqmed-proc', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
+    files = await createDevnet({ chainId: 'pqmed-proc', managers: 4, doctors: 1, users: 2, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
     await writeDevnet(root.path, files)
     doctor = await TestDoctor.create(files, 0, await loadPqBackend())
     await Promise.all([0, 1, 2, 3].map(async (i) => await net.start({ name: `m${i}`, args: managerArgs(i) })))

@@ -18,13 +18,13 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
   before(async () => {
     pq = await loadPqBackend()
     ports = await freePorts(4)
-    files = await createDevnet({ chainId: 'pqmed-test', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
+    files = await createDevnet({ chainId: 'pqmed-test', managers: 4, doctors: 1, users: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
     for (let i = 0; i < 4; i++) {
       const d = await tempDir(`m${i}`); dirs.push(d)
       nodes.push(await startNode({ role: 'manager', genesis: files.genesis, dataDir: d.path, identity: files.managers[i], listen: [`/ip4/127.0.0.1/tcp/${ports[i]}`], loopback: true }))
     }
     const d = await tempDir('u0'); dirs.push(d)
-    nodes.push(await startNode({ role: 'user', genesis: files.genesis, dataDir: d.path, listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true }))
+    nodes.push(await startNode({ role: 'user', genesis: files.genesis, dataDir: d.path, identity: files.users?.[0], listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true }))
     doctor = await TestDoctor.create(files, 0, pq)
   })
 
@@ -87,7 +87,7 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
     const dir = dirs[4]
     assert.ok(dir)
     await old.stop()
-    const again = await startNode({ role: 'user', genesis: files.genesis, dataDir: dir.path, listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true })
+    const again = await startNode({ role: 'user', genesis: files.genesis, dataDir: dir.path, identity: files.users?.[0], listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true })
     nodes[4] = again
     assert.equal(again.light?.height, height, 'head restored from the header store before any sync')
     const rec = await again.light?.getRecord(new Uint8Array(32).fill(0xee))
