@@ -275,11 +275,18 @@ export class LoadGenerator {
     this.inflight.add(p)
   }
 
-  private async submitOne (): Promise<void> {
+  /**
+   * The next synthetic record as a base64 submission (built by the generator's one doctor, whose
+   * index counters never repeat; counted as submitted).
+   */
+  build (): { recordId: string, submission: string } {
     const s = this.doctor.record(this.rng, this.submitted % 50)
     this.submitted++
-    const recordId = toHex(s.tx.recordId)
-    const submission = Buffer.from(s.bytes).toString('base64')
+    return { recordId: toHex(s.tx.recordId), submission: Buffer.from(s.bytes).toString('base64') }
+  }
+
+  private async submitOne (): Promise<void> {
+    const { recordId, submission } = this.build()
     const targets = this.opts.targets
     let k = this.next++
     for (;;) {

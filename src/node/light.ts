@@ -422,7 +422,8 @@ export class LightNode {
           return { status: 'committed', txHash: detail.txHash }
         }
         // a validation verdict is final: every honest manager gives the same one
-        if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, (err as Error).message)
+        // (with the manager's data: a replay's `committed: true` tells the client its tx is committed)
+        if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, (err as Error).message, detail)
         lastErr = err as Error
       }
     }

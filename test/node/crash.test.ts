@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { checkForks, converge, LoadGenerator, readBack, startChaosNet, type ChaosNet } from '../../src/cli/chaos.js'
+import { call, checkForks, converge, LoadGenerator, readBack, startChaosNet, type CallError, type ChaosNet } from '../../src/cli/chaos.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
 
@@ -29,13 +29,15 @@ describe('node: crash test — SIGKILL a manager and the leader under load', fun
     console.error(`load: sent ${load?.sent ?? 0}, acked ${load?.acked.size ?? 0}, failures ${JSON.stringify(load?.failures)}`)
     for (const n of [...cn.managers, ...cn.users]) console.error(`--- ${n}: ${JSON.stringify(await cn.status(n).catch((e: Error) => e.message))}`)
   })
+  before(async () => {
+    cn = await startChaosNet({ managers: 4, users: 1, chainId: 'pqmed-crash', consensus: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
+    load = await LoadGenerator.create(cn, { targets: ['user-0', ...cn.managers], workers: 6, seed: 10, requestTimeoutMs: 30_000 })
+  })
   after(async () => { await cn?.stop() })
 
   it('loses no acknowledged record and forks nothing', async () => {
-    cn = await startChaosNet({ managers: 4, users: 1, chainId: 'pqmed-crash', consensus: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
-    const net = cn
-    load = await LoadGenerator.create(net, { targets: ['user-0', ...net.managers], workers: 6, seed: 10, requestTimeoutMs: 30_000 })
-    const l = load
+    const net = cn as ChaosNet
+    const l = load as LoadGenerator
     l.start()
     await until('10 acknowledged records', () => l.acked.size >= 10, 30_000)
 
@@ -63,5 +65,18 @@ describe('node: crash test — SIGKILL a manager and the leader under load', fun
     assert.deepEqual(rb.lost, [], 'acknowledged records lost')
     assert.deepEqual(rb.invalid, [], 'acknowledged records that do not verify')
     assert.equal(rb.verified, l.acked.size)
+  })
+
+  it('a client retrying a committed tx through a user node learns that it is committed (-32013, data.committed)', async () => {
+    const net = cn as ChaosNet
+    const s = (load as LoadGenerator).build()
+    const first = await call<{ status: string }>(net.url('user-0'), 'ehr_submitRecord', { submission: s.submission, wait: true }, 60_000)
+    assert.equal(first.status, 'committed')
+    // the retry of a client whose first answer was lost (a killed node, a timeout)
+    await assert.rejects(call(net.url('user-0'), 'ehr_submitRecord', { submission: s.submission, wait: true }, 60_000), (err: CallError) => {
+      assert.equal(err.code, -32013)
+      assert.equal((err.data as { committed?: unknown } | undefined)?.committed, true, `data: ${JSON.stringify(err.data)}`)
+      return true
+    })
   })
 })
