@@ -79,6 +79,12 @@ export interface RunningNetwork {
   startMs: number
   /** SIGTERM to every node (users first), SIGKILL after `timeoutMs`; resolves with the exit codes. */
   stop: (timeoutMs?: number) => Promise<Record<string, number | null>>
+  /** Fault injection: SIGKILL one node (no clean shutdown, as in a crash). */
+  kill: (name: string) => Promise<void>
+  /** Starts a killed or stopped node again from its data dir (same ports, same log file). */
+  restart: (name: string) => Promise<NodeEndpoint>
+  /** Sends a signal to a running node's process (e.g. SIGSTOP/SIGCONT); false if it is not running. */
+  signal: (name: string, sig: NodeJS.Signals) => boolean
 }
 
 /** Where nodes run when each has its own address (sim:local --netns). */
@@ -255,7 +261,7 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
   const net = new ProcNet(opts.placement?.wrap)
   const logs: WriteStream[] = []
   const endpoints: NodeEndpoint[] = []
-  const startOne = async (n: LayoutNode): Promise<void> => {
+  const startOne = async (n: LayoutNode): Promise<NodeEndpoint> => {
     const logPath = join(dir, 'logs', `${n.name}.log`)
     let p: Proc
     try {
@@ -267,8 +273,12 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     logs.push(out)
     out.write(p.stderr.join(''))
     p.child.stderr?.on('data', (d: Buffer) => { out.write(d) })
-    endpoints.push({ name: n.name, role: n.role, rpc: p.rpc, peerId: p.peerId, dataDir: join(dir, 'nodes', n.name), log: logPath })
+    const e: NodeEndpoint = { name: n.name, role: n.role, rpc: p.rpc, peerId: p.peerId, dataDir: join(dir, 'nodes', n.name), log: logPath }
+    const k = endpoints.findIndex((x) => x.name === n.name)
+    if (k >= 0) endpoints[k] = e
+    else endpoints.push(e)
     log(`${n.name} ready: ${p.rpc}`)
+    return e
   }
   const wanted = layout.nodes.filter((n) => n.role === 'manager' || Number(n.name.split('-')[1]) < t.users)
   const stop = async (timeoutMs = 10_000): Promise<Record<string, number | null>> => {
@@ -304,7 +314,18 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     managers: endpoints.filter((e) => e.role === 'manager'),
     users: endpoints.filter((e) => e.role === 'user'),
     startMs: Date.now() - t0,
-    stop
+    stop,
+    kill: async (name) => { await net.kill(name) },
+    restart: async (name) => {
+      const n = wanted.find((x) => x.name === name)
+      if (n === undefined) throw new NetworkError('START_FAILED', `no node ${name} in this network`)
+      if (net.procs.has(name)) throw new NetworkError('START_FAILED', `${name} is running`)
+      return await startOne(n)
+    },
+    signal: (name, sig) => {
+      const p = net.procs.get(name)
+      return p !== undefined && p.child.exitCode === null && p.child.kill(sig)
+    }
   }
 }
 

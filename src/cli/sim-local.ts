@@ -69,6 +69,14 @@ export async function netnsSupport (): Promise<NetnsSupport> {
 export interface NetnsLab {
   placement: Placement
   addressOf: (name: string) => string
+  /**
+   * Cuts the network between groups of nodes: in each node's namespace, a blackhole route to the
+   * address of every node of another group (packets are dropped, new connections fail). Nodes in
+   * no group, and the host (the bridge address), still reach everyone. Replaces any earlier partition.
+   */
+  partition: (groups: string[][]) => Promise<void>
+  /** Removes every partition route. */
+  heal: () => Promise<void>
   teardown: () => Promise<void>
 }
 
@@ -117,11 +125,33 @@ export async function createNetnsLab (t: Topology, support: NetnsSupport): Promi
     await teardown()
     throw err
   }
-  return { placement: { host: addressOf, wrap: (name) => ['ip', 'netns', 'exec', nsOf(name)] }, addressOf, teardown }
+  let routes: Array<[string, string]> = []  // [node, address blackholed in its namespace]
+  const heal = async (): Promise<void> => {
+    const rs = routes
+    routes = []
+    for (const [name, a] of rs) await sh('ip', ['-n', nsOf(name), 'route', 'del', 'blackhole', `${a}/32`]).catch(() => {})
+  }
+  const partition = async (groups: string[][]): Promise<void> => {
+    await heal()
+    for (const [gi, g] of groups.entries()) {
+      for (const name of g) {
+        for (const [gj, other] of groups.entries()) {
+          if (gi === gj) continue
+          for (const o of other) {
+            await sh('ip', ['-n', nsOf(name), 'route', 'add', 'blackhole', `${addressOf(o)}/32`])
+            routes.push([name, addressOf(o)])
+          }
+        }
+      }
+    }
+  }
+  return { placement: { host: addressOf, wrap: (name) => ['ip', 'netns', 'exec', nsOf(name)] }, addressOf, partition, heal, teardown }
 }
 
 export interface SimLocal {
   net: RunningNetwork
+  /** The namespaces (with `netns`), for partitions. */
+  lab?: NetnsLab
   /** Stops every node, then removes the namespaces and (if temporary) the data dir. */
   stop: () => Promise<Record<string, number | null>>
 }
@@ -151,6 +181,7 @@ export async function simLocal (t: Topology, opts: { netns?: boolean, dataDir?: 
   }
   return {
     net,
+    lab,
     stop: async () => {
       const codes = await net.stop()
       await lab?.teardown()

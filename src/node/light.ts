@@ -177,8 +177,12 @@ export class LightNode {
         const to = Math.min(target, from + MAX_HEADERS_PER_REQUEST - 1)
         let res: Record<string, unknown>
         try { res = obj(await this.sync.request(peer, 'headers', { from, to }), 'headers response') } catch { break }
-        const headers = list(res.headers, 'headers', MAX_HEADERS_PER_REQUEST, (h) => decodeHeader(bytes(h, 'header')))
-        if (headers.length === 0 || res.cert === null) break
+        const got = list(res.headers, 'headers', MAX_HEADERS_PER_REQUEST, (h) => decodeHeader(bytes(h, 'header')))
+        if (got.length === 0 || res.cert === null) break
+        // gossip may have appended some of these while the request was in flight: verify the rest
+        // from the head we have now (else an honest manager's answer "does not follow" our head)
+        const headers = got.filter((h) => h.height > this.head.height)
+        if (headers.length === 0) continue
         const cert = decodeCertificate(bytes(res.cert, 'cert'))
         const check = verifyHeaderChain(this.head, headers, cert, this.ctx())
         if (!check.ok) { this.distrust(peer, `header chain: ${check.reason}`); break }
@@ -422,7 +426,8 @@ export class LightNode {
           return { status: 'committed', txHash: detail.txHash }
         }
         // a validation verdict is final: every honest manager gives the same one
-        if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, (err as Error).message)
+        // (with the manager's data: a replay's `committed: true` tells the client its tx is committed)
+        if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, (err as Error).message, detail)
         lastErr = err as Error
       }
     }

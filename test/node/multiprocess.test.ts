@@ -9,8 +9,9 @@ interface Status { height: number, headerHash: string, leader?: number, view?: n
 
 /**
  * Issue 4's acceptance test: 4 managers + 2 user nodes as real processes on loopback (random
- * ports), records submitted over JSON-RPC, a leader killed with SIGKILL mid-run and restarted, a
- * Byzantine manager equivocating — no fork, every record verifiable from every user node.
+ * ports), records submitted over JSON-RPC, a Byzantine manager equivocating — no fork, every record
+ * verifiable from every user node. Killing managers (SIGKILL) under load, the leader among them,
+ * and restarting them is the crash test in crash.test.ts.
  */
 describe('node: 4 managers + 2 user nodes as real processes', function () {
   this.timeout(600_000)
@@ -108,21 +109,6 @@ describe('node: 4 managers + 2 user nodes as real processes', function () {
         assert.equal(r.tx.recordId, id)
       }
     }
-  })
-
-  it('keeps committing when the leader is killed (SIGKILL) mid-run, and the restarted manager catches up', async () => {
-    const st = await rpc<Status>(url('m0'), 'chain_status')
-    const leader = `m${st.leader ?? 0}`
-    const inflight = submitMany(40, ['u0', 'u1'])
-    await new Promise((r) => setTimeout(r, 300))
-    await net.kill(leader)
-    await inflight
-    await submitMany(20, ['u0', 'u1'])
-    const live = await converge(managers())
-    const idx = Number(leader.slice(1))
-    await net.start({ name: leader, args: managerArgs(idx) })
-    const all = await converge(managers(), 60_000)
-    assert.ok(all.height >= live.height)
   })
 
   it('a manager sending conflicting pre-prepares causes no fork', async () => {
