@@ -297,8 +297,13 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     return codes
   }
   try {
-    await Promise.all(wanted.filter((n) => n.role === 'manager').map(startOne))
-    await Promise.all(wanted.filter((n) => n.role === 'user').map(startOne))
+    // allSettled: when one node fails, wait for the others to be up (or failed) so that stop() reaches all of them
+    const all = async (nodes: LayoutNode[]): Promise<void> => {
+      const failed = (await Promise.allSettled(nodes.map(startOne))).find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
+    }
+    await all(wanted.filter((n) => n.role === 'manager'))
+    await all(wanted.filter((n) => n.role === 'user'))
     const order = new Map(wanted.map((n, i) => [n.name, i]))
     endpoints.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0))
     await waitConnected(endpoints.filter((e) => e.role === 'user'), t.managers)

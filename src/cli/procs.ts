@@ -43,7 +43,8 @@ export class ProcNet {
     const stderr: string[] = []
     child.stderr?.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
     const ready = await new Promise<{ rpc: string, peerId: string }>((resolve, reject) => {
-      const t = setTimeout(() => { reject(new Error(`${spec.name} not ready in ${timeoutMs} ms: ${stderr.join('')}`)) }, timeoutMs)
+      // a node that is not ready in time is killed: a caller that gives up must not leave it running
+      const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${spec.name} not ready in ${timeoutMs} ms: ${stderr.join('')}`)) }, timeoutMs)
       const rl = createInterface({ input: child.stdout! })
       rl.on('line', (line) => {
         try {
