@@ -25,6 +25,16 @@ export interface RpcServerOptions {
   rateLimit?: RateLimit | false
   /** Receives internal errors (with stacks, never sent to clients). Default: stderr. */
   log?: RpcLogger
+  /** Time a client has to send the request line and headers. Default 10 s. Over it: HTTP 408, connection closed. */
+  headersTimeoutMs?: number
+  /** Time a client has to send a whole request (headers and body). Default 30 s. Over it: HTTP 408, connection closed. */
+  requestTimeoutMs?: number
+  /** An idle keep-alive connection is closed after this long. Default 5 s. */
+  keepAliveTimeoutMs?: number
+  /** Most open TCP connections; further connections are closed at once. Default 256. */
+  maxConnections?: number
+  /** Most requests being handled at once (all connections, pipelined ones included). Default 512. Over it: HTTP 503, -32030. */
+  maxInFlight?: number
 }
 
 export interface RpcServer {
@@ -38,6 +48,19 @@ export interface RpcServer {
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_BATCH = 100
 export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 100, burst: 200 })
+/**
+ * HTTP limits for a hospital-LAN API (README "JSON-RPC limits"). Headers are a few hundred bytes:
+ * 10 s is ample on any LAN and bounds slowloris clients. A whole request (up to 16 MiB of
+ * ciphertexts) gets 30 s, i.e. ≥ 4.5 Mbit/s for the largest body. Idle keep-alive connections are
+ * closed after 5 s (clients reconnect cheaply on a LAN). 256 connections cover every workstation
+ * of a department talking to its node at once, while bounding sockets and per-connection memory;
+ * 512 requests in flight leave room for pipelining and bound queued work.
+ */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000
+export const DEFAULT_MAX_CONNECTIONS = 256
+export const DEFAULT_MAX_IN_FLIGHT = 512
 
 const GET_TEXT = 'pqmed JSON-RPC 2.0 endpoint. POST application/json requests here; call "rpc.discover" for the OpenRPC document.\n'
 const stderrLog: RpcLogger = { warn: (msg) => { console.error(msg) } }
@@ -109,6 +132,15 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) throw new RangeError('port must be an integer in [0, 65535]')
   if (!Number.isInteger(maxBody) || maxBody < 1) throw new RangeError('maxBodyBytes must be a positive integer')
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError('maxBatch must be a positive integer')
+  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const keepAliveTimeout = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
+  for (const [name, v] of Object.entries({ headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, keepAliveTimeoutMs: keepAliveTimeout, maxConnections, maxInFlight })) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer`)
+  }
+  if (headersTimeout > requestTimeout) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs')
   const limiter = opts.rateLimit === false ? undefined : new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT)
   const log = opts.log ?? stderrLog
   const dispatcher = new Dispatcher(backend, { document: openRpcDocument(), log })
@@ -171,12 +203,30 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
     else sendJson(res, 200, `[${parts.join(',')}]`)
   }
 
-  const server = createServer((req, res) => {
+  let inFlight = 0
+  const server = createServer({
+    headersTimeout: headersTimeout,
+    requestTimeout: requestTimeout,
+    keepAliveTimeout: keepAliveTimeout,
+    // how often Node checks the header and request timeouts (its default, 30 s, would let a
+    // slowloris client hold a connection for up to 30 s past the timeout)
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4)))
+  }, (req, res) => {
+    if (inFlight >= maxInFlight) {
+      sendError(res, 503, topLevelError(RPC_ERRORS.LIMIT_EXCEEDED, { limit: 'maxInFlight', max: maxInFlight }), { 'Retry-After': '1', Connection: 'close' })
+      return
+    }
+    inFlight++
+    let done = false
+    const release = (): void => { if (!done) { done = true; inFlight-- } }
+    res.once('finish', release)
+    res.once('close', release)
     onRequest(req, res).catch((err: unknown) => {
       log.warn(`rpc: request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
       sendError(res, 500, topLevelError(JSONRPC_ERRORS.INTERNAL_ERROR))
     })
   })
+  server.maxConnections = maxConnections
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
