@@ -139,8 +139,10 @@ export interface FuzzContext {
   submissions: Uint8Array[]
   /** Largest request body the node accepts (oversized cases send one byte more). Default 16 MiB. */
   maxBodyBytes?: number
-  /** Scale of huge cases: 1 = bodies up to the limit, deep nesting up to 10^5 levels. Default 1. */
+  /** Scale of huge-string cases: 1 = bodies up to the limit. Default 1. */
   scale?: number
+  /** Only these request classes (`FUZZ_KINDS`); default all. */
+  kinds?: readonly string[]
 }
 
 /** One mutation of a dag-cbor submission: bytes flipped/truncated/extended/inserted, or a field re-encoded. */
@@ -219,6 +221,9 @@ export function paramCases (ctx: FuzzContext, rng: Rng): FuzzCase[] {
 }
 
 let oversizedBody: Buffer | undefined
+
+/** Every request class: the systematic param cases, then the random ones. */
+export const FUZZ_KINDS = ['param-type', 'param-shape', 'random-bytes', 'invalid-json', 'deep-nesting', 'huge-string', 'batch', 'mutated-submission', 'crafted-cbor', 'mutated-json', 'content-type', 'http-method', 'oversized'] as const
 
 /** The request classes drawn at random (after the systematic param cases). */
 const CLASSES: ReadonlyArray<{ kind: string, weight: number, make: (rng: Rng, ctx: FuzzContext) => FuzzCase }> = [
@@ -389,14 +394,17 @@ const CLASSES: ReadonlyArray<{ kind: string, weight: number, make: (rng: Rng, ct
  */
 export function * generateCases (ctx: FuzzContext, seed: number, n: number): Generator<FuzzCase> {
   const rng = seededRng(seed)
-  const systematic = paramCases(ctx, rng)
+  const want = (kind: string): boolean => ctx.kinds === undefined || ctx.kinds.includes(kind)
+  const systematic = paramCases(ctx, rng).filter((c) => want(c.kind))
   for (let i = systematic.length - 1; i > 0; i--) { const j = int(rng, 0, i); [systematic[i], systematic[j]] = [systematic[j] as FuzzCase, systematic[i] as FuzzCase] }
   let k = 0
   for (const c of systematic) { if (k++ >= n) return; yield c }
-  const total = CLASSES.reduce((s, c) => s + c.weight, 0)
+  const classes = CLASSES.filter((c) => want(c.kind))
+  if (classes.length === 0) return
+  const total = classes.reduce((s, c) => s + c.weight, 0)
   for (; k < n; k++) {
     let r = rng() * total
-    const c = CLASSES.find((x) => (r -= x.weight) < 0) ?? CLASSES[0]!
+    const c = classes.find((x) => (r -= x.weight) < 0) ?? classes[0]!
     yield c.make(rng, ctx)
   }
 }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { alive, commitAndVerify, startFuzzNetwork, type FuzzNetwork } from '../../bench/lib/fuzz-net.js'
-import { checkAnswer, fuzzSeed, generateCases, mutateSubmission, paramCases, runFuzz, seededRng, type FuzzCase, type FuzzContext, type FuzzReport } from '../../bench/lib/rpc-fuzz.js'
+import { checkAnswer, FUZZ_KINDS, fuzzSeed, generateCases, mutateSubmission, paramCases, runFuzz, seededRng, type FuzzCase, type FuzzContext, type FuzzReport } from '../../bench/lib/rpc-fuzz.js'
 import { openRpcDocument } from '../../src/rpc/index.js'
 
 const REQUESTS = 2000
@@ -62,9 +62,11 @@ describe('rpc fuzz: checks and generator (no network)', () => {
   })
 
   it('is reproducible from its seed', () => {
-    const ctx: FuzzContext = { doc, submissions: [new Uint8Array(200).fill(7)], scale: 0.01 }
+    const ctx: FuzzContext = { doc, submissions: [new Uint8Array(200).fill(7)], scale: 0.01, maxBodyBytes: 4096 }
     const digest = (seed: number): string => [...generateCases(ctx, seed, 1200)].map((c) => `${c.kind} ${c.method} ${c.path} ${c.body?.length ?? -1} ${c.body?.subarray(0, 64).toString('hex') ?? ''}`).join('\n')
     assert.equal(digest(42), digest(42))
+    assert.deepEqual(new Set([...generateCases(ctx, 42, 3000)].map((c) => c.kind)), new Set(FUZZ_KINDS), 'every class drawn, none unlisted')
+    assert.deepEqual(new Set([...generateCases({ ...ctx, kinds: ['batch', 'oversized'] }, 42, 100)].map((c) => c.kind)), new Set(['batch', 'oversized']))
     assert.notEqual(digest(42), digest(43))
     const rng = seededRng(5)
     const orig = new Uint8Array(100).fill(1)
