@@ -15,6 +15,7 @@ import { Agent, request } from 'node:http'
 import * as cbor from '@ipld/dag-cbor'
 import { seededRng } from '../../src/client/synthetic.js'
 import type { JsonSchema, OpenRpcDocument } from '../../src/rpc/openrpc.js'
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../src/rpc/server.js'
 
 export { seededRng }
 
@@ -50,6 +51,8 @@ export interface FuzzReport {
    * has; Node's docs advise exactly this retry).
    */
   retried: number
+  /** What the previous request on a reset connection was, per retry. */
+  retriedAfter: string[]
   /** Summed answer time per class, milliseconds (where the run's time goes). */
   kindMs: Record<string, number>
   problems: FuzzProblem[]
@@ -410,6 +413,9 @@ export function * generateCases (ctx: FuzzContext, seed: number, n: number): Gen
 }
 
 /** Sends one case; resolves with the answer or rejects (timeout, connection error). */
+/** The class of the last request sent on each socket (to tell what preceded a reset). */
+const lastOnSocket = new WeakMap<object, string>()
+
 export async function send (url: string, c: FuzzCase, timeoutMs: number, agent?: Agent): Promise<FuzzAnswer & { reusedSocket: boolean }> {
   const u = new URL(url)
   const t0 = performance.now()
@@ -421,7 +427,9 @@ export async function send (url: string, c: FuzzCase, timeoutMs: number, agent?:
       res.on('error', (err) => { clearTimeout(timer); reject(Object.assign(err, { reusedSocket: req.reusedSocket })) })
     })
     const timer = setTimeout(() => { req.destroy(new Error(`no answer in ${timeoutMs} ms`)) }, timeoutMs)
-    req.on('error', (err) => { clearTimeout(timer); reject(Object.assign(err, { reusedSocket: req.reusedSocket })) })
+    let previous: string | undefined
+    req.once('socket', (s) => { previous = lastOnSocket.get(s); lastOnSocket.set(s, `${c.kind} ${c.method} ${c.body?.length ?? 0}B`) })
+    req.on('error', (err) => { clearTimeout(timer); reject(Object.assign(err, { reusedSocket: req.reusedSocket, previous, elapsedMs: performance.now() - t0 })) })
     req.end(c.body)
   })
 }
@@ -461,9 +469,12 @@ function checkResponse (r: unknown, allowed: Set<number>): string | undefined {
 export function checkAnswer (c: FuzzCase, a: FuzzAnswer, allowed: Set<number>, codes: Record<string, number>): string[] {
   const problems: string[] = []
   const text = a.body.toString('utf8')
-  const sent = c.body?.toString('latin1') ?? ''
-  for (const m of LEAK_MARKERS) if (m.re.test(text) && !m.re.test(sent) && !m.re.test(c.path)) problems.push(`leaks a ${m.name}`)
-  if (a.status >= 500) problems.push(`HTTP ${a.status}`)
+  let sent: string | undefined // the request as text, only when needed (bodies reach 16 MiB)
+  for (const m of LEAK_MARKERS) {
+    if (m.re.test(text) && !m.re.test(sent ??= c.body?.toString('latin1') ?? '') && !m.re.test(c.path)) problems.push(`leaks a ${m.name}`)
+  }
+  // 503 is the server's documented answer when busy (in-flight or buffered-bytes cap, -32030)
+  if (a.status >= 500 && !(a.status === 503 && /"code":-32030\b/.test(text))) problems.push(`HTTP ${a.status}`)
   if (a.contentType.startsWith('application/json')) {
     let j: unknown
     try { j = JSON.parse(text) } catch { problems.push('JSON content type but not JSON'); return problems }
@@ -491,8 +502,10 @@ export interface RunOptions {
   requests: number
   /** Requests in flight at once. Default 8. */
   concurrency?: number
-  /** Per-request timeout (a hang). Default 30 s. */
+  /** Per-request timeout (a hang). Default 60 s. */
   timeoutMs?: number
+  /** The node's request timeout (a connection closed after it is the server's limit at work). Default the server's default, 30 s. */
+  serverRequestTimeoutMs?: number
   /** Called after each answer (progress). */
   onAnswer?: (done: number) => void
 }
@@ -502,10 +515,10 @@ export async function runFuzz (o: RunOptions): Promise<FuzzReport> {
   const cases = generateCases(o.ctx, o.seed, o.requests)
   let index = 0
   const allowed = allowedCodes(o.ctx.doc)
-  const timeoutMs = o.timeoutMs ?? 30_000
+  const timeoutMs = o.timeoutMs ?? 60_000
   // idle sockets are dropped after 1 s, well before the server's keep-alive timeout
   const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency ?? 8, timeout: 1000 })
-  const report: FuzzReport = { seed: o.seed, sent: 0, answered: 0, kinds: {}, statuses: {}, codes: {}, maxMs: 0, kindMs: {}, retried: 0, problems: [] }
+  const report: FuzzReport = { seed: o.seed, sent: 0, answered: 0, kinds: {}, statuses: {}, codes: {}, maxMs: 0, kindMs: {}, retried: 0, retriedAfter: [], problems: [] }
   const worker = async (): Promise<void> => {
     for (;;) {
       const it = cases.next()
@@ -519,15 +532,19 @@ export async function runFuzz (o: RunOptions): Promise<FuzzReport> {
         try {
           a = await send(o.url, c, timeoutMs, agent)
         } catch (err) {
-          const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean }
+          const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean, previous?: string }
           if (e.reusedSocket !== true || (e.code !== 'ECONNRESET' && e.code !== 'EPIPE')) throw err
           report.retried++
+          report.retriedAfter.push(`${e.code ?? '?'} after ${e.previous ?? '?'}`)
           a = await send(o.url, c, timeoutMs) // a fresh connection
         }
       } catch (err) {
         // an early 413 closes the connection while a huge body is still being written
-        const e = err as NodeJS.ErrnoException
-        if (c.kind === 'oversized' && (e.code === 'EPIPE' || e.code === 'ECONNRESET')) { report.answered++; report.statuses.reset = (report.statuses.reset ?? 0) + 1; continue }
+        const e = err as NodeJS.ErrnoException & { elapsedMs?: number }
+        const reset = e.code === 'EPIPE' || e.code === 'ECONNRESET'
+        if (c.kind === 'oversized' && reset) { report.answered++; report.statuses.reset = (report.statuses.reset ?? 0) + 1; continue }
+        // a client so starved of CPU that its upload outlasts the server's request timeout gets a 408 and a closed connection
+        if (reset && (e.elapsedMs ?? 0) >= (o.serverRequestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) - 1000) { report.answered++; report.statuses['request timeout'] = (report.statuses['request timeout'] ?? 0) + 1; continue }
         report.problems.push({ index: i, kind: c.kind, problem: `no answer: ${e.message}`, request: `${c.method} ${c.path} ${excerpt(c.body)}`, answer: '' })
         continue
       }

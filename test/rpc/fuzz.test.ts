@@ -91,7 +91,7 @@ describe('rpc fuzz: a manager and a user node as processes', function () {
     const submissions = Array.from({ length: 4 }, (_, i) => f.doctor.record(f.rng, i).bytes)
     // huge bodies up to 1/4 of the 16 MiB limit here (oversized cases still send the limit + 1); bench:fuzz uses the full scale
     const ctx: FuzzContext = { doc: f.doc, submissions, scale: 0.25 }
-    const [m, u] = await Promise.all([f.manager, f.user].map(async (e) => await runFuzz({ url: e.rpc, ctx, seed, requests: REQUESTS, timeoutMs: 30_000 })))
+    const [m, u] = await Promise.all([f.manager, f.user].map(async (e) => await runFuzz({ url: e.rpc, ctx, seed, requests: REQUESTS, timeoutMs: 60_000 })))
     reports.manager = m!
     reports.user = u!
     for (const [name, r] of Object.entries(reports)) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import {
   createRpcServer, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT,
-  DEFAULT_REQUEST_TIMEOUT_MS, type RpcServer
+  DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type RpcServer
 } from '../../src/rpc/index.js'
 import { fakeBackend } from './fake.js'
 
@@ -59,14 +59,16 @@ describe('rpc server limits (raw TCP)', function () {
     await Promise.all(servers.splice(0).map(async (s) => { await s.close() }))
   })
 
-  it('has explicit defaults: headers 10 s, request 30 s, keep-alive 5 s, 256 connections, 512 in flight', () => {
-    assert.deepEqual([DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT], [10_000, 30_000, 5_000, 256, 512])
+  it('has explicit defaults: headers 10 s, request 30 s, keep-alive 5 s, 256 connections, 512 in flight, 64 MiB of bodies', () => {
+    assert.deepEqual([DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_BUFFERED_BYTES],
+      [10_000, 30_000, 5_000, 256, 512, 64 * 1024 * 1024])
   })
 
   it('refuses inconsistent limits', async () => {
     await assert.rejects(createRpcServer(fakeBackend(), { port: 0, headersTimeoutMs: 0 }), /headersTimeoutMs must be a positive integer/)
     await assert.rejects(createRpcServer(fakeBackend(), { port: 0, maxConnections: 1.5 }), /maxConnections must be a positive integer/)
     await assert.rejects(createRpcServer(fakeBackend(), { port: 0, headersTimeoutMs: 5000, requestTimeoutMs: 1000 }), /must not exceed requestTimeoutMs/)
+    await assert.rejects(createRpcServer(fakeBackend(), { port: 0, maxBodyBytes: 2000, maxBufferedBytes: 1000 }), /maxBufferedBytes must be at least maxBodyBytes/)
   })
 
   it('disconnects a slowloris client (headers byte by byte, then a stall) after the headers timeout', async () => {
@@ -145,5 +147,34 @@ describe('rpc server limits (raw TCP)', function () {
     }
     for (const r of await Promise.all(held)) assert.equal(r.status, 200)
     assert.equal((await post()).status, 200)
+  })
+  it('answers 503 / -32030 when the bodies held at once would exceed maxBufferedBytes, declared or chunked', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const backend = fakeBackend()
+    const slow = { ...backend, chainStatus: async () => { await gate; return await backend.chainStatus() } }
+    const s = await createRpcServer(slow, { port: 0, rateLimit: false, maxBodyBytes: 1000, maxBufferedBytes: 1500 })
+    servers.push(s)
+    const padded = BODY.padEnd(800, ' ') // whitespace after the JSON value is still valid JSON
+    const post = async (chunked = false): Promise<Response> => await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: chunked ? new Blob([padded]).stream() : padded,
+      ...(chunked ? { duplex: 'half' } : {})
+    } as RequestInit)
+    const held = post() // holds 800 bytes until its (gated) answer
+    try {
+      await sleep(200)
+      for (const chunked of [false, true]) {
+        const over = await post(chunked)
+        assert.equal(over.status, 503, chunked ? 'chunked' : 'declared length')
+        assert.deepEqual(((await over.json()) as { error: unknown }).error, { code: -32030, message: 'Limit exceeded', data: { limit: 'maxBufferedBytes', max: 1500 } })
+      }
+    } finally {
+      release()
+    }
+    assert.equal((await held).status, 200)
+    assert.equal((await post()).status, 200, 'the budget is returned when a response ends')
+    assert.equal((await post(true)).status, 200)
   })
 })
