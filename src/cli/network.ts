@@ -65,6 +65,8 @@ export interface NodeEndpoint {
   peerId: string
   dataDir: string
   log: string
+  /** The node's OS process id (memory readings, liveness checks). */
+  pid: number
 }
 
 export interface RunningNetwork {
@@ -105,6 +107,8 @@ export interface StartOptions {
   readyTimeoutMs?: number
   /** Called with progress lines. */
   log?: (line: string) => void
+  /** More `pqmed node` arguments per node (e.g. `--rpc-rate-limit off` for the fuzz suite). */
+  extraArgs?: (n: LayoutNode) => string[]
 }
 
 const LAYOUT = 'network.json'
@@ -265,7 +269,7 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     const logPath = join(dir, 'logs', `${n.name}.log`)
     let p: Proc
     try {
-      p = await net.start({ name: n.name, args: nodeArgs(dir, layout, n, opts.pq) }, opts.readyTimeoutMs ?? 60_000)
+      p = await net.start({ name: n.name, args: [...nodeArgs(dir, layout, n, opts.pq), ...(opts.extraArgs?.(n) ?? [])] }, opts.readyTimeoutMs ?? 60_000)
     } catch (err) {
       throw new NetworkError('START_FAILED', `${n.name} did not start (ports ${n.p2pPort}/${n.rpcPort}): ${(err as Error).message.slice(-2000)}`)
     }
@@ -273,7 +277,7 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     logs.push(out)
     out.write(p.stderr.join(''))
     p.child.stderr?.on('data', (d: Buffer) => { out.write(d) })
-    const e: NodeEndpoint = { name: n.name, role: n.role, rpc: p.rpc, peerId: p.peerId, dataDir: join(dir, 'nodes', n.name), log: logPath }
+    const e: NodeEndpoint = { name: n.name, role: n.role, rpc: p.rpc, peerId: p.peerId, dataDir: join(dir, 'nodes', n.name), log: logPath, pid: p.child.pid ?? -1 }
     const k = endpoints.findIndex((x) => x.name === n.name)
     if (k >= 0) endpoints[k] = e
     else endpoints.push(e)

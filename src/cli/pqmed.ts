@@ -4,7 +4,7 @@
  *   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--users 0] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
  *   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen ADDR]...
  *              [--bootstrap ADDR]... [--allow-peer ID]... [--allow-peers-file FILE] [--open]
- *              [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble]
+ *              [--rpc-port N] [--rpc-host 127.0.0.1] [--rpc-rate-limit PER_S[:BURST]|off] [--loopback] [--pq liboqs|noble]
  *   pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
  *
  * `node` prints one JSON line `{"event":"ready",...}` on stdout when it is up, and stops cleanly
@@ -21,7 +21,7 @@ import { parseGenesis } from '../node/genesis.js'
 import { loadIdentity, newIdentityFile, readIdentityFile, writeFileAtomic } from '../node/identity.js'
 import { startNode, userPeerKey } from '../node/node.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
-import { createRpcServer } from '../rpc/index.js'
+import { createRpcServer, type RateLimit } from '../rpc/index.js'
 import { CLIENT_COMMANDS, runClientCommand } from './client.js'
 
 class UsageError extends Error {}
@@ -31,15 +31,29 @@ const USAGE = `usage:
              (--users N: user-node identities identities/user-<i>.json, listed in genesis userNodes)
   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen MULTIADDR]...
              [--bootstrap MULTIADDR]... [--allow-peer PEER_ID]... [--allow-peers-file FILE] [--open]
-             [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble] [--max-connections N]
+             [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble] [--max-connections N] [--rpc-rate-limit PER_S[:BURST]|off]
              (a manager admits only the genesis managers, the genesis userNodes, --allow-peer ids and the
               ids in --allow-peers-file: one per line, # comments, re-read when it changes and on SIGHUP;
               --open admits anyone, with a warning; a user node is open unless given a list)
              (--identity on a user node: a user identity, so its peer id is fixed; default: DATA_DIR/peer-key)
              (--max-connections: libp2p connections kept before pruning; default 4096 for a manager, 300 for a user node)
+             (--rpc-rate-limit: JSON-RPC calls per second per client IP, burst default 2x; default 100:200; off: none, for tests)
   pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
              (prints a node's libp2p peer id, the line to add to a manager's allow file: of an identity
               file; of a user node's DATA_DIR/peer-key, created if missing; or of a new user identity)`
+
+/** `--rpc-rate-limit`: `off`, `PER_S` (burst 2×PER_S) or `PER_S:BURST`. */
+function parseRateLimit (v: string | undefined): RateLimit | false | undefined {
+  if (v === undefined) return undefined
+  if (v === 'off') return false
+  const m = /^(\d+)(?::(\d+))?$/.exec(v)
+  const perSecond = Number(m?.[1])
+  const burst = m?.[2] === undefined ? 2 * perSecond : Number(m[2])
+  if (m === null || !(perSecond >= 1 && perSecond <= 1_000_000) || !(burst >= 1 && burst <= 1_000_000)) {
+    throw new UsageError('--rpc-rate-limit must be off, PER_SECOND or PER_SECOND:BURST (integers in [1, 1000000])')
+  }
+  return { perSecond, burst }
+}
 
 function int (v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def
@@ -97,6 +111,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
       open: { type: 'boolean' },
       'rpc-port': { type: 'string' },
       'rpc-host': { type: 'string' },
+      'rpc-rate-limit': { type: 'string' },
       loopback: { type: 'boolean' },
       'max-connections': { type: 'string' },
       pq: { type: 'string' },
@@ -112,6 +127,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
   if (role === 'manager' && values.identity === undefined) throw new UsageError('a manager needs --identity')
   if (values.pq !== undefined && values.pq !== 'liboqs' && values.pq !== 'noble') throw new UsageError('--pq must be liboqs or noble')
   if (values.open === true && (values['allow-peer'] !== undefined || values['allow-peers-file'] !== undefined)) throw new UsageError('--open admits every peer: it cannot be combined with --allow-peer or --allow-peers-file')
+  const rateLimit = parseRateLimit(values['rpc-rate-limit'])
   const genesis = parseGenesis(await readFile(values.genesis, 'utf8'))
   const identity = values.identity === undefined ? undefined : await readIdentityFile(values.identity)
   const quiet = values.quiet === true
@@ -139,7 +155,7 @@ async function nodeCmd (argv: string[]): Promise<void> {
   let rpc: Awaited<ReturnType<typeof createRpcServer>> | undefined
   if (values['rpc-port'] !== undefined) {
     const pq = await loadPqBackend({ backend: pqName, warn: log.warn })
-    rpc = await createRpcServer(createRpcBackend({ node, genesis, pq }), { host: values['rpc-host'] ?? '127.0.0.1', port: int(values['rpc-port'], 'rpc-port', 0, 0, 65_535) })
+    rpc = await createRpcServer(createRpcBackend({ node, genesis, pq }), { host: values['rpc-host'] ?? '127.0.0.1', port: int(values['rpc-port'], 'rpc-port', 0, 0, 65_535), ...(rateLimit !== undefined ? { rateLimit } : {}) })
   }
   let stopping = false
   const stop = async (signal: string): Promise<void> => {

@@ -25,6 +25,21 @@ export interface RpcServerOptions {
   rateLimit?: RateLimit | false
   /** Receives internal errors (with stacks, never sent to clients). Default: stderr. */
   log?: RpcLogger
+  /** Time a client has to send the request line and headers. Default 10 s. Over it: HTTP 408, connection closed. */
+  headersTimeoutMs?: number
+  /** Time a client has to send a whole request (headers and body). Default 30 s. Over it: HTTP 408, connection closed. */
+  requestTimeoutMs?: number
+  /** An idle keep-alive connection is closed after this long. Default 5 s. */
+  keepAliveTimeoutMs?: number
+  /** Most open TCP connections; further connections are closed at once. Default 256. */
+  maxConnections?: number
+  /** Most requests being handled at once (all connections, pipelined ones included). Default 512. Over it: HTTP 503, -32030. */
+  maxInFlight?: number
+  /**
+   * Most request-body bytes held at once by all requests being read or handled (at least
+   * `maxBodyBytes`). Default 64 MiB (four maximal bodies). Over it: HTTP 503, -32030.
+   */
+  maxBufferedBytes?: number
 }
 
 export interface RpcServer {
@@ -38,28 +53,51 @@ export interface RpcServer {
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_BATCH = 100
 export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 100, burst: 200 })
+/**
+ * HTTP limits for a hospital-LAN API (README "JSON-RPC limits"). Headers are a few hundred bytes:
+ * 10 s is ample on any LAN and bounds slowloris clients. A whole request (up to 16 MiB of
+ * ciphertexts) gets 30 s, i.e. ≥ 4.5 Mbit/s for the largest body. Idle keep-alive connections are
+ * closed after 5 s (clients reconnect cheaply on a LAN). 256 connections cover every workstation
+ * of a department talking to its node at once, while bounding sockets and per-connection memory;
+ * 512 requests in flight leave room for pipelining and bound queued work; at most 64 MiB of
+ * request bodies are held at once (each costs a few times its size while decoded and parsed).
+ */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000
+export const DEFAULT_MAX_CONNECTIONS = 256
+export const DEFAULT_MAX_IN_FLIGHT = 512
+/** Each buffered body costs several times its size while it is decoded and parsed; 64 MiB bounds that memory. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 
 const GET_TEXT = 'pqmed JSON-RPC 2.0 endpoint. POST application/json requests here; call "rpc.discover" for the OpenRPC document.\n'
 const stderrLog: RpcLogger = { warn: (msg) => { console.error(msg) } }
 
 class BodyTooLarge extends Error {}
+class OverBudget extends Error {}
 
-/** Reads the whole body, failing as soon as it exceeds `max` bytes. */
-function readBody (req: IncomingMessage, max: number): Promise<Buffer> {
+/**
+ * Reads the whole body, failing as soon as it exceeds `max` bytes or `take` refuses more bytes
+ * (the server-wide budget of buffered bodies). With a declared length the bytes are copied once
+ * into a buffer of that size (no second copy to join chunks).
+ */
+function readBody (req: IncomingMessage, max: number, declared: number | undefined, take: (n: number) => boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
+    const whole = declared !== undefined && declared > 0 ? Buffer.allocUnsafe(declared) : undefined
     let size = 0
     const onData = (chunk: Buffer): void => {
+      if (size + chunk.length > max) { req.off('data', onData); reject(new BodyTooLarge()); return }
+      if (!take(chunk.length)) { req.off('data', onData); reject(new OverBudget()); return }
+      if (whole !== undefined && size + chunk.length <= whole.length) chunk.copy(whole, size)
+      else chunks.push(chunk)
       size += chunk.length
-      if (size > max) {
-        req.off('data', onData)
-        reject(new BodyTooLarge())
-        return
-      }
-      chunks.push(chunk)
     }
     req.on('data', onData)
-    req.once('end', () => { resolve(Buffer.concat(chunks, size)) })
+    req.once('end', () => {
+      if (whole !== undefined && chunks.length === 0) resolve(whole.subarray(0, size))
+      else resolve(Buffer.concat(whole === undefined ? chunks : [whole.subarray(0, Math.min(size, whole.length)), ...chunks], size))
+    })
     req.once('error', reject)
     req.once('close', () => { if (!req.complete) reject(new Error('request aborted')) })
   })
@@ -109,6 +147,17 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) throw new RangeError('port must be an integer in [0, 65535]')
   if (!Number.isInteger(maxBody) || maxBody < 1) throw new RangeError('maxBodyBytes must be a positive integer')
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError('maxBatch must be a positive integer')
+  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const keepAliveTimeout = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
+  const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+  for (const [name, v] of Object.entries({ headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, keepAliveTimeoutMs: keepAliveTimeout, maxConnections, maxInFlight, maxBufferedBytes: maxBuffered })) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer`)
+  }
+  if (headersTimeout > requestTimeout) throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs')
+  if (maxBuffered < maxBody) throw new RangeError('maxBufferedBytes must be at least maxBodyBytes')
   const limiter = opts.rateLimit === false ? undefined : new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT)
   const log = opts.log ?? stderrLog
   const dispatcher = new Dispatcher(backend, { document: openRpcDocument(), log })
@@ -121,7 +170,13 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
     sendError(res, 413, topLevelError(RPC_ERRORS.LIMIT_EXCEEDED, { limit: 'maxBodyBytes', max: maxBody }), { Connection: 'close' })
   }
 
-  async function onRequest (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const busy = (res: ServerResponse, limit: string, max: number): void => {
+    sendError(res, 503, topLevelError(RPC_ERRORS.LIMIT_EXCEEDED, { limit, max }), { 'Retry-After': '1', Connection: 'close' })
+  }
+  /** Request-body bytes held now (all requests); each request returns its share when its response ends. */
+  let buffered = 0
+
+  async function onRequest (req: IncomingMessage, res: ServerResponse, take: (n: number) => boolean): Promise<void> {
     const client = clientKey(req)
     if (limiter !== undefined) {
       const wait = limiter.take(client, 1, performance.now())
@@ -135,14 +190,17 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
       sendError(res, 415, topLevelError(JSONRPC_ERRORS.INVALID_REQUEST, { reason: 'Content-Type must be application/json (UTF-8)' }))
       return
     }
-    const declared = Number(req.headers['content-length'] ?? 0)
-    if (declared > maxBody) { tooLarge(res); return }
+    const lengthHeader = req.headers['content-length']
+    const declared = lengthHeader === undefined ? undefined : Number(lengthHeader)
+    if (declared !== undefined && declared > maxBody) { tooLarge(res); return }
+    if (declared !== undefined && buffered + declared > maxBuffered) { busy(res, 'maxBufferedBytes', maxBuffered); return }
 
     let body: Buffer
     try {
-      body = await readBody(req, maxBody)
+      body = await readBody(req, maxBody, declared, take)
     } catch (err) {
       if (err instanceof BodyTooLarge) tooLarge(res)
+      if (err instanceof OverBudget) busy(res, 'maxBufferedBytes', maxBuffered)
       return // aborted by the client: nobody to answer
     }
 
@@ -171,12 +229,34 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
     else sendJson(res, 200, `[${parts.join(',')}]`)
   }
 
-  const server = createServer((req, res) => {
-    onRequest(req, res).catch((err: unknown) => {
+  let inFlight = 0
+  const server = createServer({
+    headersTimeout: headersTimeout,
+    requestTimeout: requestTimeout,
+    keepAliveTimeout: keepAliveTimeout,
+    // how often Node checks the header and request timeouts (its default, 30 s, would let a
+    // slowloris client hold a connection for up to 30 s past the timeout)
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4)))
+  }, (req, res) => {
+    if (inFlight >= maxInFlight) { busy(res, 'maxInFlight', maxInFlight); return }
+    inFlight++
+    let held = 0
+    const take = (n: number): boolean => {
+      if (buffered + n > maxBuffered) return false
+      buffered += n
+      held += n
+      return true
+    }
+    let done = false
+    const release = (): void => { if (!done) { done = true; inFlight--; buffered -= held; held = 0 } }
+    res.once('finish', release)
+    res.once('close', release)
+    onRequest(req, res, take).catch((err: unknown) => {
       log.warn(`rpc: request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
       sendError(res, 500, topLevelError(JSONRPC_ERRORS.INTERNAL_ERROR))
     })
   })
+  server.maxConnections = maxConnections
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
