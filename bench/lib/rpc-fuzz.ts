@@ -533,9 +533,10 @@ export async function runFuzz (o: RunOptions): Promise<FuzzReport> {
           a = await send(o.url, c, timeoutMs, agent)
         } catch (err) {
           const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean, previous?: string }
-          if (e.reusedSocket !== true || (e.code !== 'ECONNRESET' && e.code !== 'EPIPE')) throw err
+          // an oversized body is cut off by the server's early 413 (handled below), not retried
+          if (c.kind === 'oversized' || e.reusedSocket !== true || (e.code !== 'ECONNRESET' && e.code !== 'EPIPE')) throw err
           report.retried++
-          report.retriedAfter.push(`${e.code ?? '?'} after ${e.previous ?? '?'}`)
+          report.retriedAfter.push(`${e.code ?? '?'} on ${c.kind} after ${e.previous ?? '?'}`)
           a = await send(o.url, c, timeoutMs) // a fresh connection
         }
       } catch (err) {
