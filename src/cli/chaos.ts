@@ -108,7 +108,9 @@ export async function startChaosNet (opts: ChaosNetOptions): Promise<ChaosNet> {
     if (!s.ok) throw new Error(`network namespaces are not possible here: ${s.reason ?? ''}`)
     partitions = { ok: true }
   }
-  const sim = await simLocal(t, { netns: opts.netns, dataDir: opts.dataDir, log: opts.log })
+  // the harness polls every manager (heights every 100 ms, a header per height for the fork check):
+  // the per-client JSON-RPC rate limit would throttle the harness, not the system under test
+  const sim = await simLocal(t, { netns: opts.netns, dataDir: opts.dataDir, log: opts.log, extraArgs: () => ['--rpc-rate-limit', 'off'] })
   const net = sim.net
   const killed = new Set<string>()
   const frozen = new Set<string>()

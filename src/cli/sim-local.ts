@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
-import { startNetwork, stopOnSignal, type Placement, type RunningNetwork } from './network.js'
+import { startNetwork, stopOnSignal, type Placement, type RunningNetwork, type StartOptions } from './network.js'
 import { nodeLatency, nodeNames, topologyFromArgs, type Topology } from './topology.js'
 
 const run = promisify(execFile)
@@ -156,7 +156,7 @@ export interface SimLocal {
   stop: () => Promise<Record<string, number | null>>
 }
 
-export async function simLocal (t: Topology, opts: { netns?: boolean, dataDir?: string, log?: (l: string) => void }): Promise<SimLocal> {
+export async function simLocal (t: Topology, opts: { netns?: boolean, dataDir?: string, log?: (l: string) => void, extraArgs?: StartOptions['extraArgs'] }): Promise<SimLocal> {
   const log = opts.log ?? (() => {})
   const hasLatency = nodeNames(t).some((n) => nodeLatency(t, n) > 0)
   let lab: NetnsLab | undefined
@@ -173,7 +173,7 @@ export async function simLocal (t: Topology, opts: { netns?: boolean, dataDir?: 
   const dir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'pqmed-sim-'))
   let net: RunningNetwork
   try {
-    net = await startNetwork(t, dir, { log, placement: lab?.placement })
+    net = await startNetwork(t, dir, { log, placement: lab?.placement, extraArgs: opts.extraArgs })
   } catch (err) {
     await lab?.teardown()
     if (temp) await rm(dir, { recursive: true, force: true })
