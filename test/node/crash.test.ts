@@ -47,7 +47,10 @@ describe('node: crash test — SIGKILL a manager and the leader under load', fun
     const a1 = l.acked.size
     await until('10 more records with one manager down', () => l.acked.size >= a1 + 10, 30_000)
 
-    const leader2 = await net.leader()
+    // the live managers may still name the killed one as the next height's leader until their
+    // view changes: wait for a live leader
+    let leader2 = await net.leader()
+    for (let t = 0; t < 150 && (leader2 === undefined || leader2 === follower); t++) { await sleep(100); leader2 = await net.leader() }
     assert.ok(leader2 !== undefined && leader2 !== follower, `a live leader (got ${String(leader2)})`)
     await net.kill(leader2)
     await sleep(1000)  // two of four down: no quorum, submissions wait or fail over
@@ -72,6 +75,16 @@ describe('node: crash test — SIGKILL a manager and the leader under load', fun
     const s = (load as LoadGenerator).build()
     const first = await call<{ status: string }>(net.url('user-0'), 'ehr_submitRecord', { submission: s.submission, wait: true }, 60_000)
     assert.equal(first.status, 'committed')
+    // every manager has applied the commit (a lagging one would still hold the tx as pending and
+    // answer the retry with a plain 'committed', which is also the truth but not the case under test)
+    const height = (first as { height?: number }).height ?? 0
+    for (const m of ['manager-0', 'manager-1', 'manager-2', 'manager-3']) {
+      const deadline = Date.now() + 20_000
+      while ((await call<{ height: number }>(net.url(m), 'chain_status', {}, 5000)).height < height) {
+        if (Date.now() > deadline) throw new Error(`${m} did not reach height ${height}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
     // the retry of a client whose first answer was lost (a killed node, a timeout)
     await assert.rejects(call(net.url('user-0'), 'ehr_submitRecord', { submission: s.submission, wait: true }, 60_000), (err: CallError) => {
       assert.equal(err.code, -32013)
