@@ -25,7 +25,7 @@ import type { Genesis } from './genesis.js'
 import { protocols, topics } from './genesis.js'
 import { pad } from './kv.js'
 import type { PqmedHost } from './libp2p.js'
-import { Mempool } from './mempool.js'
+import { Mempool, claimName, claimsOf } from './mempool.js'
 import {
   MAX_BLOBS_PER_REQUEST, MAX_BLOCKS_PER_REQUEST, MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, bytes, encodeCertifiedHeader, list, obj, uint
 } from './messages.js'
@@ -388,7 +388,16 @@ export class ManagerNode {
   private buildProposal (height: number, view: number, maxRecords: number): Value | null {
     const head = this.chain.head
     if (height !== head.height + 1) return null
-    const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => !this.stillValid(s.tx))
+    // no two txs of the block may claim one label, record id or patient id (the mempool already
+    // refuses such pairs; this keeps a block applicable whatever the mempool holds)
+    const claimed = new Set<string>()
+    const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => {
+      if (!this.stillValid(s.tx)) return true
+      const cs = claimsOf(s.tx)
+      if (cs.some((c) => claimed.has(c))) return true
+      for (const c of cs) claimed.add(c)
+      return false
+    })
     if (txs.length === 0) return null
     const block = buildBlock({
       chainId: this.genesis.chainId,
@@ -662,15 +671,17 @@ export class ManagerNode {
 
   /**
    * Stores a validated submission's ciphertexts and puts it in the mempool. Refuses, before
-   * storing anything, a tx that writes an index label another pending tx writes (DUPLICATE_LABEL).
+   * storing anything, a tx that claims an index label (DUPLICATE_LABEL), record id or patient id
+   * (DUPLICATE) that another pending tx claims.
    */
   private async admit (s: Submission): Promise<boolean> {
     const key = Mempool.key(s.txBytes)
     if (this.mempool.hasKey(key)) return false
-    const conflict = this.mempool.labelConflict(s.tx, key)
-    if (conflict !== undefined) {
-      throw new NodeError('DUPLICATE_LABEL', `index label ${conflict} is already written by a pending tx: the submitting client's index counters are behind (recover them from the node and rebuild the record); nothing was stored`)
+    const conflict = this.mempool.conflict(s.tx, key)
+    if (conflict?.startsWith('l:') === true) {
+      throw new NodeError('DUPLICATE_LABEL', `${claimName(conflict)} is already written by a pending tx: the submitting client's index counters are behind (recover them from the node and rebuild the record); nothing was stored`)
     }
+    if (conflict !== undefined) throw new NodeError('DUPLICATE', `${claimName(conflict)} is already claimed by a pending tx (a second record or enrollment with the same id is refused; nothing was stored)`)
     for (const b of s.blobs) await this.blobs.put(b)
     const added = this.mempool.add(s)
     this.verifiedTxs.add(key)

@@ -2,27 +2,37 @@
  * Pending submissions of a manager, in arrival order, keyed by tx hash. Bounded: when full, new
  * submissions are refused (the submitter is told), never silently dropped.
  *
- * The mempool never holds two txs that write the same index label: a block is built from one
- * mempool, and a block with a label twice (or a label already committed) can never be applied,
- * so such a pair is refused at admission (`DUPLICATE_LABEL`), first come first served.
+ * The mempool never holds two txs that claim the same index label, record id or patient id: a
+ * block is built from one mempool, and a block with any of them twice can never be applied (every
+ * replica refuses it, and the leader would propose it again and again), so such a pair is refused
+ * at admission, first come first served: `DUPLICATE_LABEL` for a label, `DUPLICATE` for a record
+ * or patient id.
  */
 import { toHex, sha256 } from '../crypto/index.js'
 import type { Tx } from '../blocks/index.js'
 import type { Submission } from './validation/tx.js'
 
 export class MempoolError extends Error {
-  readonly code: 'MEMPOOL_FULL' | 'DUPLICATE_LABEL'
+  readonly code: 'MEMPOOL_FULL' | 'DUPLICATE_LABEL' | 'DUPLICATE'
   constructor (code: MempoolError['code'], message: string) { super(message); this.name = 'MempoolError'; this.code = code }
 }
 
-function labelsOf (tx: Tx): string[] {
-  return tx.type === 'record' ? tx.indexUpdates.map((u) => toHex(u.label)) : []
+/** What a tx claims that no other tx in a block may claim: `l:` index labels, `r:` its record id, `p:` a patient id. */
+export function claimsOf (tx: Tx): string[] {
+  if (tx.type === 'record') return [`r:${toHex(tx.recordId)}`, ...tx.indexUpdates.map((u) => `l:${toHex(u.label)}`)]
+  if (tx.type === 'patient') return [`p:${toHex(tx.patientId)}`]
+  return []
 }
+
+const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', p: 'patient id' }
+
+/** A readable name of a claim, e.g. `index label ab12…`. */
+export function claimName (claim: string): string { return `${CLAIM_NAMES[claim[0] as string] ?? 'claim'} ${claim.slice(2)}` }
 
 export class Mempool {
   private readonly items = new Map<string, Submission>()
-  /** Index label (hex) → key of the pending tx that writes it. */
-  private readonly labels = new Map<string, string>()
+  /** Claim (see `claimsOf`) → key of the pending tx that holds it. */
+  private readonly claims = new Map<string, string>()
   readonly capacity: number
   constructor (capacity = 20_000) { this.capacity = capacity }
 
@@ -31,24 +41,24 @@ export class Mempool {
   has (txBytes: Uint8Array): boolean { return this.items.has(Mempool.key(txBytes)) }
   hasKey (key: string): boolean { return this.items.has(key) }
 
-  /** A label of `tx` that another pending tx already writes, if any. */
-  labelConflict (tx: Tx, key: string): string | undefined {
-    for (const l of labelsOf(tx)) {
-      const owner = this.labels.get(l)
-      if (owner !== undefined && owner !== key) return l
+  /** A claim of `tx` (see `claimsOf`) that another pending tx already holds, if any. */
+  conflict (tx: Tx, key: string): string | undefined {
+    for (const c of claimsOf(tx)) {
+      const owner = this.claims.get(c)
+      if (owner !== undefined && owner !== key) return c
     }
     return undefined
   }
 
-  /** Adds a validated submission; false if already present. Throws MEMPOOL_FULL or DUPLICATE_LABEL. */
+  /** Adds a validated submission; false if already present. Throws MEMPOOL_FULL, DUPLICATE_LABEL or DUPLICATE. */
   add (s: Submission): boolean {
     const k = Mempool.key(s.txBytes)
     if (this.items.has(k)) return false
-    const conflict = this.labelConflict(s.tx, k)
-    if (conflict !== undefined) throw new MempoolError('DUPLICATE_LABEL', `index label ${conflict} is already written by a pending tx ${String(this.labels.get(conflict))}`)
+    const c = this.conflict(s.tx, k)
+    if (c !== undefined) throw new MempoolError(c.startsWith('l:') ? 'DUPLICATE_LABEL' : 'DUPLICATE', `${claimName(c)} is already claimed by a pending tx ${String(this.claims.get(c))}`)
     if (this.items.size >= this.capacity) throw new MempoolError('MEMPOOL_FULL', `mempool full (${this.capacity} pending)`)
     this.items.set(k, s)
-    for (const l of labelsOf(s.tx)) this.labels.set(l, k)
+    for (const c of claimsOf(s.tx)) this.claims.set(c, k)
     return true
   }
 
@@ -70,7 +80,7 @@ export class Mempool {
     const s = this.items.get(key)
     if (s === undefined) return
     this.items.delete(key)
-    for (const l of labelsOf(s.tx)) if (this.labels.get(l) === key) this.labels.delete(l)
+    for (const c of claimsOf(s.tx)) if (this.claims.get(c) === key) this.claims.delete(c)
   }
 
   /** Drops every submission for which `stale` is true (e.g. committed by another tx). */

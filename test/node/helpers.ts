@@ -29,8 +29,7 @@ export class TestDoctor {
     return new TestDoctor(await loadIdentity(f), pq, consortiumKey)
   }
 
-  record (i: number, patientSecret: Uint8Array = new Uint8Array(32).fill(i % 5 + 1)): BuiltSubmission & { keywords: string[], patientId: Uint8Array } {
-    const recordId = randomBytes(32)
+  record (i: number, patientSecret: Uint8Array = new Uint8Array(32).fill(i % 5 + 1), recordId: Uint8Array = randomBytes(32)): BuiltSubmission & { keywords: string[], patientId: Uint8Array } {
     const keywords = [KEYWORDS[i % KEYWORDS.length] as string, KEYWORDS[(i * 3 + 1) % KEYWORDS.length] as string]
     const patientId = new Uint8Array(32).fill(i % 5 + 1)
     const built = buildRecordSubmission(this.pq, { id: this.id.keys.id, sigSecretKey: this.id.keys.sig.secretKey }, this.sse, this.consortiumKey, {

@@ -89,6 +89,17 @@ describe('node: a proposal that would fail to apply is refused by honest replica
     }
   })
 
+  it('two different records with one record id, submitted at once: one is refused (DUPLICATE), the chain continues', async () => {
+    const a = laptop.record(70)
+    const b = laptop.record(71, undefined, a.tx.recordId) // other content and labels, the same id
+    const [ra, rb] = await Promise.allSettled([manager(1).submit(a.bytes, false), manager(1).submit(b.bytes, false)])
+    const codes = [ra, rb].map((o) => o.status === 'fulfilled' ? o.value.status : (o.reason as { code?: string }).code)
+    assert.deepEqual([...codes].sort(), ['DUPLICATE', 'pending'], JSON.stringify(codes))
+    // before the fix both were admitted, every leader proposed a block with the id twice, every replica refused it: the chain stopped
+    const r = await manager(2).submit(laptop.record(72).bytes, true)
+    assert.equal(r.status, 'committed')
+  })
+
   it('every manager restarts from its store and the chain continues', async () => {
     const height = manager(1).status().height
     for (let i = 0; i < 4; i++) { await nodes[i]?.stop(); nodes[i] = undefined }
