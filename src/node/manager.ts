@@ -84,6 +84,11 @@ function verdictResult (v: 'ACCEPT' | 'IGNORE' | 'REJECT'): TopicValidatorResult
   return v === 'ACCEPT' ? TopicValidatorResult.Accept : v === 'IGNORE' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
 }
 
+/** Each tx's hash (hex SHA-256 of its canonical encoding), computed once per block. */
+function txKeys (block: Block): string[] {
+  return block.txs.map((tx) => toHex(sha256(encodeTx(tx))))
+}
+
 /**
  * In-memory view of what is committed, rebuilt from the chain store at start.
  *
@@ -107,15 +112,16 @@ class Committed {
    * committed already or twice in the block, a record id or patient committed already or twice, a
    * grant for a record that is not committed, an index label committed already or twice.
    */
-  conflict (block: Block, opts: { labels?: boolean } = {}): string | undefined {
+  conflict (block: Block, opts: { labels?: boolean, keys?: string[] } = {}): string | undefined {
     const checkLabels = opts.labels !== false
+    const keys = opts.keys ?? txKeys(block)
     const txs = new Set<string>()
     const records = new Set<string>()
     const patients = new Set<string>()
     const labels = new Set<string>()
     for (const [i, tx] of block.txs.entries()) {
       const at = `tx ${i}`
-      const key = toHex(sha256(encodeTx(tx)))
+      const key = keys[i] as string
       if (this.txs.has(key) || txs.has(key)) return `${at}: tx ${key} is already committed or twice in the block`
       txs.add(key)
       if (tx.type === 'record') {
@@ -141,11 +147,11 @@ class Committed {
     return undefined
   }
 
-  apply (block: Block): void {
+  apply (block: Block, keys: string[] = txKeys(block)): void {
     const h = block.header
     let pos = h.indexStart
-    for (const tx of block.txs) {
-      this.txs.set(toHex(sha256(encodeTx(tx))), h.height)
+    for (const [i, tx] of block.txs.entries()) {
+      this.txs.set(keys[i] as string, h.height)
       if (tx.type === 'record') {
         this.records.add(toHex(tx.recordId))
         this.recordParties.set(toHex(tx.recordId), { doctor: tx.doctor, owner: tx.owner })
@@ -231,9 +237,10 @@ export class ManagerNode {
       try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} does not decode (${(err as Error).message})`) }
       if (b === undefined) throw inconsistent(`block ${h} is missing below the head at ${this.chain.head.height}`)
       if (b.header.height !== h) throw inconsistent(`the block stored at height ${h} has height ${b.header.height}`)
-      const why = this.committed.conflict(b)
+      const keys = txKeys(b)
+      const why = this.committed.conflict(b, { keys })
       if (why !== undefined) throw inconsistent(`block ${h}, ${why}`)
-      this.committed.apply(b)
+      this.committed.apply(b, keys)
     }
     const pubsub = this.host.services.pubsub
     pubsub.topicValidators.set(this.topics.tx, async (_peer, msg) => await this.validateTxGossip(msg.data))
@@ -454,10 +461,11 @@ export class ManagerNode {
     const basic = validateBlock(block)
     if (!basic.ok) return { ok: false, reason: basic.reason }
     // everything applying the block needs, against the committed state (a committed block always applies)
-    const conflict = this.committed.conflict(block, { labels: this.opts.byzantine !== 'unchecked-labels' })
+    const keys = txKeys(block)
+    const conflict = this.committed.conflict(block, { labels: this.opts.byzantine !== 'unchecked-labels', keys })
     if (conflict !== undefined) return { ok: false, reason: conflict }
-    for (const tx of block.txs) {
-      const key = toHex(sha256(encodeTx(tx)))
+    for (const [i, tx] of block.txs.entries()) {
+      const key = keys[i] as string
       if (this.verifiedTxs.has(key)) continue
       if (tx.type === 'record') {
         const pk = this.doctors.get(toHex(tx.doctor))
@@ -483,12 +491,12 @@ export class ManagerNode {
     const height = block.header.height
     // Checked before the block is made durable: validateProposal refused any block with a conflict,
     // so this fires only for a certified block adopted by sync that a Byzantine quorum signed.
-    const conflict = this.committed.conflict(block)
+    const keys = txKeys(block)
+    const conflict = this.committed.conflict(block, { keys })
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     await this.chain.append(block, cert)
-    this.committed.apply(block)
-    for (const tx of block.txs) {
-      const key = Mempool.key(encodeTx(tx))
+    this.committed.apply(block, keys)
+    for (const key of keys) {
       this.mempool.removeKey(key)
       this.verifiedTxs.delete(key)
       const ws = this.waiters.get(key)
