@@ -2,15 +2,20 @@
  * `npm run sim:compose -- --managers 4 --users N [--latency MS] [--topology FILE] [--out FILE]`:
  * writes a Docker Compose file (default `docker/compose.generated.yml`) for a topology:
  *
- * - `init`: a one-shot service running `pqmed genesis --users N` into the shared `network` volume
- *   (skipped when a genesis is already there), then setting each manager's address to its service
- *   DNS name (`/dns4/manager-<i>/tcp/4001`) and the topology's consensus parameters; user nodes
- *   beyond those of an existing genesis get a new identity (`pqmed peer-id --new-identity`) whose
- *   peer id is appended to `/network/allow-peers.txt`;
+ * - `init`: a one-shot service running `pqmed genesis --users N` into the `network` volume, which
+ *   only init mounts (skipped when a genesis is already there; the genesis also writes
+ *   `consortium-key.json`), then setting each manager's address to its service DNS name
+ *   (`/dns4/manager-<i>/tcp/4001`) and the topology's consensus parameters; user nodes beyond
+ *   those of an existing genesis get a new identity (`pqmed peer-id --new-identity`) whose peer id
+ *   is appended to `/network/allow-peers.txt`; finally it copies into each node's own volume
+ *   `<name>-network` only what that node needs (`nodeFiles`: genesis.json, its own identity, a
+ *   manager's allow file). It runs as root (new volumes belong to root) and hands the files to uid 1000;
  * - `manager-<i>` and `user-<j>`: `pqmed node` on the private `pqmed` network, each with its own
- *   data volume, starting once `init` completed successfully, with `deploy.resources.limits`;
- *   managers are permissioned (genesis `userNodes` and `--allow-peers-file /network/allow-peers.txt`),
- *   user nodes run with their identity `/network/identities/user-<j>.json`;
+ *   data volume and its own `<name>-network` volume read-only at /network (so no container sees
+ *   another's identity or device seed), starting once `init` completed successfully, with
+ *   `deploy.resources.limits`; managers are permissioned (genesis `userNodes` and
+ *   `--allow-peers-file /network/allow-peers.txt`), every node runs with `--identity
+ *   /network/identities/<name>.json`;
  *   user nodes publish their JSON-RPC port on 127.0.0.1 (`ports.rpcBase + j`, default 8645 + j);
  * - with a latency, every delayed service gets `cap_add: [NET_ADMIN]` and runs
  *   `/app/docker/netem-entrypoint.sh`, which adds `tc qdisc ... netem delay` on eth0 and then drops
@@ -32,7 +37,9 @@ import { nodeLatency, topologyFromArgs, type Topology } from './topology.js'
 export const CONTAINER_RPC_PORT = 8645
 export const CONTAINER_P2P_PORT = 4001
 export const DEFAULT_IMAGE = 'pqmed:local'
-/** The managers' allow file in the shared volume (user nodes added after genesis). */
+/** The managers' allow file in the init service's shared volume (user nodes added after genesis). */
+const SHARED_ALLOW_FILE = '/network/allow-peers.txt'
+/** The allow file as a manager sees it, in its own volume. */
 export const ALLOW_FILE = '/network/allow-peers.txt'
 
 export interface ComposeService {
@@ -64,8 +71,20 @@ export interface ComposeOptions {
   image?: string
 }
 
+/** Where the init service mounts node `name`'s own volume (`<name>-network`, mounted as /network in that node). */
+const nodeDir = (name: string): string => `/nodes/${name}`
+
+/**
+ * Files node `name` gets in its own volume (paths relative to /network): the public genesis, its
+ * own identity, and for a manager the allow file. Nothing else: no other identity, no device seed
+ * of another node, no doctor identity, no consortium key.
+ */
+export function nodeFiles (name: string): string[] {
+  return ['genesis.json', `identities/${name}.json`, ...(name.startsWith('manager-') ? ['allow-peers.txt'] : [])]
+}
+
 /** The script the init service runs (POSIX sh; no `$`, which Compose would interpolate). */
-function initScript (t: Topology): string {
+function initScript (t: Topology, names: string[]): string {
   const rewrite = [
     'const fs=require("fs");const f="/network/genesis.json";',
     'const g=JSON.parse(fs.readFileSync(f,"utf8"));',
@@ -75,15 +94,27 @@ function initScript (t: Topology): string {
     'console.log("genesis: managers at "+g.managers.map((m)=>m.addrs[0]).join(" "))'
   ].join('')
   const ensureUsers = Array.from({ length: t.users }, (_, j) => `/network/identities/user-${j}.json`)
-    .map((f) => `[ -f ${f} ] || node /app/bin/pqmed.js peer-id --new-identity ${f} >> ${ALLOW_FILE}`)
+    .map((f) => `[ -f ${f} ] || node /app/bin/pqmed.js peer-id --new-identity ${f} >> ${SHARED_ALLOW_FILE}`)
+  // each node's volume gets copies of its own files only (temp file + rename: a manager watching
+  // its allow file never reads half of one)
+  const copies = names.flatMap((name) => [
+    `mkdir -p ${nodeDir(name)}/identities`,
+    ...nodeFiles(name).map((f) => `cp /network/${f} ${nodeDir(name)}/${f}.tmp && mv ${nodeDir(name)}/${f}.tmp ${nodeDir(name)}/${f}`)
+  ])
   return [
     'set -e',
     'if [ -f /network/genesis.json ]; then echo "init: /network/genesis.json exists, keeping it"; else',
     `node /app/bin/pqmed.js genesis --dir /network --managers ${t.managers} --doctors ${t.doctors} --users ${t.users} --chain-id ${t.chainId}`,
     `node -e '${rewrite}'`,
     'fi',
-    `[ -f ${ALLOW_FILE} ] || echo "# user nodes admitted besides genesis userNodes: one libp2p peer id per line (re-read by the managers)" > ${ALLOW_FILE}`,
-    ...ensureUsers
+    // a genesis made before `pqmed genesis` wrote the consortium key gets one now
+    ...(t.doctors > 0 ? ['[ -f /network/consortium-key.json ] || node /app/bin/pqmed.js consortium-key --genesis /network/genesis.json --out /network/consortium-key.json'] : []),
+    `[ -f ${SHARED_ALLOW_FILE} ] || echo "# user nodes admitted besides genesis userNodes: one libp2p peer id per line (re-read by the managers)" > ${SHARED_ALLOW_FILE}`,
+    ...ensureUsers,
+    ...copies,
+    // init runs as root (a new volume's top directory belongs to root); the nodes run as `node` (uid 1000)
+    'if id -u | grep -qx 0; then chown -R 1000:1000 /network /nodes; fi',
+    'echo "init: each node volume holds genesis.json and its own identity (managers: allow-peers.txt too)"'
   ].join('\n')
 }
 
@@ -93,12 +124,14 @@ export function composeFor (t: Topology, opts: ComposeOptions = {}): ComposeFile
   const rpcBase = t.ports.rpcBase === 0 ? CONTAINER_RPC_PORT : t.ports.rpcBase
   const services: Record<string, ComposeService> = {}
   const volumes: Record<string, Record<string, never>> = { network: {} }
+  const names = [...Array.from({ length: t.managers }, (_, i) => `manager-${i}`), ...Array.from({ length: t.users }, (_, j) => `user-${j}`)]
   services.init = {
     image,
     build: { context: '..', dockerfile: 'docker/Dockerfile' },
     entrypoint: ['/bin/sh', '-c'],
-    command: [initScript(t)],
-    volumes: ['network:/network'],
+    command: [initScript(t, names)],
+    user: 'root',
+    volumes: ['network:/network', ...names.map((n) => `${n}-network:${nodeDir(n)}`)],
     networks: ['pqmed']
   }
   const node = (name: string, role: 'manager' | 'user', limits: Topology['resources']['manager']): ComposeService => {
@@ -109,11 +142,13 @@ export function composeFor (t: Topology, opts: ComposeOptions = {}): ComposeFile
       '--listen', `/ip4/0.0.0.0/tcp/${CONTAINER_P2P_PORT}`, '--rpc-host', '0.0.0.0', '--rpc-port', String(CONTAINER_RPC_PORT)
     ]
     volumes[`${name}-data`] = {}
+    volumes[`${name}-network`] = {}
     const s: ComposeService = {
       image,
       pull_policy: 'never',
       command: args,
-      volumes: ['network:/network:ro', `${name}-data:/data`],
+      // its own volume only (genesis, its identity, a manager's allow file), never the shared `network`
+      volumes: [`${name}-network:/network:ro`, `${name}-data:/data`],
       networks: ['pqmed'],
       depends_on: { init: { condition: 'service_completed_successfully' } },
       restart: 'unless-stopped',

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
 import draft07 from 'ajv/dist/refs/json-schema-draft-07.json' with { type: 'json' }
 import { parse } from 'yaml'
-import { composeFor, composeYaml, main, type ComposeFile } from '../../src/cli/sim-compose.js'
+import { composeFor, composeYaml, main, nodeFiles, type ComposeFile } from '../../src/cli/sim-compose.js'
 import { parseTopology, topologyFromFlags } from '../../src/cli/topology.js'
 import { genesisToJson, parseGenesis } from '../../src/node/genesis.js'
 import { createDevnet } from '../../src/node/devnet.js'
@@ -29,6 +29,18 @@ async function validator (): Promise<(doc: unknown) => string[]> {
   return (doc) => validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`)
 }
 
+/** Runs the init service's script on this machine, with its volumes at `net` (/network) and `nodes` (/nodes). */
+async function runInit (doc: ComposeFile, net: string, nodes: string): Promise<string> {
+  const script = doc.services.init?.command[0] ?? ''
+  const local = script.replaceAll('/network', net).replaceAll('/nodes', nodes).replaceAll('node /app/bin/pqmed.js', `node ${join(ROOT, 'bin/pqmed.js')}`)
+  return (await promisify(execFile)('/bin/sh', ['-c', local])).stdout
+}
+
+/** Every file under `dir`, as paths relative to it. */
+async function filesUnder (dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort()
+}
+
 describe('cli: sim:compose', () => {
   let dir: string
   before(async () => { dir = await mkdtemp(join(tmpdir(), 'pqmed-compose-')) })
@@ -43,16 +55,18 @@ describe('cli: sim:compose', () => {
     const names = Object.keys(doc.services).sort()
     assert.deepEqual(names, ['init', 'manager-0', 'manager-1', 'manager-2', 'manager-3', 'user-0', 'user-1', 'user-2'])
     assert.deepEqual(Object.keys(doc.networks), ['pqmed'])
-    assert.deepEqual(Object.keys(doc.volumes).sort(), ['manager-0-data', 'manager-1-data', 'manager-2-data', 'manager-3-data', 'network', 'user-0-data', 'user-1-data', 'user-2-data'])
+    const nodes = names.filter((n) => n !== 'init')
+    assert.deepEqual(Object.keys(doc.volumes).sort(), ['network', ...nodes.flatMap((n) => [`${n}-data`, `${n}-network`])].sort())
     for (const [name, s] of Object.entries(doc.services)) {
       assert.deepEqual(s.networks, ['pqmed'])
       if (name === 'init') {
         assert.equal(s.depends_on, undefined)
-        assert.deepEqual(s.volumes, ['network:/network'])
+        // (issue 11) init alone mounts the shared volume, and every node's own volume to fill it
+        assert.deepEqual(s.volumes, ['network:/network', ...nodes.map((n) => `${n}-network:/nodes/${n}`)])
         continue
       }
       assert.deepEqual(s.depends_on, { init: { condition: 'service_completed_successfully' } })
-      assert.ok(s.volumes?.includes('network:/network:ro') === true && s.volumes.includes(`${name}-data:/data`))
+      assert.deepEqual(s.volumes, [`${name}-network:/network:ro`, `${name}-data:/data`])
       assert.deepEqual(s.deploy?.resources.limits, name.startsWith('manager') ? { cpus: '1.0', memory: '512M' } : { cpus: '0.5', memory: '256M' })
       assert.deepEqual(s.cap_add, ['NET_ADMIN'])
       assert.deepEqual(s.environment, { PQMED_NETEM_DELAY_MS: '40' })
@@ -92,11 +106,7 @@ describe('cli: sim:compose', () => {
   it("the init service's script writes a genesis that lists managers by service DNS name and keeps it on restart", async () => {
     const t = topologyFromFlags({ managers: 4, users: 1, doctors: 1 })
     const net = join(dir, 'network')
-    const runFor = async (topology: typeof t): Promise<string> => {
-      const script = composeFor(topology).services.init?.command[0] ?? ''
-      const local = script.replaceAll('/network', net).replaceAll('node /app/bin/pqmed.js', `node ${join(ROOT, 'bin/pqmed.js')}`)
-      return (await promisify(execFile)('/bin/sh', ['-c', local])).stdout
-    }
+    const runFor = async (topology: typeof t): Promise<string> => await runInit(composeFor(topology), net, join(dir, 'nodes'))
     const run = async (): Promise<string> => await runFor(t)
     assert.match(await run(), /genesis: managers at \/dns4\/manager-0\/tcp\/4001 \/dns4\/manager-1\/tcp\/4001/)
     const g = parseGenesis(await readFile(join(net, 'genesis.json'), 'utf8'))
@@ -112,6 +122,50 @@ describe('cli: sim:compose', () => {
     assert.deepEqual(parsePeerList(await readFile(join(net, 'allow-peers.txt'), 'utf8'), 'allow-peers.txt'), [u1])
     await runFor(topologyFromFlags({ managers: 4, users: 2, doctors: 1 }))
     assert.deepEqual(parsePeerList(await readFile(join(net, 'allow-peers.txt'), 'utf8'), 'allow-peers.txt'), [u1], 'not added twice')
+    // every manager's own copy of the allow file follows the shared one
+    assert.deepEqual(parsePeerList(await readFile(join(dir, 'nodes', 'manager-3', 'allow-peers.txt'), 'utf8'), 'allow-peers.txt'), [u1])
+  })
+
+  it('no container can see another\'s identity: each node mounts only its own volume, holding the genesis and its own identity (issue 11)', async () => {
+    const t = topologyFromFlags({ managers: 4, users: 3, doctors: 2 })
+    const doc = composeFor(t)
+    assert.deepEqual((await validator())(doc), [])
+    const root = await mkdtemp(join(tmpdir(), 'pqmed-compose-vol-'))
+    try {
+      const net = join(root, 'network')
+      const out = await runInit(doc, net, join(root, 'nodes'))
+      assert.match(out, /each node volume holds genesis\.json and its own identity/)
+      // where init mounts each volume: volume name → local directory
+      const volumeDir = new Map((doc.services.init?.volumes ?? []).map((v) => {
+        const [vol, path] = v.split(':') as [string, string]
+        return [vol, path === '/network' ? net : join(root, 'nodes', path.replace(/^\/nodes\//, ''))]
+      }))
+      const shared = await filesUnder(net)
+      // the shared volume holds every identity (doctors' too) and the consortium key: only init mounts it
+      assert.ok(shared.includes('identities/doctor-0.json') && shared.includes('identities/manager-1.json') && shared.includes('consortium-key.json'))
+      const seeds = new Map<string, string>()
+      for (const f of shared.filter((f) => f.startsWith('identities/'))) seeds.set(f, (JSON.parse(await readFile(join(net, f), 'utf8')) as { deviceSeed: string }).deviceSeed)
+      const genesis = await readFile(join(net, 'genesis.json'), 'utf8')
+      for (const [name, s] of Object.entries(doc.services)) {
+        if (name === 'init') continue
+        const mounts = (s.volumes ?? []).map((v) => v.split(':')[0] as string)
+        assert.ok(!mounts.includes('network'), `${name} mounts the shared network volume`)
+        assert.deepEqual(mounts.filter((m) => m.endsWith('-network')), [`${name}-network`], `${name} mounts another node's volume`)
+        const own = volumeDir.get(`${name}-network`)
+        assert.ok(own !== undefined, `init fills ${name}-network`)
+        const files = await filesUnder(own)
+        assert.deepEqual(files, [...nodeFiles(name)].sort(), `${name}'s /network`)
+        assert.equal(await readFile(join(own, 'genesis.json'), 'utf8'), genesis)
+        assert.equal(await readFile(join(own, 'identities', `${name}.json`), 'utf8'), await readFile(join(net, 'identities', `${name}.json`), 'utf8'))
+        // no other node's or doctor's device seed anywhere in what this container sees
+        const seen = (await Promise.all(files.map(async (f) => await readFile(join(own, f), 'utf8')))).join('\n')
+        for (const [f, seed] of seeds) if (f !== `identities/${name}.json`) assert.ok(!seen.includes(seed), `${name} can read the seed of ${f}`)
+        // every /network path the node's command uses is one of its files
+        for (const arg of s.command.filter((a) => a.startsWith('/network/'))) assert.ok(files.includes(arg.slice('/network/'.length)), `${name}: ${arg} is not in its volume`)
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
   })
 })
 
