@@ -11,31 +11,25 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createConsortiumKeyFile, openConsortiumKey, parseConsortiumKeyFile } from '../client/consortium.js'
+import { openConsortiumKey, parseConsortiumKeyFile } from '../client/consortium.js'
 import { SimulatedDoctor } from '../client/simulated-doctor.js'
-import { loadCounters, readJsonFile, saveCounters, writeJsonFile } from '../client/state.js'
+import { loadCounters, readJsonFile, saveCounters } from '../client/state.js'
 import { seededRng } from '../client/synthetic.js'
 import { loadPqBackend, toHex, type PqBackend } from '../crypto/index.js'
-import { parseGenesis } from '../node/genesis.js'
 import { loadIdentity, readIdentityFile } from '../node/identity.js'
 import { SseClient } from '../sse/index.js'
 import type { ChainStatus } from '../rpc/backend.js'
-import { startNetwork, stopOnSignal, type RunningNetwork } from './network.js'
+import { CONSORTIUM_KEY_FILE, startNetwork, stopOnSignal, type RunningNetwork } from './network.js'
 import { rpc } from './procs.js'
 import { topologyFromFlags } from './topology.js'
 
 /**
- * The consortium index key (under which index-2 search tokens are derived): random, created on
- * first start and stored wrapped with ML-KEM-768 to every genesis doctor's key in
+ * The consortium index key (under which index-2 search tokens are derived): random, created with
+ * the network (network.ts) and stored wrapped with ML-KEM-768 to every genesis doctor's key in
  * DIR/consortium-key.json (src/client/consortium.ts); a doctor opens it with its own KEM key.
  */
 async function consortiumKey (dir: string, pq: PqBackend, doctorKemSecretKey: Uint8Array): Promise<Uint8Array> {
-  const path = join(dir, 'consortium-key.json')
-  if (!existsSync(path)) {
-    const genesis = parseGenesis(await readFile(join(dir, 'genesis.json'), 'utf8'))
-    await writeJsonFile(path, createConsortiumKeyFile(pq, genesis.doctors))
-  }
-  return openConsortiumKey(pq, parseConsortiumKeyFile(await readJsonFile(path, 'consortium key file')), doctorKemSecretKey)
+  return openConsortiumKey(pq, parseConsortiumKeyFile(await readJsonFile(join(dir, CONSORTIUM_KEY_FILE), 'consortium key file')), doctorKemSecretKey)
 }
 
 /** Where the devnet keeps doctor-0's client state (its searchable-index counters). */

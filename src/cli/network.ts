@@ -5,6 +5,7 @@
  *   DIR/genesis.json, DIR/identities/<name>.json   genesis and identities (`createDevnet`/`writeDevnet`),
  *                                                    user nodes included (`user-<j>`, listed in genesis `userNodes`)
  *   DIR/allow-peers.txt                              the managers' allow file: user nodes added after genesis
+ *   DIR/consortium-key.json                          the doctors' index key (consortium-key-cmd.ts), when genesis has doctors
  *   DIR/network.json                                 chain id, and each node's libp2p and RPC ports
  *   DIR/nodes/<name>/                                each node's LevelDB stores
  *   DIR/logs/<name>.log                              each node's log (stderr)
@@ -30,6 +31,8 @@ import { parseGenesis, type Genesis } from '../node/genesis.js'
 import { loadIdentity, newIdentityFile, writeFileAtomic } from '../node/identity.js'
 import { parsePeerList } from '../node/peer-allow.js'
 import type { PeerInfo } from '../rpc/backend.js'
+import { loadPqBackend } from '../crypto/index.js'
+import { writeConsortiumKey } from './consortium-key-cmd.js'
 import { freePorts, ProcNet, rpc, type Proc } from './procs.js'
 import { nodeNames, type Topology } from './topology.js'
 
@@ -114,6 +117,8 @@ export interface StartOptions {
 const LAYOUT = 'network.json'
 /** The managers' allow file in a data dir (`--allow-peers-file`). */
 export const ALLOW_FILE = 'allow-peers.txt'
+/** The consortium key file in a data dir. */
+export const CONSORTIUM_KEY_FILE = 'consortium-key.json'
 
 /**
  * Makes sure every user node `user-<j>` (j < users) has an identity in DIR/identities and that
@@ -143,6 +148,12 @@ async function ensureUserAccess (dir: string, genesis: Genesis, users: number): 
   if (add.length > 0) await writeFile(allowPath, (await readFile(allowPath, 'utf8')) + add.join('\n') + '\n')
 }
 
+/** DIR/consortium-key.json for the genesis doctors, unless it exists or there is no doctor. */
+async function ensureConsortiumKey (dir: string, genesis: Genesis): Promise<void> {
+  const path = join(dir, CONSORTIUM_KEY_FILE)
+  if (genesis.doctors.length === 0 || existsSync(path)) return
+  await writeConsortiumKey(genesis, path, await loadPqBackend())
+}
 
 function parseLayout (text: string): NetworkLayout {
   let raw: unknown
@@ -192,6 +203,7 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
       await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
     }
     await ensureUserAccess(dir, genesis, Math.max(t.users, users.length))
+    await ensureConsortiumKey(dir, genesis)
     return { created: false, genesis, layout }
   }
   const names = nodeNames(t)
@@ -202,6 +214,7 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
   const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, users: t.users, managerAddr: (i) => `/ip4/${hostFor(`manager-${i}`)}/tcp/${p2p[i] as number}`, params: t.consensus })
   await writeDevnet(dir, files)
   await ensureUserAccess(dir, files.genesis, t.users)
+  await ensureConsortiumKey(dir, files.genesis)
   const layout: NetworkLayout = {
     version: 1,
     chainId: t.chainId,

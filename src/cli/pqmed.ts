@@ -6,13 +6,14 @@
  *              [--bootstrap ADDR]... [--allow-peer ID]... [--allow-peers-file FILE] [--open]
  *              [--rpc-port N] [--rpc-host 127.0.0.1] [--rpc-rate-limit PER_S[:BURST]|off] [--loopback] [--pq liboqs|noble]
  *   pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
+ *   pqmed consortium-key --genesis FILE --out FILE
  *
  * `node` prints one JSON line `{"event":"ready",...}` on stdout when it is up, and stops cleanly
  * on SIGINT / SIGTERM; SIGHUP re-reads its allow lists.
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
-import { basename, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { parseArgs } from 'node:util'
 import { loadPqBackend, type PqBackendName } from '../crypto/index.js'
@@ -23,12 +24,14 @@ import { startNode, userPeerKey } from '../node/node.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
 import { createRpcServer, type RateLimit } from '../rpc/index.js'
 import { CLIENT_COMMANDS, runClientCommand } from './client.js'
+import { ConsortiumKeyError, consortiumKeyCommand, writeConsortiumKey } from './consortium-key-cmd.js'
 
 class UsageError extends Error {}
 
 const USAGE = `usage:
   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--users 0] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
-             (--users N: user-node identities identities/user-<i>.json, listed in genesis userNodes)
+             (--users N: user-node identities identities/user-<i>.json, listed in genesis userNodes;
+              with doctors, also DIR/consortium-key.json: the doctors' index key, see consortium-key)
   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen MULTIADDR]...
              [--bootstrap MULTIADDR]... [--allow-peer PEER_ID]... [--allow-peers-file FILE] [--open]
              [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble] [--max-connections N] [--rpc-rate-limit PER_S[:BURST]|off]
@@ -40,7 +43,10 @@ const USAGE = `usage:
              (--rpc-rate-limit: JSON-RPC calls per second per client IP, burst default 2x; default 100:200; off: none, for tests)
   pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
              (prints a node's libp2p peer id, the line to add to a manager's allow file: of an identity
-              file; of a user node's DATA_DIR/peer-key, created if missing; or of a new user identity)`
+              file; of a user node's DATA_DIR/peer-key, created if missing; or of a new user identity)
+  pqmed consortium-key --genesis FILE --out FILE
+             (a new consortium key file: one index key wrapped to every doctor of the genesis, which only
+              they can open; make it once per network and give the same file to every doctor; never overwrites)`
 
 /** `--rpc-rate-limit`: `off`, `PER_S` (burst 2×PER_S) or `PER_S:BURST`. */
 function parseRateLimit (v: string | undefined): RateLimit | false | undefined {
@@ -70,9 +76,18 @@ async function genesisCmd (argv: string[]): Promise<void> {
   const users = int(values.users, 'users', 0, 0, 10_000)
   const host = values.host ?? '127.0.0.1'
   const basePort = int(values['base-port'], 'base-port', 4100, 1, 65_000)
+  const ckPath = join(resolve(values.dir), 'consortium-key.json')
+  if (doctors > 0 && existsSync(ckPath)) throw new UsageError(`${ckPath} exists (a key of an earlier network): remove it or use another --dir`)
   const files = await createDevnet({ chainId: values['chain-id'] ?? 'pqmed-devnet', managers, doctors, users, managerAddr: (i) => `/ip4/${host}/tcp/${basePort + i}` })
   await writeDevnet(resolve(values.dir), files)
-  console.log(JSON.stringify({ event: 'genesis', dir: resolve(values.dir), chainId: files.genesis.chainId, managers: files.genesis.managers.map((m) => ({ name: m.name, peerId: m.peerId, addrs: m.addrs })), doctors, userNodes: files.genesis.userNodes ?? [] }))
+  if (doctors > 0) await writeConsortiumKey(files.genesis, ckPath, await loadPqBackend())
+  console.log(JSON.stringify({ event: 'genesis', dir: resolve(values.dir), chainId: files.genesis.chainId, managers: files.genesis.managers.map((m) => ({ name: m.name, peerId: m.peerId, addrs: m.addrs })), doctors, userNodes: files.genesis.userNodes ?? [], consortiumKey: doctors > 0 ? ckPath : null }))
+}
+
+async function consortiumKeyCmd (argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { genesis: { type: 'string' }, out: { type: 'string' } }, strict: true })
+  if (values.genesis === undefined || values.out === undefined) throw new UsageError('consortium-key needs --genesis FILE and --out FILE')
+  console.log(JSON.stringify(await consortiumKeyCommand({ genesis: values.genesis, out: values.out, pq: await loadPqBackend() })))
 }
 
 /** `pqmed peer-id`: prints one peer id on stdout (for a manager's allow file). */
@@ -188,12 +203,17 @@ async function main (): Promise<void> {
   if (cmd === 'genesis') await genesisCmd(rest)
   else if (cmd === 'node') await nodeCmd(rest)
   else if (cmd === 'peer-id') await peerIdCmd(rest)
+  else if (cmd === 'consortium-key') await consortiumKeyCmd(rest)
   else if (cmd !== undefined && CLIENT_COMMANDS.has(cmd)) await runClientCommand(cmd, rest)
   else if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); if (cmd === undefined) process.exitCode = 2 }
   else throw new UsageError(`unknown command '${cmd}'`)
 }
 
 main().catch((err: Error) => {
+  if (err instanceof ConsortiumKeyError) {
+    console.error(`pqmed: ${err.message}`)
+    process.exit(2)
+  }
   if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     console.error(`pqmed: ${err.message}\n${USAGE}`)
     process.exit(2)
