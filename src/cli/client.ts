@@ -1,6 +1,7 @@
 /**
  * The client subcommands of `pqmed`, built on the SDK (`src/client`); they talk to a node only
- * over JSON-RPC. Every command takes `--rpc URL` (default http://127.0.0.1:8645/) and `--json`.
+ * over JSON-RPC. Every command takes `--rpc URL` (else PQMED_RPC, else the
+ * `.pqmed.json` that `npm start` / `sim:local` write, else http://127.0.0.1:8645/: node-url.ts) and `--json`.
  *
  *   pqmed enroll --name NAME --out FILE
  *   pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE [--consortium-key FILE] [--file-type T] [--state DIR]
@@ -26,10 +27,13 @@ import {
   trustFromGenesis, unb64, unhex, verifyRecordAnswer, writeJsonFile, type ClientIdentityFile, type TrustAnchors
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
+import { NodeUnreachableError } from '../client/rpc.js'
+import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage, type CliConfig, type NodeUrlSource } from './node-url.js'
 
 export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['enroll', 'record', 'file', 'search', 'grant'])
 
-export const CLIENT_USAGE = `client commands (all take --rpc URL, default ${DEFAULT_RPC_URL}, and --json):
+export const CLIENT_USAGE = `client commands (all take --json and --rpc URL; without --rpc: PQMED_RPC, else the .pqmed.json written by
+npm start / sim:local (found from the current directory upward, or PQMED_CONFIG=FILE), else ${DEFAULT_RPC_URL}):
   pqmed enroll --name NAME --out FILE
   pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE.json [--consortium-key FILE] [--file-type T] [--state DIR]
   pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
@@ -51,7 +55,7 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' }
 } as const
 
-interface Ctx { rpc: RpcClient, json: boolean, pq: PqBackend }
+interface Ctx { rpc: RpcClient, json: boolean, pq: PqBackend, config: CliConfig }
 
 function out (ctx: Ctx, value: unknown, human: string): void {
   console.log(ctx.json ? JSON.stringify(value) : human)
@@ -70,8 +74,8 @@ async function trust (path: string | undefined): Promise<TrustAnchors | undefine
   return path === undefined ? undefined : trustFromGenesis(await readJsonFile(path, 'genesis file'))
 }
 
-function consortiumPath (given: string | undefined, state: string): string {
-  const p = given ?? join(state, 'consortium-key.json')
+function consortiumPath (given: string | undefined, state: string, config: CliConfig = {}): string {
+  const p = given ?? config.consortiumKey ?? join(state, 'consortium-key.json')
   if (!existsSync(p)) throw new UsageError(`consortium key file ${p} not found (pass --consortium-key FILE)`)
   return p
 }
@@ -129,12 +133,12 @@ async function recordSubmit (ctx: Ctx, argv: string[]): Promise<void> {
     options: { ...COMMON, doctor: { type: 'string' }, patient: { type: 'string' }, input: { type: 'string' }, 'consortium-key': { type: 'string' }, 'file-type': { type: 'string' }, state: { type: 'string' } },
     strict: true
   })
-  const state = resolve(values.state ?? DEFAULT_STATE_DIR)
+  const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
   const input = parseRecordInput(await readJsonFile(need(values.input, '--input'), 'record input'))
   if (values['file-type'] !== undefined) input.fileType = values['file-type']
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
   const patientFile = await identityFile(need(values.patient, '--patient'))
-  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state), 'consortium key file'))
+  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, ctx.config), 'consortium key file'))
   const doctorIdent = loadClientIdentity(doctorFile)
   const consortiumKey = openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey)
   const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey, counters: await loadCounters(state) })
@@ -244,12 +248,12 @@ async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
     allowPositionals: true,
     strict: true
   })
-  const state = resolve(values.state ?? DEFAULT_STATE_DIR)
+  const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
   const keywords = positionals.filter((k) => k.trim() !== '')
   if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
   const query = { keywords, fileType: values.type, birthYears: values.born === undefined ? undefined : parseBorn(values.born) }
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
-  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state), 'consortium key file'))
+  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, ctx.config), 'consortium key file'))
   const doctorIdent = loadClientIdentity(doctorFile)
   const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey: openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey), counters: await loadCounters(state) })
   const r = await doctor.search(ctx.rpc, query, consortiumWriters(ck), { recover: values.recover === true })
@@ -286,14 +290,19 @@ async function grantCmd (ctx: Ctx, argv: string[]): Promise<void> {
 /** Runs one client subcommand; sets `process.exitCode` (never throws). */
 export async function runClientCommand (cmd: string, argv: string[]): Promise<void> {
   const json = argv.includes('--json')
+  let source: NodeUrlSource | undefined
   try {
     if (argv.includes('--help') || argv.includes('-h')) { console.log(CLIENT_USAGE); return }
     const rpcIdx = argv.indexOf('--rpc')
     const url = rpcIdx >= 0 ? argv[rpcIdx + 1] : undefined
     if (rpcIdx >= 0 && (url === undefined || url.startsWith('--'))) throw new UsageError('--rpc needs a URL')
+    // the node: --rpc, then PQMED_RPC, then the config file (.pqmed.json), then the default (node-url.ts)
+    const config = findConfig({ env: process.env, cwd: process.cwd() })
+    const target = resolveNodeUrl({ flag: url, env: process.env, cwd: process.cwd(), config })
+    source = target.source
     let rpc: RpcClient
-    try { rpc = new RpcClient(url ?? DEFAULT_RPC_URL) } catch (err) { throw new UsageError((err as Error).message) }
-    const ctx: Ctx = { rpc, json, pq: await loadPqBackend() }
+    try { rpc = new RpcClient(target.url) } catch (err) { throw new UsageError((err as Error).message) }
+    const ctx: Ctx = { rpc, json, pq: await loadPqBackend(), config: config?.config ?? {} }
     if (cmd === 'enroll') await enroll(ctx, argv)
     else if (cmd === 'record') await recordCmd(ctx, argv)
     else if (cmd === 'file') await fileCmd(ctx, argv)
@@ -306,12 +315,13 @@ export async function runClientCommand (cmd: string, argv: string[]): Promise<vo
     if (err instanceof VerificationFailed) {
       exit = 3
       if (json) console.log(JSON.stringify(err.output))
-    } else if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ||
+    } else if (err instanceof UsageError || err instanceof CliConfigError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ||
       (err instanceof ClientError && (err.code === 'BAD_INPUT' || err.code === 'BAD_IDENTITY' || err.code === 'BAD_CONSORTIUM_KEY'))) {
       exit = 2
     }
     const detail = err instanceof RpcCallError ? ` [rpc ${err.rpcCode}${err.rpcName !== undefined ? ` ${err.rpcName}` : ''}]` : ''
-    console.error(`pqmed ${cmd}: ${e.message}${detail}${exit === 2 && !(err instanceof ClientError) ? `\n${CLIENT_USAGE}` : ''}`)
+    const message = err instanceof NodeUnreachableError && source !== undefined ? unreachableMessage(err.url, source, err.reason) : e.message
+    console.error(`pqmed ${cmd}: ${message}${detail}${exit === 2 && !(err instanceof ClientError) && !(err instanceof CliConfigError) ? `\n${CLIENT_USAGE}` : ''}`)
     if (json && !(err instanceof VerificationFailed)) console.log(JSON.stringify({ error: { message: e.message, code: err instanceof RpcCallError ? err.rpcCode : e.code ?? 'ERROR' } }))
     process.exitCode = exit
   }

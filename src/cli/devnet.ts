@@ -2,14 +2,20 @@
  * `npm start`: the devnet. 4 managers + 2 user nodes as processes on loopback, data in `.devnet/`
  * (or `--data-dir DIR`). The first start creates genesis and identities and seeds 50 synthetic
  * records through a user node's JSON-RPC; a later start reuses the data dir (same genesis, the
- * chain continues, no reseeding). Prints every node's RPC URL and curl examples, then runs until
- * Ctrl-C, which stops every node cleanly.
+ * chain continues, no reseeding). Prints every node's RPC URL and curl examples, writes the CLI's
+ * config file (`.pqmed.json`, node-url.ts) so that `pqmed` commands find the devnet without
+ * `--rpc`, then runs until Ctrl-C, which stops every node cleanly.
  *
- *   npm start [-- --data-dir DIR] [--records 50] [--users 2]
+ * Ports (chosen when the data dir is created, recorded in DIR/network.json): user-j's JSON-RPC on
+ * 8645 + j (so user-0 is the CLI's default node), manager-i's on 8641 + i, manager-i's libp2p on
+ * 4100 + i (user nodes' libp2p: a free port at each start). A port that is taken is replaced by a
+ * free one, and the banner says so.
+ *
+ *   npm start [-- --data-dir DIR] [--records 50] [--users 2] [--rpc-port 8645] [--p2p-port 4100] [--config FILE]
  */
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { isAbsolute, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { openConsortiumKey, parseConsortiumKeyFile } from '../client/consortium.js'
 import { SimulatedDoctor } from '../client/simulated-doctor.js'
@@ -19,7 +25,8 @@ import { loadPqBackend, toHex, type PqBackend } from '../crypto/index.js'
 import { loadIdentity, readIdentityFile } from '../node/identity.js'
 import { SseClient } from '../sse/index.js'
 import type { ChainStatus } from '../rpc/backend.js'
-import { CONSORTIUM_KEY_FILE, startNetwork, stopOnSignal, type RunningNetwork } from './network.js'
+import { CONSORTIUM_KEY_FILE, startNetwork, stopOnSignal, type PortPlan, type RunningNetwork } from './network.js'
+import { CONFIG_ENV, configFoundFrom, configWritePath, writeConfig } from './node-url.js'
 import { rpc } from './procs.js'
 import { topologyFromFlags } from './topology.js'
 
@@ -30,6 +37,31 @@ import { topologyFromFlags } from './topology.js'
  */
 async function consortiumKey (dir: string, pq: PqBackend, doctorKemSecretKey: Uint8Array): Promise<Uint8Array> {
   return openConsortiumKey(pq, parseConsortiumKeyFile(await readJsonFile(join(dir, CONSORTIUM_KEY_FILE), 'consortium key file')), doctorKemSecretKey)
+}
+
+/** user-0's JSON-RPC port: the CLI's default node (src/client/rpc.ts DEFAULT_RPC_URL). */
+export const DEVNET_RPC_PORT = 8645
+/** manager-0's libp2p port (as `pqmed genesis --base-port`). */
+export const DEVNET_P2P_PORT = 4100
+
+/**
+ * The devnet's fixed ports: user-j's JSON-RPC on rpcPort + j, manager-i's on rpcPort - managers + i
+ * (8641..8644 by default: the managers' block ends where the users' begins), manager-i's libp2p on
+ * p2pPort + i. Throws if a range leaves 1..65535 or the two ranges overlap.
+ */
+export function devnetPorts (managers: number, users: number, rpcPort = DEVNET_RPC_PORT, p2pPort = DEVNET_P2P_PORT): PortPlan {
+  const rpcLo = rpcPort - managers
+  const rpcHi = rpcPort + Math.max(users, 1) - 1
+  if (rpcLo < 1 || rpcHi > 65_535) throw new Error(`--rpc-port ${rpcPort}: the JSON-RPC ports ${rpcLo}..${rpcHi} must lie in 1..65535`)
+  if (p2pPort < 1 || p2pPort + managers - 1 > 65_535) throw new Error(`--p2p-port ${p2pPort}: the libp2p ports must lie in 1..65535`)
+  if (p2pPort <= rpcHi && rpcLo <= p2pPort + managers - 1) throw new Error(`--p2p-port ${p2pPort} and --rpc-port ${rpcPort}: the libp2p ports ${p2pPort}..${p2pPort + managers - 1} overlap the JSON-RPC ports ${rpcLo}..${rpcHi}`)
+  return {
+    rpc: (name) => {
+      const [role, i] = name.split('-') as [string, string]
+      return role === 'user' ? rpcPort + Number(i) : rpcLo + Number(i)
+    },
+    p2p: (i) => p2pPort + i
+  }
 }
 
 /** Where the devnet keeps doctor-0's client state (its searchable-index counters). */
@@ -64,14 +96,26 @@ export async function seedRecords (dir: string, url: string, count: number): Pro
 const curl = (url: string, method: string, params?: Record<string, unknown>): string =>
   `curl -s -X POST -H 'content-type: application/json' -d '${JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params !== undefined ? { params } : {}) })}' ${url}`
 
-/** The text `npm start` prints once the devnet is up. */
-export function banner (net: RunningNetwork, recordId: string | undefined, seeded: number): string {
+/** How the banner shows a path: relative to the current directory when under it, else absolute. */
+const shown = (p: string, cwd: string): string => {
+  const r = relative(cwd, p)
+  return r !== '' && !r.startsWith('..') && !isAbsolute(r) ? r : p
+}
+
+/** The text `npm start` prints once the devnet is up; `configPath`: the CLI config it wrote. */
+export function banner (net: RunningNetwork, recordId: string | undefined, seeded: number, configPath: string, cwd = process.cwd()): string {
   const u0 = net.users[0]?.rpc ?? net.managers[0]?.rpc ?? ''
   const u1 = net.users[1]?.rpc ?? u0
+  // the CLI finds the config from the current directory upward; elsewhere it needs PQMED_CONFIG
+  const found = configFoundFrom(cwd, configPath)
+  const cli = `${found ? '' : `${CONFIG_ENV}=${configPath} `}node bin/pqmed.js`
   const lines = [
     '',
     `pqmed devnet "${net.genesis.chainId}" is running (${net.managers.length} managers, ${net.users.length} user nodes; data in ${net.dir}; started in ${(net.startMs / 1000).toFixed(1)} s)`,
     seeded > 0 ? `seeded ${seeded} synthetic records` : 'reusing the existing chain (not reseeded)',
+    ...(net.portNotes.length > 0
+      ? ['', 'NOTE: not every node got its usual port (the devnet layout: user-j JSON-RPC 8645 + j, manager-i 8641 + i, manager libp2p 4100 + i):', ...net.portNotes.map((n) => `  ${n}`)]
+      : []),
     '',
     'JSON-RPC endpoints:',
     ...net.nodes.map((n) => `  ${n.name.padEnd(10)} ${n.rpc}   (log: ${n.log})`),
@@ -85,9 +129,12 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
       : []),
     `  ${curl(u0, 'rpc.discover')}   # the OpenRPC document: every method and its params`,
     '',
-    'The pqmed CLI (as doctor-0, who wrote the seeded records):',
-    `  node bin/pqmed.js search fever --doctor ${join(net.dir, 'identities', 'doctor-0.json')} --consortium-key ${join(net.dir, 'consortium-key.json')} --state ${clientStateDir(net.dir)} --rpc ${u0}`,
-    ...(recordId !== undefined ? [`  node bin/pqmed.js record verify ${recordId} --rpc ${u1}`] : []),
+    `The pqmed CLI finds this devnet (${u0}, its consortium key and doctor-0's client state) through ${configPath}`,
+    found
+      ? `(found from ${resolve(configPath, '..')} and the directories below it; elsewhere set ${CONFIG_ENV}=${configPath}, or pass --rpc URL). As doctor-0, who wrote the seeded records:`
+      : `(give ${CONFIG_ENV}=${configPath}, or run from ${resolve(configPath, '..')}). As doctor-0, who wrote the seeded records:`,
+    `  ${cli} search fever --doctor ${shown(join(net.dir, 'identities', 'doctor-0.json'), cwd)}`,
+    ...(recordId !== undefined ? [`  ${cli} record verify ${recordId}`] : []),
     '',
     `Managers admit only the user nodes listed in genesis and in ${join(net.dir, 'allow-peers.txt')} (re-read on change):`,
     `  node bin/pqmed.js peer-id --data-dir DIR >> ${join(net.dir, 'allow-peers.txt')}   # then start a user node with --data-dir DIR`,
@@ -98,15 +145,33 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
   return lines.join('\n')
 }
 
+export const DEVNET_USAGE = `usage: npm start [-- --data-dir .devnet] [--records 50] [--users 2] [--rpc-port 8645] [--p2p-port 4100] [--config FILE]
+  --rpc-port N   user-0's JSON-RPC port (user-j: N + j, manager-i: N - 4 + i); 0: free ports
+  --p2p-port N   manager-0's libp2p port (manager-i: N + i); 0: free ports
+                 (both apply when the data dir is created; a taken port is replaced by a free one, and the banner says so)
+  --config FILE  where to write the CLI's config (default: $${CONFIG_ENV}, else ./.pqmed.json)`
+
+function portFlag (v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`--${name} must be an integer in [0, 65535]`)
+  return n
+}
+
 export async function main (argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, records: { type: 'string' }, users: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
-  if (values.help === true) { console.log('usage: npm start [-- --data-dir .devnet] [--records 50] [--users 2]'); return }
+  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, records: { type: 'string' }, users: { type: 'string' }, 'rpc-port': { type: 'string' }, 'p2p-port': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
+  if (values.help === true) { console.log(DEVNET_USAGE); return }
   const dir = resolve(values['data-dir'] ?? '.devnet')
   const records = Number(values.records ?? 50)
   if (!Number.isInteger(records) || records < 0 || records > 10_000) throw new Error('--records must be an integer in [0, 10000]')
   const topology = topologyFromFlags({ managers: 4, users: Number(values.users ?? 2), doctors: 2, chainId: 'pqmed-devnet' })
+  const rpcPort = portFlag(values['rpc-port'], 'rpc-port', DEVNET_RPC_PORT)
+  const p2pPort = portFlag(values['p2p-port'], 'p2p-port', DEVNET_P2P_PORT)
+  if ((rpcPort === 0) !== (p2pPort === 0)) throw new Error('--rpc-port 0 and --p2p-port 0 go together (free ports for every node)')
+  const ports = rpcPort === 0 ? undefined : devnetPorts(topology.managers, topology.users, rpcPort, p2pPort)
+  const configPath = configWritePath({ flag: values.config, env: process.env, cwd: process.cwd() })
   console.error(`starting the devnet (${topology.managers} managers, ${topology.users} user nodes) in ${dir} ...`)
-  const net = await startNetwork(topology, dir, { log: (l) => { console.error(`  ${l}`) } })
+  const net = await startNetwork(topology, dir, { log: (l) => { console.error(`  ${l}`) }, ports })
   stopOnSignal(net.stop)
   const seededPath = join(dir, 'seeded-records.json')
   const user = net.users[0]?.rpc ?? (net.managers[0]?.rpc as string)
@@ -125,7 +190,9 @@ export async function main (argv: string[]): Promise<void> {
     await net.stop()
     throw err
   }
-  console.log(banner(net, ids[0], seeded))
+  // the CLI's config: this devnet's user-0, consortium key and doctor-0's client state (node-url.ts)
+  await writeConfig(configPath, { rpc: user, consortiumKey: join(dir, CONSORTIUM_KEY_FILE), state: clientStateDir(dir), writtenBy: `npm start (${dir})` })
+  console.log(banner(net, ids[0], seeded, configPath))
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {

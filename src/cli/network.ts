@@ -10,9 +10,11 @@
  *   DIR/nodes/<name>/                                each node's LevelDB stores
  *   DIR/logs/<name>.log                              each node's log (stderr)
  *
- * On the first start the genesis, identities and ports are created (fixed ports from the topology,
- * or free ports chosen then and recorded); a later start reuses them, so the chain continues and
- * the RPC URLs stay the same. Managers are permissioned: they admit the genesis user nodes and those
+ * On the first start the genesis, identities and ports are created (fixed ports from a `PortPlan`
+ * or the topology, or free ports chosen then and recorded; a planned port that is taken gets a
+ * free one, reported in `portNotes`); a later start reuses them, so the chain continues and the
+ * RPC URLs stay the same, except that a JSON-RPC port taken in the meantime is replaced by a free
+ * one (recorded, reported). Managers are permissioned: they admit the genesis user nodes and those
  * in DIR/allow-peers.txt; a user node added to an existing data dir gets a new identity whose peer
  * id is appended there.
  *
@@ -33,7 +35,7 @@ import { parsePeerList } from '../node/peer-allow.js'
 import type { PeerInfo } from '../rpc/backend.js'
 import { loadPqBackend } from '../crypto/index.js'
 import { writeConsortiumKey } from './consortium-key-cmd.js'
-import { freePorts, ProcNet, rpc, type Proc } from './procs.js'
+import { canListen, freePorts, ProcNet, rpc, type Proc } from './procs.js'
 import { nodeNames, type Topology } from './topology.js'
 
 export type NetworkErrorCode = 'LAYOUT_INVALID' | 'LAYOUT_MISMATCH' | 'START_FAILED' | 'NOT_READY'
@@ -82,6 +84,8 @@ export interface RunningNetwork {
   users: NodeEndpoint[]
   /** Milliseconds from the call to every node ready. */
   startMs: number
+  /** Ports that were taken and replaced by free ones at this start, in words (empty when none). */
+  portNotes: string[]
   /** SIGTERM to every node (users first), SIGKILL after `timeoutMs`; resolves with the exit codes. */
   stop: (timeoutMs?: number) => Promise<Record<string, number | null>>
   /** Fault injection: SIGKILL one node (no clean shutdown, as in a crash). */
@@ -112,6 +116,19 @@ export interface StartOptions {
   log?: (line: string) => void
   /** More `pqmed node` arguments per node (e.g. `--rpc-rate-limit off` for the fuzz suite). */
   extraArgs?: (n: LayoutNode) => string[]
+  /** Fixed ports for a new data dir (and user nodes added to one), instead of the topology's. */
+  ports?: PortPlan
+}
+
+/**
+ * Fixed ports (`npm start`'s layout). A port of the plan that is taken when the data dir is
+ * created gets a free one instead, reported in `RunningNetwork.portNotes`.
+ */
+export interface PortPlan {
+  /** JSON-RPC port of node `name` (`manager-<i>`, `user-<j>`). */
+  rpc: (name: string) => number
+  /** libp2p port of manager i (written into genesis). */
+  p2p: (i: number) => number
 }
 
 const LAYOUT = 'network.json'
@@ -176,8 +193,16 @@ async function pickPorts (base: number, n: number): Promise<number[]> {
  * Creates genesis, identities and the port layout in `dir` if it has none; otherwise loads them
  * (adding ports for user nodes beyond those recorded). Returns whether it created them.
  */
-export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.1', hostOf?: (name: string) => string): Promise<{ created: boolean, genesis: Genesis, layout: NetworkLayout }> {
+export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.1', hostOf?: (name: string) => string, plan?: PortPlan): Promise<{ created: boolean, genesis: Genesis, layout: NetworkLayout, notes: string[] }> {
   await mkdir(dir, { recursive: true })
+  const notes: string[] = []
+  // a port of the plan, or a free one (said in `notes`) when it is taken
+  const planned = async (want: number, what: string): Promise<number> => {
+    if (await canListen(want, host)) return want
+    const [p] = await freePorts(1) as [number]
+    notes.push(`${what} ${want} was in use: using ${p} instead`)
+    return p
+  }
   const gPath = join(dir, 'genesis.json')
   const lPath = join(dir, LAYOUT)
   if (existsSync(gPath)) {
@@ -193,23 +218,33 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
     }
     const users = layout.nodes.filter((n) => n.role === 'user')
     if (users.length < t.users) {
-      const ports = await pickPorts(0, t.users - users.length)
+      const ports = plan !== undefined ? [] : await pickPorts(0, t.users - users.length)
       for (let j = users.length; j < t.users; j++) {
         const name = `user-${j}`
         layout.nodes.push(hostOf === undefined
-          ? { name, role: 'user', p2pPort: 0, rpcPort: ports[j - users.length] as number }
+          ? { name, role: 'user', p2pPort: 0, rpcPort: plan !== undefined ? await planned(plan.rpc(name), `${name}'s JSON-RPC port`) : ports[j - users.length] as number }
           : { name, role: 'user', p2pPort: 0, rpcPort: t.ports.rpcBase || 8645, host: hostOf(name) })
       }
       await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
     }
     await ensureUserAccess(dir, genesis, Math.max(t.users, users.length))
     await ensureConsortiumKey(dir, genesis)
-    return { created: false, genesis, layout }
+    return { created: false, genesis, layout, notes }
   }
   const names = nodeNames(t)
   // own addresses: the same fixed ports on every node; shared loopback: distinct (fixed or free) ports
-  const p2p = hostOf !== undefined ? names.map(() => t.ports.libp2pBase || 4001) : await pickPorts(t.ports.libp2pBase, t.managers)
-  const rpcs = hostOf !== undefined ? names.map(() => t.ports.rpcBase || 8645) : await pickPorts(t.ports.rpcBase, names.length)
+  const p2p: number[] = []
+  const rpcs: number[] = []
+  if (hostOf !== undefined) {
+    p2p.push(...names.map(() => t.ports.libp2pBase || 4001))
+    rpcs.push(...names.map(() => t.ports.rpcBase || 8645))
+  } else if (plan !== undefined) {
+    for (let i = 0; i < t.managers; i++) p2p.push(await planned(plan.p2p(i), `manager-${i}'s libp2p port`))
+    for (const name of names) rpcs.push(await planned(plan.rpc(name), `${name}'s JSON-RPC port`))
+  } else {
+    p2p.push(...await pickPorts(t.ports.libp2pBase, t.managers))
+    rpcs.push(...await pickPorts(t.ports.rpcBase, names.length))
+  }
   const hostFor = (name: string): string => hostOf?.(name) ?? host
   const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, users: t.users, managerAddr: (i) => `/ip4/${hostFor(`manager-${i}`)}/tcp/${p2p[i] as number}`, params: t.consensus })
   await writeDevnet(dir, files)
@@ -228,7 +263,29 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
     }))
   }
   await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
-  return { created: true, genesis: files.genesis, layout }
+  return { created: true, genesis: files.genesis, layout, notes }
+}
+
+/**
+ * Before a start on loopback: a node's recorded JSON-RPC port that is taken now is replaced by a
+ * free one (recorded in network.json, returned in words); a manager's libp2p port is fixed by the
+ * genesis, so a taken one stops the start with the reason.
+ */
+async function freeRecordedPorts (dir: string, layout: NetworkLayout, nodes: LayoutNode[]): Promise<string[]> {
+  const notes: string[] = []
+  for (const n of nodes) {
+    const host = n.host ?? layout.host
+    if (n.role === 'manager' && !await canListen(n.p2pPort, host)) {
+      throw new NetworkError('START_FAILED', `${n.name}'s libp2p port ${host}:${n.p2pPort} is in use (another devnet or pqmed node?); the genesis in ${dir} fixes it: stop what holds it, or use another data dir`)
+    }
+    if (!await canListen(n.rpcPort, host)) {
+      const [p] = await freePorts(1) as [number]
+      notes.push(`${n.name}'s JSON-RPC port ${n.rpcPort} was in use: using ${p} instead (recorded in ${join(dir, LAYOUT)})`)
+      n.rpcPort = p
+    }
+  }
+  if (notes.length > 0) await writeFile(join(dir, LAYOUT), JSON.stringify(layout, null, 2) + '\n')
+  return notes
 }
 
 /** `pqmed node` arguments of one node of a prepared network. */
@@ -272,8 +329,11 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
   const t0 = Date.now()
   const dir = resolve(dirArg)
   const log = opts.log ?? (() => {})
-  const { created, genesis, layout } = await prepareNetwork(t, dir, opts.host ?? '127.0.0.1', opts.placement?.host)
+  const { created, genesis, layout, notes } = await prepareNetwork(t, dir, opts.host ?? '127.0.0.1', opts.placement?.host, opts.ports)
   log(created ? `created genesis and identities in ${dir}` : `reusing ${dir} (chain ${genesis.chainId})`)
+  const wanted = layout.nodes.filter((n) => n.role === 'manager' || Number(n.name.split('-')[1]) < t.users)
+  if (opts.placement === undefined) notes.push(...await freeRecordedPorts(dir, layout, wanted))
+  for (const n of notes) log(n)
   await mkdir(join(dir, 'logs'), { recursive: true })
   const net = new ProcNet(opts.placement?.wrap)
   const logs: WriteStream[] = []
@@ -297,7 +357,6 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     log(`${n.name} ready: ${p.rpc}`)
     return e
   }
-  const wanted = layout.nodes.filter((n) => n.role === 'manager' || Number(n.name.split('-')[1]) < t.users)
   const stop = async (timeoutMs = 10_000): Promise<Record<string, number | null>> => {
     const codes: Record<string, number | null> = {}
     const stopGroup = async (names: string[]): Promise<void> => {
@@ -336,6 +395,7 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     managers: endpoints.filter((e) => e.role === 'manager'),
     users: endpoints.filter((e) => e.role === 'user'),
     startMs: Date.now() - t0,
+    portNotes: notes,
     stop,
     kill: async (name) => { await net.kill(name) },
     restart: async (name) => {

@@ -123,11 +123,12 @@ function ephemeralRange (): [number, number] {
   return [49152, 65535]  // IANA dynamic range (macOS, Windows)
 }
 
-async function canListen (port: number): Promise<boolean> {
+/** True when a TCP server can bind `port` on `host` now (the port is free). */
+export async function canListen (port: number, host = '127.0.0.1'): Promise<boolean> {
   return await new Promise<boolean>((resolve) => {
     const s = createServer()
     s.once('error', () => { resolve(false) })
-    s.listen(port, '127.0.0.1', () => { s.close(() => { resolve(true) }) })
+    s.listen(port, host, () => { s.close(() => { resolve(true) }) })
   })
 }
 

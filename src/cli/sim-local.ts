@@ -9,14 +9,19 @@
  * applied with `tc qdisc ... netem delay` on the node's interface (needs the kernel's sch_netem).
  *
  * The data dir defaults to a fresh temporary directory, removed on exit; with `--data-dir` it is
- * kept, and a later run with the same dir continues the chain.
+ * kept, and a later run with the same dir continues the chain. Once the nodes are up it writes the
+ * CLI's config (`--config FILE`, else `$PQMED_CONFIG`, else ./.pqmed.json; node-url.ts): user-0's
+ * URL, the consortium key and a client state dir in the data dir, so `pqmed` commands need no
+ * `--rpc`; with a temporary data dir the file is removed again on exit.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
-import { startNetwork, stopOnSignal, type Placement, type RunningNetwork, type StartOptions } from './network.js'
+import { existsSync } from 'node:fs'
+import { CONSORTIUM_KEY_FILE, startNetwork, stopOnSignal, type Placement, type RunningNetwork, type StartOptions } from './network.js'
+import { configWritePath, removeConfigIfOurs, writeConfig, type ConfigToWrite } from './node-url.js'
 import { nodeLatency, nodeNames, topologyFromArgs, type Topology } from './topology.js'
 
 const run = promisify(execFile)
@@ -194,21 +199,32 @@ export async function simLocal (t: Topology, opts: { netns?: boolean, dataDir?: 
 export async function main (argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { topology: { type: 'string' }, managers: { type: 'string' }, users: { type: 'string' }, doctors: { type: 'string' }, latency: { type: 'string' }, 'chain-id': { type: 'string' }, netns: { type: 'boolean' }, 'data-dir': { type: 'string' } },
+    options: { topology: { type: 'string' }, managers: { type: 'string' }, users: { type: 'string' }, doctors: { type: 'string' }, latency: { type: 'string' }, 'chain-id': { type: 'string' }, netns: { type: 'boolean' }, 'data-dir': { type: 'string' }, config: { type: 'string' } },
     strict: true
   })
   const t = await topologyFromArgs(values)
   console.error(`starting ${t.managers} managers and ${t.users} user nodes${values.netns === true ? ' (one network namespace each)' : ' on 127.0.0.1'} ...`)
+  const configPath = configWritePath({ flag: values.config, env: process.env, cwd: process.cwd() })
   const sim = await simLocal(t, { netns: values.netns, dataDir: values['data-dir'] === undefined ? undefined : resolve(values['data-dir']), log: (l) => { console.error(`  ${l}`) } })
-  stopOnSignal(sim.stop)
   const { net } = sim
+  const ck = join(net.dir, CONSORTIUM_KEY_FILE)
+  const config: ConfigToWrite = { rpc: net.users[0]?.rpc ?? net.managers[0]?.rpc ?? '', ...(existsSync(ck) ? { consortiumKey: ck } : {}), state: join(net.dir, 'client-state'), writtenBy: `npm run sim:local (${net.dir})` }
+  await writeConfig(configPath, config)
+  stopOnSignal(async () => {
+    const codes = await sim.stop()
+    // a temporary data dir is gone: a config pointing into it would only mislead
+    if (values['data-dir'] === undefined) await removeConfigIfOurs(configPath, config)
+    return codes
+  })
   console.log([
     '',
     `pqmed network "${net.genesis.chainId}" up in ${(net.startMs / 1000).toFixed(1)} s (data in ${net.dir}${values['data-dir'] === undefined ? ', removed on exit' : ''})`,
     'JSON-RPC endpoints:',
     ...net.nodes.map((n) => `  ${n.name.padEnd(12)} ${n.rpc}`),
     '',
+    ...(net.portNotes.length > 0 ? ['NOTE: ports that were taken:', ...net.portNotes.map((n) => `  ${n}`)] : []),
     `e.g. curl -s -X POST -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"chain_status"}' ${net.users[0]?.rpc ?? net.managers[0]?.rpc ?? ''}`,
+    `The pqmed CLI finds ${config.rpc} and the consortium key through ${configPath}${values['data-dir'] === undefined ? ' (removed on exit)' : ''}: e.g. node bin/pqmed.js enroll --name Ana --out ana.json`,
     'Ctrl-C stops every node.',
     ''
   ].join('\n'))

@@ -27,6 +27,26 @@ export class RpcCallError extends ClientError {
   }
 }
 
+/**
+ * No answer at all from `url` (connection refused, unknown host, timeout...): a `TRANSPORT`
+ * error that says which URL was tried and why (`reason`: the system error code when there is one,
+ * e.g. ECONNREFUSED, else the fetch error's message). The CLI adds where the URL came from.
+ */
+export class NodeUnreachableError extends ClientError {
+  readonly url: string
+  readonly reason: string
+  constructor (method: string, url: string, err: unknown) {
+    const cause = (err as { cause?: { code?: unknown, message?: unknown } } | null)?.cause
+    const reason = typeof cause?.code === 'string'
+      ? cause.code
+      : (err as Error | null)?.name === 'TimeoutError' ? 'no answer in time' : typeof cause?.message === 'string' ? cause.message : String((err as Error | null)?.message ?? err)
+    super('TRANSPORT', `${method}: cannot reach ${url}: ${reason}`)
+    this.name = 'NodeUnreachableError'
+    this.url = url
+    this.reason = reason
+  }
+}
+
 export const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
 export const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
 export const hex = toHex
@@ -51,7 +71,7 @@ export class RpcClient {
     this.timeoutMs = opts.timeoutMs ?? 60_000
   }
 
-  /** Calls `method` with by-name params; throws `RpcCallError` on an error answer, `ClientError('TRANSPORT')` otherwise. */
+  /** Calls `method` with by-name params; throws `RpcCallError` on an error answer, `NodeUnreachableError` without one, `ClientError('TRANSPORT')` on a non-JSON-RPC answer. */
   async call<T> (method: string, params: Record<string, unknown> = {}): Promise<T> {
     const id = this.nextId++
     let res: Response
@@ -63,7 +83,7 @@ export class RpcClient {
         signal: AbortSignal.timeout(this.timeoutMs)
       })
     } catch (err) {
-      throw new ClientError('TRANSPORT', `${method}: cannot reach ${this.url}: ${(err as Error).message}`)
+      throw new NodeUnreachableError(method, this.url, err)
     }
     let body: unknown
     try { body = await res.json() } catch { throw new ClientError('TRANSPORT', `${method}: ${this.url} answered HTTP ${res.status} without JSON`) }

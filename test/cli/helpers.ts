@@ -43,9 +43,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export interface Run { stdout: string, stderr: string, stop: () => Promise<number | null> }
 
-/** Starts `npm start`'s entry point (as package.json runs it) and waits for its banner. */
-export async function startDevnet (dir: string, extra: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/polyfill.ts', 'src/cli/devnet.ts', '--data-dir', dir, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Starts `npm start`'s entry point (as package.json runs it) and waits for its banner. Unless
+ * `extra` says otherwise: free ports (`--rpc-port 0 --p2p-port 0`) and the CLI config at DIR/.pqmed.json.
+ */
+export async function startDevnet (dir: string, extra: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  // free ports (tests run side by side) and the CLI config in the data dir, unless the test says otherwise
+  const defaults = [...(extra.includes('--rpc-port') ? [] : ['--rpc-port', '0', '--p2p-port', '0']), ...(extra.includes('--config') ? [] : ['--config', join(dir, '.pqmed.json')])]
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/polyfill.ts', 'src/cli/devnet.ts', '--data-dir', dir, ...defaults, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env })
   let stdout = ''
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
