@@ -138,7 +138,7 @@ async function recordSubmit (ctx: Ctx, argv: string[]): Promise<void> {
   if (values['file-type'] !== undefined) input.fileType = values['file-type']
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
   const patientFile = await identityFile(need(values.patient, '--patient'))
-  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, ctx.config), 'consortium key file'))
+  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), 'consortium key file'))
   const doctorIdent = loadClientIdentity(doctorFile)
   const consortiumKey = openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey)
   const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey, counters: await loadCounters(state) })
@@ -253,7 +253,7 @@ async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
   if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
   const query = { keywords, fileType: values.type, birthYears: values.born === undefined ? undefined : parseBorn(values.born) }
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
-  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, ctx.config), 'consortium key file'))
+  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), 'consortium key file'))
   const doctorIdent = loadClientIdentity(doctorFile)
   const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey: openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey), counters: await loadCounters(state) })
   const r = await doctor.search(ctx.rpc, query, consortiumWriters(ck), { recover: values.recover === true })

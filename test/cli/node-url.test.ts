@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { newClientIdentity } from '../../src/client/index.js'
 import { devnetPorts } from '../../src/cli/devnet.js'
 import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage } from '../../src/cli/node-url.js'
 import { canListen, freePorts } from '../../src/cli/procs.js'
@@ -111,6 +112,16 @@ describe('cli: which node the CLI talks to (--rpc, PQMED_RPC, .pqmed.json, defau
       assert.match(viaDefault.stderr, /cannot reach a pqmed node at http:\/\/127\.0\.0\.1:8645\/ \(ECONNREFUSED\)/)
       assert.match(viaDefault.stderr, /the URL came from the default \(no --rpc, no PQMED_RPC, no PQMED_CONFIG, no \.pqmed\.json in /)
     }
+    // the config's consortium key is the default of --consortium-key, unless --state names a state dir
+    await writeFile(join(cfgDir, '.pqmed.json'), JSON.stringify({ rpc: url, consortiumKey: 'net/ck.json' }))
+    const doctor = join(cfgDir, 'doctor.json')
+    await writeFile(doctor, JSON.stringify(newClientIdentity('dr', 'doctor')))
+    const ck = await pqmedIn(join(cfgDir, 'sub'), cleanEnv(), 'search', 'fever', '--doctor', doctor)
+    assert.equal(ck.code, 2)
+    assert.ok(ck.stderr.includes(`consortium key file ${join(cfgDir, 'net', 'ck.json')} not found`), ck.stderr)
+    const st = await pqmedIn(join(cfgDir, 'sub'), cleanEnv(), 'search', 'fever', '--doctor', doctor, '--state', join(dir, 'st'))
+    assert.equal(st.code, 2)
+    assert.ok(st.stderr.includes(`consortium key file ${join(dir, 'st', 'consortium-key.json')} not found`), st.stderr)
     // a broken config file is bad usage, named
     await writeFile(join(cfgDir, '.pqmed.json'), '{"rpc": 8645}')
     const bad = await pqmedIn(join(cfgDir, 'sub'), cleanEnv(), 'record', 'verify', RID)
