@@ -114,7 +114,7 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
     `pqmed devnet "${net.genesis.chainId}" is running (${net.managers.length} managers, ${net.users.length} user nodes; data in ${net.dir}; started in ${(net.startMs / 1000).toFixed(1)} s)`,
     seeded > 0 ? `seeded ${seeded} synthetic records` : 'reusing the existing chain (not reseeded)',
     ...(net.portNotes.length > 0
-      ? ['', 'NOTE: not every node got its usual port (the devnet layout: user-j JSON-RPC 8645 + j, manager-i 8641 + i, manager libp2p 4100 + i):', ...net.portNotes.map((n) => `  ${n}`)]
+      ? ['', 'NOTE: not every node got its usual port (a port was in use):', ...net.portNotes.map((n) => `  ${n}`)]
       : []),
     '',
     'JSON-RPC endpoints:',
