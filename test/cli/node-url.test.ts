@@ -16,7 +16,9 @@ import { promisify } from 'node:util'
 import { newClientIdentity } from '../../src/client/index.js'
 import { devnetPorts } from '../../src/cli/devnet.js'
 import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage } from '../../src/cli/node-url.js'
+import { prepareNetwork, startNetwork } from '../../src/cli/network.js'
 import { canListen, freePorts } from '../../src/cli/procs.js'
+import { topologyFromFlags } from '../../src/cli/topology.js'
 import { startDevnet } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -88,6 +90,20 @@ describe('cli: which node the CLI talks to (--rpc, PQMED_RPC, .pqmed.json, defau
     assert.deepEqual([0, 3].map(p.p2p), [4100, 4103])
     assert.throws(() => devnetPorts(4, 2, 4102, 4100), /overlap/)
     assert.throws(() => devnetPorts(4, 2, 3), /must lie in 1\.\.65535/)
+  })
+
+  it("a later start whose manager libp2p port (fixed by the genesis) is taken stops at once with the reason", async () => {
+    const d = join(dir, 'taken')
+    const t = topologyFromFlags({ managers: 1, users: 0, doctors: 0, chainId: 'pqmed-taken' })
+    const { layout } = await prepareNetwork(t, d)
+    const p2p = layout.nodes[0]?.p2pPort as number
+    const squatter: Server = createServer()
+    await new Promise<void>((resolve) => { squatter.listen(p2p, '127.0.0.1', resolve) })
+    try {
+      await assert.rejects(startNetwork(t, d, { readyTimeoutMs: 5000 }), (e: Error) => e.message.includes(`manager-0's libp2p port 127.0.0.1:${p2p} is in use`) && e.message.includes('the genesis in'))
+    } finally {
+      squatter.close()
+    }
   })
 
   it('an unreachable node: exit 1, the URL tried, where it came from, how to set another', async () => {
