@@ -248,6 +248,29 @@ export class LightNode {
     return TopicValidatorResult.Accept
   }
 
+  /**
+   * The commit certificate of the block at `height`: the newest one is kept; an older one is
+   * fetched from a manager (`headers` from..to = height returns the certificate of `to`) and
+   * checked against our stored header before it is returned. Null if no manager has a valid one.
+   */
+  async certificateAt (height: number): Promise<CommitCertificate | null> {
+    if (this.newestCert !== null && this.newestCert.height === height) return this.newestCert
+    const header = await this.header(height)
+    if (header === undefined || height === 0) return null
+    const hh = headerHash(header)
+    for (const peer of this.managers()) {
+      try {
+        const res = obj(await this.sync.request(peer, 'headers', { from: height, to: height }), 'headers response')
+        if (res.cert === null || res.cert === undefined) continue
+        const cert = decodeCertificate(bytes(res.cert, 'cert'))
+        const v = verifyCertificate(cert, this.ctx(), { height, headerHash: hh })
+        if (!v.ok) throw new Error(`certificate for height ${height}: ${v.reason}`)
+        return cert
+      } catch (err) { this.distrust(peer, (err as Error).message) }
+    }
+    return null
+  }
+
   // ------------------------------------------------------------------------------------------
   // verified reads
 
