@@ -93,7 +93,7 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
     '',
     'The pqmed CLI (as doctor-0, who wrote the seeded records):',
     `  node bin/pqmed.js search fever --doctor ${join(net.dir, 'identities', 'doctor-0.json')} --consortium-key ${join(net.dir, 'consortium-key.json')} --state ${clientStateDir(net.dir)} --rpc ${u0}`,
-    ...(recordId !== undefined ? [`  node bin/pqmed.js record verify ${recordId} --rpc ${u1}`] : []),
+    ...(recordId !== undefined ? [`  node bin/pqmed.js record verify ${recordId} --genesis ${join(net.dir, 'genesis.json')} --rpc ${u1}`] : []),
     '',
     `Managers admit only the user nodes listed in genesis and in ${join(net.dir, 'allow-peers.txt')} (re-read on change):`,
     `  node bin/pqmed.js peer-id --data-dir DIR >> ${join(net.dir, 'allow-peers.txt')}   # then start a user node with --data-dir DIR`,
