@@ -192,7 +192,7 @@ async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
     await Promise.all(rec.ciphertexts.map(async (c, i) => { await writeFile(join(dir, `${hex(recordId)}.cip${i + 1}`), unb64(c)) }))
   }
   const summary = { recordId: hex(recordId), height: rec.height, doctor: rec.tx.doctor, time: rec.tx.time, fieldHashes: rec.tx.fields, attachments: rec.tx.attachments, verifiedBy: rec.verifiedBy, localVerification: local }
-  const human = `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  this client: ${describeRecordVerification(local)}\n  the node (${rec.verifiedBy}) says it verified the record`
+  const human = `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  this client: ${describeRecordVerification(local)}\n  answered by ${rec.verifiedBy === 'user-node' ? 'a user node, which verified it against its certified headers' : 'a manager, from its store'}`
   if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification: ${describeRecordVerification(local)}`, summary)
   requireComplete(local, anchors, human, summary)
   out(ctx, summary, human)
@@ -281,7 +281,7 @@ async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
   const cov = r.coverage
   const result = { query, matches: r.matches, omitted: r.omitted, forged: r.forged, coverage: { ...cov, stateDir: state } }
   const scope = cov.counters === 'recovered'
-    ? `covers every index update the node holds for these terms from ${cov.writers} doctor(s): ${cov.updates} update(s); counters recovered from the node in ${cov.recovery?.rounds ?? 0} round(s), ${cov.recovery?.updatesFound ?? 0} not known to this client before`
+    ? `covers every index update the node reports for these terms from ${cov.writers} doctor(s): ${cov.updates} update(s); counters recovered from the node in ${cov.recovery?.rounds ?? 0} round(s), ${cov.recovery?.updatesFound ?? 0} not known to this client before`
     : `covers ONLY the ${cov.updates} index update(s) the client state ${state} knows of (records this state wrote or recovered earlier); records written by other clients are NOT searched: run without --no-recover for the complete answer`
   const human = `${r.matches.length} matching record(s), verified (${r.omitted.length} omitted, ${r.forged.length} forged); ${scope}` +
     r.matches.map((m) => `\n  ${m.recordId} (height ${m.locations[0]?.height ?? '?'})`).join('')
