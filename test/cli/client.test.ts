@@ -34,7 +34,7 @@ interface Out { code: number, stdout: string, stderr: string, json: unknown }
 async function pqmed (...args: string[]): Promise<Out> {
   const parse = (s: string): unknown => { try { return JSON.parse(s.trim().split('\n').pop() as string) } catch { return undefined } }
   try {
-    const r = await run(process.execPath, ['bin/pqmed.js', ...args], { cwd: ROOT, timeout: 120_000 })
+    const r = await run(process.execPath, ['bin/pqmed.js', ...args], { cwd: ROOT, timeout: 300_000 })
     return { code: 0, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) }
   } catch (err) {
     const e = err as { code?: number, stdout: string, stderr: string }
@@ -77,7 +77,7 @@ async function startProxy (target: string, opts: { rewrite?: Rewrite, drop?: str
 }
 
 describe('pqmed client commands: enroll, search and record verify report what they did (CLI as processes)', function () {
-  this.timeout(300_000)
+  this.timeout(900_000)
   let net: TestNetwork
   let work: string
   const proxies: Proxy[] = []
