@@ -3,18 +3,19 @@
  * over JSON-RPC. Every command takes `--rpc URL` (else PQMED_RPC, else the
  * `.pqmed.json` that `npm start` / `sim:local` write, else http://127.0.0.1:8645/: node-url.ts) and `--json`.
  *
- *   pqmed enroll --name NAME --out FILE
+ *   pqmed enroll --name NAME --out FILE | --identity FILE
  *   pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE [--consortium-key FILE] [--file-type T] [--state DIR]
  *   pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
  *   pqmed record verify RECORD_ID [--genesis FILE]
  *   pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
  *   pqmed file verify PATH
- *   pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--recover]
+ *   pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--no-recover]
  *   pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
  *
- * Exit codes: 0 success; 1 error (node unreachable, RPC error, unreadable file); 2 bad usage or
- * input; 3 a verification failed (invalid record, omitted or forged search results, a file that
- * matches no committed ciphertext).
+ * Exit codes: 0 success (a search without a match too: an empty answer is verified like any
+ * other); 1 error (node unreachable, RPC error, unreadable file); 2 bad usage or input; 3 a
+ * verification failed (invalid record, a check that could not be done although --genesis was
+ * given, omitted or forged search results, a file that matches no committed ciphertext).
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -22,9 +23,10 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadPqBackend, type PqBackend } from '../crypto/index.js'
 import {
-  ClientError, consortiumWriters, DEFAULT_RPC_URL, DEFAULT_STATE_DIR, Doctor, hex, loadCounters, newClientIdentity, openConsortiumKey,
-  parseClientIdentity, parseConsortiumKeyFile, parseRecordInput, Patient, readJsonFile, RpcCallError, RpcClient, saveCounters,
-  trustFromGenesis, unb64, unhex, verifyRecordAnswer, writeJsonFile, type ClientIdentityFile, type TrustAnchors
+  ClientError, consortiumWriters, DEFAULT_RPC_URL, DEFAULT_STATE_DIR, Doctor, enrollExistingIdentity, enrollNewIdentity, hex, loadCounters, openConsortiumKey,
+  parseClientIdentity, parseConsortiumKeyFile, parseRecordInput, Patient, type EnrollOutcome, readJsonFile, RpcCallError, RpcClient, saveCounters,
+  describeRecordVerification, RECORD_CHECK_NAMES, trustFromGenesis, unb64, unhex, verifyRecordAnswer, type ClientIdentityFile,
+  type LocalRecordVerification, type TrustAnchors
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
 import { NodeUnreachableError } from '../client/rpc.js'
@@ -34,15 +36,20 @@ export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['enroll', 'record',
 
 export const CLIENT_USAGE = `client commands (all take --json and --rpc URL; without --rpc: PQMED_RPC, else the .pqmed.json written by
 npm start / sim:local (found from the current directory upward, or PQMED_CONFIG=FILE), else ${DEFAULT_RPC_URL}):
-  pqmed enroll --name NAME --out FILE
+  pqmed enroll --name NAME --out FILE       (writes FILE only once the node confirmed the registration)
+  pqmed enroll --identity FILE              (registers an existing patient identity; repeating it is harmless)
   pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE.json [--consortium-key FILE] [--file-type T] [--state DIR]
   pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
   pqmed record verify RECORD_ID [--genesis FILE]
   pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
   pqmed file verify PATH
-  pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--recover]
+  pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--no-recover]
   pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
-exit codes: 0 ok, 1 error, 2 bad usage or input, 3 verification failed / omission detected / no match`
+record get/verify print VALID only when every check was done on the client (that needs --genesis FILE);
+without it they list the checks not done. search recovers every doctor's index counters from the node
+first (complete answer); --no-recover searches only what the --state DIR knows (and says so).
+exit codes: 0 ok (also a search with no match), 1 error, 2 bad usage or input,
+  3 verification failed (invalid record, a check impossible despite --genesis, omitted or forged search results, file matching nothing)`
 
 class UsageError extends Error {}
 class VerificationFailed extends Error {
@@ -107,15 +114,16 @@ function parseBorn (v: string): { from: number, to: number } {
 }
 
 async function enroll (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, name: { type: 'string' }, out: { type: 'string' } }, strict: true })
-  const name = need(values.name, '--name')
-  const path = resolve(need(values.out, '--out'))
-  if (existsSync(path)) throw new UsageError(`${path} exists; refusing to overwrite an identity`)
-  const file = newClientIdentity(name, 'patient')
-  await writeJsonFile(path, file)
-  const patient = Patient.fromIdentity(ctx.pq, file)
-  const r = await patient.enroll(ctx.rpc)
-  out(ctx, { patientId: hex(patient.id), identity: path, ...r }, `enrolled patient ${name}: id ${hex(patient.id)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}); identity written to ${path}`)
+  const { values } = parseArgs({ args: argv, options: { ...COMMON, name: { type: 'string' }, out: { type: 'string' }, identity: { type: 'string' } }, strict: true })
+  let r: EnrollOutcome
+  if (values.identity !== undefined) {
+    if (values.name !== undefined || values.out !== undefined) throw new UsageError('--identity FILE registers an existing identity; --name and --out create a new one (give one or the other)')
+    r = await enrollExistingIdentity(ctx.pq, ctx.rpc, resolve(values.identity))
+  } else {
+    r = await enrollNewIdentity(ctx.pq, ctx.rpc, { name: need(values.name, '--name'), path: resolve(need(values.out, '--out')) })
+  }
+  const how = r.status === 'already-enrolled' ? `already enrolled at height ${String(r.height)}` : `${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}`
+  out(ctx, r, `enrolled patient ${r.name}: id ${r.patientId} (${how}); identity ${values.identity !== undefined ? 'in' : 'written to'} ${r.identity}`)
 }
 
 async function recordCmd (ctx: Ctx, argv: string[]): Promise<void> {
@@ -174,8 +182,10 @@ async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
         r.badGrants.map((b) => `height ${b.height} by ${b.grantor} (${b.reason})`).join('; ')
     if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no usable grant)${warning !== undefined ? `; ${warning}` : ''}`)
     if (warning !== undefined && !ctx.json) console.error(warning)
-    out(ctx, { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification },
-      `record ${hex(recordId)} at height ${r.record.height} (${r.access} access, verified on the client)\n${JSON.stringify(r.fields, null, 2)}`)
+    const output = { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification }
+    const human = `record ${hex(recordId)} at height ${r.record.height} (${r.access} access)\n  this client: ${describeRecordVerification(r.verification)}\n${JSON.stringify(r.fields, null, 2)}`
+    requireComplete(r.verification, anchors, human, output)
+    out(ctx, output, human)
     return
   }
   const rec = await ctx.rpc.getRecord(recordId)
@@ -186,22 +196,33 @@ async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
     await Promise.all(rec.ciphertexts.map(async (c, i) => { await writeFile(join(dir, `${hex(recordId)}.cip${i + 1}`), unb64(c)) }))
   }
   const summary = { recordId: hex(recordId), height: rec.height, doctor: rec.tx.doctor, time: rec.tx.time, fieldHashes: rec.tx.fields, attachments: rec.tx.attachments, verifiedBy: rec.verifiedBy, localVerification: local }
-  if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification: ${JSON.stringify(local.checks)}`, summary)
-  out(ctx, summary, `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  verified by ${rec.verifiedBy} and on this client (header hash, ciphertext hashes, inclusion${anchors !== undefined ? ', signature, certificate' : ''})`)
+  const human = `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  this client: ${describeRecordVerification(local)}\n  answered by ${rec.verifiedBy === 'user-node' ? 'a user node, which verified it against its certified headers' : 'a manager, from its store'}`
+  if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification: ${describeRecordVerification(local)}`, summary)
+  requireComplete(local, anchors, human, summary)
+  out(ctx, summary, human)
+}
+
+/** With the genesis file every check must have been done: a check the client could not do fails the command (exit 3). */
+function requireComplete (local: LocalRecordVerification, anchors: TrustAnchors | undefined, human: string, output: unknown): void {
+  if (anchors !== undefined && !local.complete) {
+    throw new VerificationFailed(`${human}\nverification incomplete although --genesis was given: ${local.unchecked.map((u) => `${RECORD_CHECK_NAMES[u.check]}: ${u.reason}`).join('; ')}`, output)
+  }
 }
 
 async function recordVerify (ctx: Ctx, argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON, genesis: { type: 'string' } }, allowPositionals: true, strict: true })
   const recordId = recordIdArg(positionals[0])
+  const anchors = await trust(values.genesis)
   const v = await ctx.rpc.verifyRecord(recordId)
   const c = v.checks
-  let human = `record ${v.recordId} at height ${v.height}: ${v.valid ? 'VALID' : 'INVALID'} (node checks)\n  signature ${c.signature}, ciphertext hashes [${c.ciphertextHashes.join(', ')}], inclusion ${c.inclusion}, certificate ${c.certificate}, doctor registered ${c.doctorRegistered}`
-  if (!v.valid) throw new VerificationFailed(human, v)
-  // and again on this client, from the raw record answer
-  const local = verifyRecordAnswer(ctx.pq, await ctx.rpc.getRecord(recordId), await trust(values.genesis))
-  const result = { ...v, valid: v.valid && local.valid, localVerification: local }
-  human += `\n  client re-verification: ${local.valid ? 'VALID' : 'INVALID'} ${JSON.stringify(local.checks)}`
+  const nodeReport = `  the node's own report (${v.valid ? 'all its checks passed' : 'INVALID'}): signature ${c.signature}, ciphertext hashes [${c.ciphertextHashes.join(', ')}], inclusion ${c.inclusion}, certificate ${c.certificate}, doctor registered ${c.doctorRegistered}`
+  if (!v.valid) throw new VerificationFailed(`record ${v.recordId} at height ${v.height}: INVALID according to the node\n${nodeReport}`, v)
+  // and again on this client, from the raw record answer: only what this client checked counts
+  const local = verifyRecordAnswer(ctx.pq, await ctx.rpc.getRecord(recordId), anchors)
+  const result = { ...v, valid: v.valid && local.valid, complete: local.complete, unchecked: local.unchecked, localVerification: local }
+  const human = `record ${v.recordId} at height ${v.height}\n  this client: ${describeRecordVerification(local)}\n${nodeReport}`
   if (!local.valid) throw new VerificationFailed(human, result)
+  requireComplete(local, anchors, human, result)
   out(ctx, result, human)
 }
 
@@ -244,10 +265,12 @@ async function fileCmd (ctx: Ctx, argv: string[]): Promise<void> {
 async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...COMMON, type: { type: 'string' }, born: { type: 'string' }, doctor: { type: 'string' }, 'consortium-key': { type: 'string' }, state: { type: 'string' }, recover: { type: 'boolean' } },
+    options: { ...COMMON, type: { type: 'string' }, born: { type: 'string' }, doctor: { type: 'string' }, 'consortium-key': { type: 'string' }, state: { type: 'string' }, recover: { type: 'boolean' }, 'no-recover': { type: 'boolean' } },
     allowPositionals: true,
     strict: true
   })
+  if (values.recover === true && values['no-recover'] === true) throw new UsageError('--recover and --no-recover contradict each other (recovery is the default)')
+  const recover = values['no-recover'] !== true
   const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
   const keywords = positionals.filter((k) => k.trim() !== '')
   if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
@@ -256,11 +279,16 @@ async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
   const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), 'consortium key file'))
   const doctorIdent = loadClientIdentity(doctorFile)
   const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey: openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey), counters: await loadCounters(state) })
-  const r = await doctor.search(ctx.rpc, query, consortiumWriters(ck), { recover: values.recover === true })
-  if (values.recover === true) await saveCounters(state, doctor.counters)
-  const result = { query, matches: r.matches, omitted: r.omitted, forged: r.forged }
-  const human = `${r.matches.length} matching record(s) (verified; ${r.omitted.length} omitted, ${r.forged.length} forged):\n` +
-    r.matches.map((m) => `  ${m.recordId} (height ${m.locations[0]?.height ?? '?'})`).join('\n')
+  const r = await doctor.search(ctx.rpc, query, consortiumWriters(ck), { recover })
+  // the recovered counts make the next search cheaper and let it detect omissions of what it found now
+  if (recover) await saveCounters(state, doctor.counters).catch((err: Error) => { console.error(`warning: the recovered counters were not saved to ${state}: ${err.message}`) })
+  const cov = r.coverage
+  const result = { query, matches: r.matches, omitted: r.omitted, forged: r.forged, coverage: { ...cov, stateDir: state } }
+  const scope = cov.counters === 'recovered'
+    ? `covers every index update the node reports for these terms from ${cov.writers} doctor(s): ${cov.updates} update(s); counters recovered from the node in ${cov.recovery?.rounds ?? 0} round(s), ${cov.recovery?.updatesFound ?? 0} not known to this client before`
+    : `covers ONLY the ${cov.updates} index update(s) the client state ${state} knows of (records this state wrote or recovered earlier); records written by other clients are NOT searched: run without --no-recover for the complete answer`
+  const human = `${r.matches.length} matching record(s), verified (${r.omitted.length} omitted, ${r.forged.length} forged); ${scope}` +
+    r.matches.map((m) => `\n  ${m.recordId} (height ${m.locations[0]?.height ?? '?'})`).join('')
   if (r.omitted.length > 0 || r.forged.length > 0) throw new VerificationFailed(`${human}\nthe node's answer is incomplete or forged: ${JSON.stringify({ omitted: r.omitted, forged: r.forged })}`, result)
   out(ctx, result, human)
 }

@@ -134,7 +134,7 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
       ? `(found from ${resolve(configPath, '..')} and the directories below it; elsewhere set ${CONFIG_ENV}=${configPath}, or pass --rpc URL). As doctor-0, who wrote the seeded records:`
       : `(give ${CONFIG_ENV}=${configPath}, or run from ${resolve(configPath, '..')}). As doctor-0, who wrote the seeded records:`,
     `  ${cli} search fever --doctor ${shown(join(net.dir, 'identities', 'doctor-0.json'), cwd)}`,
-    ...(recordId !== undefined ? [`  ${cli} record verify ${recordId}`] : []),
+    ...(recordId !== undefined ? [`  ${cli} record verify ${recordId} --genesis ${shown(join(net.dir, 'genesis.json'), cwd)}`] : []),
     '',
     `Managers admit only the user nodes listed in genesis and in ${join(net.dir, 'allow-peers.txt')} (re-read on change):`,
     `  node bin/pqmed.js peer-id --data-dir DIR >> ${join(net.dir, 'allow-peers.txt')}   # then start a user node with --data-dir DIR`,

@@ -17,7 +17,7 @@ import type { PersonalInfo, RecordInput } from './input.js'
 import { parseHandoffPayload } from './patient.js'
 import { buildGrantTx, buildRecordSubmission, type BuiltSubmission } from './record.js'
 import { hex, RpcCallError, type RpcClient } from './rpc.js'
-import { querySearch, runSearch } from './search.js'
+import { querySearch, runSearch, type HeaderRanges } from './search.js'
 import type { TrustAnchors } from './verify.js'
 
 /** An opened cip0: what the doctor needs to write the patient's record. */
@@ -43,12 +43,33 @@ export interface SearchMatch {
   locations: Array<{ term: string, field: number, ciphertextHash: string, height: number, position: number }>
 }
 
+/** What a search covered: which index updates it asked the node for. */
+export interface SearchCoverage {
+  /**
+   * `recovered`: the counts of every (writer, term) tree were recovered from the node first, so
+   * the search covers every update the node's index holds for the query (a node can hide updates
+   * newer than what this client knew by answering "absent" to the probes; docs/SSE.md).
+   * `local`: only the counts this client's state holds; updates written by other clients are not
+   * searched.
+   */
+  counters: 'recovered' | 'local'
+  /** Index writers (doctors) searched. */
+  writers: number
+  /** (writer, term) trees searched. */
+  trees: number
+  /** Index updates the search expected, over all those trees. */
+  updates: number
+  /** Cost of the counter recovery (absent with `counters: 'local'`). */
+  recovery?: { rounds: number, labelsProbed: number, updatesFound: number, ms: number }
+}
+
 export interface SearchResult {
   matches: SearchMatch[]
   /** Entries the client's counters expect but the node did not return (non-empty: the node omitted results). */
   omitted: Array<{ term: string, writer: string, counter: number }>
   /** Returned entries that are not authentic answers. */
   forged: Array<{ reason: string, label: string }>
+  coverage: SearchCoverage
   search: VerifiedSearch
 }
 
@@ -179,27 +200,48 @@ export class Doctor {
   /**
    * Searches index 2: every keyword AND the file type AND the birth-year range, over `writers`
    * (doctor ids; the consortium key file lists them). The answer is verified against this
-   * client's counters: missing entries are `omitted`, inauthentic ones `forged`. With `recover`,
-   * counts for the query's terms are first recovered from the node (for writers whose counters
-   * this client never received; a lying node can only make them smaller).
+   * client's counters: missing entries are `omitted`, inauthentic ones `forged`.
+   *
+   * By default (`recover` not false) the counts of every writer's tree for the query's terms are
+   * first recovered from the node (`recoverCounters`: bare-label probes, normally one or two
+   * rounds), so the search covers every update the node's index holds, including those written by
+   * other clients; counts this client already knew are never lowered. With `recover: false` only
+   * the counts this client holds are searched: updates written by other clients (or before this
+   * client's state was created) are NOT searched, and `coverage.counters` says so.
    */
   async search (rpc: RpcClient, query: ConjunctiveQuery, writers: readonly Uint8Array[], opts: { recover?: boolean } = {}): Promise<SearchResult> {
     if (this.consortiumKey === undefined) throw new ClientError('BAD_CONSORTIUM_KEY', 'searching index 2 needs the consortium index key')
     const indexKey = this.consortiumKey
-    if (opts.recover === true) {
-      await recoverCounters(this.sseClient, {
+    const headers: HeaderRanges = new Map()
+    const terms = [...new Set(conjunctionClauses(query).flat())]
+    const countsOf = (): number[] => terms.flatMap((term) => writers.map((w) => this.sseClient.counters.get(this.sseClient.tree(indexKey, w, term).id)))
+    const known = countsOf()
+    let recovery: SearchCoverage['recovery']
+    const recoveryForged: SearchResult['forged'] = []
+    if (opts.recover !== false) {
+      const t0 = performance.now()
+      const report = await recoverCounters(this.sseClient, {
         indexKey,
         writers,
-        terms: conjunctionClauses(query).flat(),
+        terms,
         probe: async (token) => {
-          const { entries, verifyProof } = await querySearch(rpc, token)
+          const { entries, verifyProof } = await querySearch(rpc, token, headers)
           return entries.filter(verifyProof)
         },
         verifyProof: () => true
       })
+      const after = countsOf()
+      recovery = {
+        rounds: report.rounds,
+        labelsProbed: report.labelsProbed,
+        updatesFound: after.reduce((a, c, i) => a + c - (known[i] ?? 0), 0),
+        ms: Math.round(performance.now() - t0)
+      }
+      for (const f of report.forged) recoveryForged.push({ reason: `recovery probe: ${f.reason}`, label: f.entry.label instanceof Uint8Array ? hex(f.entry.label) : '' })
     }
+    const counts = countsOf()
     const plan = planConjunction(this.sseClient, indexKey, writers, query)
-    const search = await runSearch(rpc, plan)
+    const search = await runSearch(rpc, plan, headers)
     const matches = intersectClauses(plan.clauses, search.locations).map((m) => ({
       recordId: hex(m.recordId),
       locations: m.locations.map((l) => ({ term: l.term, field: l.location.field, ciphertextHash: hex(l.location.ciphertextHash), height: l.position.height, position: l.position.index }))
@@ -207,7 +249,14 @@ export class Doctor {
     return {
       matches,
       omitted: search.omitted.map((o) => ({ term: o.term, writer: hex(o.writer), counter: o.counter })),
-      forged: search.forged.map((f) => ({ reason: f.reason, label: f.entry.label instanceof Uint8Array ? hex(f.entry.label) : '' })),
+      forged: [...recoveryForged, ...search.forged.map((f) => ({ reason: f.reason, label: f.entry.label instanceof Uint8Array ? hex(f.entry.label) : '' }))],
+      coverage: {
+        counters: recovery !== undefined ? 'recovered' : 'local',
+        writers: writers.length,
+        trees: counts.length,
+        updates: counts.reduce((a, c) => a + c, 0),
+        recovery
+      },
       search
     }
   }

@@ -7,6 +7,7 @@ export type ClientErrorCode =
   | 'TRANSPORT' // the node could not be reached or did not answer JSON-RPC
   | 'VERIFY_FAILED' // an answer from the node failed client-side verification
   | 'NO_ACCESS' // no key (own PUF secret or grant) opens the requested field
+  | 'UNCONFIRMED' // a submission was sent but its outcome is unknown (it may still commit)
 
 export class ClientError extends Error {
   readonly code: ClientErrorCode

@@ -88,17 +88,41 @@ export class Patient {
     return { tx, bytes: encodeSubmission(tx, []) }
   }
 
-  /** Enrolls the patient (no-op returning the enrollment height if the same keys are already enrolled). */
-  async enroll (rpc: RpcClient, time = Date.now()): Promise<{ status: 'committed' | 'pending' | 'already-enrolled', height?: number, txHash?: string }> {
+  /** This patient's enrollment as committed on chain: its height, or undefined if it is not enrolled. */
+  async enrolledAt (rpc: RpcClient): Promise<number | undefined> {
     try {
       const p = await rpc.getPatient(this.id)
-      if (p.kemPublicKey === b64(this.kemPublicKey) && p.sigPublicKey === b64(this.sigPublicKey)) return { status: 'already-enrolled', height: p.height }
+      if (p.kemPublicKey === b64(this.kemPublicKey) && p.sigPublicKey === b64(this.sigPublicKey)) return p.height
       throw new ClientError('BAD_IDENTITY', 'another key set is enrolled under this patient id')
     } catch (err) {
       if (!(err instanceof RpcCallError) || err.rpcName !== 'UNKNOWN_PATIENT') throw err
+      return undefined
     }
-    const r = await rpc.registerPatient(this.enrollment(time).bytes, true)
-    return { status: r.status, height: r.height, txHash: r.txHash }
+  }
+
+  /**
+   * Enrolls the patient. Idempotent: if the same keys are already enrolled it returns
+   * `already-enrolled` with the enrollment height, and if an enrollment of this patient is still
+   * pending (an earlier attempt whose answer was lost: the node refuses a second one with
+   * DUPLICATE) it waits up to `pendingWaitMs` for that one to commit.
+   */
+  async enroll (rpc: RpcClient, time = Date.now(), opts: { pendingWaitMs?: number } = {}): Promise<{ status: 'committed' | 'pending' | 'already-enrolled', height?: number, txHash?: string }> {
+    const before = await this.enrolledAt(rpc)
+    if (before !== undefined) return { status: 'already-enrolled', height: before }
+    try {
+      const r = await rpc.registerPatient(this.enrollment(time).bytes, true)
+      return { status: r.status, height: r.height, txHash: r.txHash }
+    } catch (err) {
+      if (!(err instanceof RpcCallError) || err.rpcName !== 'DUPLICATE') throw err
+      // another enrollment of this patient id is pending or committed: wait until it is on chain
+      const deadline = Date.now() + (opts.pendingWaitMs ?? 30_000)
+      for (;;) {
+        const h = await this.enrolledAt(rpc)
+        if (h !== undefined) return { status: 'already-enrolled', height: h }
+        if (Date.now() > deadline) throw err
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+    }
   }
 
   /** A fresh record id. */

@@ -13,13 +13,16 @@ export function entryFromJson (e: SearchEntryJson): StoredEntry {
   return { label: unhex(e.label, 'label'), value: unb64(e.value), position: { height: e.height, index: e.position } }
 }
 
+/** Index position ranges of certified headers by height, shared by the queries of one search (each header is fetched once). */
+export type HeaderRanges = Map<number, { start: number, end: number }>
+
 /** Runs `token` on the node and returns its entries plus a proof checker for them. */
-export async function querySearch (rpc: RpcClient, token: SearchToken): Promise<{ entries: StoredEntry[], verifyProof: (e: StoredEntry) => boolean }> {
+export async function querySearch (rpc: RpcClient, token: SearchToken, ranges: HeaderRanges = new Map()): Promise<{ entries: StoredEntry[], verifyProof: (e: StoredEntry) => boolean }> {
   if (token.groups.length === 0 && token.labels.length === 0) return { entries: [], verifyProof: () => false }
   const answer = await rpc.search(encodeSearchToken(token))
   const entries = answer.map(entryFromJson)
-  const ranges = new Map<number, { start: number, end: number }>()
   for (const h of new Set(entries.map((e) => e.position.height))) {
+    if (ranges.has(h)) continue
     try {
       const { header } = await rpc.getHeader(h)
       ranges.set(h, { start: header.indexStart, end: header.indexStart + header.indexCount })
@@ -33,7 +36,7 @@ export async function querySearch (rpc: RpcClient, token: SearchToken): Promise<
 }
 
 /** Runs a plan and verifies the answer (omissions, forgeries, positions). */
-export async function runSearch (rpc: RpcClient, plan: QueryPlan): Promise<VerifiedSearch> {
-  const { entries, verifyProof } = await querySearch(rpc, plan.token)
+export async function runSearch (rpc: RpcClient, plan: QueryPlan, ranges?: HeaderRanges): Promise<VerifiedSearch> {
+  const { entries, verifyProof } = await querySearch(rpc, plan.token, ranges)
   return verifySearchResults(plan, entries, verifyProof)
 }

@@ -2,7 +2,9 @@
  * Client-side re-verification of a record answer (`ehr_getRecord`), independent of the node that
  * answered: the header hash, each ciphertext's SHA-256 against the signed hashes, the Merkle
  * inclusion of the tx under the header's txRoot and, when the client holds them (a genesis file),
- * the doctor's ML-DSA-65 signature and the managers' commit certificate.
+ * the doctor's ML-DSA-65 signature, the doctor's registration and the managers' commit
+ * certificate. The result says which checks passed, which failed and which were not performed
+ * (and why): only `valid && complete` means the record is fully verified.
  */
 import { headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion, type CommitCertificate, type GrantTx, type Header, type RecordTx } from '../blocks/index.js'
 import { equalBytes, sha256, SUITE, type SigVerifier } from '../crypto/index.js'
@@ -96,9 +98,24 @@ function certFromJson (c: CertificateJson): CommitCertificate {
 /** `'unchecked'`: the client lacks what the check needs (no genesis, or no certificate in the answer). */
 export type LocalCheck = boolean | 'unchecked'
 
+/** The checks of `verifyRecordAnswer`, in the order they are reported. */
+export type RecordCheckName = 'headerHash' | 'ciphertextHashes' | 'inclusion' | 'signature' | 'doctorRegistered' | 'certificate'
+
+/** Human names of the checks (CLI output). */
+export const RECORD_CHECK_NAMES: Readonly<Record<RecordCheckName, string>> = {
+  headerHash: 'header hash',
+  ciphertextHashes: 'ciphertext hashes',
+  inclusion: 'Merkle inclusion in the block',
+  signature: 'doctor\'s signature',
+  doctorRegistered: 'doctor registration',
+  certificate: 'commit certificate (2f + 1 managers)'
+}
+
 export interface LocalRecordVerification {
-  /** Every performed check passed (unchecked ones do not count against it). */
+  /** Every performed check passed (unchecked ones do not count against it: see `complete`). */
   valid: boolean
+  /** Every check was performed (nothing is `'unchecked'`). Only `valid && complete` means the record is fully verified. */
+  complete: boolean
   checks: {
     headerHash: boolean
     ciphertextHashes: boolean[]
@@ -107,7 +124,15 @@ export interface LocalRecordVerification {
     doctorRegistered: LocalCheck
     certificate: LocalCheck
   }
+  /** The checks that were performed and passed. */
+  passed: RecordCheckName[]
+  /** The checks that were performed and failed. */
+  failed: RecordCheckName[]
+  /** The checks that were not performed, each with the reason. */
+  unchecked: Array<{ check: RecordCheckName, reason: string }>
 }
+
+const NO_GENESIS = 'needs the genesis file (--genesis FILE): the managers\' and registered doctors\' keys'
 
 /** Re-verifies an `ehr_getRecord` answer on the client. Never throws on bad data: reports it. */
 export function verifyRecordAnswer (verifier: SigVerifier, rec: RecordJson, trust?: TrustAnchors): LocalRecordVerification {
@@ -115,7 +140,7 @@ export function verifyRecordAnswer (verifier: SigVerifier, rec: RecordJson, trus
   let tx: RecordTx | undefined
   try { header = headerFromJson(rec.header); tx = recordTxFromJson(rec.tx) } catch { /* reported below */ }
   if (header === undefined || tx === undefined) {
-    return { valid: false, checks: { headerHash: false, ciphertextHashes: [], inclusion: false, signature: false, doctorRegistered: false, certificate: false } }
+    return summarize({ headerHash: false, ciphertextHashes: [], inclusion: false, signature: false, doctorRegistered: false, certificate: false }, false, {})
   }
   const hh = headerHash(header)
   const headerOk = hex(hh) === rec.header.hash
@@ -128,6 +153,7 @@ export function verifyRecordAnswer (verifier: SigVerifier, rec: RecordJson, trus
   let signature: LocalCheck = 'unchecked'
   let doctorRegistered: LocalCheck = 'unchecked'
   let certificate: LocalCheck = 'unchecked'
+  const reasons: Partial<Record<RecordCheckName, string>> = { signature: NO_GENESIS, doctorRegistered: NO_GENESIS, certificate: NO_GENESIS }
   if (trust !== undefined) {
     const doc = trust.doctors.find((d) => equalBytes(sha256(d.sigPublicKey), (tx as RecordTx).doctor))
     doctorRegistered = doc !== undefined
@@ -135,11 +161,38 @@ export function verifyRecordAnswer (verifier: SigVerifier, rec: RecordJson, trus
       recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
     }, tx.signature)
     if (rec.certificate !== null) {
-      certificate = verifyCertificate(certFromJson(rec.certificate), { chainId: trust.chainId, managers: trust.managers, verifier }, { height: header.height, headerHash: hh }).ok
+      let cert: CommitCertificate | undefined
+      try { cert = certFromJson(rec.certificate) } catch { /* a malformed certificate fails the check */ }
+      certificate = cert !== undefined && verifyCertificate(cert, { chainId: trust.chainId, managers: trust.managers, verifier }, { height: header.height, headerHash: hh }).ok
+    } else {
+      reasons.certificate = `the node's answer carries no commit certificate for height ${rec.height}`
     }
   }
-  const checks = { headerHash: headerOk, ciphertextHashes, inclusion, signature, doctorRegistered, certificate }
-  const valid = headerOk && inclusion && ciphertextHashes.length === rec.ciphertexts.length && ciphertextHashes.every(Boolean) &&
-    signature !== false && doctorRegistered !== false && certificate !== false
-  return { valid, checks }
+  const countOk = ciphertextHashes.length === rec.ciphertexts.length
+  return summarize({ headerHash: headerOk, ciphertextHashes, inclusion, signature, doctorRegistered, certificate }, countOk, reasons)
+}
+
+function summarize (checks: LocalRecordVerification['checks'], ciphertextCountOk: boolean, reasons: Partial<Record<RecordCheckName, string>>): LocalRecordVerification {
+  const passed: RecordCheckName[] = []
+  const failed: RecordCheckName[] = []
+  const unchecked: LocalRecordVerification['unchecked'] = []
+  for (const name of Object.keys(RECORD_CHECK_NAMES) as RecordCheckName[]) {
+    const v = name === 'ciphertextHashes' ? ciphertextCountOk && checks.ciphertextHashes.length > 0 && checks.ciphertextHashes.every(Boolean) : checks[name]
+    if (v === 'unchecked') unchecked.push({ check: name, reason: reasons[name] ?? 'not checked' })
+    else if (v) passed.push(name)
+    else failed.push(name)
+  }
+  return { valid: failed.length === 0, complete: unchecked.length === 0, checks, passed, failed, unchecked }
+}
+
+/**
+ * One line saying what this client checked, and what it did not: VALID only when every check was
+ * done and passed; "valid as far as checked" (and the list of what was not) otherwise.
+ */
+export function describeRecordVerification (v: LocalRecordVerification): string {
+  const names = (xs: readonly RecordCheckName[]): string => xs.map((x) => RECORD_CHECK_NAMES[x]).join(', ')
+  if (!v.valid) return `INVALID: failed ${names(v.failed)}${v.passed.length > 0 ? `; passed ${names(v.passed)}` : ''}${v.unchecked.length > 0 ? `; not checked ${names(v.unchecked.map((u) => u.check))}` : ''}`
+  if (v.complete) return `VALID (every check done on this client: ${names(v.passed)})`
+  const why = [...new Set(v.unchecked.map((u) => u.reason))]
+  return `NOT FULLY VERIFIED: passed ${names(v.passed)}; NOT checked ${names(v.unchecked.map((u) => u.check))} (${why.join('; ')})`
 }

@@ -69,6 +69,8 @@ export class LightNode {
   private readonly managerPeers: Set<string>
   private readonly doctors = new Map<string, Uint8Array>()
   private readonly headerCache = new Map<number, Header>()
+  /** Verified certificates of older blocks fetched for record answers (`certificateAt`), the most recent 1,024. */
+  private readonly certCache = new Map<number, CommitCertificate>()
   private head: Header
   private headHash: Uint8Array
   private newestCert: CommitCertificate | null = null
@@ -246,6 +248,36 @@ export class LightNode {
       void this.syncHeaders().catch(() => {})
     }
     return TopicValidatorResult.Accept
+  }
+
+  /**
+   * The commit certificate of the block at `height`: the newest one is kept; an older one is
+   * fetched from a manager (`headers` from..to = height returns the certificate of `to`) and
+   * checked against our stored header before it is returned. Null if no manager has a valid one.
+   */
+  async certificateAt (height: number): Promise<CommitCertificate | null> {
+    if (this.newestCert !== null && this.newestCert.height === height) return this.newestCert
+    const cached = this.certCache.get(height)
+    if (cached !== undefined) return cached
+    const header = await this.header(height)
+    if (header === undefined || height === 0) return null
+    const hh = headerHash(header)
+    for (const peer of this.managers()) {
+      try {
+        const res = obj(await this.sync.request(peer, 'headers', { from: height, to: height }), 'headers response')
+        if (res.cert === null || res.cert === undefined) continue
+        const cert = decodeCertificate(bytes(res.cert, 'cert'))
+        const v = verifyCertificate(cert, this.ctx(), { height, headerHash: hh })
+        if (!v.ok) throw new Error(`certificate for height ${height}: ${v.reason}`)
+        this.certCache.set(height, cert)
+        if (this.certCache.size > 1024) {
+          const first = this.certCache.keys().next().value
+          if (first !== undefined) this.certCache.delete(first)
+        }
+        return cert
+      } catch (err) { this.distrust(peer, (err as Error).message) }
+    }
+    return null
   }
 
   // ------------------------------------------------------------------------------------------

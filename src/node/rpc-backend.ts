@@ -184,7 +184,9 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
 
     async getRecord (recordId): Promise<RecordJson> {
       const r = await record(recordId)
-      const c = await certificate(r.stored.height)
+      // a user node keeps only its newest certificate: the record's own is fetched from a manager,
+      // so that a client holding the genesis can check it
+      const c = m !== undefined ? await certificate(r.stored.height) : await l?.certificateAt(r.stored.height) ?? null
       const tx = txJson(r.stored.tx)
       if (tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
       return {

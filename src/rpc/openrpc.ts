@@ -320,7 +320,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
   },
   ehr_getRecord: {
     summary: 'A record\'s ciphertexts with inclusion proof, header and certificate.',
-    description: 'Everything a client needs to verify and decrypt a record: the record tx, its ciphertexts, the Merkle proof, the header and certificate. A user node verifies all of it against its certified headers before replying.',
+    description: 'Everything a client needs to verify and decrypt a record: the record tx, its ciphertexts, the Merkle proof, the header and the commit certificate of the record\'s block (a user node, which keeps only its newest certificate, fetches that one from a manager and checks it; null only if no manager provided a valid one). A user node verifies all of it against its certified headers before replying.',
     params: [recordIdParam],
     result: { name: 'record', schema: ref('Record') },
     errors: ['UNKNOWN_RECORD', ...readErrors]
