@@ -1,15 +1,8 @@
 /**
- * The client subcommands of `pqmed`, built on the SDK (`src/client`); they talk to a node only
- * over JSON-RPC. Every command takes `--rpc URL` (default http://127.0.0.1:8645/) and `--json`.
- *
- *   pqmed enroll --name NAME --out FILE
- *   pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE [--consortium-key FILE] [--file-type T] [--state DIR]
- *   pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
- *   pqmed record verify RECORD_ID [--genesis FILE]
- *   pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
- *   pqmed file verify PATH
- *   pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--recover]
- *   pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
+ * The client commands of `pqmed`, built on the SDK (`src/client`); they talk to a node only
+ * over JSON-RPC. Their flags and help are defined in ./commands.ts (every command takes `--rpc URL`,
+ * default http://127.0.0.1:8645/, and `--json`); src/cli/main.ts imports this module only when a
+ * client command runs, and each handler gets the parsed options keyed by long flag.
  *
  * Exit codes: 0 success; 1 error (node unreachable, RPC error, unreadable file); 2 bad usage or
  * input; 3 a verification failed (invalid record, omitted or forged search results, a file that
@@ -18,7 +11,6 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { loadPqBackend, type PqBackend } from '../crypto/index.js'
 import {
   ClientError, consortiumWriters, DEFAULT_RPC_URL, DEFAULT_STATE_DIR, Doctor, hex, loadCounters, newClientIdentity, openConsortiumKey,
@@ -26,34 +18,15 @@ import {
   trustFromGenesis, unb64, unhex, verifyRecordAnswer, writeJsonFile, type ClientIdentityFile, type TrustAnchors
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
+import { UsageError, type OptionValues } from './usage.js'
 
-export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['enroll', 'record', 'file', 'search', 'grant'])
-
-export const CLIENT_USAGE = `client commands (all take --rpc URL, default ${DEFAULT_RPC_URL}, and --json):
-  pqmed enroll --name NAME --out FILE
-  pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE.json [--consortium-key FILE] [--file-type T] [--state DIR]
-  pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
-  pqmed record verify RECORD_ID [--genesis FILE]
-  pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
-  pqmed file verify PATH
-  pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--recover]
-  pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
-exit codes: 0 ok, 1 error, 2 bad usage or input, 3 verification failed / omission detected / no match`
-
-class UsageError extends Error {}
 class VerificationFailed extends Error {
   constructor (message: string, readonly output: unknown) { super(message) }
 }
 
-const COMMON = {
-  rpc: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' }
-} as const
-
 interface Ctx { rpc: RpcClient, json: boolean, pq: PqBackend }
 
-function out (ctx: Ctx, value: unknown, human: string): void {
+function out (ctx: Pick<Ctx, 'json'>, value: unknown, human: string): void {
   console.log(ctx.json ? JSON.stringify(value) : human)
 }
 
@@ -102,8 +75,7 @@ function parseBorn (v: string): { from: number, to: number } {
   return { from, to }
 }
 
-async function enroll (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, name: { type: 'string' }, out: { type: 'string' } }, strict: true })
+async function enroll (ctx: Ctx, values: { name?: string, out?: string }): Promise<void> {
   const name = need(values.name, '--name')
   const path = resolve(need(values.out, '--out'))
   if (existsSync(path)) throw new UsageError(`${path} exists; refusing to overwrite an identity`)
@@ -114,21 +86,7 @@ async function enroll (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, { patientId: hex(patient.id), identity: path, ...r }, `enrolled patient ${name}: id ${hex(patient.id)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}); identity written to ${path}`)
 }
 
-async function recordCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv
-  if (sub === 'submit') return await recordSubmit(ctx, rest)
-  if (sub === 'get') return await recordGet(ctx, rest)
-  if (sub === 'verify') return await recordVerify(ctx, rest)
-  if (sub === 'list') return await recordList(ctx, rest)
-  throw new UsageError(`unknown 'record' subcommand '${String(sub)}' (submit, get, verify, list)`)
-}
-
-async function recordSubmit (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...COMMON, doctor: { type: 'string' }, patient: { type: 'string' }, input: { type: 'string' }, 'consortium-key': { type: 'string' }, 'file-type': { type: 'string' }, state: { type: 'string' } },
-    strict: true
-  })
+async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: string, input?: string, 'consortium-key'?: string, 'file-type'?: string, state?: string }): Promise<void> {
   const state = resolve(values.state ?? DEFAULT_STATE_DIR)
   const input = parseRecordInput(await readJsonFile(need(values.input, '--input'), 'record input'))
   if (values['file-type'] !== undefined) input.fileType = values['file-type']
@@ -149,13 +107,7 @@ async function recordSubmit (ctx: Ctx, argv: string[]): Promise<void> {
     `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates)`)
 }
 
-async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...COMMON, decrypt: { type: 'boolean' }, as: { type: 'string' }, genesis: { type: 'string' }, 'save-ciphertexts': { type: 'string' } },
-    allowPositionals: true,
-    strict: true
-  })
+async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, genesis?: string, 'save-ciphertexts'?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   const anchors = await trust(values.genesis)
   if (values.decrypt === true) {
@@ -186,8 +138,7 @@ async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, summary, `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  verified by ${rec.verifiedBy} and on this client (header hash, ciphertext hashes, inclusion${anchors !== undefined ? ', signature, certificate' : ''})`)
 }
 
-async function recordVerify (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON, genesis: { type: 'string' } }, allowPositionals: true, strict: true })
+async function recordVerify (ctx: Ctx, values: { genesis?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   const v = await ctx.rpc.verifyRecord(recordId)
   const c = v.checks
@@ -211,8 +162,7 @@ async function writersFrom (consortium: string | undefined, genesis: string | un
   throw new UsageError('the list of doctors (index writers) comes from --consortium-key FILE or --genesis FILE')
 }
 
-async function recordList (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, as: { type: 'string' }, 'consortium-key': { type: 'string' }, genesis: { type: 'string' } }, strict: true })
+async function recordList (ctx: Ctx, values: { as?: string, 'consortium-key'?: string, genesis?: string }): Promise<void> {
   const patient = Patient.fromIdentity(ctx.pq, await identityFile(need(values.as, '--as')))
   const writers = await writersFrom(values['consortium-key'], values.genesis)
   const r = await patient.listRecords(ctx.rpc, writers)
@@ -222,10 +172,8 @@ async function recordList (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, result, human)
 }
 
-async function fileCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv
-  if (sub !== 'verify') throw new UsageError(`unknown 'file' subcommand '${String(sub)}' (verify)`)
-  const { positionals } = parseArgs({ args: rest, options: { ...COMMON }, allowPositionals: true, strict: true })
+/** `file verify` needs no crypto backend (the node hashes and looks up the bytes). */
+async function fileVerify (ctx: Omit<Ctx, 'pq'>, _values: unknown, positionals: string[]): Promise<void> {
   const path = positionals[0]
   if (path === undefined) throw new UsageError('PATH is required')
   let bytes: Uint8Array
@@ -237,13 +185,7 @@ async function fileCmd (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, m, `${path} (sha256 ${m.sha256}) is ${field} of record ${String(m.recordId)} committed at height ${String(m.height)}`)
 }
 
-async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...COMMON, type: { type: 'string' }, born: { type: 'string' }, doctor: { type: 'string' }, 'consortium-key': { type: 'string' }, state: { type: 'string' }, recover: { type: 'boolean' } },
-    allowPositionals: true,
-    strict: true
-  })
+async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doctor?: string, 'consortium-key'?: string, state?: string, recover?: boolean }, positionals: string[]): Promise<void> {
   const state = resolve(values.state ?? DEFAULT_STATE_DIR)
   const keywords = positionals.filter((k) => k.trim() !== '')
   if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
@@ -261,13 +203,7 @@ async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, result, human)
 }
 
-async function grantCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...COMMON, from: { type: 'string' }, to: { type: 'string' }, fields: { type: 'string' } },
-    allowPositionals: true,
-    strict: true
-  })
+async function grantCmd (ctx: Ctx, values: { from?: string, to?: string, fields?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   const fields = parseFields(need(values.fields, '--fields'))
   const fromFile = await identityFile(need(values.from, '--from'))
@@ -283,35 +219,36 @@ async function grantCmd (ctx: Ctx, argv: string[]): Promise<void> {
     `granted fields [${r.tx.fields.join(', ')}] of record ${hex(recordId)} to key ${hex(r.tx.grantee)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''})`)
 }
 
-/** Runs one client subcommand; sets `process.exitCode` (never throws). */
-export async function runClientCommand (cmd: string, argv: string[]): Promise<void> {
-  const json = argv.includes('--json')
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, searchCmd, grantCmd }
+
+/**
+ * Runs one client command (`group`: its top-level name, used in error messages) with its parsed
+ * options; sets `process.exitCode` (never throws).
+ */
+export async function runClientCommand (cmd: string, handler: keyof typeof HANDLERS | 'fileVerify', values: OptionValues, positionals: string[]): Promise<void> {
+  const json = values.json === true
   try {
-    if (argv.includes('--help') || argv.includes('-h')) { console.log(CLIENT_USAGE); return }
-    const rpcIdx = argv.indexOf('--rpc')
-    const url = rpcIdx >= 0 ? argv[rpcIdx + 1] : undefined
-    if (rpcIdx >= 0 && (url === undefined || url.startsWith('--'))) throw new UsageError('--rpc needs a URL')
+    const url = values.rpc as string | undefined
     let rpc: RpcClient
     try { rpc = new RpcClient(url ?? DEFAULT_RPC_URL) } catch (err) { throw new UsageError((err as Error).message) }
-    const ctx: Ctx = { rpc, json, pq: await loadPqBackend() }
-    if (cmd === 'enroll') await enroll(ctx, argv)
-    else if (cmd === 'record') await recordCmd(ctx, argv)
-    else if (cmd === 'file') await fileCmd(ctx, argv)
-    else if (cmd === 'search') await searchCmd(ctx, argv)
-    else if (cmd === 'grant') await grantCmd(ctx, argv)
-    else throw new UsageError(`unknown command '${cmd}'`)
+    if (handler === 'fileVerify') await fileVerify({ rpc, json }, values, positionals)
+    else {
+      const ctx: Ctx = { rpc, json, pq: await loadPqBackend() }
+      const run = HANDLERS[handler] as (ctx: Ctx, values: OptionValues, positionals: string[]) => Promise<void>
+      await run(ctx, values, positionals)
+    }
   } catch (err) {
     const e = err as Error & { code?: string }
     let exit = 1
     if (err instanceof VerificationFailed) {
       exit = 3
       if (json) console.log(JSON.stringify(err.output))
-    } else if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ||
+    } else if (err instanceof UsageError ||
       (err instanceof ClientError && (err.code === 'BAD_INPUT' || err.code === 'BAD_IDENTITY' || err.code === 'BAD_CONSORTIUM_KEY'))) {
       exit = 2
     }
     const detail = err instanceof RpcCallError ? ` [rpc ${err.rpcCode}${err.rpcName !== undefined ? ` ${err.rpcName}` : ''}]` : ''
-    console.error(`pqmed ${cmd}: ${e.message}${detail}${exit === 2 && !(err instanceof ClientError) ? `\n${CLIENT_USAGE}` : ''}`)
+    console.error(`pqmed ${cmd}: ${e.message}${detail}${exit === 2 && !(err instanceof ClientError) ? ` (see: pqmed ${cmd} --help)` : ''}`)
     if (json && !(err instanceof VerificationFailed)) console.log(JSON.stringify({ error: { message: e.message, code: err instanceof RpcCallError ? err.rpcCode : e.code ?? 'ERROR' } }))
     process.exitCode = exit
   }

@@ -10,7 +10,6 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { createConsortiumKeyFile, openConsortiumKey, parseConsortiumKeyFile } from '../client/consortium.js'
 import { SimulatedDoctor } from '../client/simulated-doctor.js'
 import { loadCounters, readJsonFile, saveCounters, writeJsonFile } from '../client/state.js'
@@ -23,6 +22,8 @@ import type { ChainStatus } from '../rpc/backend.js'
 import { startNetwork, stopOnSignal, type RunningNetwork } from './network.js'
 import { rpc } from './procs.js'
 import { topologyFromFlags } from './topology.js'
+import { devnetCommand } from './commands.js'
+import { parseEntryArgs } from './usage.js'
 
 /**
  * The consortium index key (under which index-2 search tokens are derived): random, created on
@@ -105,8 +106,7 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
 }
 
 export async function main (argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, records: { type: 'string' }, users: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
-  if (values.help === true) { console.log('usage: npm start [-- --data-dir .devnet] [--records 50] [--users 2]'); return }
+  const values = parseEntryArgs(devnetCommand(), argv) as { 'data-dir'?: string, records?: string, users?: string }
   const dir = resolve(values['data-dir'] ?? '.devnet')
   const records = Number(values.records ?? 50)
   if (!Number.isInteger(records) || records < 0 || records > 10_000) throw new Error('--records must be an integer in [0, 10000]')
@@ -137,6 +137,6 @@ export async function main (argv: string[]): Promise<void> {
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   main(process.argv.slice(2)).catch((err: Error) => {
     console.error(`npm start: ${err.message}`)
-    process.exit(1)
+    process.exit(err.name === 'UsageError' ? 2 : 1)
   })
 }
