@@ -109,6 +109,7 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
 
 async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, genesis?: string, 'save-ciphertexts'?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
+  if (values.as !== undefined && values.decrypt !== true) throw new UsageError('--as names the identity that decrypts: it goes with --decrypt (without --decrypt nothing is decrypted)')
   const anchors = await trust(values.genesis)
   if (values.decrypt === true) {
     const f = await identityFile(need(values.as, '--as (the identity that decrypts)'))
@@ -122,20 +123,26 @@ async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, ge
         r.badGrants.map((b) => `height ${b.height} by ${b.grantor} (${b.reason})`).join('; ')
     if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no usable grant)${warning !== undefined ? `; ${warning}` : ''}`)
     if (warning !== undefined && !ctx.json) console.error(warning)
-    out(ctx, { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification },
-      `record ${hex(recordId)} at height ${r.record.height} (${r.access} access, verified on the client)\n${JSON.stringify(r.fields, null, 2)}`)
+    const saved = values['save-ciphertexts'] === undefined ? undefined : await saveCiphertexts(values['save-ciphertexts'], recordId, r.record.ciphertexts)
+    out(ctx, { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification, ...(saved !== undefined ? { savedCiphertexts: saved } : {}) },
+      `record ${hex(recordId)} at height ${r.record.height} (${r.access} access, verified on the client)\n${JSON.stringify(r.fields, null, 2)}${saved !== undefined ? `\nciphertexts written to ${saved.join(' ')}` : ''}`)
     return
   }
   const rec = await ctx.rpc.getRecord(recordId)
   const local = verifyRecordAnswer(ctx.pq, rec, anchors)
-  if (values['save-ciphertexts'] !== undefined) {
-    const dir = resolve(values['save-ciphertexts'])
-    await mkdir(dir, { recursive: true })
-    await Promise.all(rec.ciphertexts.map(async (c, i) => { await writeFile(join(dir, `${hex(recordId)}.cip${i + 1}`), unb64(c)) }))
-  }
+  if (values['save-ciphertexts'] !== undefined) await saveCiphertexts(values['save-ciphertexts'], recordId, rec.ciphertexts)
   const summary = { recordId: hex(recordId), height: rec.height, doctor: rec.tx.doctor, time: rec.tx.time, fieldHashes: rec.tx.fields, attachments: rec.tx.attachments, verifiedBy: rec.verifiedBy, localVerification: local }
   if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification: ${JSON.stringify(local.checks)}`, summary)
   out(ctx, summary, `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  verified by ${rec.verifiedBy} and on this client (header hash, ciphertext hashes, inclusion${anchors !== undefined ? ', signature, certificate' : ''})`)
+}
+
+/** `--save-ciphertexts DIR`: writes the record's ciphertexts to DIR/<RECORD_ID>.cip<i>; returns the paths. */
+async function saveCiphertexts (dirArg: string, recordId: Uint8Array, ciphertexts: string[]): Promise<string[]> {
+  const dir = resolve(dirArg)
+  await mkdir(dir, { recursive: true })
+  const paths = ciphertexts.map((_, i) => join(dir, `${hex(recordId)}.cip${i + 1}`))
+  await Promise.all(ciphertexts.map(async (c, i) => { await writeFile(paths[i] as string, unb64(c)) }))
+  return paths
 }
 
 async function recordVerify (ctx: Ctx, values: { genesis?: string }, positionals: string[]): Promise<void> {
