@@ -86,12 +86,34 @@ async function enroll (ctx: Ctx, values: { name?: string, out?: string }): Promi
   out(ctx, { patientId: hex(patient.id), identity: path, ...r }, `enrolled patient ${name}: id ${hex(patient.id)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}); identity written to ${path}`)
 }
 
-async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: string, input?: string, 'consortium-key'?: string, 'file-type'?: string, state?: string }): Promise<void> {
+/** A name as a set of words: case, accents, punctuation and word order do not matter ("Okafor, Rosa" = "rosa okafor"). */
+const nameWords = (name: string): string => name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w !== '').sort().join(' ')
+
+/**
+ * The record input names a patient (FHIR Patient, or personalInfo.name) other than the --patient
+ * identity's name. A FHIR Bundle is refused (a record cannot be removed from the chain, and a
+ * Bundle's Patient says whose record it is) unless `allow`; then, and for a plain JSON record
+ * (whose personalInfo the doctor writes), a warning on stderr before anything is submitted.
+ */
+function checkPatientName (raw: unknown, inputName: string | undefined, patientFile: ClientIdentityFile, patientPath: string, allow: boolean): void {
+  if (inputName === undefined || nameWords(inputName) === nameWords(patientFile.name)) return
+  const fhir = (raw as { resourceType?: unknown } | null)?.resourceType === 'Bundle'
+  const what = fhir ? 'the FHIR Bundle\'s Patient' : 'the record\'s personalInfo.name'
+  if (fhir && !allow) {
+    throw new UsageError(`${what} is "${inputName}" but --patient ${patientPath} is "${patientFile.name}": not submitting another patient's record ` +
+      '(records cannot be removed from the chain); check the files, or pass --allow-patient-mismatch if they are the same person')
+  }
+  console.error(`warning: ${what} is "${inputName}" but --patient ${patientPath} is "${patientFile.name}"; submitting for "${patientFile.name}"`)
+}
+
+async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: string, input?: string, 'consortium-key'?: string, 'file-type'?: string, state?: string, 'allow-patient-mismatch'?: boolean }): Promise<void> {
   const state = resolve(values.state ?? DEFAULT_STATE_DIR)
-  const input = parseRecordInput(await readJsonFile(need(values.input, '--input'), 'record input'))
+  const raw = await readJsonFile(need(values.input, '--input'), 'record input')
+  const input = parseRecordInput(raw)
   if (values['file-type'] !== undefined) input.fileType = values['file-type']
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
   const patientFile = await identityFile(need(values.patient, '--patient'))
+  checkPatientName(raw, input.personalInfo.name, patientFile, need(values.patient, '--patient'), values['allow-patient-mismatch'] === true)
   const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state), 'consortium key file'))
   const doctorIdent = loadClientIdentity(doctorFile)
   const consortiumKey = openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey)
