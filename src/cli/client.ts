@@ -56,6 +56,9 @@ function recordIdArg (v: string | undefined): Uint8Array {
 
 const FIELD_ALIASES: Record<string, number> = { personalinfo: 0, 'personal-info': 0, personal: 0, 0: 0, symptoms: 1, 1: 1, prescriptions: 2, 2: 2 }
 
+/** The names --fields takes, by field index. */
+const FIELD_LABELS = ['personalInfo', 'symptoms', 'prescriptions']
+
 function parseFields (v: string): number[] {
   const fs = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')
   if (fs.length === 0) throw new UsageError('--fields needs at least one of personalInfo, symptoms, prescriptions')
@@ -241,11 +244,20 @@ async function grantCmd (ctx: Ctx, values: { from?: string, to?: string, fields?
   const patient = Patient.fromIdentity(ctx.pq, fromFile)
   const to = need(values.to, '--to')
   let granteeKem: Uint8Array
-  if (/^[0-9a-f]{64}$/.test(to)) granteeKem = unb64((await ctx.rpc.getPatient(unhex(to))).kemPublicKey)
-  else granteeKem = loadClientIdentity(await identityFile(to)).keys.kem.publicKey
+  let granteeName: string
+  if (/^[0-9a-f]{64}$/.test(to)) {
+    granteeKem = unb64((await ctx.rpc.getPatient(unhex(to))).kemPublicKey)
+    granteeName = `patient ${to}`
+  } else {
+    const toFile = await identityFile(to)
+    const grantee = loadClientIdentity(toFile)
+    granteeKem = grantee.keys.kem.publicKey
+    granteeName = `${toFile.role} ${toFile.name} (id ${hex(grantee.keys.id)})`
+  }
   const r = await patient.grant(ctx.rpc, recordId, fields, granteeKem)
-  out(ctx, { recordId: hex(recordId), grantor: hex(r.tx.grantor), grantee: hex(r.tx.grantee), fields: r.tx.fields, status: r.status, height: r.height, txHash: r.txHash },
-    `granted fields [${r.tx.fields.join(', ')}] of record ${hex(recordId)} to key ${hex(r.tx.grantee)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''})`)
+  const fieldNames = r.tx.fields.map((f) => FIELD_LABELS[f] ?? `field ${f}`)
+  out(ctx, { recordId: hex(recordId), grantor: hex(r.tx.grantor), grantee: hex(r.tx.grantee), granteeName, fields: r.tx.fields, fieldNames, status: r.status, height: r.height, txHash: r.txHash },
+    `granted ${fieldNames.join(', ')} of record ${hex(recordId)} to ${granteeName}, from patient ${patient.name} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}; grantee key ${hex(r.tx.grantee).slice(0, 16)}...)`)
 }
 
 const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, searchCmd, grantCmd }
