@@ -89,6 +89,9 @@ export async function nodeCmd (values: NodeValues): Promise<void> {
   if (role === 'manager' && values.identity === undefined) throw new UsageError('a manager needs --identity')
   if (values.pq !== undefined && values.pq !== 'liboqs' && values.pq !== 'noble') throw new UsageError('--pq must be liboqs or noble')
   if (values.open === true && (values['allow-peer'] !== undefined || values['allow-peers-file'] !== undefined)) throw new UsageError('--open admits every peer: it cannot be combined with --allow-peer or --allow-peers-file')
+  for (const f of ['rpc-host', 'rpc-rate-limit'] as const) {
+    if (values[f] !== undefined && values['rpc-port'] === undefined) throw new UsageError(`--${f} configures the JSON-RPC server: it goes with --rpc-port (without it the node serves no JSON-RPC)`)
+  }
   const rateLimit = parseRateLimit(values['rpc-rate-limit'])
   const genesis = parseGenesis(await readFile(values.genesis, 'utf8'))
   const identity = values.identity === undefined ? undefined : await readIdentityFile(values.identity)
