@@ -274,7 +274,11 @@ export async function runClientCommand (cmd: string, handler: keyof typeof HANDL
     try { rpc = new RpcClient(url ?? DEFAULT_RPC_URL) } catch (err) { throw new UsageError((err as Error).message) }
     if (handler === 'fileVerify') await fileVerify({ rpc, json }, values, positionals)
     else {
-      const ctx: Ctx = { rpc, json, pq: await loadPqBackend() }
+      // liboqs' WebAssembly takes about 0.2 s to load: only where ML-DSA / ML-KEM run. A record read
+      // without --decrypt or --genesis checks only hashes and inclusion; it gets the pure-JS backend
+      // (already loaded, and correct if ever used, only slower)
+      const noPqOps = (handler === 'recordGet' && values.decrypt !== true && values.genesis === undefined) || (handler === 'recordVerify' && values.genesis === undefined)
+      const ctx: Ctx = { rpc, json, pq: await loadPqBackend(noPqOps ? { backend: 'noble' } : {}) }
       const run = HANDLERS[handler] as (ctx: Ctx, values: OptionValues, positionals: string[]) => Promise<void>
       await run(ctx, values, positionals)
     }
