@@ -16,6 +16,9 @@ import {
   codeInfo, DEFAULT_CODE, DEFAULT_ENROLLMENT_READS, DEFAULT_MIN_ENTROPY_PER_BIT, enroll, entropyAccount, failureBound,
   PufError, reproduce, seededRandom, SimulatedSramPuf
 } from '../src/puf/index.js'
+import { checkArgs } from './lib/report.js'
+
+checkArgs(process.argv.slice(2), [], ['trials', 'enrollments'])
 
 function arg (name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)

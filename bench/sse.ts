@@ -13,6 +13,9 @@ import {
   MemoryIndexStore, SseClient, decodeSearchToken, encodeSearchToken, keywordTerm, recoverCounters, serverSearch, verifySearchResults,
   type IndexUpdate
 } from '../src/sse/index.js'
+import { checkArgs } from './lib/report.js'
+
+checkArgs(process.argv.slice(2), [], ['entries', 'iterations'])
 
 function arg (name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)

@@ -3,7 +3,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 
 export interface MachineInfo {
   node: string
@@ -68,6 +68,13 @@ export function optionValue (argv: readonly string[], name: string): string | un
  * benchmark). `flags` take no value, `options` take one.
  */
 export function checkArgs (argv: readonly string[], flags: readonly string[], options: readonly string[]): void {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const name = basename(process.argv[1] ?? 'bench', '.ts')
+    const script = name === 'chaos' ? 'test:chaos' : `bench:${name}`
+    console.log(`usage: npm run ${script} -- ${[...flags.map((f) => `[--${f}]`), ...options.map((o) => `[--${o} VALUE]`)].join(' ')}\n` +
+      `what each option means and its default: the header of bench/${name}.ts; results and how they were run: README.md, Benchmarks`)
+    process.exit(0)
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const name = a.replace(/^--/, '').replace(/=.*$/, '')

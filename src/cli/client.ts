@@ -1,16 +1,9 @@
 /**
- * The client subcommands of `pqmed`, built on the SDK (`src/client`); they talk to a node only
- * over JSON-RPC. Every command takes `--rpc URL` (else PQMED_RPC, else the
- * `.pqmed.json` that `npm start` / `sim:local` write, else http://127.0.0.1:8645/: node-url.ts) and `--json`.
- *
- *   pqmed enroll --name NAME --out FILE | --identity FILE
- *   pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE [--consortium-key FILE] [--file-type T] [--state DIR]
- *   pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
- *   pqmed record verify RECORD_ID [--genesis FILE]
- *   pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
- *   pqmed file verify PATH
- *   pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--no-recover]
- *   pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
+ * The client commands of `pqmed`, built on the SDK (`src/client`); they talk to a node only
+ * over JSON-RPC. Their flags and help are defined in ./commands.ts (every command takes `--rpc URL`
+ * (else PQMED_RPC, else the `.pqmed.json` that `npm start` / `sim:local` write, else
+ * http://127.0.0.1:8645/: ./node-url.ts) and `--json`); src/cli/main.ts imports this module only when a
+ * client command runs, and each handler gets the parsed options keyed by long flag.
  *
  * Exit codes: 0 success (a search without a match too: an empty answer is verified like any
  * other); 1 error (node unreachable, RPC error, unreadable file); 2 bad usage or input; 3 a
@@ -20,10 +13,9 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { loadPqBackend, type PqBackend } from '../crypto/index.js'
 import {
-  ClientError, consortiumWriters, DEFAULT_RPC_URL, DEFAULT_STATE_DIR, Doctor, enrollExistingIdentity, enrollNewIdentity, hex, loadCounters, openConsortiumKey,
+  ClientError, consortiumWriters, DEFAULT_STATE_DIR, Doctor, enrollExistingIdentity, enrollNewIdentity, hex, loadCounters, openConsortiumKey,
   parseClientIdentity, parseConsortiumKeyFile, parseRecordInput, Patient, type EnrollOutcome, readJsonFile, RpcCallError, RpcClient, saveCounters,
   describeRecordVerification, RECORD_CHECK_NAMES, trustFromGenesis, unb64, unhex, verifyRecordAnswer, type ClientIdentityFile,
   type LocalRecordVerification, type TrustAnchors
@@ -31,40 +23,15 @@ import {
 import { loadClientIdentity } from '../client/identity.js'
 import { NodeUnreachableError } from '../client/rpc.js'
 import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage, type CliConfig, type NodeUrlSource } from './node-url.js'
+import { UsageError, type OptionValues } from './usage.js'
 
-export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['enroll', 'record', 'file', 'search', 'grant'])
-
-export const CLIENT_USAGE = `client commands (all take --json and --rpc URL; without --rpc: PQMED_RPC, else the .pqmed.json written by
-npm start / sim:local (found from the current directory upward, or PQMED_CONFIG=FILE), else ${DEFAULT_RPC_URL}):
-  pqmed enroll --name NAME --out FILE       (writes FILE only once the node confirmed the registration)
-  pqmed enroll --identity FILE              (registers an existing patient identity; repeating it is harmless)
-  pqmed record submit --doctor ID_FILE --patient ID_FILE --input FILE.json [--consortium-key FILE] [--file-type T] [--state DIR]
-  pqmed record get RECORD_ID [--decrypt --as ID_FILE] [--genesis FILE] [--save-ciphertexts DIR]
-  pqmed record verify RECORD_ID [--genesis FILE]
-  pqmed record list --as PATIENT_ID_FILE (--consortium-key FILE | --genesis FILE)
-  pqmed file verify PATH
-  pqmed search KEYWORD [--type T] [--born FROM-TO] --doctor ID_FILE [--consortium-key FILE] [--state DIR] [--no-recover]
-  pqmed grant RECORD_ID --from ID_FILE --to ID_FILE|PATIENT_ID --fields symptoms,prescriptions
-record get/verify print VALID only when every check was done on the client (that needs --genesis FILE);
-without it they list the checks not done. search recovers every doctor's index counters from the node
-first (complete answer); --no-recover searches only what the --state DIR knows (and says so).
-exit codes: 0 ok (also a search with no match), 1 error, 2 bad usage or input,
-  3 verification failed (invalid record, a check impossible despite --genesis, omitted or forged search results, file matching nothing)`
-
-class UsageError extends Error {}
 class VerificationFailed extends Error {
   constructor (message: string, readonly output: unknown) { super(message) }
 }
 
-const COMMON = {
-  rpc: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' }
-} as const
-
 interface Ctx { rpc: RpcClient, json: boolean, pq: PqBackend, config: CliConfig }
 
-function out (ctx: Ctx, value: unknown, human: string): void {
+function out (ctx: Pick<Ctx, 'json'>, value: unknown, human: string): void {
   console.log(ctx.json ? JSON.stringify(value) : human)
 }
 
@@ -94,6 +61,9 @@ function recordIdArg (v: string | undefined): Uint8Array {
 
 const FIELD_ALIASES: Record<string, number> = { personalinfo: 0, 'personal-info': 0, personal: 0, 0: 0, symptoms: 1, 1: 1, prescriptions: 2, 2: 2 }
 
+/** The names --fields takes, by field index. */
+const FIELD_LABELS = ['personalInfo', 'symptoms', 'prescriptions']
+
 function parseFields (v: string): number[] {
   const fs = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')
   if (fs.length === 0) throw new UsageError('--fields needs at least one of personalInfo, symptoms, prescriptions')
@@ -113,8 +83,7 @@ function parseBorn (v: string): { from: number, to: number } {
   return { from, to }
 }
 
-async function enroll (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, name: { type: 'string' }, out: { type: 'string' }, identity: { type: 'string' } }, strict: true })
+async function enroll (ctx: Ctx, values: { name?: string, out?: string, identity?: string }): Promise<void> {
   let r: EnrollOutcome
   if (values.identity !== undefined) {
     if (values.name !== undefined || values.out !== undefined) throw new UsageError('--identity FILE registers an existing identity; --name and --out create a new one (give one or the other)')
@@ -126,26 +95,34 @@ async function enroll (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, r, `enrolled patient ${r.name}: id ${r.patientId} (${how}); identity ${values.identity !== undefined ? 'in' : 'written to'} ${r.identity}`)
 }
 
-async function recordCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv
-  if (sub === 'submit') return await recordSubmit(ctx, rest)
-  if (sub === 'get') return await recordGet(ctx, rest)
-  if (sub === 'verify') return await recordVerify(ctx, rest)
-  if (sub === 'list') return await recordList(ctx, rest)
-  throw new UsageError(`unknown 'record' subcommand '${String(sub)}' (submit, get, verify, list)`)
+/** A name as a set of words: case, accents, punctuation and word order do not matter ("Okafor, Rosa" = "rosa okafor"). */
+const nameWords = (name: string): string => name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w !== '').sort().join(' ')
+
+/**
+ * The record input names a patient (FHIR Patient, or personalInfo.name) other than the --patient
+ * identity's name. A FHIR Bundle is refused (a record cannot be removed from the chain, and a
+ * Bundle's Patient says whose record it is) unless `allow`; then, and for a plain JSON record
+ * (whose personalInfo the doctor writes), a warning on stderr before anything is submitted.
+ */
+function checkPatientName (raw: unknown, inputName: string | undefined, patientFile: ClientIdentityFile, patientPath: string, allow: boolean): void {
+  if (inputName === undefined || nameWords(inputName) === nameWords(patientFile.name)) return
+  const fhir = (raw as { resourceType?: unknown } | null)?.resourceType === 'Bundle'
+  const what = fhir ? 'the FHIR Bundle\'s Patient' : 'the record\'s personalInfo.name'
+  if (fhir && !allow) {
+    throw new UsageError(`${what} is "${inputName}" but --patient ${patientPath} is "${patientFile.name}": not submitting another patient's record ` +
+      '(records cannot be removed from the chain); check the files, or pass --allow-patient-mismatch if they are the same person')
+  }
+  console.error(`warning: ${what} is "${inputName}" but --patient ${patientPath} is "${patientFile.name}"; submitting for "${patientFile.name}"`)
 }
 
-async function recordSubmit (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...COMMON, doctor: { type: 'string' }, patient: { type: 'string' }, input: { type: 'string' }, 'consortium-key': { type: 'string' }, 'file-type': { type: 'string' }, state: { type: 'string' } },
-    strict: true
-  })
+async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: string, input?: string, 'consortium-key'?: string, 'file-type'?: string, state?: string, 'allow-patient-mismatch'?: boolean }): Promise<void> {
   const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
-  const input = parseRecordInput(await readJsonFile(need(values.input, '--input'), 'record input'))
+  const raw = await readJsonFile(need(values.input, '--input'), 'record input')
+  const input = parseRecordInput(raw)
   if (values['file-type'] !== undefined) input.fileType = values['file-type']
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
   const patientFile = await identityFile(need(values.patient, '--patient'))
+  checkPatientName(raw, input.personalInfo.name, patientFile, need(values.patient, '--patient'), values['allow-patient-mismatch'] === true)
   const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), 'consortium key file'))
   const doctorIdent = loadClientIdentity(doctorFile)
   const consortiumKey = openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey)
@@ -161,14 +138,9 @@ async function recordSubmit (ctx: Ctx, argv: string[]): Promise<void> {
     `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates)`)
 }
 
-async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...COMMON, decrypt: { type: 'boolean' }, as: { type: 'string' }, genesis: { type: 'string' }, 'save-ciphertexts': { type: 'string' } },
-    allowPositionals: true,
-    strict: true
-  })
+async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, genesis?: string, 'save-ciphertexts'?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
+  if (values.as !== undefined && values.decrypt !== true) throw new UsageError('--as names the identity that decrypts: it goes with --decrypt (without --decrypt nothing is decrypted)')
   const anchors = await trust(values.genesis)
   if (values.decrypt === true) {
     const f = await identityFile(need(values.as, '--as (the identity that decrypts)'))
@@ -182,19 +154,16 @@ async function recordGet (ctx: Ctx, argv: string[]): Promise<void> {
         r.badGrants.map((b) => `height ${b.height} by ${b.grantor} (${b.reason})`).join('; ')
     if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no usable grant)${warning !== undefined ? `; ${warning}` : ''}`)
     if (warning !== undefined && !ctx.json) console.error(warning)
-    const output = { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification }
-    const human = `record ${hex(recordId)} at height ${r.record.height} (${r.access} access)\n  this client: ${describeRecordVerification(r.verification)}\n${JSON.stringify(r.fields, null, 2)}`
+    const saved = values['save-ciphertexts'] === undefined ? undefined : await saveCiphertexts(values['save-ciphertexts'], recordId, r.record.ciphertexts)
+    const output = { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification, ...(saved !== undefined ? { savedCiphertexts: saved } : {}) }
+    const human = `record ${hex(recordId)} at height ${r.record.height} (${r.access} access)\n  this client: ${describeRecordVerification(r.verification)}\n${JSON.stringify(r.fields, null, 2)}${saved !== undefined ? `\nciphertexts written to ${saved.join(' ')}` : ''}`
     requireComplete(r.verification, anchors, human, output)
     out(ctx, output, human)
     return
   }
   const rec = await ctx.rpc.getRecord(recordId)
   const local = verifyRecordAnswer(ctx.pq, rec, anchors)
-  if (values['save-ciphertexts'] !== undefined) {
-    const dir = resolve(values['save-ciphertexts'])
-    await mkdir(dir, { recursive: true })
-    await Promise.all(rec.ciphertexts.map(async (c, i) => { await writeFile(join(dir, `${hex(recordId)}.cip${i + 1}`), unb64(c)) }))
-  }
+  if (values['save-ciphertexts'] !== undefined) await saveCiphertexts(values['save-ciphertexts'], recordId, rec.ciphertexts)
   const summary = { recordId: hex(recordId), height: rec.height, doctor: rec.tx.doctor, time: rec.tx.time, fieldHashes: rec.tx.fields, attachments: rec.tx.attachments, verifiedBy: rec.verifiedBy, localVerification: local }
   const human = `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  this client: ${describeRecordVerification(local)}\n  answered by ${rec.verifiedBy === 'user-node' ? 'a user node, which verified it against its certified headers' : 'a manager, from its store'}`
   if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification: ${describeRecordVerification(local)}`, summary)
@@ -209,8 +178,16 @@ function requireComplete (local: LocalRecordVerification, anchors: TrustAnchors 
   }
 }
 
-async function recordVerify (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON, genesis: { type: 'string' } }, allowPositionals: true, strict: true })
+/** `--save-ciphertexts DIR`: writes the record's ciphertexts to DIR/<RECORD_ID>.cip<i>; returns the paths. */
+async function saveCiphertexts (dirArg: string, recordId: Uint8Array, ciphertexts: string[]): Promise<string[]> {
+  const dir = resolve(dirArg)
+  await mkdir(dir, { recursive: true })
+  const paths = ciphertexts.map((_, i) => join(dir, `${hex(recordId)}.cip${i + 1}`))
+  await Promise.all(ciphertexts.map(async (c, i) => { await writeFile(paths[i] as string, unb64(c)) }))
+  return paths
+}
+
+async function recordVerify (ctx: Ctx, values: { genesis?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   const anchors = await trust(values.genesis)
   const v = await ctx.rpc.verifyRecord(recordId)
@@ -236,8 +213,7 @@ async function writersFrom (consortium: string | undefined, genesis: string | un
   throw new UsageError('the list of doctors (index writers) comes from --consortium-key FILE or --genesis FILE')
 }
 
-async function recordList (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, as: { type: 'string' }, 'consortium-key': { type: 'string' }, genesis: { type: 'string' } }, strict: true })
+async function recordList (ctx: Ctx, values: { as?: string, 'consortium-key'?: string, genesis?: string }): Promise<void> {
   const patient = Patient.fromIdentity(ctx.pq, await identityFile(need(values.as, '--as')))
   const writers = await writersFrom(values['consortium-key'], values.genesis)
   const r = await patient.listRecords(ctx.rpc, writers)
@@ -247,10 +223,8 @@ async function recordList (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, result, human)
 }
 
-async function fileCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv
-  if (sub !== 'verify') throw new UsageError(`unknown 'file' subcommand '${String(sub)}' (verify)`)
-  const { positionals } = parseArgs({ args: rest, options: { ...COMMON }, allowPositionals: true, strict: true })
+/** `file verify` needs no crypto backend (the node hashes and looks up the bytes). */
+async function fileVerify (ctx: Omit<Ctx, 'pq'>, _values: unknown, positionals: string[]): Promise<void> {
   const path = positionals[0]
   if (path === undefined) throw new UsageError('PATH is required')
   let bytes: Uint8Array
@@ -262,15 +236,9 @@ async function fileCmd (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, m, `${path} (sha256 ${m.sha256}) is ${field} of record ${String(m.recordId)} committed at height ${String(m.height)}`)
 }
 
-async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...COMMON, type: { type: 'string' }, born: { type: 'string' }, doctor: { type: 'string' }, 'consortium-key': { type: 'string' }, state: { type: 'string' }, recover: { type: 'boolean' }, 'no-recover': { type: 'boolean' } },
-    allowPositionals: true,
-    strict: true
-  })
-  if (values.recover === true && values['no-recover'] === true) throw new UsageError('--recover and --no-recover contradict each other (recovery is the default)')
-  const recover = values['no-recover'] !== true
+async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doctor?: string, 'consortium-key'?: string, state?: string, recover?: boolean }, positionals: string[]): Promise<void> {
+  // --recover (the default) and --no-recover: commander keeps the last one given
+  const recover = values.recover !== false
   const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
   const keywords = positionals.filter((k) => k.trim() !== '')
   if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
@@ -293,13 +261,7 @@ async function searchCmd (ctx: Ctx, argv: string[]): Promise<void> {
   out(ctx, result, human)
 }
 
-async function grantCmd (ctx: Ctx, argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...COMMON, from: { type: 'string' }, to: { type: 'string' }, fields: { type: 'string' } },
-    allowPositionals: true,
-    strict: true
-  })
+async function grantCmd (ctx: Ctx, values: { from?: string, to?: string, fields?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   const fields = parseFields(need(values.fields, '--fields'))
   const fromFile = await identityFile(need(values.from, '--from'))
@@ -308,48 +270,62 @@ async function grantCmd (ctx: Ctx, argv: string[]): Promise<void> {
   const patient = Patient.fromIdentity(ctx.pq, fromFile)
   const to = need(values.to, '--to')
   let granteeKem: Uint8Array
-  if (/^[0-9a-f]{64}$/.test(to)) granteeKem = unb64((await ctx.rpc.getPatient(unhex(to))).kemPublicKey)
-  else granteeKem = loadClientIdentity(await identityFile(to)).keys.kem.publicKey
+  let granteeName: string
+  if (/^[0-9a-f]{64}$/.test(to)) {
+    granteeKem = unb64((await ctx.rpc.getPatient(unhex(to))).kemPublicKey)
+    granteeName = `patient ${to}`
+  } else {
+    const toFile = await identityFile(to)
+    const grantee = loadClientIdentity(toFile)
+    granteeKem = grantee.keys.kem.publicKey
+    granteeName = `${toFile.role} ${toFile.name} (id ${hex(grantee.keys.id)})`
+  }
   const r = await patient.grant(ctx.rpc, recordId, fields, granteeKem)
-  out(ctx, { recordId: hex(recordId), grantor: hex(r.tx.grantor), grantee: hex(r.tx.grantee), fields: r.tx.fields, status: r.status, height: r.height, txHash: r.txHash },
-    `granted fields [${r.tx.fields.join(', ')}] of record ${hex(recordId)} to key ${hex(r.tx.grantee)} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''})`)
+  const fieldNames = r.tx.fields.map((f) => FIELD_LABELS[f] ?? `field ${f}`)
+  out(ctx, { recordId: hex(recordId), grantor: hex(r.tx.grantor), grantee: hex(r.tx.grantee), granteeName, fields: r.tx.fields, fieldNames, status: r.status, height: r.height, txHash: r.txHash },
+    `granted ${fieldNames.join(', ')} of record ${hex(recordId)} to ${granteeName}, from patient ${patient.name} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}; grantee key ${hex(r.tx.grantee).slice(0, 16)}...)`)
 }
 
-/** Runs one client subcommand; sets `process.exitCode` (never throws). */
-export async function runClientCommand (cmd: string, argv: string[]): Promise<void> {
-  const json = argv.includes('--json')
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, searchCmd, grantCmd }
+
+/**
+ * Runs one client command (`group`: its top-level name, used in error messages) with its parsed
+ * options; sets `process.exitCode` (never throws).
+ */
+export async function runClientCommand (cmd: string, handler: keyof typeof HANDLERS | 'fileVerify', values: OptionValues, positionals: string[]): Promise<void> {
+  const json = values.json === true
   let source: NodeUrlSource | undefined
   try {
-    if (argv.includes('--help') || argv.includes('-h')) { console.log(CLIENT_USAGE); return }
-    const rpcIdx = argv.indexOf('--rpc')
-    const url = rpcIdx >= 0 ? argv[rpcIdx + 1] : undefined
-    if (rpcIdx >= 0 && (url === undefined || url.startsWith('--'))) throw new UsageError('--rpc needs a URL')
     // the node: --rpc, then PQMED_RPC, then the config file (.pqmed.json), then the default (node-url.ts)
     const config = findConfig({ env: process.env, cwd: process.cwd() })
-    const target = resolveNodeUrl({ flag: url, env: process.env, cwd: process.cwd(), config })
+    const target = resolveNodeUrl({ flag: values.rpc as string | undefined, env: process.env, cwd: process.cwd(), config })
     source = target.source
     let rpc: RpcClient
     try { rpc = new RpcClient(target.url) } catch (err) { throw new UsageError((err as Error).message) }
-    const ctx: Ctx = { rpc, json, pq: await loadPqBackend(), config: config?.config ?? {} }
-    if (cmd === 'enroll') await enroll(ctx, argv)
-    else if (cmd === 'record') await recordCmd(ctx, argv)
-    else if (cmd === 'file') await fileCmd(ctx, argv)
-    else if (cmd === 'search') await searchCmd(ctx, argv)
-    else if (cmd === 'grant') await grantCmd(ctx, argv)
-    else throw new UsageError(`unknown command '${cmd}'`)
+    if (handler === 'fileVerify') await fileVerify({ rpc, json, config: config?.config ?? {} }, values, positionals)
+    else {
+      // liboqs' WebAssembly takes about 0.2 s to load, and a record read without --decrypt or a record
+      // verify runs at most a few ML-DSA verifications (none without --genesis; with it the doctor's
+      // signature and the 2f + 1 certificate signatures, about 1.7 ms each with noble): those get the
+      // pure-JS noble backend, already loaded and checked against the same NIST vectors
+      const verifyOnly = (handler === 'recordGet' && values.decrypt !== true) || handler === 'recordVerify'
+      const ctx: Ctx = { rpc, json, pq: await loadPqBackend(verifyOnly ? { backend: 'noble' } : {}), config: config?.config ?? {} }
+      const run = HANDLERS[handler] as (ctx: Ctx, values: OptionValues, positionals: string[]) => Promise<void>
+      await run(ctx, values, positionals)
+    }
   } catch (err) {
     const e = err as Error & { code?: string }
     let exit = 1
     if (err instanceof VerificationFailed) {
       exit = 3
       if (json) console.log(JSON.stringify(err.output))
-    } else if (err instanceof UsageError || err instanceof CliConfigError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ||
+    } else if (err instanceof UsageError || err instanceof CliConfigError ||
       (err instanceof ClientError && (err.code === 'BAD_INPUT' || err.code === 'BAD_IDENTITY' || err.code === 'BAD_CONSORTIUM_KEY'))) {
       exit = 2
     }
     const detail = err instanceof RpcCallError ? ` [rpc ${err.rpcCode}${err.rpcName !== undefined ? ` ${err.rpcName}` : ''}]` : ''
     const message = err instanceof NodeUnreachableError && source !== undefined ? unreachableMessage(err.url, source, err.reason) : e.message
-    console.error(`pqmed ${cmd}: ${message}${detail}${exit === 2 && !(err instanceof ClientError) && !(err instanceof CliConfigError) ? `\n${CLIENT_USAGE}` : ''}`)
+    console.error(`pqmed ${cmd}: ${message}${detail}${exit === 2 && !(err instanceof ClientError) && !(err instanceof CliConfigError) ? ` (see: pqmed ${cmd} --help)` : ''}`)
     if (json && !(err instanceof VerificationFailed)) console.log(JSON.stringify({ error: { message: e.message, code: err instanceof RpcCallError ? err.rpcCode : e.code ?? 'ERROR' } }))
     process.exitCode = exit
   }

@@ -16,7 +16,6 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { openConsortiumKey, parseConsortiumKeyFile } from '../client/consortium.js'
 import { SimulatedDoctor } from '../client/simulated-doctor.js'
 import { loadCounters, readJsonFile, saveCounters } from '../client/state.js'
@@ -29,6 +28,8 @@ import { CONSORTIUM_KEY_FILE, startNetwork, stopOnSignal, type PortPlan, type Ru
 import { CONFIG_ENV, configFoundFrom, configWritePath, writeConfig } from './node-url.js'
 import { rpc } from './procs.js'
 import { topologyFromFlags } from './topology.js'
+import { devnetCommand } from './commands.js'
+import { parseEntryArgs } from './usage.js'
 
 /**
  * The consortium index key (under which index-2 search tokens are derived): random, created with
@@ -145,12 +146,6 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
   return lines.join('\n')
 }
 
-export const DEVNET_USAGE = `usage: npm start [-- --data-dir .devnet] [--records 50] [--users 2] [--rpc-port 8645] [--p2p-port 4100] [--config FILE]
-  --rpc-port N   user-0's JSON-RPC port (user-j: N + j, manager-i: N - 4 + i); 0: free ports
-  --p2p-port N   manager-0's libp2p port (manager-i: N + i); 0: free ports
-                 (both apply when the data dir is created; a taken port is replaced by a free one, and the banner says so)
-  --config FILE  where to write the CLI's config (default: $${CONFIG_ENV}, else ./.pqmed.json)`
-
 function portFlag (v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def
   const n = Number(v)
@@ -159,8 +154,7 @@ function portFlag (v: string | undefined, name: string, def: number): number {
 }
 
 export async function main (argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, records: { type: 'string' }, users: { type: 'string' }, 'rpc-port': { type: 'string' }, 'p2p-port': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
-  if (values.help === true) { console.log(DEVNET_USAGE); return }
+  const values = parseEntryArgs(devnetCommand(), argv) as { 'data-dir'?: string, records?: string, users?: string, 'rpc-port'?: string, 'p2p-port'?: string, config?: string }
   const dir = resolve(values['data-dir'] ?? '.devnet')
   const records = Number(values.records ?? 50)
   if (!Number.isInteger(records) || records < 0 || records > 10_000) throw new Error('--records must be an integer in [0, 10000]')
@@ -198,6 +192,6 @@ export async function main (argv: string[]): Promise<void> {
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   main(process.argv.slice(2)).catch((err: Error) => {
     console.error(`npm start: ${err.message}`)
-    process.exit(1)
+    process.exit(err.name === 'UsageError' ? 2 : 1)
   })
 }

@@ -1,12 +1,8 @@
 /**
- * The `pqmed` command line.
- *
- *   pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--users 0] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
- *   pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen ADDR]...
- *              [--bootstrap ADDR]... [--allow-peer ID]... [--allow-peers-file FILE] [--open]
- *              [--rpc-port N] [--rpc-host 127.0.0.1] [--rpc-rate-limit PER_S[:BURST]|off] [--loopback] [--pq liboqs|noble]
- *   pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
- *   pqmed consortium-key --genesis FILE --out FILE
+ * The network commands of `pqmed`: `genesis`, `node`, `peer-id`,
+ * `consortium-key`. Their flags and help are defined
+ * in ./commands.ts; src/cli/main.ts parses the command line and imports this module only when one
+ * of these commands runs (it loads libp2p and LevelDB).
  *
  * `node` prints one JSON line `{"event":"ready",...}` on stdout when it is up, and stops cleanly
  * on SIGINT / SIGTERM; SIGHUP re-reads its allow lists.
@@ -15,7 +11,6 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { parseArgs } from 'node:util'
 import { loadPqBackend, type PqBackendName } from '../crypto/index.js'
 import { createDevnet, writeDevnet } from '../node/devnet.js'
 import { parseGenesis } from '../node/genesis.js'
@@ -23,30 +18,8 @@ import { loadIdentity, newIdentityFile, readIdentityFile, writeFileAtomic } from
 import { startNode, userPeerKey } from '../node/node.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
 import { createRpcServer, type RateLimit } from '../rpc/index.js'
-import { CLIENT_COMMANDS, runClientCommand } from './client.js'
 import { ConsortiumKeyError, consortiumKeyCommand, writeConsortiumKey } from './consortium-key-cmd.js'
-
-class UsageError extends Error {}
-
-const USAGE = `usage:
-  pqmed genesis --dir DIR [--managers 4] [--doctors 2] [--users 0] [--chain-id pqmed-devnet] [--host 127.0.0.1] [--base-port 4100]
-             (--users N: user-node identities identities/user-<i>.json, listed in genesis userNodes;
-              with doctors, also DIR/consortium-key.json: the doctors' index key, see consortium-key)
-  pqmed node --role manager|user --genesis FILE --data-dir DIR [--identity FILE] [--listen MULTIADDR]...
-             [--bootstrap MULTIADDR]... [--allow-peer PEER_ID]... [--allow-peers-file FILE] [--open]
-             [--rpc-port N] [--rpc-host 127.0.0.1] [--loopback] [--pq liboqs|noble] [--max-connections N] [--rpc-rate-limit PER_S[:BURST]|off]
-             (a manager admits only the genesis managers, the genesis userNodes, --allow-peer ids and the
-              ids in --allow-peers-file: one per line, # comments, re-read when it changes and on SIGHUP;
-              --open admits anyone, with a warning; a user node is open unless given a list)
-             (--identity on a user node: a user identity, so its peer id is fixed; default: DATA_DIR/peer-key)
-             (--max-connections: libp2p connections kept before pruning; default 4096 for a manager, 300 for a user node)
-             (--rpc-rate-limit: JSON-RPC calls per second per client IP, burst default 2x; default 100:200; off: none, for tests)
-  pqmed peer-id (--identity FILE | --data-dir DIR | --new-identity FILE [--name NAME])
-             (prints a node's libp2p peer id, the line to add to a manager's allow file: of an identity
-              file; of a user node's DATA_DIR/peer-key, created if missing; or of a new user identity)
-  pqmed consortium-key --genesis FILE --out FILE
-             (a new consortium key file: one index key wrapped to every doctor of the genesis, which only
-              they can open; make it once per network and give the same file to every doctor; never overwrites)`
+import { UsageError } from './usage.js'
 
 /** `--rpc-rate-limit`: `off`, `PER_S` (burst 2×PER_S) or `PER_S:BURST`. */
 function parseRateLimit (v: string | undefined): RateLimit | false | undefined {
@@ -68,8 +41,10 @@ function int (v: string | undefined, name: string, def: number, min: number, max
   return n
 }
 
-async function genesisCmd (argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' }, managers: { type: 'string' }, doctors: { type: 'string' }, users: { type: 'string' }, 'chain-id': { type: 'string' }, host: { type: 'string' }, 'base-port': { type: 'string' } }, strict: true })
+/** `pqmed genesis`: options keyed by long flag (src/cli/commands.ts). */
+export type GenesisValues = { dir?: string, managers?: string, doctors?: string, users?: string, 'chain-id'?: string, host?: string, 'base-port'?: string }
+
+export async function genesisCmd (values: GenesisValues): Promise<void> {
   if (values.dir === undefined) throw new UsageError('--dir is required')
   const managers = int(values.managers, 'managers', 4, 1, 100)
   const doctors = int(values.doctors, 'doctors', 2, 0, 10_000)
@@ -84,15 +59,24 @@ async function genesisCmd (argv: string[]): Promise<void> {
   console.log(JSON.stringify({ event: 'genesis', dir: resolve(values.dir), chainId: files.genesis.chainId, managers: files.genesis.managers.map((m) => ({ name: m.name, peerId: m.peerId, addrs: m.addrs })), doctors, userNodes: files.genesis.userNodes ?? [], consortiumKey: doctors > 0 ? ckPath : null }))
 }
 
-async function consortiumKeyCmd (argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { genesis: { type: 'string' }, out: { type: 'string' } }, strict: true })
+/** `pqmed consortium-key`: options keyed by long flag (src/cli/commands.ts). */
+export type ConsortiumKeyValues = { genesis?: string, out?: string }
+
+export async function consortiumKeyCmd (values: ConsortiumKeyValues): Promise<void> {
   if (values.genesis === undefined || values.out === undefined) throw new UsageError('consortium-key needs --genesis FILE and --out FILE')
-  console.log(JSON.stringify(await consortiumKeyCommand({ genesis: values.genesis, out: values.out, pq: await loadPqBackend() })))
+  try {
+    console.log(JSON.stringify(await consortiumKeyCommand({ genesis: values.genesis, out: values.out, pq: await loadPqBackend() })))
+  } catch (err) {
+    // a missing or bad genesis, a genesis without doctors, an existing key file: bad usage or input (exit 2)
+    if (err instanceof ConsortiumKeyError) throw new UsageError(err.message)
+    throw err
+  }
 }
 
 /** `pqmed peer-id`: prints one peer id on stdout (for a manager's allow file). */
-async function peerIdCmd (argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { identity: { type: 'string' }, 'data-dir': { type: 'string' }, 'new-identity': { type: 'string' }, name: { type: 'string' } }, strict: true })
+export type PeerIdValues = { identity?: string, 'data-dir'?: string, 'new-identity'?: string, name?: string }
+
+export async function peerIdCmd (values: PeerIdValues): Promise<void> {
   const given = [values.identity, values['data-dir'], values['new-identity']].filter((v) => v !== undefined)
   if (given.length !== 1) throw new UsageError('peer-id takes exactly one of --identity FILE, --data-dir DIR, --new-identity FILE')
   if (values.name !== undefined && values['new-identity'] === undefined) throw new UsageError('--name goes with --new-identity')
@@ -111,37 +95,22 @@ async function peerIdCmd (argv: string[]): Promise<void> {
   }
 }
 
-async function nodeCmd (argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      role: { type: 'string' },
-      genesis: { type: 'string' },
-      'data-dir': { type: 'string' },
-      identity: { type: 'string' },
-      listen: { type: 'string', multiple: true },
-      bootstrap: { type: 'string', multiple: true },
-      'allow-peer': { type: 'string', multiple: true },
-      'allow-peers-file': { type: 'string' },
-      open: { type: 'boolean' },
-      'rpc-port': { type: 'string' },
-      'rpc-host': { type: 'string' },
-      'rpc-rate-limit': { type: 'string' },
-      loopback: { type: 'boolean' },
-      'max-connections': { type: 'string' },
-      pq: { type: 'string' },
-      quiet: { type: 'boolean' },
-      'fault-equivocate': { type: 'boolean' },
-      'fault-unchecked-labels': { type: 'boolean' }
-    },
-    strict: true
-  })
+export type NodeValues = {
+  role?: string, genesis?: string, 'data-dir'?: string, identity?: string, listen?: string[], bootstrap?: string[], 'allow-peer'?: string[],
+  'allow-peers-file'?: string, open?: boolean, 'rpc-port'?: string, 'rpc-host'?: string, 'rpc-rate-limit'?: string, loopback?: boolean,
+  'max-connections'?: string, pq?: string, quiet?: boolean, 'fault-equivocate'?: boolean, 'fault-unchecked-labels'?: boolean
+}
+
+export async function nodeCmd (values: NodeValues): Promise<void> {
   const role = values.role
   if (role !== 'manager' && role !== 'user') throw new UsageError('--role must be manager or user')
   if (values.genesis === undefined || values['data-dir'] === undefined) throw new UsageError('--genesis and --data-dir are required')
   if (role === 'manager' && values.identity === undefined) throw new UsageError('a manager needs --identity')
   if (values.pq !== undefined && values.pq !== 'liboqs' && values.pq !== 'noble') throw new UsageError('--pq must be liboqs or noble')
   if (values.open === true && (values['allow-peer'] !== undefined || values['allow-peers-file'] !== undefined)) throw new UsageError('--open admits every peer: it cannot be combined with --allow-peer or --allow-peers-file')
+  for (const f of ['rpc-host', 'rpc-rate-limit'] as const) {
+    if (values[f] !== undefined && values['rpc-port'] === undefined) throw new UsageError(`--${f} configures the JSON-RPC server: it goes with --rpc-port (without it the node serves no JSON-RPC)`)
+  }
   const rateLimit = parseRateLimit(values['rpc-rate-limit'])
   const genesis = parseGenesis(await readFile(values.genesis, 'utf8'))
   const identity = values.identity === undefined ? undefined : await readIdentityFile(values.identity)
@@ -197,27 +166,3 @@ async function nodeCmd (argv: string[]): Promise<void> {
   })
   console.log(JSON.stringify({ event: 'ready', role, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), rpc: rpc?.url ?? null, height: node.manager?.chain.head.height ?? node.light?.height ?? 0 }))
 }
-
-async function main (): Promise<void> {
-  const [cmd, ...rest] = process.argv.slice(2)
-  if (cmd === 'genesis') await genesisCmd(rest)
-  else if (cmd === 'node') await nodeCmd(rest)
-  else if (cmd === 'peer-id') await peerIdCmd(rest)
-  else if (cmd === 'consortium-key') await consortiumKeyCmd(rest)
-  else if (cmd !== undefined && CLIENT_COMMANDS.has(cmd)) await runClientCommand(cmd, rest)
-  else if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); if (cmd === undefined) process.exitCode = 2 }
-  else throw new UsageError(`unknown command '${cmd}'`)
-}
-
-main().catch((err: Error) => {
-  if (err instanceof ConsortiumKeyError) {
-    console.error(`pqmed: ${err.message}`)
-    process.exit(2)
-  }
-  if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    console.error(`pqmed: ${err.message}\n${USAGE}`)
-    process.exit(2)
-  }
-  console.error(`pqmed: ${(err as { code?: string }).code !== undefined ? `${(err as { code?: string }).code}: ` : ''}${err.message}`)
-  process.exit(1)
-})

@@ -29,8 +29,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
+import { simComposeCommand } from './commands.js'
+import { parseEntryArgs } from './usage.js'
 import { nodeLatency, topologyFromArgs, type Topology } from './topology.js'
 
 /** Ports inside every container (the Dockerfile EXPOSEs these). */
@@ -186,11 +187,7 @@ export function composeYaml (doc: ComposeFile, t: Topology): string {
 }
 
 export async function main (argv: string[]): Promise<string> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { topology: { type: 'string' }, managers: { type: 'string' }, users: { type: 'string' }, doctors: { type: 'string' }, latency: { type: 'string' }, 'chain-id': { type: 'string' }, out: { type: 'string' }, image: { type: 'string' } },
-    strict: true
-  })
+  const values = parseEntryArgs(simComposeCommand(), argv) as { topology?: string, managers?: string, users?: string, doctors?: string, latency?: string, 'chain-id'?: string, out?: string, image?: string }
   const t = await topologyFromArgs(values)
   const out = resolve(values.out ?? 'docker/compose.generated.yml')
   await mkdir(dirname(out), { recursive: true })
@@ -201,6 +198,6 @@ export async function main (argv: string[]): Promise<string> {
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   main(process.argv.slice(2)).then((out) => { console.log(`wrote ${out}`) }, (err: Error) => {
     console.error(`sim:compose: ${err.message}`)
-    process.exit(err.name === 'TopologyError' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1)
+    process.exit(err.name === 'TopologyError' || err.name === 'UsageError' ? 2 : 1)
   })
 }

@@ -18,10 +18,12 @@ import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parseArgs, promisify } from 'node:util'
+import { promisify } from 'node:util'
 import { existsSync } from 'node:fs'
 import { CONSORTIUM_KEY_FILE, startNetwork, stopOnSignal, type Placement, type RunningNetwork, type StartOptions } from './network.js'
 import { configWritePath, removeConfigIfOurs, writeConfig, type ConfigToWrite } from './node-url.js'
+import { simLocalCommand } from './commands.js'
+import { parseEntryArgs } from './usage.js'
 import { nodeLatency, nodeNames, topologyFromArgs, type Topology } from './topology.js'
 
 const run = promisify(execFile)
@@ -197,11 +199,7 @@ export async function simLocal (t: Topology, opts: { netns?: boolean, dataDir?: 
 }
 
 export async function main (argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { topology: { type: 'string' }, managers: { type: 'string' }, users: { type: 'string' }, doctors: { type: 'string' }, latency: { type: 'string' }, 'chain-id': { type: 'string' }, netns: { type: 'boolean' }, 'data-dir': { type: 'string' }, config: { type: 'string' } },
-    strict: true
-  })
+  const values = parseEntryArgs(simLocalCommand(), argv) as { topology?: string, managers?: string, users?: string, doctors?: string, latency?: string, 'chain-id'?: string, netns?: boolean, 'data-dir'?: string, config?: string }
   const t = await topologyFromArgs(values)
   console.error(`starting ${t.managers} managers and ${t.users} user nodes${values.netns === true ? ' (one network namespace each)' : ' on 127.0.0.1'} ...`)
   const configPath = configWritePath({ flag: values.config, env: process.env, cwd: process.cwd() })
@@ -233,6 +231,6 @@ export async function main (argv: string[]): Promise<void> {
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   main(process.argv.slice(2)).catch((err: Error) => {
     console.error(`sim:local: ${err.message}`)
-    process.exit(err.name === 'TopologyError' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1)
+    process.exit(err.name === 'TopologyError' || err.name === 'UsageError' ? 2 : 1)
   })
 }

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { SimulatedDoctor } from '../../src/client/simulated-doctor.js'
 import { seededRng } from '../../src/client/synthetic.js'
 import { loadPqBackend, toHex } from '../../src/crypto/index.js'
@@ -63,3 +65,39 @@ export async function startDevnet (dir: string, extra: string[], opts: { env?: N
   return { stdout, get stderr () { return stderr }, stop: async () => { child.kill('SIGINT'); return await exited } }
 }
 
+
+/** The `pqmed` command as users run it. */
+export const BIN = join(ROOT, 'bin/pqmed.js')
+
+/** Whether dist/ is missing or older than a file of src/ (then bin/pqmed.js would run the sources). */
+export function distStale (): boolean {
+  const main = join(ROOT, 'dist/cli/main.js')
+  if (!existsSync(main)) return true
+  const built = statSync(main).mtimeMs
+  return readdirSync(join(ROOT, 'src'), { recursive: true, withFileTypes: true }).some((f) => f.isFile() && statSync(join(f.parentPath, f.name)).mtimeMs > built)
+}
+
+let building: Promise<void> | undefined
+/**
+ * Compiles src/ to dist/ when it is missing or stale (`npm test` does it first through `pretest`),
+ * so that CLI tests run the built CLI, as users do.
+ */
+export async function ensureBuilt (): Promise<void> {
+  building ??= distStale()
+    ? promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT }).then(() => {})
+    : Promise.resolve()
+  await building
+}
+
+export interface CliRun { code: number, stdout: string, stderr: string }
+
+/** Runs `node bin/pqmed.js ...args` (the built CLI; call `ensureBuilt` first) and returns its exit code and output. */
+export async function pqmed (args: string[], opts: { env?: NodeJS.ProcessEnv, nodeArgs?: string[], timeoutMs?: number } = {}): Promise<CliRun> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], { cwd: ROOT, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000 })
+    return { code: 0, stdout: r.stdout, stderr: r.stderr }
+  } catch (err) {
+    const e = err as { code?: number, stdout: string, stderr: string }
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr }
+  }
+}

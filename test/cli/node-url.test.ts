@@ -169,9 +169,9 @@ describe('cli: which node the CLI talks to (--rpc, PQMED_RPC, .pqmed.json, defau
       const seeded = JSON.parse(await readFile(join(data, 'seeded-records.json'), 'utf8')) as string[]
       // the first-run commands, without --rpc, --consortium-key or --state
       const work = join(home, 'work')
-      const v = await pqmedIn(work, cleanEnv(), 'record', 'verify', seeded[0] as string)
+      const v = await pqmedIn(work, cleanEnv(), 'record', 'verify', seeded[0] as string, '--genesis', join(data, 'genesis.json'))
       assert.equal(v.code, 0, v.stderr)
-      assert.match(v.stdout, /VALID/)
+      assert.match(v.stdout, /this client: VALID/)
       const s = await pqmedIn(work, cleanEnv(), 'search', 'fever', '--doctor', join(data, 'identities', 'doctor-0.json'), '--json')
       assert.equal(s.code, 0, s.stderr)
       const found = (JSON.parse(s.stdout) as { matches: Array<{ recordId: string }> }).matches.map((m) => m.recordId)

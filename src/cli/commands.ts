@@ -1,0 +1,334 @@
+/**
+ * The one definition of every `pqmed` command and of the npm entry points (`npm start`,
+ * `sim:local`, `sim:compose`): flags, arguments, help text and examples. The built-in help, the
+ * usage errors and the README's CLI section (`npm run docs:cli`) are all generated from here.
+ *
+ * Loading this module costs only commander: each command's handler (and with it the crypto
+ * backend, the PUF, libp2p) is imported when that command runs.
+ */
+import { readFileSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import { collect, commandPath, operands, optionValues, type OptionValues } from './usage.js'
+
+/** A command's handler: its option values (keyed by long flag) and its operands. */
+export type Handler = (values: OptionValues, operands: string[]) => Promise<void>
+
+/** The version of the package (package.json, next to dist/ and src/). */
+export function packageVersion (): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+}
+
+const EXIT_CODES = 'Exit codes: 0 ok, 1 error (node unreachable, RPC error, unreadable file), 2 bad usage or input, 3 verification failed.'
+
+function examples (...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`
+}
+
+/** `[--flag ARG]` / `--flag ARG` / `[--flag ARG]...` for each visible option, then the operands. */
+function synopsis (cmd: Command): string {
+  const opts = cmd.options.filter((o) => !o.hidden && o.long !== undefined && o.long !== '--help').map((o) => {
+    const arg = /<(.+)>|\[(.+)\]$/.exec(o.flags)?.slice(1).find((x) => x !== undefined)
+    const term = `${o.long as string}${arg !== undefined ? ` ${arg}` : ''}`
+    const repeat = o.description.includes('repeatable') ? '...' : ''
+    return o.mandatory ? `${term}${repeat}` : `[${term}]${repeat}`
+  })
+  const args = cmd.registeredArguments.map((a) => {
+    const n = `${a.name()}${a.variadic ? '...' : ''}`
+    return a.required ? `<${n}>` : `[${n}]`
+  })
+  return [...args, ...opts].join(' ')
+}
+
+/** Sets every leaf command's usage line from its options (so the synopsis is never written by hand). */
+function setUsage (cmd: Command): void {
+  for (const c of cmd.commands) {
+    if (c.commands.length > 0) setUsage(c)
+    else if (c.name() !== 'help') c.usage(synopsis(c))
+  }
+}
+
+const lazy = (load: () => Promise<Handler>) => async (...args: unknown[]): Promise<void> => {
+  const self = args[args.length - 1] as Command
+  const handler = await load()
+  await handler(optionValues(self), operands(self))
+}
+
+/** A node-side command: its handler lives in ./pqmed.js (libp2p, LevelDB), loaded only when it runs. */
+const nodeHandler = (name: 'genesisCmd' | 'nodeCmd' | 'peerIdCmd' | 'consortiumKeyCmd') => lazy(async () => (await import('./pqmed.js'))[name] as Handler)
+
+type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'fileVerify' | 'searchCmd' | 'grantCmd'
+/** A client command: ./client.js, which loads the SDK and (except `file verify`) the crypto backend. */
+const clientHandler = (group: string, name: ClientHandlerName) => lazy(async () => {
+  const { runClientCommand } = await import('./client.js')
+  return async (values, args) => { await runClientCommand(group, name, values, args) }
+})
+
+/** `--rpc` and `--json`, taken by every client command. */
+function client (cmd: Command): Command {
+  return cmd
+    .option('--rpc <URL>', 'JSON-RPC URL of the node (default: $PQMED_RPC, else the rpc of the .pqmed.json that npm start / sim:local write, found from the current directory upward or named by $PQMED_CONFIG, else http://127.0.0.1:8645/)')
+    .option('--json', 'print one JSON object on stdout instead of text')
+    .addHelpText('after', `\n${EXIT_CODES}`)
+}
+
+function genesisCommand (): Command {
+  return new Command('genesis')
+    .summary('create a network: genesis.json and manager, doctor and user-node identities')
+    .description('Creates DIR/genesis.json (chain id, managers\' ML-DSA keys, peer ids and addresses, registered doctors, user-node peer ids, consensus parameters) ' +
+      'and DIR/identities/ (simulated PUFs: only public helper data and the simulated chip seed are written).')
+    .requiredOption('--dir <DIR>', 'directory to write (genesis.json, identities/)')
+    .option('--managers <N>', 'manager nodes, 1..100 (default 4)')
+    .option('--doctors <N>', 'registered doctors, 0..10000 (default 2)')
+    .option('--users <N>', 'user-node identities identities/user-<i>.json, listed in genesis userNodes (default 0)')
+    .option('--chain-id <ID>', 'chain id (default pqmed-devnet)')
+    .option('--host <HOST>', 'host of the managers\' addresses (default 127.0.0.1)')
+    .option('--base-port <N>', 'TCP port of manager 0; manager i listens on BASE+i (default 4100)')
+    .addHelpText('after', examples(
+      'pqmed genesis --dir net --managers 4 --doctors 2 --users 1 --base-port 4100'))
+    .action(nodeHandler('genesisCmd'))
+}
+
+function nodeCommand (): Command {
+  return new Command('node')
+    .summary('run a manager or user node (prints {"event":"ready",...} when up)')
+    .description('Runs a node until SIGINT or SIGTERM (clean stop); SIGHUP re-reads its allow lists. ' +
+      'A manager admits only the genesis managers, the genesis userNodes, the --allow-peer ids and the ids in --allow-peers-file; ' +
+      '--open admits anyone, with a warning. A user node is open unless given a list.')
+    .addOption(new Option('--role <manager|user>', 'node role').choices(['manager', 'user']).makeOptionMandatory())
+    .requiredOption('--genesis <FILE>', 'genesis.json of the network')
+    .requiredOption('--data-dir <DIR>', 'the node\'s stores (created if missing)')
+    .option('--identity <FILE>', 'identity file: required for a manager; on a user node a user identity (genesis --users, peer-id --new-identity) so its peer id is fixed (default DATA_DIR/peer-key)')
+    .option('--listen <MULTIADDR>', 'libp2p listen address, repeatable (default /ip4/127.0.0.1/tcp/0)', collect)
+    .option('--bootstrap <MULTIADDR>', 'extra peer to dial, repeatable', collect)
+    .option('--allow-peer <PEER_ID>', 'admit this peer id, repeatable', collect)
+    .option('--allow-peers-file <FILE>', 'admit the peer ids in FILE (one per line, # comments; re-read when it changes and on SIGHUP)')
+    .addOption(new Option('--open', 'admit any libp2p peer (benchmarks and labs only; logs a warning)').conflicts(['allowPeer', 'allowPeersFile']))
+    .option('--rpc-port <N>', 'serve JSON-RPC on this port (0: any free port; without it no JSON-RPC)')
+    .option('--rpc-host <HOST>', 'JSON-RPC bind address, with --rpc-port (default 127.0.0.1)')
+    .option('--rpc-rate-limit <PER_S[:BURST]|off>', 'JSON-RPC calls per second per client IP, with --rpc-port; burst default 2x (default 100:200; off: none, for tests)')
+    .option('--loopback', 'tune libp2p for many nodes on 127.0.0.0/8 (devnets and tests only)')
+    .option('--max-connections <N>', 'libp2p connections kept before pruning (default 4096 on a manager, 300 on a user node)')
+    .addOption(new Option('--pq <liboqs|noble>', 'ML-DSA/ML-KEM backend (default liboqs, falls back to noble with a warning)').choices(['liboqs', 'noble']))
+    .option('--quiet', 'log only warnings and errors on stderr (the ready line is still printed)')
+    // fault injection for the adversarial tests (test/cli/duplicate-labels.test.ts, test/node/*byzantine*): never in production
+    .addOption(new Option('--fault-equivocate').hideHelp().conflicts('faultUncheckedLabels'))
+    .addOption(new Option('--fault-unchecked-labels').hideHelp())
+    .addHelpText('after', examples(
+      'pqmed node --role manager --genesis net/genesis.json --data-dir net/m0 --identity net/identities/manager-0.json \\',
+      '    --listen /ip4/127.0.0.1/tcp/4100 --rpc-port 8645 --allow-peers-file net/allow-peers.txt',
+      'pqmed node --role user --genesis net/genesis.json --data-dir net/u0 --identity net/identities/user-0.json --rpc-port 8650 --quiet'))
+    .action(nodeHandler('nodeCmd'))
+}
+
+function peerIdCommand (): Command {
+  return new Command('peer-id')
+    .summary('print a node\'s libp2p peer id (the line to add to a manager\'s allow file)')
+    .description('Prints the peer id of an identity file (--identity), of a user node\'s DATA_DIR/peer-key (--data-dir; created if missing), ' +
+      'or of a new user identity written to FILE (--new-identity). Give exactly one of the three.')
+    .option('--identity <FILE>', 'an identity file')
+    .option('--data-dir <DIR>', 'a user node\'s data dir')
+    .option('--new-identity <FILE>', 'write a new user identity to FILE (never overwrites)')
+    .option('--name <NAME>', 'name of the new identity, with --new-identity (default: the file name)')
+    .addHelpText('after', examples(
+      'pqmed peer-id --data-dir /srv/pqmed/u7 >> /etc/pqmed/allow-peers.txt',
+      'pqmed peer-id --new-identity net/identities/user-9.json'))
+    .action(nodeHandler('peerIdCmd'))
+}
+
+function consortiumKeyCommand (): Command {
+  return new Command('consortium-key')
+    .summary('make a network\'s consortium key file (the doctors\' index key)')
+    .description('Writes a new consortium-key.json for the doctors of a genesis: one fresh index key wrapped to every doctor (ML-KEM-768), ' +
+      'which only they can open. Make it once per network and give the same file to every doctor; an existing file is never replaced. ' +
+      '`pqmed genesis`, `npm start`, `sim:local` and the Compose init service write one next to the genesis.')
+    .requiredOption('--genesis <FILE>', 'genesis.json of the network (its doctors)')
+    .requiredOption('--out <FILE>', 'consortium key file to write (never overwritten)')
+    .addHelpText('after', examples('pqmed consortium-key --genesis net/genesis.json --out net/consortium-key.json'))
+    .action(nodeHandler('consortiumKeyCmd'))
+}
+
+function enrollCommand (): Command {
+  return client(new Command('enroll')
+    .summary('create a patient identity and register it')
+    .description('Creates a patient identity (a simulated PUF enrollment) and registers its public keys on the chain (ehr_registerPatient); ' +
+      'the file is written only once the node confirmed the registration, so a failed enroll leaves nothing and can be run again. ' +
+      'If the registration was sent but not confirmed, the file is kept and the command exits 1: run enroll --identity FILE. ' +
+      'With --identity FILE, registers the identity in an existing file (repeating it is harmless).')
+    .option('--name <NAME>', 'the patient\'s name (1..128 characters), with --out')
+    .option('--out <FILE>', 'identity file to write (never overwritten), with --name')
+    .addOption(new Option('--identity <FILE>', 'register the existing identity in FILE instead of creating one').conflicts(['name', 'out']))
+    .addHelpText('after', examples('pqmed enroll --name "Rosa Okafor" --out rosa.json', 'pqmed enroll --identity rosa.json'))
+    .action(clientHandler('enroll', 'enroll')))
+}
+
+function recordCommand (): Command {
+  const record = new Command('record')
+    .summary('submit, read, verify and list records')
+    .description('Records: submit (as a doctor, for a patient), get (verified; decrypted with --decrypt), verify, list (a patient\'s records).')
+    .addHelpText('after', examples('pqmed record get --help'))
+  record.addCommand(client(new Command('submit')
+    .summary('encrypt and submit a record for a patient (waits for commit)')
+    .description('Encrypts a record on this client (the patient\'s key transfer to the doctor, three encrypted fields, the doctor\'s signature, ' +
+      'searchable index updates) and submits it. A FHIR R4 Bundle whose Patient name differs from the --patient identity\'s name is refused ' +
+      '(records cannot be removed from the chain) unless --allow-patient-mismatch is given.')
+    .requiredOption('--doctor <ID_FILE>', 'the writing doctor\'s identity file')
+    .requiredOption('--patient <ID_FILE>', 'the patient\'s identity file')
+    .requiredOption('--input <FILE>', 'the record: a JSON record or a FHIR R4 Bundle')
+    .option('--consortium-key <FILE>', 'consortium key file (default: the config file\'s consortiumKey without --state, else STATE/consortium-key.json)')
+    .option('--file-type <T>', 'file type indexed for searches (default: the input\'s fileType; fhir-bundle for a Bundle)')
+    .option('--state <DIR>', 'the doctor\'s client state: searchable-index counters (default: the config file\'s state, else ~/.pqmed/client)')
+    .option('--allow-patient-mismatch', 'submit even if the input names another patient than --patient (with a warning)')
+    .addHelpText('after', examples(
+      'pqmed record submit --doctor net/identities/doctor-0.json --patient rosa.json --input visit.json --consortium-key net/consortium-key.json',
+      'pqmed record submit --doctor net/identities/doctor-0.json --patient rosa.json --input bundle.json --file-type discharge --json'))
+    .action(clientHandler('record', 'recordSubmit'))))
+  record.addCommand(client(new Command('get')
+    .summary('fetch a record, verified on this client; decrypt it with --decrypt --as')
+    .description('Fetches a record and verifies it on this client (header hash, ciphertext hashes, inclusion; with --genesis also the doctor\'s signature and the commit certificate). ' +
+      'With --decrypt --as ID_FILE, decrypts the fields that identity holds keys for (the record\'s patient, or a grantee).')
+    .argument('<RECORD_ID>', 'record id (64 hex digits)')
+    .option('--decrypt', 'decrypt the fields the --as identity may read')
+    .option('--as <ID_FILE>', 'the identity that decrypts, with --decrypt')
+    .option('--genesis <FILE>', 'genesis.json: also check the doctor\'s signature and the commit certificate')
+    .option('--save-ciphertexts <DIR>', 'write the record\'s ciphertexts to DIR/<RECORD_ID>.cip<i>')
+    .addHelpText('after', examples(
+      'pqmed record get 3f1c...e9 --genesis net/genesis.json',
+      'pqmed record get 3f1c...e9 --decrypt --as rosa.json --json',
+      'pqmed record get 3f1c...e9 --save-ciphertexts cips/ && pqmed file verify cips/3f1c...e9.cip2'))
+    .action(clientHandler('record', 'recordGet'))))
+  record.addCommand(client(new Command('verify')
+    .summary('verify a record on the node and again on this client')
+    .argument('<RECORD_ID>', 'record id (64 hex digits)')
+    .option('--genesis <FILE>', 'genesis.json: the client also checks the signature and the certificate')
+    .addHelpText('after', examples('pqmed record verify 3f1c...e9 --genesis net/genesis.json'))
+    .action(clientHandler('record', 'recordVerify'))))
+  record.addCommand(client(new Command('list')
+    .summary('list a patient\'s records (searched in the index, checked for omissions)')
+    .description('Lists the records of the --as patient. The doctors who write the index come from the consortium key file or from the genesis (give one).')
+    .requiredOption('--as <PATIENT_ID_FILE>', 'the patient\'s identity file')
+    .addOption(new Option('--consortium-key <FILE>', 'consortium key file (its doctors are the index writers)').conflicts('genesis'))
+    .option('--genesis <FILE>', 'genesis.json (its registered doctors are the index writers)')
+    .addHelpText('after', examples('pqmed record list --as rosa.json --genesis net/genesis.json'))
+    .action(clientHandler('record', 'recordList'))))
+  return record
+}
+
+function fileCommand (): Command {
+  const file = new Command('file')
+    .summary('check files against the chain')
+    .addHelpText('after', examples('pqmed file verify --help'))
+  file.addCommand(client(new Command('verify')
+    .summary('check whether a file is a committed record field or attachment')
+    .description('Asks the node whether these exact bytes are a committed ciphertext (field or attachment) and of which record. Exit 3 if they match nothing.')
+    .argument('<PATH>', 'the file')
+    .addHelpText('after', examples('pqmed file verify cips/3f1c...e9.cip2'))
+    .action(clientHandler('file', 'fileVerify'))))
+  return file
+}
+
+function searchCommand (): Command {
+  return client(new Command('search')
+    .summary('search the encrypted index as a doctor (results verified, omissions detected)')
+    .description('Searches by keyword, file type and birth-year range (all given must match). Tokens are made on this client from the consortium key; ' +
+      'the answer is verified, and results the node omitted or forged give exit 3.')
+    .argument('[KEYWORD...]', 'keywords (all must match)')
+    .option('--type <T>', 'file type (e.g. fhir-bundle)')
+    .option('--born <FROM-TO>', 'birth year or range, e.g. 1970-1989')
+    .requiredOption('--doctor <ID_FILE>', 'the searching doctor\'s identity file')
+    .option('--consortium-key <FILE>', 'consortium key file (default: the config file\'s consortiumKey without --state, else STATE/consortium-key.json)')
+    .option('--state <DIR>', 'client state with the index counters (default: the config file\'s state, else ~/.pqmed/client)')
+    .option('--recover', 'recover every doctor\'s index counters from the node first (the default; finds records written by any client)')
+    .option('--no-recover', 'search only what the --state DIR knows (records written by other clients are not searched; the output says so)')
+    .addHelpText('after', examples(
+      'pqmed search fever --doctor net/identities/doctor-0.json --consortium-key net/consortium-key.json --state net/client-state',
+      'pqmed search --type fhir-bundle --born 1960-1965 --doctor net/identities/doctor-0.json --json'))
+    .action(clientHandler('search', 'searchCmd')))
+}
+
+function grantCommand (): Command {
+  return client(new Command('grant')
+    .summary('grant another identity access to fields of a record (as its patient)')
+    .description('The record\'s patient grants the grantee the keys of the listed fields (ML-KEM-768 key transfer, signed with the record\'s owner key).')
+    .argument('<RECORD_ID>', 'record id (64 hex digits)')
+    .requiredOption('--from <ID_FILE>', 'the record\'s patient (identity file)')
+    .requiredOption('--to <ID_FILE|PATIENT_ID>', 'the grantee: an identity file, or an enrolled patient\'s id (64 hex digits)')
+    .requiredOption('--fields <LIST>', 'comma-separated: personalInfo, symptoms, prescriptions')
+    .addHelpText('after', examples('pqmed grant 3f1c...e9 --from rosa.json --to net/identities/doctor-1.json --fields symptoms,prescriptions'))
+    .action(clientHandler('grant', 'grantCmd')))
+}
+
+/** The `pqmed` program: every command and subcommand, each with its own help. */
+export function pqmedProgram (): Command {
+  const program = new Command('pqmed')
+    .description('pqmed: post-quantum peer-to-peer node for private, tamper-evident, searchable medical records.\n' +
+      'Network commands (genesis, node, peer-id, consortium-key) run the network; client commands talk to a node over JSON-RPC and verify every answer.')
+    .version(packageVersion(), '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'show help (also: pqmed help COMMAND, pqmed COMMAND --help)')
+    .helpCommand('help [COMMAND]', 'show help for a command')
+    .configureHelp({ sortSubcommands: false })
+  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand()]) program.addCommand(c)
+  setUsage(program)
+  program.addHelpText('after', () => `\nSynopsis:\n${leafCommands(program).map((c) => `  ${commandPath(c)} ${c.usage()}`).join('\n')}\n\n` +
+    `Client commands take --rpc URL (else $PQMED_RPC, else .pqmed.json, else http://127.0.0.1:8645/) and --json.\n${EXIT_CODES}\n` +
+    examples('pqmed record --help', 'pqmed help search'))
+  return program
+}
+
+/** Every command that runs something (not a group, not `help`), in definition order. */
+export function leafCommands (cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => c.name() === 'help' ? [] : c.commands.length > 0 ? leafCommands(c) : [c])
+}
+
+// ---- the npm entry points (their handlers stay in their own files) ----
+
+/** `npm start`: the devnet. */
+export function devnetCommand (): Command {
+  const cmd = new Command('npm start --')
+    .description('A devnet: 4 managers and 2 user nodes as processes on loopback, 50 seeded synthetic records. ' +
+      'Prints every node\'s JSON-RPC URL and copy-paste examples; runs until Ctrl-C, which stops every node. A later start reuses the data dir.')
+    .option('--data-dir <DIR>', 'data dir (default .devnet)')
+    .option('--records <N>', 'synthetic records seeded on the first start, 0..10000 (default 50)')
+    .option('--users <N>', 'user nodes (default 2)')
+    .option('--rpc-port <N>', 'user-0\'s JSON-RPC port (user-j: N + j, manager-i: N - 4 + i); 0: free ports (default 8645, the CLI\'s default node). ' +
+      'Applies when the data dir is created; a taken port is replaced by a free one, and the banner says so')
+    .option('--p2p-port <N>', 'manager-0\'s libp2p port (manager-i: N + i); 0: free ports (default 4100)')
+    .option('--config <FILE>', 'where to write the CLI\'s config: node URL, consortium key, client state (default: $PQMED_CONFIG, else ./.pqmed.json)')
+    .addHelpText('after', examples('npm start', 'npm start -- --data-dir /tmp/dn --records 0 --rpc-port 0 --config /tmp/dn/pqmed.json'))
+  cmd.usage(synopsis(cmd))
+  return cmd
+}
+
+/** The topology flags `sim:local` and `sim:compose` share (src/cli/topology.ts). */
+function topologyOptions (cmd: Command): Command {
+  return cmd
+    .option('--topology <FILE>', 'topology file (JSON or YAML; flags override it)')
+    .option('--managers <N>', 'manager nodes (default 4)')
+    .option('--users <N>', 'user nodes (default 2)')
+    .option('--doctors <N>', 'registered doctors (default 2)')
+    .option('--latency <MS>', 'one-way latency per node in ms (default 0)')
+    .option('--chain-id <ID>', 'chain id (default pqmed-devnet)')
+}
+
+/** `npm run sim:local`. */
+export function simLocalCommand (): Command {
+  const cmd = topologyOptions(new Command('npm run sim:local --')
+    .description('A topology as local processes, printing every node\'s JSON-RPC endpoint and running until Ctrl-C. ' +
+      'A latency needs --netns (root and ip netns: one network namespace per node, tc netem delay).'))
+    .option('--netns', 'one network namespace per node (root, ip netns, veth/bridge)')
+    .option('--data-dir <DIR>', 'keep the data here (default: a temporary dir removed on exit)')
+    .option('--config <FILE>', 'where to write the CLI\'s config: node URL, consortium key, client state (default: $PQMED_CONFIG, else ./.pqmed.json)')
+    .addHelpText('after', examples('npm run sim:local -- --managers 4 --users 6', 'sudo npm run sim:local -- --netns --latency 40 --data-dir /tmp/sim'))
+  cmd.usage(synopsis(cmd))
+  return cmd
+}
+
+/** `npm run sim:compose`. */
+export function simComposeCommand (): Command {
+  const cmd = topologyOptions(new Command('npm run sim:compose --')
+    .description('Writes a Docker Compose file for a topology (see docker/README.md).'))
+    .option('--out <FILE>', 'compose file to write (default docker/compose.generated.yml)')
+    .option('--image <IMAGE>', 'image of every service (default pqmed:local)')
+    .addHelpText('after', examples('npm run sim:compose -- --managers 4 --users 20 --latency 40'))
+  cmd.usage(synopsis(cmd))
+  return cmd
+}
