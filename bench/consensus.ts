@@ -11,14 +11,20 @@
  *   reported against the healthy figure of the same run.
  *
  * Every manager runs with `--cpu-prof`; the profiles are cut to each phase's time window and
- * summed: CPU ms per manager, µs per record, and the top functions and files by self time.
+ * summed: busy ms per manager, µs per record, and the top functions and files by self time.
+ * "Busy" is the profile's non-idle time: V8 attributes the wall time between two samples to the
+ * function sampled, so on a loaded machine it includes time the process waited for a core (the
+ * four managers together can show more busy time than 2 cores × the phase); the shares by
+ * function are what to read.
  *
  * `--baseline REF` also unpacks git ref REF (`git archive`, node_modules symlinked, removed at the
  * end) and runs its managers with the same records, alternating new and baseline `--rounds` times
  * (order swapped every round), so a machine that is slow today slows both: compare the ratio.
  *
  * Options: --records N (3000), --light N (200), --interval MS (100), --rounds R (3 with
- * --baseline, else 1), --baseline REF, --down K (0; at most f = 1), --out PATH, --quick.
+ * --baseline, else 1), --baseline REF, --down K (0; at most f = 1), --clients C (128 concurrent
+ * submitters; few clients make small blocks and many heights, as `npm start`'s 8 clients do),
+ * --out PATH, --quick.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -35,7 +41,7 @@ import { checkoutRef, currentCheckout, startNode, stopNode, type Checkout, type 
 import { mergeSlices, nowUs, sliceProfiles, topFiles, topFunctions, type FunctionCost, type ProfileSlice } from './lib/cpuprofile.js'
 
 const argv = process.argv.slice(2)
-checkArgs(argv, ['quick'], ['records', 'light', 'interval', 'out', 'rounds', 'baseline', 'down'])
+checkArgs(argv, ['quick'], ['records', 'light', 'interval', 'out', 'rounds', 'baseline', 'down', 'clients'])
 const quick = hasFlag(argv, 'quick')
 const intOpt = (name: string, dflt: number, min: number, max: number): number => {
   const raw = optionValue(argv, name)
@@ -51,15 +57,31 @@ const ROUNDS = intOpt('rounds', BASELINE !== undefined ? (quick ? 1 : 3) : 1, 1,
 const MANAGERS = 4
 const DOWN = intOpt('down', 0, 0, 1) // f = 1 of 4: pausing more stops every quorum
 const out = optionValue(argv, 'out') ?? (quick ? undefined : 'bench/results/consensus.json')
-const CONCURRENCY = 128
+const CONCURRENCY = intOpt('clients', 128, 1, 10_000)
 const TOP = 25
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
 const params = { blockInterval: 50, maxBlockRecords: 500, viewChangeTimeout: 3000, heartbeatInterval: 500 }
 
-interface Throughput { records: number, seconds: number, recordsPerSecond: number, blocks: number }
+interface Throughput {
+  records: number
+  seconds: number
+  recordsPerSecond: number
+  blocks: number
+  /** Blocks of the phase committed in a view > 0 (their height had a view change). */
+  viewChanges: number
+}
+
+async function viewChanges (url: string, from: number, to: number): Promise<number> {
+  let n = 0
+  for (let h = from; h <= to; h++) {
+    const r = await rpc<{ certificate: { view: number } | null }>(url, 'chain_getHeader', { height: h })
+    if ((r.certificate?.view ?? 0) > 0) n++
+  }
+  return n
+}
 interface PhaseProfile {
-  /** CPU ms of each manager in the phase (non-idle samples), m0..m3. */
+  /** Busy ms of each manager in the phase (non-idle profile time, see the module comment), m0..m3. */
   cpuMsPerManager: number[]
   cpuMsTotal: number
   cpuUsPerRecord: number
@@ -122,7 +144,7 @@ async function runOnce (checkout: Checkout, variant: Run['variant'], round: numb
     const seconds = await submitAll(urls, subs.slice(0, N))
     const w1 = nowUs()
     const h1 = await height(urls[0]!)
-    const healthy: Throughput = { records: N, seconds: round3(seconds), recordsPerSecond: Math.round(N / seconds), blocks: h1 - h0 }
+    const healthy: Throughput = { records: N, seconds: round3(seconds), recordsPerSecond: Math.round(N / seconds), blocks: h1 - h0, viewChanges: await viewChanges(urls[0]!, h0 + 1, h1) }
 
     let latency: Run['latency'] = null
     if (LIGHT > 0) {
@@ -151,7 +173,7 @@ async function runOnce (checkout: Checkout, variant: Run['variant'], round: numb
       const s = await submitAll(liveUrls, subs.slice(N + LIGHT, 2 * N + LIGHT))
       const v1 = nowUs()
       const d1 = await height(liveUrls[0]!)
-      down = { t: { records: N, seconds: round3(s), recordsPerSecond: Math.round(N / s), blocks: d1 - d0 }, paused: paused.map((p) => p.name), w: [v0, v1] }
+      down = { t: { records: N, seconds: round3(s), recordsPerSecond: Math.round(N / s), blocks: d1 - d0, viewChanges: await viewChanges(liveUrls[0]!, d0 + 1, d1) }, paused: paused.map((p) => p.name), w: [v0, v1] }
     }
 
     for (const p of procs.splice(0)) await stopNode(p) // clean exits write the profiles
@@ -164,7 +186,7 @@ async function runOnce (checkout: Checkout, variant: Run['variant'], round: numb
       latency,
       down: down === null ? null : { ...down.t, paused: down.paused, ofHealthy: round3(down.t.recordsPerSecond / healthy.recordsPerSecond), profile: phaseProfile(slices(down.w[0], down.w[1]), N) }
     }
-    process.stderr.write(`  ${healthy.recordsPerSecond} records/s healthy${run.down !== null ? `, ${run.down.recordsPerSecond} with ${run.down.paused.join(',')} paused (${(run.down.ofHealthy * 100).toFixed(0)} %)` : ''}${latency !== null ? `, latency p50 ${latency.p50Ms.toFixed(1)} ms` : ''}; ${run.healthy.profile.cpuUsPerRecord} µs CPU per record\n`)
+    process.stderr.write(`  ${healthy.recordsPerSecond} records/s healthy (${healthy.blocks} blocks, ${healthy.viewChanges} view changes)${run.down !== null ? `, ${run.down.recordsPerSecond} with ${run.down.paused.join(',')} paused (${(run.down.ofHealthy * 100).toFixed(0)} %, ${run.down.blocks} blocks, ${run.down.viewChanges} view changes)` : ''}${latency !== null ? `, latency p50 ${latency.p50Ms.toFixed(1)} ms` : ''}; ${run.healthy.profile.cpuUsPerRecord} µs busy per record\n`)
     return run
   } finally {
     for (const p of procs) await stopNode(p)
@@ -220,7 +242,8 @@ try {
   const ratio = (k: string): number | null => sBase === null || typeof sBase[k] !== 'number' || typeof sNew[k] !== 'number' ? null : round3((sNew[k] as number) / (sBase[k] as number))
   const result = {
     machine,
-    note: 'measured on a shared machine (other processes competed for the 2 cores); compare variants within this run, alternated round by round',
+    note: 'measured on a shared machine (other processes competed for the 2 cores); compare variants within this run, alternated round by round. ' +
+      'Profile figures (cpuMs*, cpuUsPerRecord, ms of functions) are non-idle profile time: on a loaded machine they include time spent waiting for a core; read the shares.',
     params,
     options: { records: N, light: LIGHT, intervalMs: INTERVAL, rounds: ROUNDS, baseline: BASELINE ?? null, down: DOWN, concurrency: CONCURRENCY },
     summary: {
@@ -233,12 +256,12 @@ try {
 
   console.log(`Machine: ${machineLine(machine)} (load ${machine.loadAvg1} at start; shared)\n`)
   const rows = runs.map((x) => [
-    `${x.variant} ${x.commit.slice(0, 8)}`, String(x.round), String(x.healthy.recordsPerSecond), String(x.healthy.blocks),
+    `${x.variant} ${x.commit.slice(0, 8)}`, String(x.round), String(x.healthy.recordsPerSecond), `${x.healthy.blocks} / ${x.healthy.viewChanges}`,
     x.latency === null ? '–' : `${x.latency.p50Ms.toFixed(1)} / ${x.latency.p95Ms.toFixed(1)}`,
-    x.down === null ? '–' : `${x.down.recordsPerSecond} (${(x.down.ofHealthy * 100).toFixed(0)} %)`,
+    x.down === null ? '–' : `${x.down.recordsPerSecond} (${(x.down.ofHealthy * 100).toFixed(0)} %), ${x.down.blocks} / ${x.down.viewChanges}`,
     String(x.healthy.profile.cpuUsPerRecord), x.healthy.profile.cpuMsPerManager.join(' / ')
   ])
-  console.log(markdownTable(['variant', 'round', 'records/s', 'blocks', 'finality p50 / p95 ms', `records/s, ${DOWN} paused (of healthy)`, 'CPU µs / record', 'CPU ms m0/m1/m2/m3'], rows,
+  console.log(markdownTable(['variant', 'round', `records/s (${CONCURRENCY} clients)`, 'blocks / view changes', 'finality p50 / p95 ms', `records/s with ${DOWN} paused (of healthy), blocks / view changes`, 'busy µs / record', 'CPU ms m0/m1/m2/m3'], rows,
     ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right']))
   if (sBase !== null) {
     const nob = result.summary.newOverBaseline!
@@ -246,7 +269,7 @@ try {
       (DOWN > 0 ? `; with ${DOWN} paused: new ${String(sNew.downRecordsPerSecondMedian)} (${String(sNew.downOfHealthyMedian)} of healthy), baseline ${String(sBase.downRecordsPerSecondMedian)} (${String(sBase.downOfHealthyMedian)}): ratio ${String(nob.downRecordsPerSecond)}` : ''))
   }
   const last = runs.filter((x) => x.variant === 'new').at(-1)!
-  console.log(`\nCPU by function, new code, round ${last.round}, healthy phase (all managers, self time):\n`)
+  console.log(`\nBusy time by function, new code, round ${last.round}, healthy phase (all managers, self time):\n`)
   console.log(markdownTable(['function', 'ms', 'µs / record', 'share'], last.healthy.profile.topFunctions.slice(0, 12).map((f) => [f.fn, f.ms.toFixed(0), f.usPerRecord.toFixed(0), `${(f.share * 100).toFixed(1)} %`]), ['left', 'right', 'right', 'right']))
   if (out !== undefined) console.log(`\nwrote ${writeJson(out, result)}`)
 } finally {

@@ -5,8 +5,9 @@
  * clock, which on Linux is the clock `process.hrtime` reads in every process of the machine; a
  * benchmark that notes `nowUs()` at the start and end of a phase can therefore cut exactly that
  * phase out of each manager's profile. Self time is attributed to the sampled function; `(idle)`
- * is excluded from CPU time, `(program)` (native code not attributed to JS) and
- * `(garbage collector)` are kept.
+ * is excluded, `(program)` (native code not attributed to JS) and `(garbage collector)` are kept.
+ * V8 attributes the wall time between two samples to the function sampled, so when other
+ * processes hold the cores this "busy" time includes waiting for one; shares stay meaningful.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -94,7 +95,8 @@ export function topFunctions (s: ProfileSlice, records: number, top: number): Fu
 export function topFiles (s: ProfileSlice, records: number, top: number): FunctionCost[] {
   const byFile = new Map<string, number>()
   for (const [k, us] of s.byFunction) {
-    const file = k.includes(' ') ? k.slice(k.lastIndexOf(' ') + 1).replace(/:\d+$/, '') : k
+    const m = /^.* (\S+):\d+$/.exec(k) // `name file:line`; builtins like `(garbage collector)` have no file
+    const file = m !== null ? m[1] as string : k
     byFile.set(file, (byFile.get(file) ?? 0) + us)
   }
   return topFunctions({ ...s, byFunction: byFile }, records, top)
