@@ -37,7 +37,7 @@ import { loadPqBackend } from '../src/crypto/index.js'
 import { createDevnet, writeDevnet, type DevnetFiles } from '../src/node/devnet.js'
 import { loadIdentity } from '../src/node/identity.js'
 import { checkArgs, hasFlag, machineInfo, machineLine, managerSpec, markdownTable, optionValue, summarize, writeJson } from './lib/index.js'
-import { checkoutRef, currentCheckout, startNode, stopNode, type Checkout, type NodeProc } from './lib/baseline.js'
+import { checkoutRef, currentCheckout, startNode, stopAllNodes, stopNode, type Checkout, type NodeProc } from './lib/baseline.js'
 import { mergeSlices, nowUs, sliceProfiles, topFiles, topFunctions, type FunctionCost, type ProfileSlice } from './lib/cpuprofile.js'
 
 const argv = process.argv.slice(2)
@@ -61,6 +61,8 @@ const CONCURRENCY = intOpt('clients', 128, 1, 10_000)
 const TOP = 25
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
+const roots = new Set<string>()
+let stopping = false
 const params = { blockInterval: 50, maxBlockRecords: 500, viewChangeTimeout: 3000, heartbeatInterval: 500 }
 
 interface Throughput {
@@ -124,7 +126,9 @@ async function submitAll (urls: string[], subs: string[]): Promise<number> {
 
 /** One fresh network of `checkout`'s managers: healthy throughput, light-load latency, then (with --down) throughput with managers paused. */
 async function runOnce (checkout: Checkout, variant: Run['variant'], round: number, files: DevnetFiles, subs: string[]): Promise<Run> {
+  if (stopping) throw new Error('stopped')
   const root = await mkdtemp(join(tmpdir(), 'pqmed-bench-consensus-'))
+  roots.add(root)
   const procs: NodeProc[] = []
   try {
     const ports = await freePorts(MANAGERS)
@@ -132,7 +136,8 @@ async function runOnce (checkout: Checkout, variant: Run['variant'], round: numb
     await writeDevnet(root, { ...files, genesis })
     const profDirs = ports.map((_, i) => join(root, `prof-m${i}`))
     for (let i = 0; i < MANAGERS; i++) {
-      procs.push(await startNode(checkout.bin, `m${i}`, managerSpec(root, i, ports[i]!).args, ['--cpu-prof', `--cpu-prof-dir=${profDirs[i]!}`]))
+      const p = await startNode(checkout.bin, `m${i}`, managerSpec(root, i, ports[i]!).args, ['--cpu-prof', `--cpu-prof-dir=${profDirs[i]!}`])
+      procs.push(p)
     }
     const urls = procs.map((p) => p.rpc)
     await new Promise((r) => setTimeout(r, 1500)) // let the gossip mesh form
@@ -191,6 +196,7 @@ async function runOnce (checkout: Checkout, variant: Run['variant'], round: numb
   } finally {
     for (const p of procs) await stopNode(p)
     await rm(root, { recursive: true, force: true })
+    roots.delete(root)
   }
 }
 
@@ -204,6 +210,15 @@ function median (xs: number[]): number {
 const machine = machineInfo()
 const current = currentCheckout(repo)
 const baseline = BASELINE !== undefined ? await checkoutRef(repo, BASELINE) : null
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    stopping = true
+    process.stderr.write(`${sig}: stopping the managers${baseline !== null ? ' and removing the baseline checkout' : ''}\n`)
+    void stopAllNodes()
+      .then(async () => { await baseline?.remove(); for (const r of roots) await rm(r, { recursive: true, force: true }) })
+      .finally(() => process.exit(130))
+  })
+}
 try {
   // One set of identities and pre-signed records for every run: each run gets fresh data dirs and ports.
   const files = await createDevnet({ chainId: 'pqmed-bench', managers: MANAGERS, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1', params })
@@ -272,6 +287,8 @@ try {
   console.log(`\nBusy time by function, new code, round ${last.round}, healthy phase (all managers, self time):\n`)
   console.log(markdownTable(['function', 'ms', 'µs / record', 'share'], last.healthy.profile.topFunctions.slice(0, 12).map((f) => [f.fn, f.ms.toFixed(0), f.usPerRecord.toFixed(0), `${(f.share * 100).toFixed(1)} %`]), ['left', 'right', 'right', 'right']))
   if (out !== undefined) console.log(`\nwrote ${writeJson(out, result)}`)
+} catch (err) {
+  if (!stopping) throw err // interrupted: the handler reports and exits
 } finally {
   await baseline?.remove()
 }

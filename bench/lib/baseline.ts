@@ -58,9 +58,14 @@ export interface NodeProc {
   stderr: string[]
 }
 
+/** Every node process started and not yet exited (ready or not), for `stopAllNodes`. */
+const children = new Set<ChildProcess>()
+
 /** Starts `node [flags] BIN node ARGS` and waits for its `{"event":"ready"}` line. */
 export async function startNode (bin: string, name: string, args: string[], flags: string[], timeoutMs = 90_000): Promise<NodeProc> {
   const child = spawn(process.execPath, [...flags, bin, 'node', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  child.once('exit', () => { children.delete(child) })
   const stderr: string[] = []
   child.stderr?.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
   const rpc = await new Promise<string>((resolve, reject) => {
@@ -86,4 +91,9 @@ export async function stopNode (p: NodeProc): Promise<void> {
     p.child.kill('SIGCONT')
     p.child.kill('SIGTERM')
   })
+}
+
+/** Stops every node process this module started that is still running (e.g. on Ctrl-C). */
+export async function stopAllNodes (): Promise<void> {
+  await Promise.all([...children].map(async (child) => await stopNode({ name: '', child, rpc: '', stderr: [] })))
 }
