@@ -13,6 +13,12 @@ export interface CheckContext {
   /** Number of managers. */
   n: number
   verifier: VerifierPort
+  /** Leader of (height, view); default `leaderOf` (plain rotation). `Pbft` passes its schedule. */
+  leader?: (height: number, view: number) => number
+}
+
+function leaderIn (ctx: CheckContext, height: number, view: number): number {
+  return ctx.leader !== undefined ? ctx.leader(height, view) : leaderOf(height, view, ctx.n)
 }
 
 function isIndex (v: unknown, n: number): v is number {
@@ -56,7 +62,7 @@ export function checkCommitCertificate (ctx: CheckContext, cert: CommitCertifica
 /** A prepared certificate at `height`: the leader's pre-prepare signature plus a quorum of prepares. */
 export function checkPreparedCert (ctx: CheckContext, height: number, cert: PreparedCert): boolean {
   if (!Number.isSafeInteger(cert.view) || cert.view < 0 || cert.hash.length !== 32) return false
-  const leader = leaderOf(height, cert.view, ctx.n)
+  const leader = leaderIn(ctx, height, cert.view)
   if (!ctx.verifier.verify(leader, prePrepareSignBytes(ctx.chainId, height, cert.view, cert.hash), cert.prePrepareSig)) return false
   return checkQuorumSignatures(ctx, 'prepare', height, cert.view, cert.hash, cert.prepares)
 }
@@ -86,7 +92,7 @@ export type NewViewCheck = { ok: true, required: PreparedCert | null } | { ok: f
  * PRE-PREPARE from the leader re-proposing the highest one. Returns that certificate as `required`.
  */
 export function checkNewView (ctx: CheckContext, nv: NewViewMsg): NewViewCheck {
-  if (nv.from !== leaderOf(nv.height, nv.view, ctx.n)) return { ok: false, reason: 'not from the leader of its view' }
+  if (nv.from !== leaderIn(ctx, nv.height, nv.view)) return { ok: false, reason: 'not from the leader of its view' }
   if (nv.view < 1) return { ok: false, reason: 'view 0 needs no new-view' }
   if (!Array.isArray(nv.viewChanges) || nv.viewChanges.length > ctx.n) return { ok: false, reason: 'bad view-change list' }
   const senders = new Set<number>()

@@ -190,6 +190,14 @@ export function decodeWalRecord (data: Uint8Array, limits: Partial<DecodeLimits>
         bytes: bytes(o.bytes, 'bytes', lim.maxValueBytes)
       }
     }
+    case 'leaders': {
+      const o = obj(x, 'wal leaders', ['kind', 'height', 'at', 'entries'])
+      const entries = list(o.entries, 'entries', lim.maxManagers).map((e) => {
+        const y = obj(e, 'leaders entry', ['manager', 'strikes', 'until', 'forgetAt'])
+        return { manager: uint(y.manager, 'entry.manager'), strikes: uint(y.strikes, 'entry.strikes'), until: uint(y.until, 'entry.until'), forgetAt: uint(y.forgetAt, 'entry.forgetAt') }
+      })
+      return { kind, height: uint(o.height, 'height'), at: uint(o.at, 'at'), entries }
+    }
     default: return bad(`unknown WAL record kind ${String(kind)}`)
   }
 }

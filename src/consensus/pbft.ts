@@ -5,18 +5,20 @@
  * write-ahead log, block storage, mempool, sync) is an effect.
  *
  * One instance decides one height at a time, starting from the configured head. Per height, views
- * start at 0; the leader of (height, view) is (height + view) mod n. See docs/CONSENSUS.md for the
- * protocol and its safety argument.
+ * start at 0; the leader of (height, view) comes from a `LeaderSchedule`: rotation by height that
+ * skips managers which recently failed to propose (folded from the committed blocks' origins).
+ * See docs/CONSENSUS.md for the protocol, its safety argument and the leader choice.
  */
 import type { CommitCertificate, CommitSignature } from '../blocks/types.js'
 import { voteSignBytes } from '../blocks/vote.js'
 import { equalBytes, fromHex, toHex } from '../crypto/index.js'
 import { checkCommitCertificate, checkMessageSignature, checkNewView, checkViewChange, highestPrepared, type CheckContext } from './certs.js'
 import { ConsensusError } from './errors.js'
-import { heartbeatSignBytes, leaderOf, maxFaulty, newViewSignBytes, prePrepareSignBytes, quorumSize, viewChangeSignBytes } from './signing.js'
+import { LeaderSchedule, type ProposalOrigin } from './leaders.js'
+import { heartbeatSignBytes, maxFaulty, newViewSignBytes, prePrepareSignBytes, quorumSize, viewChangeSignBytes } from './signing.js'
 import type {
   ConsensusConfig, ConsensusEffect, ConsensusEvent, ConsensusMessage, ConsensusPorts, ConsensusTiming,
-  HeartbeatMsg, NewViewMsg, PreparedCert, PrePrepareMsg, Value, ViewChangeMsg, VoteMsg, WalRecord
+  HeartbeatMsg, NewViewMsg, PreparedCert, PrePrepareMsg, ValidateResult, Value, ViewChangeMsg, VoteMsg, WalRecord
 } from './types.js'
 
 /** Defaults for a LAN consortium of a handful of managers (ms). */
@@ -27,7 +29,8 @@ export const DEFAULT_TIMING: Readonly<ConsensusTiming> = Object.freeze({
   viewChangeTimeout: 2000,
   maxTimeoutDoublings: 5,
   retransmitInterval: 1000,
-  syncDelay: 300
+  syncDelay: 300,
+  leaderBlacklistHeights: 256
 })
 
 /** Votes, pre-prepares and view-changes are kept for at most this many views beyond the current one. */
@@ -43,6 +46,8 @@ type Hex = string
 interface HeightState {
   /** Values that passed the app's validation (or came from our own WAL), by hash. */
   values: Map<Hex, Value>
+  /** Who proposed each validated value, in which view (when the app reports it). */
+  origins: Map<Hex, ProposalOrigin>
   /** First valid pre-prepare per view. */
   prePrepares: Map<number, PrePrepareMsg>
   prepares: Map<number, Map<number, VoteMsg>>
@@ -68,6 +73,7 @@ interface HeightState {
 function newHeightState (): HeightState {
   return {
     values: new Map(),
+    origins: new Map(),
     prePrepares: new Map(),
     prepares: new Map(),
     commits: new Map(),
@@ -106,6 +112,8 @@ export interface PbftStatus {
   parentHash: Uint8Array
   preparedView: number | null
   knownHeight: number
+  /** Managers the leader schedule keeps out of view-0 leadership at `height`. */
+  blacklisted: number[]
 }
 
 export class Pbft {
@@ -118,6 +126,9 @@ export class Pbft {
 
   private readonly ports: ConsensusPorts
   private readonly ctx: CheckContext
+  private readonly schedule: LeaderSchedule
+  /** Highest `height` of a `leaders` WAL record written or restored (labels never decrease). */
+  private leadersLabel = 0
   private started = false
   private now = 0
   private fx: ConsensusEffect[] = []
@@ -169,7 +180,8 @@ export class Pbft {
     this.quorum = quorumSize(n)
     this.faulty = maxFaulty(n)
     this.ports = ports
-    this.ctx = { chainId, n, verifier: ports.verifier }
+    this.schedule = new LeaderSchedule(n, this.faulty, timing.leaderBlacklistHeights)
+    this.ctx = { chainId, n, verifier: ports.verifier, leader: (h, v) => this.schedule.leader(h, v) }
     this.height = head.height + 1
     this.parentHash = head.hash
     this.knownHeight = this.height
@@ -211,10 +223,11 @@ export class Pbft {
       height: this.height,
       view: this.view,
       active: this.active,
-      leader: leaderOf(this.height, this.view, this.n),
+      leader: this.schedule.leader(this.height, this.view),
       parentHash: this.parentHash,
       preparedView: this.hs.prepared?.cert.view ?? null,
-      knownHeight: this.knownHeight
+      knownHeight: this.knownHeight,
+      blacklisted: this.schedule.blacklisted(this.height)
     }
   }
 
@@ -223,8 +236,16 @@ export class Pbft {
 
   private restore (records: WalRecord[]): void {
     const hs = this.hs
+    let leaders: Extract<WalRecord, { kind: 'leaders' }> | null = null
     for (const r of records) {
-      if (r.height !== this.height) continue
+      if (r.kind !== 'leaders') continue
+      // a record with at > height was written before a commit that did not become durable
+      if (r.at <= this.height && (leaders === null || r.at >= leaders.at)) leaders = r
+      if (r.height > this.leadersLabel) this.leadersLabel = r.height
+    }
+    if (leaders !== null) this.schedule.restore(leaders.entries)
+    for (const r of records) {
+      if (r.kind === 'leaders' || r.height !== this.height) continue
       if (r.view > this.view) this.view = r.view
       switch (r.kind) {
         case 'view': break
@@ -293,8 +314,12 @@ export class Pbft {
     this.nextHeartbeat = this.now + this.timing.heartbeatInterval
   }
 
+  private leaderOf (view: number): number {
+    return this.schedule.leader(this.height, view)
+  }
+
   private isLeader (): boolean {
-    return leaderOf(this.height, this.view, this.n) === this.self
+    return this.leaderOf(this.view) === this.self
   }
 
   private proposeNotBefore (): number {
@@ -445,15 +470,36 @@ export class Pbft {
     if (typeof value !== 'object' || value === null || !isHash(value.hash) || !(value.bytes instanceof Uint8Array)) return false
     const h = toHex(value.hash)
     if (this.hs.values.has(h)) return true
-    let ok: boolean
-    try { ok = this.ports.app.validate(this.height, value, this.parentHash).ok } catch { ok = false }
-    if (ok) this.hs.values.set(h, value)
-    return ok
+    const r = this.validate(value)
+    if (r === null) return false
+    this.hs.values.set(h, value)
+    if (r.origin !== undefined) this.hs.origins.set(h, r.origin)
+    return true
+  }
+
+  /** The app's verdict; null if invalid. A reported origin that names no manager is ignored. */
+  private validate (value: Value): { origin?: ProposalOrigin } | null {
+    let r: ValidateResult
+    try { r = this.ports.app.validate(this.height, value, this.parentHash) } catch { return null }
+    if (!r.ok) return null
+    const o = r.origin
+    const good = o !== undefined && Number.isInteger(o.proposer) && o.proposer >= 0 && o.proposer < this.n && Number.isSafeInteger(o.view) && o.view >= 0
+    return good ? { origin: { proposer: o.proposer, view: o.view } } : {}
+  }
+
+  /**
+   * A fresh proposal (a view where the leader chooses freely) must say it is the leader's own, of
+   * this view: the origin is what the leader schedule learns from, so a leader cannot pass its block
+   * off as another manager's or as a later view's (which would blacklist the leaders before it).
+   */
+  private freshOriginOk (pp: PrePrepareMsg): boolean {
+    const o = this.hs.origins.get(toHex(pp.value.hash))
+    return o === undefined || (o.proposer === pp.from && o.view === pp.view)
   }
 
   private onPrePrepare (pp: PrePrepareMsg, verified: boolean): void {
     const v = pp.view
-    if (pp.from !== leaderOf(this.height, v, this.n) || v > this.view + MAX_VIEW_AHEAD) return
+    if (pp.from !== this.leaderOf(v) || v > this.view + MAX_VIEW_AHEAD) return
     if (typeof pp.value !== 'object' || pp.value === null || !isHash(pp.value.hash)) return
     const existing = this.hs.prePrepares.get(v)
     if (existing !== undefined) {
@@ -481,6 +527,7 @@ export class Pbft {
     if (required === undefined) return
     const h = toHex(pp.value.hash)
     if (required !== null && required !== h) return
+    if (required === null && !this.freshOriginOk(pp)) return
     const mine = hs.myPrepare.get(v)
     if (mine === undefined) {
       this.wal({ kind: 'prepare', height: this.height, view: v, hash: pp.value.hash })
@@ -572,6 +619,7 @@ export class Pbft {
   }
 
   private decide (value: Value, certificate: CommitCertificate): void {
+    this.noteDecided(value, certificate)
     this.fx.push({ type: 'commit', height: this.height, value, certificate })
     this.height += 1
     this.parentHash = value.hash
@@ -595,6 +643,22 @@ export class Pbft {
       this.handleCurrent(m, true)
     }
     if (this.height === startHeight) this.maybePropose()
+  }
+
+  /**
+   * Folds the decision into the leader schedule and, if the blacklist changed, logs it (before the
+   * commit effect, so a restart at any point finds the blacklist that goes with its head).
+   */
+  private noteDecided (value: Value, certificate: CommitCertificate): void {
+    const h = toHex(value.hash)
+    let origin = this.hs.origins.get(h)
+    if (origin === undefined && this.hs.values.get(h) !== undefined) origin = this.validate(value)?.origin // restored from our WAL
+    // Without an origin from the app: this node's own view of the decision (may differ between nodes).
+    origin ??= { proposer: this.leaderOf(certificate.view), view: certificate.view }
+    if (!this.schedule.decided(this.height, origin)) return
+    const at = this.height + 1
+    this.leadersLabel = Math.max(this.leadersLabel, at, this.schedule.lastRelevantHeight() ?? at)
+    this.wal({ kind: 'leaders', height: this.leadersLabel, at, entries: this.schedule.snapshot() })
   }
 
   // -------------------------------------------------------------------------------------------
@@ -628,7 +692,7 @@ export class Pbft {
   }
 
   private onHeartbeat (hb: HeartbeatMsg, verified: boolean): void {
-    if (hb.view !== this.view || !this.active || hb.from !== leaderOf(this.height, this.view, this.n)) return
+    if (hb.view !== this.view || !this.active || hb.from !== this.leaderOf(this.view)) return
     if (typeof hb.seq !== 'number' || !(hb.seq > this.hs.heartbeatSeq)) return
     if (!verified && !this.verified(hb)) return
     this.hs.heartbeatSeq = hb.seq

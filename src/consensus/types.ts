@@ -6,6 +6,7 @@
  * are `Uint8Array`; every message and WAL record encodes canonically with dag-cbor (`codec.ts`).
  */
 import type { CommitCertificate, CommitSignature } from '../blocks/types.js'
+import type { LeaderEntry, ProposalOrigin } from './leaders.js'
 
 /**
  * The value consensus orders. Opaque to consensus: `bytes` is the encoded block, `hash` its header
@@ -114,6 +115,13 @@ export type WalRecord =
   | { kind: 'pre-prepare', height: number, view: number, value: Value } // signed PRE-PREPARE (as leader)
   | { kind: 'prepare', height: number, view: number, hash: Uint8Array } // signed PREPARE
   | { kind: 'commit', height: number, view: number, hash: Uint8Array, prepared: PreparedCert, bytes: Uint8Array } // signed COMMIT
+  /**
+   * The leader blacklist as of height `at` (written when it changes, before the commit of `at − 1`).
+   * `height` is the last height its entries matter for, so the driver's usual clean-up (drop records
+   * of heights ≤ the last committed one) keeps it while it is needed; on restore the record with the
+   * highest `at` ≤ the height being decided wins.
+   */
+  | { kind: 'leaders', height: number, at: number, entries: LeaderEntry[] }
 
 // ---------------------------------------------------------------------------------------------
 // Events (driver → state machine). Every event carries the driver's clock `now` (ms).
@@ -172,7 +180,13 @@ export interface VerifierPort {
   verify: (validator: number, bytes: Uint8Array, sig: Uint8Array) => boolean
 }
 
-export type ValidateResult = { ok: true } | { ok: false, reason: string }
+/**
+ * `origin`: who proposed the block and in which view, as the block itself says (for pqmed's blocks
+ * the header's `proposer` and `view`). Optional, but an app that reports it gives every honest
+ * manager the same leader schedule (see `LeaderSchedule`); without it each manager uses the view
+ * its own commit certificate has, which can differ between managers.
+ */
+export type ValidateResult = { ok: true, origin?: ProposalOrigin } | { ok: false, reason: string }
 
 export interface AppPort {
   /**
@@ -206,6 +220,11 @@ export interface ConsensusTiming {
   retransmitInterval: number
   /** How long a node that saw a higher height waits for the normal path before asking for `sync`, and between sync requests. */
   syncDelay: number
+  /**
+   * Heights (not ms) a manager that failed to propose stays out of view-0 leadership after its first
+   * failure; doubles with each further failure (see `LeaderSchedule`). 0: plain rotation (height + view) mod n.
+   */
+  leaderBlacklistHeights: number
 }
 
 export interface ConsensusConfig {

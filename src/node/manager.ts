@@ -483,7 +483,7 @@ export class ManagerNode {
       }
       this.verifiedTxs.add(key)
     }
-    return { ok: true }
+    return { ok: true, origin: { proposer: h.proposer, view: h.view } } // who proposed it, in which view: the leader schedule learns from it
   }
 
   private async onCommit (value: Value, cert: CommitCertificate): Promise<void> {

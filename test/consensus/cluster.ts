@@ -22,7 +22,8 @@ export const TEST_TIMING: ConsensusTiming = {
   viewChangeTimeout: 400,
   maxTimeoutDoublings: 4,
   retransmitInterval: 150,
-  syncDelay: 100
+  syncDelay: 100,
+  leaderBlacklistHeights: 16
 }
 
 /** An event without its clock: the cluster stamps `now`. */

@@ -56,3 +56,14 @@ describe('consensus: codec', () => {
     malformed(() => decodeWalRecord(dagCbor.encode({ kind: 'vote', height: 1, view: 0 })))
   })
 })
+
+describe('consensus: codec of the leader blacklist WAL record', () => {
+  it('round-trips a leaders record and rejects malformed ones', () => {
+    const r: WalRecord = { kind: 'leaders', height: 600, at: 12, entries: [{ manager: 2, strikes: 1, until: 268, forgetAt: 524 }] }
+    assert.deepEqual(decodeWalRecord(encodeWalRecord(r)), r)
+    malformed(() => decodeWalRecord(dagCbor.encode({ ...r, at: -1 })))
+    malformed(() => decodeWalRecord(dagCbor.encode({ ...r, entries: [{ manager: 2, strikes: 1, until: 268 }] })))
+    malformed(() => decodeWalRecord(dagCbor.encode({ ...r, entries: [{ manager: 'x', strikes: 1, until: 268, forgetAt: 1 }] })))
+    malformed(() => decodeWalRecord(dagCbor.encode({ kind: 'leaders', height: 1, entries: [] })))
+  })
+})

@@ -37,7 +37,8 @@ export function parseValue (bytes: Uint8Array): SimBlock | null {
 
 /**
  * Honest validation: the hash binds the bytes, the block extends `parentHash` at `height`, and it
- * holds 1..maxRecords distinct, existing (`< injected`), not-yet-committed transactions.
+ * holds 1..maxRecords distinct, existing (`< injected`), not-yet-committed transactions. Reports
+ * the block's proposer and view as its origin (what pqmed's node reports from the block header).
  */
 export function validateSimValue (
   height: number, value: Value, parentHash: Uint8Array,
@@ -55,5 +56,5 @@ export function validateSimValue (
     if (t < 0 || t >= injected || seen.has(t) || ctx.committed.has(t)) return { ok: false, reason: `bad tx ${t}` }
     seen.add(t)
   }
-  return { ok: true }
+  return { ok: true, origin: { proposer: b.proposer, view: b.view } }
 }

@@ -41,10 +41,22 @@ export const SIM_TIMING: ConsensusTiming = {
   viewChangeTimeout: 300,
   maxTimeoutDoublings: 4,
   retransmitInterval: 150,
-  syncDelay: 100
+  syncDelay: 100,
+  leaderBlacklistHeights: 16
 }
 
-export type ByzantineMode = 'equivocate' | 'chaos' | 'withhold' | 'silent' | 'all'
+/**
+ * `censor` and `frame` are only chosen explicitly (`SimOptions.byzantine`): `censor` runs the honest
+ * protocol but never puts a censored tx (id ≡ 0 mod 5) in its blocks; `frame` proposes blocks whose
+ * origin claims a view two above the real one (which, if accepted, would blacklist the leaders of
+ * the views in between).
+ */
+export type ByzantineMode = 'equivocate' | 'chaos' | 'withhold' | 'silent' | 'all' | 'censor' | 'frame'
+
+/** A tx the `censor` Byzantine manager leaves out of its blocks. */
+export function censored (tx: number): boolean {
+  return tx % 5 === 0
+}
 
 export interface SimOptions {
   seed: number
@@ -61,6 +73,23 @@ export interface SimOptions {
   faults?: boolean
   /** An additional, independent certificate check applied to every honest commit. */
   certCheck?: (certificate: CommitCertificate, height: number, hash: Uint8Array) => boolean
+  /** Overrides of `SIM_TIMING`. */
+  timing?: Partial<ConsensusTiming>
+  /** Honest managers that are down from the start and never come up (a crashed manager). */
+  down?: number[]
+  /** The Byzantine manager and its mode (default: drawn from the seed when `faults`, none otherwise). */
+  byzantine?: { id: number, mode: ByzantineMode }
+}
+
+/** One committed height as the honest managers agreed on it. */
+export interface SimDecision {
+  height: number
+  /** The block's origin (who proposed it, in which view). */
+  proposer: number
+  view: number
+  /** Highest view in which an honest manager committed it (> 0: a view change happened at this height). */
+  certificateView: number
+  txs: number[]
 }
 
 export interface SimResult {
@@ -87,6 +116,12 @@ export interface SimResult {
   laterViewCommits: number
   /** Restarts that found WAL records of the height in progress. */
   walRestores: number
+  /** `leaders` WAL records written by honest managers (the blacklist changed). */
+  blacklistChanges: number
+  /** Heights at which an honest manager's blacklist named an honest, live manager. */
+  honestBlacklisted: number
+  /** The decided heights, in order (from the honest managers' commits). */
+  decisions: SimDecision[]
 }
 
 interface ChainEntry { value: Value, certificate: CommitCertificate }
@@ -165,7 +200,11 @@ export class Simulation {
   private failure: string | null = null
   private target = Infinity
   private reachedAt: number | null = null
-  private readonly stats = { delivered: 0, dropped: 0, crashes: 0, viewChanges: 0, evidence: 0, syncs: 0, reproposals: 0, laterViewCommits: 0, walRestores: 0 }
+  private readonly stats = { delivered: 0, dropped: 0, crashes: 0, viewChanges: 0, evidence: 0, syncs: 0, reproposals: 0, laterViewCommits: 0, walRestores: 0, blacklistChanges: 0, honestBlacklisted: 0 }
+  private readonly timing: ConsensusTiming
+  /** Blacklist per height, as the first honest manager to reach that height saw it: all must agree. */
+  private readonly blacklists = new Map<number, string>()
+  private readonly decisions = new Map<number, SimDecision>()
   private readonly livenessBound: number
   private readonly extraHeights: number
 
@@ -190,8 +229,10 @@ export class Simulation {
     this.maxDown = this.n >= 7 ? 2 : 1
     this.byz = faults ? rng.int(0, this.n - 1) : -1
     this.byzMode = rng.pick(['equivocate', 'chaos', 'withhold', 'withhold', 'silent', 'all'] as const)
+    if (opts.byzantine !== undefined) { this.byz = opts.byzantine.id; this.byzMode = opts.byzantine.mode }
+    this.timing = { ...SIM_TIMING, ...opts.timing }
     this.nodes = Array.from({ length: this.n }, (_, id) => ({
-      id, honest: id !== this.byz, up: false, epoch: 0, pbft: null, wal: [], chain: [], committed: new Set<number>(), ticks: new Set<number>(), permanentlyDown: false
+      id, honest: id !== this.byz, up: false, epoch: 0, pbft: null, wal: [], chain: [], committed: new Set<number>(), ticks: new Set<number>(), permanentlyDown: opts.down?.includes(id) === true
     }))
     if (faults && this.n >= 7 && rng.chance(0.5)) {
       const victim = this.pickHonest()
@@ -202,7 +243,10 @@ export class Simulation {
 
   run (): SimResult {
     const rng = this.rng
-    for (const node of this.nodes) this.push(rng.int(0, 20), { kind: 'start', node: node.id })
+    for (const node of this.nodes) {
+      const at = rng.int(0, 20)
+      if (!node.permanentlyDown) this.push(at, { kind: 'start', node: node.id })
+    }
     this.push(5, { kind: 'inject' })
     for (let i = this.gst > 0 ? rng.int(0, 3) : 0; i > 0; i--) this.push(rng.int(100, this.gst - 100), { kind: 'crash', node: this.pickHonest().id })
     for (let i = this.gst > 0 ? rng.int(0, 2) : 0; i > 0; i--) {
@@ -240,7 +284,8 @@ export class Simulation {
       target: this.target,
       reachedAfterGst: this.reachedAt,
       heights: this.nodes.map((x) => x.chain.length),
-      ...this.stats
+      ...this.stats,
+      decisions: [...this.decisions.values()].sort((a, b) => a.height - b.height)
     }
   }
 
@@ -355,11 +400,11 @@ export class Simulation {
     const head = { height: node.chain.length, hash: tip?.value.hash ?? GENESIS_HASH }
     const signer = node.honest ? this.auditedSigner(node.id) : this.kit.signer(node.id)
     node.pbft = new Pbft(
-      { chainId: SIM_CHAIN_ID, managers: this.n, self: node.id, head, timing: SIM_TIMING },
+      { chainId: SIM_CHAIN_ID, managers: this.n, self: node.id, head, timing: this.timing },
       {
         signer,
         verifier: this.kit.verifier,
-        app: { validate: (h, v, parent) => validateSimValue(h, v, parent, { injected: () => this.injected, committed: node.committed, maxRecords: SIM_TIMING.maxBlockRecords }) }
+        app: { validate: (h, v, parent) => validateSimValue(h, v, parent, { injected: () => this.injected, committed: node.committed, maxRecords: this.timing.maxBlockRecords }) }
       }
     )
     node.wal = node.wal.filter((r) => r.height > head.height)
@@ -387,10 +432,12 @@ export class Simulation {
 
   private build (node: SimNode, height: number, view: number): Value | null {
     const txs: number[] = []
-    for (let t = 0; t < this.injected && txs.length < SIM_TIMING.maxBlockRecords; t++) if (!node.committed.has(t)) txs.push(t)
+    const censor = !node.honest && this.byzMode === 'censor'
+    for (let t = 0; t < this.injected && txs.length < this.timing.maxBlockRecords; t++) if (!node.committed.has(t) && !(censor && censored(t))) txs.push(t)
     if (txs.length === 0) return null
     const tip = node.chain[node.chain.length - 1]
-    return makeValue({ height, prevHash: tip?.value.hash ?? GENESIS_HASH, proposer: node.id, view, txs, salt: 0 })
+    const claimed = !node.honest && this.byzMode === 'frame' ? view + 2 : view
+    return makeValue({ height, prevHash: tip?.value.hash ?? GENESIS_HASH, proposer: node.id, view: claimed, txs, salt: 0 })
   }
 
   /** The honest signer, wrapped to audit that no (kind, height, view) is ever signed for two values. */
@@ -421,6 +468,20 @@ export class Simulation {
     if (node.pbft === null || !node.up) return
     const effects = node.pbft.step(event)
     this.execute(node, effects)
+    if (node.honest && node.up && node.pbft !== null) this.checkSchedule(node)
+  }
+
+  /** Honest managers at one height agree on the blacklist (so on every leader); it never names a live honest manager after GST without faults. */
+  private checkSchedule (node: SimNode): void {
+    const s = (node.pbft as Pbft).status()
+    const key = JSON.stringify(s.blacklisted)
+    const seen = this.blacklists.get(s.height)
+    if (seen === undefined) {
+      this.blacklists.set(s.height, key)
+      if (s.blacklisted.some((m) => this.nodes[m]?.honest === true && this.nodes[m]?.permanentlyDown === false)) this.stats.honestBlacklisted++
+    } else if (seen !== key) {
+      this.fail(`leader schedules differ at height ${s.height}: n${node.id} blacklists ${key}, another honest manager ${seen}`)
+    }
   }
 
   private execute (node: SimNode, effects: ConsensusEffect[]): void {
@@ -429,9 +490,10 @@ export class Simulation {
       if (!node.up || node.epoch !== epoch) return // crashed part-way through the step
       switch (fx.type) {
         case 'wal-append':
+          if (fx.record.kind === 'leaders' && node.honest) this.stats.blacklistChanges++
           node.wal.push(this.opts.codec === true ? decodeWalRecord(encodeWalRecord(fx.record)) : fx.record)
           if (node.honest && !this.afterGst && this.rng.chance(this.midCrashRate)) {
-            this.trace(`n${node.id} crash right after wal-append ${fx.record.kind} h=${fx.record.height} v=${fx.record.view}`)
+            this.trace(`n${node.id} crash right after wal-append ${fx.record.kind} h=${fx.record.height} v=${'view' in fx.record ? fx.record.view : '-'}`)
             this.crash(node)
           }
           break
@@ -474,6 +536,9 @@ export class Simulation {
       if (prev !== undefined && prev !== h) return this.fail(`SAFETY: two values committed at height ${height}: ${prev.slice(0, 8)} and ${h.slice(0, 8)} (n${node.id})`)
       this.decided.set(height, h)
       if (certificate.view > 0) this.stats.laterViewCommits++
+      const d = this.decisions.get(height)
+      if (d === undefined) this.decisions.set(height, { height, proposer: block.proposer, view: block.view, certificateView: certificate.view, txs: block.txs })
+      else d.certificateView = Math.max(d.certificateView, certificate.view)
       if (prev === undefined && !this.afterGst && this.groups === null && this.rng.chance(this.isolateOnCommit)) {
         // Adaptive adversary: the first manager to learn a decision vanishes; the others must not decide differently.
         const groups = this.nodes.map((x) => x.id === node.id ? 1 : 0)
