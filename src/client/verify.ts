@@ -6,7 +6,7 @@
  */
 import { headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion, type CommitCertificate, type GrantTx, type Header, type RecordTx } from '../blocks/index.js'
 import { equalBytes, sha256, SUITE, type SigVerifier } from '../crypto/index.js'
-import { verifyRecordSignature } from '../records/index.js'
+import { verifyRecordTx } from '../records/index.js'
 import type { CertificateJson, HeaderJson, RecordJson, TxJson } from '../rpc/backend.js'
 import { ClientError } from './errors.js'
 import { hex, unb64, unhex } from './rpc.js'
@@ -129,11 +129,10 @@ export function verifyRecordAnswer (verifier: SigVerifier, rec: RecordJson, trus
   let doctorRegistered: LocalCheck = 'unchecked'
   let certificate: LocalCheck = 'unchecked'
   if (trust !== undefined) {
-    const doc = trust.doctors.find((d) => equalBytes(sha256(d.sigPublicKey), (tx as RecordTx).doctor))
-    doctorRegistered = doc !== undefined
-    signature = doc !== undefined && verifyRecordSignature(verifier, doc.sigPublicKey, {
-      recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
-    }, tx.signature)
+    const doctors = trust.doctors
+    const sig = verifyRecordTx(verifier, (id) => doctors.find((d) => equalBytes(sha256(d.sigPublicKey), id))?.sigPublicKey, tx, indexUpdatesHash(tx.indexUpdates))
+    doctorRegistered = sig.ok || sig.code !== 'UNREGISTERED_DOCTOR'
+    signature = sig.ok
     if (rec.certificate !== null) {
       certificate = verifyCertificate(certFromJson(rec.certificate), { chainId: trust.chainId, managers: trust.managers, verifier }, { height: header.height, headerHash: hh }).ok
     }

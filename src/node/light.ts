@@ -12,7 +12,7 @@ import {
   verifyHeaderLink, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
-import { verifyRecordSignature } from '../records/index.js'
+import { verifyRecordTx } from '../records/index.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
 import { protocols, topics } from './genesis.js'
@@ -271,10 +271,7 @@ export class LightNode {
         const inclusion = verifyRecordInclusion(header, { tx, txIndex: stored.txIndex, txCount: stored.txCount, height: stored.height, proof: stored.proof })
         const expected = [...tx.fields, ...tx.attachments]
         const ciphertexts = blobs.length === expected.length && blobs.every((b, i) => equalBytes(sha256(b), expected[i] as Uint8Array))
-        const pk = this.doctors.get(toHex(tx.doctor))
-        const signature = pk !== undefined && verifyRecordSignature(this.opts.pq, pk, {
-          recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
-        }, tx.signature)
+        const signature = verifyRecordTx(this.opts.pq, (id) => this.doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates)).ok
         const checks = { inclusion, ciphertexts, signature, certificate: true }
         if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)
         return { tx, height: stored.height, txIndex: stored.txIndex, txCount: stored.txCount, proof: stored.proof, header, blobs, checks, source: peer.toString() }

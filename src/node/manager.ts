@@ -17,7 +17,7 @@ import {
   type ConsensusEffect, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult, type VerifierPort
 } from '../consensus/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
-import { authorizeGrant, verifyPatientSignature, verifyRecordSignature } from '../records/index.js'
+import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../records/index.js'
 import { MemoryIndexStore, checkIndexUpdate, decodeSearchToken, serverSearch } from '../sse/index.js'
 import type { BlobStore } from './blob-store.js'
 import { decodeStoredRecord, type ChainStore } from './chain-store.js'
@@ -468,10 +468,8 @@ export class ManagerNode {
       const key = keys[i] as string
       if (this.verifiedTxs.has(key)) continue
       if (tx.type === 'record') {
-        const pk = this.doctors.get(toHex(tx.doctor))
-        if (pk === undefined) return { ok: false, reason: 'unregistered doctor' }
-        const ok = verifyRecordSignature(this.pq, pk, { recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time }, tx.signature)
-        if (!ok) return { ok: false, reason: 'bad record signature' }
+        const sig = verifyRecordTx(this.pq, (id) => this.doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates))
+        if (!sig.ok) return { ok: false, reason: sig.code === 'UNREGISTERED_DOCTOR' ? 'unregistered doctor' : 'bad record signature' }
       } else if (tx.type === 'patient') {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
       } else {

@@ -8,7 +8,7 @@ import {
   type Block, type CommitCertificate, type Header, type Tx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
-import { verifyRecordSignature } from '../records/index.js'
+import { verifyRecordTx } from '../records/index.js'
 import {
   RpcDomainError, type BlockJson, type CertificateJson, type ChainStatus, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
   type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
@@ -207,17 +207,16 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       if (tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
       const expected = [...tx.fields, ...tx.attachments]
       const ciphertextHashes = expected.map((h, i) => r.blobs[i] !== undefined && equalBytes(sha256(r.blobs[i] as Uint8Array), h))
-      const pk = doctors.get(toHex(tx.doctor))
-      const signature = pk !== undefined && verifyRecordSignature(pq, pk, {
-        recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
-      }, tx.signature)
+      const sig = verifyRecordTx(pq, (id) => doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates))
+      const signature = sig.ok
+      const doctorRegistered = sig.ok || sig.code !== 'UNREGISTERED_DOCTOR'
       const inclusion = verifyRecordInclusion(r.header, { tx, txIndex: r.stored.txIndex, txCount: r.stored.txCount, height: r.stored.height, proof: r.stored.proof })
       const cert = await certificate(r.stored.height)
       const certificateOk = r.verifiedBy === 'user-node'
         ? true // the user node's header chain is certified (hash links + certificate on its newest header)
         : cert !== null && verifyCertificate(cert, ctx, { height: r.header.height, headerHash: headerHash(r.header) }).ok
-      const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered: pk !== undefined }
-      return { recordId: toHex(recordId), valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && pk !== undefined, checks, height: r.stored.height }
+      const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered }
+      return { recordId: toHex(recordId), valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && doctorRegistered, checks, height: r.stored.height }
     },
 
     async verifyFile (file): Promise<FileMatchJson> {
