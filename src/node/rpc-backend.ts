@@ -16,6 +16,7 @@ import {
 } from '../rpc/backend.js'
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
+import { NodeError, type NodeErrorCode } from './errors.js'
 import { faultTolerance, genesisHash, type Genesis } from './genesis.js'
 import type { RunningNode } from './node.js'
 import { decodeSubmission } from './validation/tx.js'
@@ -67,18 +68,19 @@ export function txJson (tx: Tx): TxJson {
   }
 }
 
-const DOMAIN_CODES = new Set<string>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNKNOWN_GRANTOR', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE'])
+/** The node error codes that are JSON-RPC domain errors of the same name. */
+const SAME_NAME = new Set<NodeErrorCode & RpcErrorName>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE', 'UNKNOWN_RECORD'])
+/** Node error codes mapped to another JSON-RPC domain error. */
+const RENAMED: Partial<Record<NodeErrorCode, RpcErrorName>> = { MALFORMED: 'INVALID_TX', TOO_LARGE: 'LIMIT_EXCEEDED', TOKEN_LIMIT: 'LIMIT_EXCEEDED', MEMPOOL_FULL: 'LIMIT_EXCEEDED', BUSY: 'LIMIT_EXCEEDED' }
 
 /** Maps node errors to stable RPC domain errors; anything else stays an internal error. */
 function domain (err: unknown): never {
-  const code = (err as { code?: string }).code ?? ''
-  const msg = (err as Error).message
   if (err instanceof RpcDomainError) throw err
-  if (DOMAIN_CODES.has(code)) throw new RpcDomainError(code as RpcErrorName, msg, (err as { data?: unknown }).data)
-  if (code === 'MALFORMED' || code === 'TOO_LARGE') throw new RpcDomainError(code === 'TOO_LARGE' ? 'LIMIT_EXCEEDED' : 'INVALID_TX', msg)
-  if (code === 'TOKEN_LIMIT') throw new RpcDomainError('LIMIT_EXCEEDED', msg)
-  if (code === 'MEMPOOL_FULL' || code === 'BUSY') throw new RpcDomainError('LIMIT_EXCEEDED', msg)
-  if (code === 'UNKNOWN_RECORD') throw new RpcDomainError('UNKNOWN_RECORD', msg)
+  if (!(err instanceof NodeError)) throw err
+  const code: NodeErrorCode = (err as NodeError).code
+  if ((SAME_NAME as ReadonlySet<string>).has(code)) throw new RpcDomainError(code as RpcErrorName, err.message, code === 'UNKNOWN_RECORD' ? undefined : err.data)
+  const renamed = RENAMED[code]
+  if (renamed !== undefined) throw new RpcDomainError(renamed, err.message)
   throw err
 }
 
