@@ -5,16 +5,17 @@
  */
 import {
   headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
-  type Block, type CommitCertificate, type Header, type Tx
+  type Block, type CommitCertificate, type Header
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { verifyRecordTx } from '../records/index.js'
 import {
-  RpcDomainError, type BlockJson, type CertificateJson, type ChainStatus, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
+  RpcDomainError, type BlockJson, type ChainStatus, type FileMatchJson, type GrantJson, type NodeInfo,
   type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
-  type SubmitResultJson, type TxJson
+  type SubmitResultJson
 } from '../rpc/backend.js'
 import * as dagCbor from '@ipld/dag-cbor'
+import { b64, certJson, headerJson, txJson } from '../rpc/codec.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import { NodeError, type NodeErrorCode } from './errors.js'
 import { faultTolerance, genesisHash, type Genesis } from './genesis.js'
@@ -23,50 +24,7 @@ import { decodeSubmission } from './validation/tx.js'
 
 export const VERSION = '0.1.0'
 
-const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
-
-export function headerJson (h: Header): HeaderJson {
-  return {
-    chainId: h.chainId,
-    height: h.height,
-    prevHash: toHex(h.prevHash),
-    time: h.time,
-    proposer: h.proposer,
-    view: h.view,
-    recordIds: h.recordIds.map(toHex),
-    txRoot: toHex(h.txRoot),
-    txCount: h.txCount,
-    indexRoot: toHex(h.indexRoot),
-    indexCount: h.indexCount,
-    indexStart: h.indexStart,
-    hash: toHex(headerHash(h))
-  }
-}
-
-export function certJson (c: CommitCertificate): CertificateJson {
-  return { chainId: c.chainId, height: c.height, view: c.view, headerHash: toHex(c.headerHash), signatures: c.signatures.map((s) => ({ validator: s.validator, signature: b64(s.signature) })) }
-}
-
-export function txJson (tx: Tx): TxJson {
-  switch (tx.type) {
-    case 'record':
-      return {
-        type: 'record',
-        recordId: toHex(tx.recordId),
-        doctor: toHex(tx.doctor),
-        owner: toHex(tx.owner),
-        fields: tx.fields.map(toHex),
-        attachments: tx.attachments.map(toHex),
-        indexUpdates: tx.indexUpdates.map((u) => ({ label: toHex(u.label), value: b64(u.value) })),
-        time: tx.time,
-        signature: b64(tx.signature)
-      }
-    case 'grant':
-      return { type: 'grant', recordId: toHex(tx.recordId), grantor: toHex(tx.grantor), grantorKey: b64(tx.grantorKey), grantee: toHex(tx.grantee), fields: [...tx.fields], wrapped: b64(tx.wrapped), time: tx.time, signature: b64(tx.signature) }
-    case 'patient':
-      return { type: 'patient', patientId: toHex(tx.patientId), sigPublicKey: b64(tx.sigPublicKey), kemPublicKey: b64(tx.kemPublicKey), time: tx.time, signature: b64(tx.signature) }
-  }
-}
+export { headerJson, certJson, txJson } from '../rpc/codec.js'
 
 /** The node error codes that are JSON-RPC domain errors of the same name. */
 const SAME_NAME = new Set<NodeErrorCode & RpcErrorName>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE', 'UNKNOWN_RECORD'])
