@@ -2,8 +2,9 @@
  * `/pqmed/<chainId>/sync/1`:
  * - `headers {from, to}` → up to 1,000 encoded headers and the certificate of the last one;
  * - `blocks {from, count}` → up to 8 `{block, cert}` (encoded, as stored);
- * - `consensus <message bytes>` → a consensus message sent directly by another manager, validated
- *   and fed like a gossiped one.
+ * - `consensus <message bytes>` → a consensus message sent directly by another manager (PBFT's
+ *   `send`: a NEW-VIEW handed to a manager that lags a view behind), validated and fed like a
+ *   gossiped one.
  */
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
@@ -12,11 +13,12 @@ import type { ReqHandler } from '../reqresp.js'
 
 export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void): ReqHandler {
   return async (method, params) => {
-    const p = obj(params ?? {}, 'params')
     if (method === 'consensus') {
+      // (the params are the message bytes, not a map: checked before `obj`, which refuses bytes)
       onConsensus(bytes(params, 'message'))
       return null
     }
+    const p = obj(params ?? {}, 'params')
     if (method === 'headers') {
       const from = uint(p.from, 'from')
       const to = Math.min(uint(p.to, 'to'), chain.head.height, from + MAX_HEADERS_PER_REQUEST - 1)

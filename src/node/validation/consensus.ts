@@ -6,8 +6,11 @@
  * |---|---|
  * | bytes decode as a consensus message within the size limits | REJECT `MALFORMED` |
  * | the sender is a genesis manager | REJECT `MALFORMED` |
- * | the sender's ML-DSA signature holds | REJECT `BAD_SIGNATURE` |
  * | the height is not below this manager's head | IGNORE `STALE` |
+ * | the sender's ML-DSA signature holds | REJECT `BAD_SIGNATURE` |
+ *
+ * The cheap checks come first: a vote that arrives after its height is decided (the last of
+ * 2f+2 commits, say) is dropped without an ML-DSA verification.
  *
  * The signature is checked here, once: the verifier given is the driver's `VerifyOnce`, so PBFT's
  * own check of the accepted message is answered from memory. What PBFT checks beyond it (votes
@@ -31,7 +34,7 @@ export function validateConsensusMessage (data: Uint8Array, ctx: ConsensusContex
     return reject('MALFORMED', `undecodable consensus message: ${(err as Error).message}`)
   }
   if (msg.from < 0 || msg.from >= ctx.managers) return reject('MALFORMED', `sender ${msg.from} is not a manager`)
-  if (!ctx.verifier.verify(msg.from, messageSignBytes(ctx.chainId, msg), msg.sig)) return reject('BAD_SIGNATURE', `signature of manager ${msg.from} does not verify`)
   if (msg.height < ctx.head()) return ignore('STALE', `height ${msg.height} is below the head ${ctx.head()}`)
+  if (!ctx.verifier.verify(msg.from, messageSignBytes(ctx.chainId, msg), msg.sig)) return reject('BAD_SIGNATURE', `signature of manager ${msg.from} does not verify`)
   return accept(msg)
 }
