@@ -2,11 +2,11 @@
  * A small typed JSON-RPC 2.0 client over HTTP (`fetch`) for the pqmed node API
  * (`src/rpc/openrpc.ts`): one method per RPC method, bytes as base64, ids as lowercase hex.
  */
-import { fromHex, toHex } from '../crypto/index.js'
 import {
   RPC_ERRORS, type ChainStatus, type CertificateJson, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
   type PatientJson, type RecordJson, type RecordVerificationJson, type RpcErrorName, type SearchEntryJson, type SubmitResultJson, type BlockJson
 } from '../rpc/backend.js'
+import * as codec from '../rpc/codec.js'
 import { ClientError } from './errors.js'
 
 /** Default endpoint of a local node. */
@@ -47,13 +47,20 @@ export class NodeUnreachableError extends ClientError {
   }
 }
 
-export const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
-export const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
-export const hex = toHex
-export const unhex = (s: string, what = 'hex id'): Uint8Array => {
-  if (typeof s !== 'string' || !/^[0-9a-f]{64}$/.test(s)) throw new ClientError('BAD_INPUT', `${what} must be 64 lowercase hex digits`)
-  return fromHex(s)
+export const { b64, unb64, hex } = codec
+
+/**
+ * Runs a decoder of the JSON codec (src/rpc/codec.ts), reporting its failures as the client's:
+ * a malformed id as BAD_INPUT, a malformed value as VERIFY_FAILED.
+ */
+export function fromJson<T> (decode: () => T): T {
+  try { return decode() } catch (err) {
+    if (err instanceof codec.JsonCodecError) throw new ClientError(err.code === 'BAD_HEX' ? 'BAD_INPUT' : 'VERIFY_FAILED', err.message)
+    throw err
+  }
 }
+
+export const unhex = (s: string, what = 'hex id'): Uint8Array => fromJson(() => codec.unhex(s, what))
 
 export interface RpcClientOptions {
   /** Per-call timeout in ms (default 60 s: a submission waits for its commit). */

@@ -8,10 +8,11 @@
  */
 import { headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion, type CommitCertificate, type GrantTx, type Header, type RecordTx } from '../blocks/index.js'
 import { equalBytes, sha256, SUITE, type SigVerifier } from '../crypto/index.js'
-import { verifyRecordSignature } from '../records/index.js'
+import { verifyRecordTx } from '../records/index.js'
 import type { CertificateJson, HeaderJson, RecordJson, TxJson } from '../rpc/backend.js'
 import { ClientError } from './errors.js'
-import { hex, unb64, unhex } from './rpc.js'
+import * as codec from '../rpc/codec.js'
+import { fromJson, hex, unb64, unhex } from './rpc.js'
 
 /** What a client may know independently of any node: the genesis's manager and doctor keys. */
 export interface TrustAnchors {
@@ -44,56 +45,10 @@ export function trustFromGenesis (raw: unknown): TrustAnchors {
   }
 }
 
-export function headerFromJson (h: HeaderJson): Header {
-  return {
-    chainId: h.chainId,
-    height: h.height,
-    prevHash: unhex(h.prevHash),
-    time: h.time,
-    proposer: h.proposer,
-    view: h.view,
-    recordIds: h.recordIds.map((x) => unhex(x)),
-    txRoot: unhex(h.txRoot),
-    txCount: h.txCount,
-    indexRoot: unhex(h.indexRoot),
-    indexCount: h.indexCount,
-    indexStart: h.indexStart
-  }
-}
-
-export function recordTxFromJson (t: Extract<TxJson, { type: 'record' }>): RecordTx {
-  const [f0, f1, f2] = t.fields.map((x) => unhex(x))
-  if (f0 === undefined || f1 === undefined || f2 === undefined || t.fields.length !== 3) throw new ClientError('VERIFY_FAILED', 'a record tx has exactly three field hashes')
-  return {
-    type: 'record',
-    recordId: unhex(t.recordId),
-    doctor: unhex(t.doctor),
-    owner: unhex(t.owner, 'record owner'),
-    fields: [f0, f1, f2],
-    attachments: t.attachments.map((x) => unhex(x)),
-    indexUpdates: t.indexUpdates.map((u) => ({ label: unhex(u.label), value: unb64(u.value) })),
-    time: t.time,
-    signature: unb64(t.signature)
-  }
-}
-
-export function grantTxFromJson (t: Extract<TxJson, { type: 'grant' }>): GrantTx {
-  return {
-    type: 'grant',
-    recordId: unhex(t.recordId),
-    grantor: unhex(t.grantor, 'grantor'),
-    grantorKey: unb64(t.grantorKey),
-    grantee: unhex(t.grantee, 'grantee'),
-    fields: [...t.fields],
-    wrapped: unb64(t.wrapped),
-    time: t.time,
-    signature: unb64(t.signature)
-  }
-}
-
-function certFromJson (c: CertificateJson): CommitCertificate {
-  return { chainId: c.chainId, height: c.height, view: c.view, headerHash: unhex(c.headerHash), signatures: c.signatures.map((s) => ({ validator: s.validator, signature: unb64(s.signature) })) }
-}
+export const headerFromJson = (h: HeaderJson): Header => fromJson(() => codec.headerFromJson(h))
+export const recordTxFromJson = (t: Extract<TxJson, { type: 'record' }>): RecordTx => fromJson(() => codec.recordTxFromJson(t))
+export const grantTxFromJson = (t: Extract<TxJson, { type: 'grant' }>): GrantTx => fromJson(() => codec.grantTxFromJson(t))
+const certFromJson = (c: CertificateJson): CommitCertificate => fromJson(() => codec.certFromJson(c))
 
 /** `'unchecked'`: the client lacks what the check needs (no genesis, or no certificate in the answer). */
 export type LocalCheck = boolean | 'unchecked'
@@ -155,11 +110,10 @@ export function verifyRecordAnswer (verifier: SigVerifier, rec: RecordJson, trus
   let certificate: LocalCheck = 'unchecked'
   const reasons: Partial<Record<RecordCheckName, string>> = { signature: NO_GENESIS, doctorRegistered: NO_GENESIS, certificate: NO_GENESIS }
   if (trust !== undefined) {
-    const doc = trust.doctors.find((d) => equalBytes(sha256(d.sigPublicKey), (tx as RecordTx).doctor))
-    doctorRegistered = doc !== undefined
-    signature = doc !== undefined && verifyRecordSignature(verifier, doc.sigPublicKey, {
-      recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
-    }, tx.signature)
+    const doctors = trust.doctors
+    const sig = verifyRecordTx(verifier, (id) => doctors.find((d) => equalBytes(sha256(d.sigPublicKey), id))?.sigPublicKey, tx, indexUpdatesHash(tx.indexUpdates))
+    doctorRegistered = sig.ok || sig.code !== 'UNREGISTERED_DOCTOR'
+    signature = sig.ok
     if (rec.certificate !== null) {
       let cert: CommitCertificate | undefined
       try { cert = certFromJson(rec.certificate) } catch { /* a malformed certificate fails the check */ }

@@ -66,10 +66,5 @@ export class BlobStore {
     return r.status === 'ok' ? r.bytes : undefined
   }
 
-  /** Overwrites a stored blob with other bytes. Exists only so tests can simulate a corrupted manager. */
-  async corruptForTesting (hash: Uint8Array, bytes: Uint8Array): Promise<void> {
-    await this.bs.put(blobCid(hash), bytes)
-  }
-
   async close (): Promise<void> { await this.bs.close() }
 }

@@ -90,14 +90,18 @@ export class ChainStore {
   /**
    * Appends a committed block with its certificate. The caller has checked the certificate and
    * that the block extends the head; this re-checks the link and height.
+   *
+   * `blockBytes`: the block's encoding as agreed, stored as is (else it is encoded here); each tx
+   * is encoded with `encodeTx`, which returns the bytes a decoded or built tx came from. `extra`
+   * goes into the same atomic batch (the WAL records this commit decides).
    */
-  async append (block: Block, cert: CommitCertificate): Promise<void> {
+  async append (block: Block, cert: CommitCertificate, opts: { blockBytes?: Uint8Array, extra?: BatchOp[] } = {}): Promise<void> {
     const h = block.header
     if (h.height !== this._head.height + 1) throw new Error(`append: expected height ${this._head.height + 1}, got ${h.height}`)
     if (toHex(h.prevHash) !== toHex(this._head.hash)) throw new Error(`append: block ${h.height} does not extend the head`)
     const ops: BatchOp[] = []
     ops.push({ type: 'put', key: K.header(h.height), value: encodeHeader(h) })
-    ops.push({ type: 'put', key: K.block(h.height), value: encodeBlock(block) })
+    ops.push({ type: 'put', key: K.block(h.height), value: opts.blockBytes ?? encodeBlock(block) })
     ops.push({ type: 'put', key: K.cert(h.height), value: encodeCertificate(cert) })
     const encoded = block.txs.map((tx) => encodeTx(tx))
     const txLevels = merkleLevels(encoded.map(leafHash))
@@ -126,6 +130,7 @@ export class ChainStore {
     })
     const indexNext = h.indexStart + h.indexCount
     ops.push({ type: 'put', key: K.head, value: dagCbor.encode({ height: h.height, indexNext }) })
+    if (opts.extra !== undefined) ops.push(...opts.extra)
     await this.kv.batch(ops, true)
     this._head = { height: h.height, hash: headerHash(h), header: h, indexNext }
   }

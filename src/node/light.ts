@@ -12,14 +12,15 @@ import {
   verifyHeaderLink, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
-import { verifyRecordSignature } from '../records/index.js'
+import { verifyRecordTx } from '../records/index.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
 import { protocols, topics } from './genesis.js'
 import { pad, type KvStore } from './kv.js'
 import type { PqmedHost } from './libp2p.js'
-import type { Logger, SubmitResult } from './manager.js'
-import { NodeError } from './manager.js'
+import { NodeError, ReqRespError, asNodeError } from './errors.js'
+import type { Logger } from './log.js'
+import type { SubmitResult } from './manager.js'
 import { MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, bytes, decodeCertifiedHeader, list, obj, uint } from './messages.js'
 import { ReqResp } from './reqresp.js'
 import type { PeerId } from '@libp2p/interface'
@@ -303,10 +304,7 @@ export class LightNode {
         const inclusion = verifyRecordInclusion(header, { tx, txIndex: stored.txIndex, txCount: stored.txCount, height: stored.height, proof: stored.proof })
         const expected = [...tx.fields, ...tx.attachments]
         const ciphertexts = blobs.length === expected.length && blobs.every((b, i) => equalBytes(sha256(b), expected[i] as Uint8Array))
-        const pk = this.doctors.get(toHex(tx.doctor))
-        const signature = pk !== undefined && verifyRecordSignature(this.opts.pq, pk, {
-          recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
-        }, tx.signature)
+        const signature = verifyRecordTx(this.opts.pq, (id) => this.doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates)).ok
         const checks = { inclusion, ciphertexts, signature, certificate: true }
         if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)
         return { tx, height: stored.height, txIndex: stored.txIndex, txCount: stored.txCount, proof: stored.proof, header, blobs, checks, source: peer.toString() }
@@ -330,7 +328,7 @@ export class LightNode {
       let res: unknown
       try { res = await this.query.request(peer, 'search', { token }) } catch (err) {
         lastErr = err as Error
-        if ((err as { code?: string }).code === 'MALFORMED_TOKEN' || (err as { code?: string }).code === 'TOKEN_LIMIT') throw new NodeError((err as { code: string }).code, (err as Error).message)
+        if (err instanceof ReqRespError && (err.code === 'MALFORMED_TOKEN' || err.code === 'TOKEN_LIMIT')) throw new NodeError(err.code, err.message)
         continue
       }
       try {
@@ -450,16 +448,17 @@ export class LightNode {
         const r = obj(await this.submitSvc.request(peer, 'submit', { submission: data, wait }), 'submit result') as unknown as SubmitResult
         return r
       } catch (err) {
-        const code = (err as { code?: string }).code ?? ''
+        const e = asNodeError(err)
+        const code = e.code
         // Our earlier attempt reached a manager that failed before answering, and meanwhile the tx
         // got committed: for this caller that is success, not a replay.
-        const detail = (err as { data?: { committed?: unknown, txHash?: unknown } }).data
+        const detail = e.data as { committed?: unknown, txHash?: unknown } | undefined
         if (lastErr !== undefined && code === 'DUPLICATE' && detail?.committed === true && typeof detail.txHash === 'string') {
           return { status: 'committed', txHash: detail.txHash }
         }
         // a validation verdict is final: every honest manager gives the same one
         // (with the manager's data: a replay's `committed: true` tells the client its tx is committed)
-        if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, (err as Error).message, detail)
+        if (!['TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'INTERNAL'].includes(code)) throw new NodeError(code, e.message, detail)
         lastErr = err as Error
       }
     }

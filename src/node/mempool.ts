@@ -11,11 +11,9 @@
 import { toHex, sha256 } from '../crypto/index.js'
 import type { Tx } from '../blocks/index.js'
 import type { Submission } from './validation/tx.js'
+import { MempoolError } from './errors.js'
 
-export class MempoolError extends Error {
-  readonly code: 'MEMPOOL_FULL' | 'DUPLICATE_LABEL' | 'DUPLICATE'
-  constructor (code: MempoolError['code'], message: string) { super(message); this.name = 'MempoolError'; this.code = code }
-}
+export { MempoolError } from './errors.js'
 
 /** What a tx claims that no other tx in a block may claim: `l:` index labels, `r:` its record id, `p:` a patient id. */
 export function claimsOf (tx: Tx): string[] {

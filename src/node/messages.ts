@@ -3,12 +3,10 @@
  * checks shapes and sizes and throws `WireError` on anything unexpected.
  */
 import * as dagCbor from '@ipld/dag-cbor'
+import { WireError } from './errors.js'
 import { decodeCertificate, decodeHeader, encodeCertificate, encodeHeader, type CommitCertificate, type Header } from '../blocks/index.js'
 
-export class WireError extends Error {
-  readonly code = 'MALFORMED'
-  constructor (message: string) { super(message); this.name = 'WireError' }
-}
+export { WireError } from './errors.js'
 
 export const MAX_HEADERS_PER_REQUEST = 1000
 export const MAX_BLOCKS_PER_REQUEST = 8

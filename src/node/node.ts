@@ -24,7 +24,9 @@ import { loadIdentity, writeFileAtomic, type IdentityFile } from './identity.js'
 import { Kv, MemKv, type KvStore } from './kv.js'
 import { createHost, MANAGER_MAX_CONNECTIONS, type PqmedHost } from './libp2p.js'
 import { LightNode } from './light.js'
-import { ManagerNode, type Byzantine, type Logger } from './manager.js'
+import { faultHooks, type Byzantine } from './faults.js'
+import { quietLog, type Logger } from './log.js'
+import { ManagerNode } from './manager.js'
 import { filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource } from './peer-allow.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
 
@@ -69,7 +71,7 @@ export interface NodeConfig {
    * `'memory'` keeps them in a Map (lost on stop) — for many light nodes in one process.
    */
   headerStore?: 'level' | 'memory'
-  /** Fault injection (tests, research): see `ManagerOptions.byzantine`. */
+  /** Fault injection (tests, research): a Byzantine manager (src/node/faults.ts). */
   byzantine?: Byzantine
 }
 
@@ -86,8 +88,6 @@ export interface RunningNode {
   reloadAllowList: () => Promise<void>
   stop: () => Promise<void>
 }
-
-const quietLog: Logger = { info: () => {}, warn: () => {} }
 
 /** A user node's random libp2p key in `<dataDir>/peer-key`, created on first use. */
 export async function userPeerKey (dataDir: string): Promise<PrivateKey> {
@@ -177,7 +177,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     if (cfg.role === 'manager' && sigSecretKey !== undefined) {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
       blobs = await BlobStore.open(join(cfg.dataDir, 'blobs'))
-      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, byzantine: cfg.byzantine })
+      const hooks = cfg.byzantine === undefined ? undefined : faultHooks(cfg.byzantine, { genesis: g, self, pq, sigSecretKey, log })
+      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, hooks })
       await manager.start()
     } else {
       kv = cfg.headerStore === 'memory' ? new MemKv() : await Kv.open(join(cfg.dataDir, 'headers'))

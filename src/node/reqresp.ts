@@ -10,19 +10,10 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { NodeError, ReqRespError, nodeErrorCode } from './errors.js'
 import type { PqmedHost } from './libp2p.js'
 
-export class ReqRespError extends Error {
-  readonly code: string
-  /** Structured detail sent by the remote handler, if any. */
-  readonly data?: unknown
-  constructor (code: string, message: string, data?: unknown) {
-    super(message)
-    this.name = 'ReqRespError'
-    this.code = code
-    this.data = data
-  }
-}
+export { ReqRespError } from './errors.js'
 
 export type ReqHandler = (method: string, params: unknown, from: PeerId) => Promise<unknown>
 
@@ -135,7 +126,7 @@ export class ReqResp {
         if (msg[1] === 0) p.resolve(msg[2])
         else {
           const e = msg[2] as { code?: unknown, message?: unknown, data?: unknown } | null
-          p.reject(new ReqRespError(typeof e?.code === 'string' ? e.code : 'REMOTE', typeof e?.message === 'string' ? e.message : 'remote error', e?.data ?? undefined))
+          p.reject(new ReqRespError(nodeErrorCode(e?.code), typeof e?.message === 'string' ? e.message : 'remote error', e?.data ?? undefined))
         }
       }
     } catch (err) {
@@ -182,8 +173,11 @@ export class ReqResp {
           inFlight++
           handler(method, params, connection.remotePeer).then(
             (result) => { reply([id, 0, result ?? null]) },
-            (err: Error & { code?: unknown, data?: unknown }) => {
-              reply([id, 1, { code: typeof err.code === 'string' ? err.code : 'INTERNAL', message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) }])
+            (err: unknown) => {
+              // a generic transport: any typed error's string code travels (the client maps unknown ones to REMOTE)
+              const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'INTERNAL'
+              const data = err instanceof NodeError ? err.data : undefined
+              reply([id, 1, { code, message: err instanceof Error ? err.message : String(err), ...(data !== undefined ? { data } : {}) }])
             }
           ).finally(() => { inFlight-- })
         }

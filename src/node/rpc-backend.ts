@@ -5,80 +5,40 @@
  */
 import {
   headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
-  type Block, type CommitCertificate, type Header, type Tx
+  type Block, type CommitCertificate, type Header
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
-import { verifyRecordSignature } from '../records/index.js'
+import { verifyRecordTx } from '../records/index.js'
 import {
-  RpcDomainError, type BlockJson, type CertificateJson, type ChainStatus, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
+  RpcDomainError, type BlockJson, type ChainStatus, type FileMatchJson, type GrantJson, type NodeInfo,
   type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
-  type SubmitResultJson, type TxJson
+  type SubmitResultJson
 } from '../rpc/backend.js'
 import * as dagCbor from '@ipld/dag-cbor'
+import { b64, certJson, headerJson, txJson } from '../rpc/codec.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
+import { NodeError, type NodeErrorCode } from './errors.js'
 import { faultTolerance, genesisHash, type Genesis } from './genesis.js'
 import type { RunningNode } from './node.js'
 import { decodeSubmission } from './validation/tx.js'
 
 export const VERSION = '0.1.0'
 
-const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+export { headerJson, certJson, txJson } from '../rpc/codec.js'
 
-export function headerJson (h: Header): HeaderJson {
-  return {
-    chainId: h.chainId,
-    height: h.height,
-    prevHash: toHex(h.prevHash),
-    time: h.time,
-    proposer: h.proposer,
-    view: h.view,
-    recordIds: h.recordIds.map(toHex),
-    txRoot: toHex(h.txRoot),
-    txCount: h.txCount,
-    indexRoot: toHex(h.indexRoot),
-    indexCount: h.indexCount,
-    indexStart: h.indexStart,
-    hash: toHex(headerHash(h))
-  }
-}
-
-export function certJson (c: CommitCertificate): CertificateJson {
-  return { chainId: c.chainId, height: c.height, view: c.view, headerHash: toHex(c.headerHash), signatures: c.signatures.map((s) => ({ validator: s.validator, signature: b64(s.signature) })) }
-}
-
-export function txJson (tx: Tx): TxJson {
-  switch (tx.type) {
-    case 'record':
-      return {
-        type: 'record',
-        recordId: toHex(tx.recordId),
-        doctor: toHex(tx.doctor),
-        owner: toHex(tx.owner),
-        fields: tx.fields.map(toHex),
-        attachments: tx.attachments.map(toHex),
-        indexUpdates: tx.indexUpdates.map((u) => ({ label: toHex(u.label), value: b64(u.value) })),
-        time: tx.time,
-        signature: b64(tx.signature)
-      }
-    case 'grant':
-      return { type: 'grant', recordId: toHex(tx.recordId), grantor: toHex(tx.grantor), grantorKey: b64(tx.grantorKey), grantee: toHex(tx.grantee), fields: [...tx.fields], wrapped: b64(tx.wrapped), time: tx.time, signature: b64(tx.signature) }
-    case 'patient':
-      return { type: 'patient', patientId: toHex(tx.patientId), sigPublicKey: b64(tx.sigPublicKey), kemPublicKey: b64(tx.kemPublicKey), time: tx.time, signature: b64(tx.signature) }
-  }
-}
-
-const DOMAIN_CODES = new Set<string>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNKNOWN_GRANTOR', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE'])
+/** The node error codes that are JSON-RPC domain errors of the same name. */
+const SAME_NAME = new Set<NodeErrorCode & RpcErrorName>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE', 'UNKNOWN_RECORD'])
+/** Node error codes mapped to another JSON-RPC domain error. */
+const RENAMED: Partial<Record<NodeErrorCode, RpcErrorName>> = { MALFORMED: 'INVALID_TX', TOO_LARGE: 'LIMIT_EXCEEDED', TOKEN_LIMIT: 'LIMIT_EXCEEDED', MEMPOOL_FULL: 'LIMIT_EXCEEDED', BUSY: 'LIMIT_EXCEEDED' }
 
 /** Maps node errors to stable RPC domain errors; anything else stays an internal error. */
 function domain (err: unknown): never {
-  const code = (err as { code?: string }).code ?? ''
-  const msg = (err as Error).message
   if (err instanceof RpcDomainError) throw err
-  if (DOMAIN_CODES.has(code)) throw new RpcDomainError(code as RpcErrorName, msg, (err as { data?: unknown }).data)
-  if (code === 'MALFORMED' || code === 'TOO_LARGE') throw new RpcDomainError(code === 'TOO_LARGE' ? 'LIMIT_EXCEEDED' : 'INVALID_TX', msg)
-  if (code === 'TOKEN_LIMIT') throw new RpcDomainError('LIMIT_EXCEEDED', msg)
-  if (code === 'MEMPOOL_FULL' || code === 'BUSY') throw new RpcDomainError('LIMIT_EXCEEDED', msg)
-  if (code === 'UNKNOWN_RECORD') throw new RpcDomainError('UNKNOWN_RECORD', msg)
+  if (!(err instanceof NodeError)) throw err
+  const code: NodeErrorCode = (err as NodeError).code
+  if ((SAME_NAME as ReadonlySet<string>).has(code)) throw new RpcDomainError(code as RpcErrorName, err.message, code === 'UNKNOWN_RECORD' ? undefined : err.data)
+  const renamed = RENAMED[code]
+  if (renamed !== undefined) throw new RpcDomainError(renamed, err.message)
   throw err
 }
 
@@ -209,17 +169,16 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       if (tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
       const expected = [...tx.fields, ...tx.attachments]
       const ciphertextHashes = expected.map((h, i) => r.blobs[i] !== undefined && equalBytes(sha256(r.blobs[i] as Uint8Array), h))
-      const pk = doctors.get(toHex(tx.doctor))
-      const signature = pk !== undefined && verifyRecordSignature(pq, pk, {
-        recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
-      }, tx.signature)
+      const sig = verifyRecordTx(pq, (id) => doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates))
+      const signature = sig.ok
+      const doctorRegistered = sig.ok || sig.code !== 'UNREGISTERED_DOCTOR'
       const inclusion = verifyRecordInclusion(r.header, { tx, txIndex: r.stored.txIndex, txCount: r.stored.txCount, height: r.stored.height, proof: r.stored.proof })
       const cert = await certificate(r.stored.height)
       const certificateOk = r.verifiedBy === 'user-node'
         ? true // the user node's header chain is certified (hash links + certificate on its newest header)
         : cert !== null && verifyCertificate(cert, ctx, { height: r.header.height, headerHash: headerHash(r.header) }).ok
-      const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered: pk !== undefined }
-      return { recordId: toHex(recordId), valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && pk !== undefined, checks, height: r.stored.height }
+      const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered }
+      return { recordId: toHex(recordId), valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && doctorRegistered, checks, height: r.stored.height }
     },
 
     async verifyFile (file): Promise<FileMatchJson> {

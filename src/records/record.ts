@@ -67,6 +67,49 @@ export function verifyRecordSignature (verifier: SigVerifier, doctorSigPublicKey
   }
 }
 
+/**
+ * A committed record tx as far as its signature is concerned: structurally `RecordTx` of
+ * src/blocks (which this pure library does not import).
+ */
+export interface RecordTxSignature {
+  recordId: Uint8Array
+  /** SHA-256 of the doctor's ML-DSA public key. */
+  doctor: Uint8Array
+  owner: Uint8Array
+  fields: readonly Uint8Array[]
+  attachments: readonly Uint8Array[]
+  time: number
+  signature: Uint8Array
+}
+
+/** Outcome of `verifyRecordTx`: the doctor is registered, and its signature holds. */
+export type RecordTxCheck =
+  | { ok: true }
+  | { ok: false, code: 'UNREGISTERED_DOCTOR' | 'BAD_SIGNATURE', reason: string }
+
+/**
+ * The one check of a record tx's doctor signature, used by every verifier (manager admission and
+ * block validation, light node, RPC `ehr_verifyRecord`, client re-verification): the doctor id
+ * names a registered doctor (`doctorKey`, by doctor id), and that doctor's ML-DSA-65 signature
+ * holds over the record's signing parts. `indexUpdatesHash` is `indexUpdatesHash(tx.indexUpdates)`
+ * of src/blocks (the caller computes it: this library does not import the chain codec). Never
+ * throws.
+ */
+export function verifyRecordTx (
+  verifier: SigVerifier,
+  doctorKey: (doctorId: Uint8Array) => Uint8Array | undefined,
+  tx: RecordTxSignature,
+  indexUpdatesHash: Uint8Array
+): RecordTxCheck {
+  let pk: Uint8Array | undefined
+  try { pk = doctorKey(tx.doctor) } catch { pk = undefined }
+  if (pk === undefined) return { ok: false, code: 'UNREGISTERED_DOCTOR', reason: 'the record\'s doctor is not registered' }
+  const ok = verifyRecordSignature(verifier, pk, {
+    recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash, time: tx.time
+  }, tx.signature)
+  return ok ? { ok: true } : { ok: false, code: 'BAD_SIGNATURE', reason: 'record signature does not verify under the doctor\'s key' }
+}
+
 export interface AttachmentToSeal extends Attachment {
   /** The attachment's own 32-byte key. */
   key: Uint8Array

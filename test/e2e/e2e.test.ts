@@ -11,6 +11,7 @@ import {
 import { randomBytes, toHex } from '../../src/crypto/index.js'
 import { genesisToJson } from '../../src/node/genesis.js'
 import type { RpcBackend } from '../../src/rpc/index.js'
+import { corruptBlob } from '../node/helpers.js'
 import { startTestNetwork, type TestNetwork } from './network.js'
 
 const run = promisify(execFile)
@@ -103,7 +104,7 @@ describe('e2e: SDK and CLI over JSON-RPC against an in-process network (4 manage
       const symptomsHash = Buffer.from(rec.tx.fields[1] as string, 'hex')
       const m0 = net.nodes[0]?.manager
       assert.ok(m0)
-      await m0.blobs.corruptForTesting(symptomsHash, new Uint8Array([1, 2, 3]))
+      await corruptBlob(m0.blobs, symptomsHash, new Uint8Array([1, 2, 3]))
       const v0 = await new RpcClient(net.urls[0] as string).verifyRecord(idb)
       assert.equal(v0.valid, true)
       assert.deepEqual(v0.checks.ciphertextHashes, [true, true, true])

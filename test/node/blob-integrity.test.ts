@@ -8,7 +8,7 @@ import { protocols } from '../../src/node/genesis.js'
 import { MAX_FRAME_BYTES } from '../../src/node/messages.js'
 import { ReqResp } from '../../src/node/reqresp.js'
 import { startNode, type RunningNode } from '../../src/node/node.js'
-import { freePorts, tempDir, TestDoctor } from './helpers.js'
+import { corruptBlob, freePorts, tempDir, TestDoctor } from './helpers.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
 
@@ -58,8 +58,8 @@ describe('node: a corrupted ciphertext on one manager is detected on read and re
     const junk0 = new Uint8Array(64).fill(0xaa)
     const junk1 = new Uint8Array(64).fill(0xbb)
     const store = await BlobStore.open(join(dirs[1]?.path as string, 'blobs'))
-    await store.corruptForTesting(h0, junk0)
-    await store.corruptForTesting(h1, junk1)
+    await corruptBlob(store, h0, junk0)
+    await corruptBlob(store, h1, junk1)
     await store.close()
     const log: string[] = []
     const m1 = await startManager(1, { info: (m) => { log.push(m) }, warn: (m) => { log.push(`WARN ${m}`) } })

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildRecordSubmission, type BuiltSubmission } from '../../src/client/record.js'
 import { randomBytes, type PqBackend } from '../../src/crypto/index.js'
+import { blobCid, type BlobStore } from '../../src/node/blob-store.js'
 import { loadIdentity, type Identity } from '../../src/node/identity.js'
 import type { DevnetFiles } from '../../src/node/devnet.js'
 import { deriveFieldKeys, deriveIndexKey, recordOwnerId } from '../../src/puf/index.js'
@@ -49,4 +50,14 @@ export class TestDoctor {
     })
     return { ...built, keywords, patientId }
   }
+}
+
+/**
+ * Overwrites a stored ciphertext with other bytes under its hash, as a disk fault or an intruder
+ * would: the test composition reaches into the store's blockstore (production code has no such
+ * method).
+ */
+export async function corruptBlob (store: BlobStore, hash: Uint8Array, bytes: Uint8Array): Promise<void> {
+  const bs = (store as unknown as { bs: { put: (cid: ReturnType<typeof blobCid>, b: Uint8Array) => Promise<unknown> } }).bs
+  await bs.put(blobCid(hash), bytes)
 }

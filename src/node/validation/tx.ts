@@ -27,7 +27,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeTx, indexUpdatesHash, validateTx, type Tx } from '../../blocks/index.js'
 import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
-import { authorizeGrant, verifyPatientSignature, verifyRecordSignature } from '../../records/index.js'
+import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
 import { accept, ignore, reject, type Validation } from './result.js'
 
 export { encodeSubmission } from '../../blocks/index.js'
@@ -86,12 +86,8 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     for (let i = 0; i < expected.length; i++) {
       if (!equalBytes(sha256(s.blobs[i] as Uint8Array), expected[i] as Uint8Array)) return reject('BLOB_MISMATCH', `ciphertext ${i} does not match its committed hash`)
     }
-    const pk = ctx.doctorKey(tx.doctor)
-    if (pk === undefined) return reject('UNREGISTERED_DOCTOR', `doctor ${toHex(tx.doctor)} is not registered in genesis`)
-    const ok = verifyRecordSignature(ctx.verifier, pk, {
-      recordId: tx.recordId, owner: tx.owner, cipherHashes: tx.fields, attachmentHashes: tx.attachments, indexUpdatesHash: indexUpdatesHash(tx.indexUpdates), time: tx.time
-    }, tx.signature)
-    if (!ok) return reject('BAD_SIGNATURE', 'record signature does not verify under the doctor\'s key')
+    const sig = verifyRecordTx(ctx.verifier, ctx.doctorKey, tx, indexUpdatesHash(tx.indexUpdates))
+    if (!sig.ok) return reject(sig.code, sig.code === 'UNREGISTERED_DOCTOR' ? `doctor ${toHex(tx.doctor)} is not registered in genesis` : sig.reason)
     if (await ctx.recordCommitted(tx.recordId)) return ignore('DUPLICATE', `record ${toHex(tx.recordId)} already committed`)
     for (const u of tx.indexUpdates) {
       if (await ctx.labelCommitted(u.label)) {

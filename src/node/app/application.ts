@@ -1,0 +1,276 @@
+/**
+ * The application a manager runs under consensus (the PBFT app port and its commit): the mempool,
+ * the committed state, building a block from the mempool, validating a proposed block, and
+ * applying a committed one to the chain store.
+ *
+ * A block is decoded once and each of its txs encoded once per manager: the leader keeps the
+ * block it built, a replica the block it validated, and the commit stores those bytes (`held`).
+ */
+import { join } from 'node:path'
+import {
+  buildBlock, decodeBlock, encodeBlock, encodeTx, headerHash, indexUpdatesHash, validateBlock, MAX_BLOCK_BYTES,
+  type Block, type CommitCertificate, type Tx
+} from '../../blocks/index.js'
+import type { Value, ValidateResult } from '../../consensus/index.js'
+import { equalBytes, sha256, toHex, type PqBackend } from '../../crypto/index.js'
+import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
+import type { BlobStore } from '../blob-store.js'
+import { decodeStoredRecord, type ChainStore } from '../chain-store.js'
+import { NodeError } from '../errors.js'
+import type { Genesis } from '../genesis.js'
+import type { ManagerHooks } from '../hooks.js'
+import type { BatchOp } from '../kv.js'
+import type { Logger } from '../log.js'
+import { Mempool, claimName, claimsOf } from '../mempool.js'
+import type { Submission, TxContext } from '../validation/tx.js'
+import { Committed, txKeys } from './committed.js'
+
+export interface ApplicationOptions {
+  genesis: Genesis
+  self: number
+  pq: PqBackend
+  chain: ChainStore
+  blobs: BlobStore
+  log: Logger
+  hooks: ManagerHooks
+  /** The node's data dir (named in errors about its stores). */
+  dataDir?: string
+}
+
+/** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
+export interface CommitOutcome {
+  height: number
+  block: Block
+  keys: string[]
+  dropped: Array<{ key: string, err: NodeError }>
+}
+
+/** Blocks this manager built or validated, kept until committed so they are decoded and encoded once. */
+const MAX_HELD = 64
+
+export class Application {
+  readonly committed = new Committed()
+  readonly mempool = new Mempool()
+  private readonly opts: ApplicationOptions
+  private readonly doctors = new Map<string, Uint8Array>()
+  /** Tx hashes whose signatures this node has verified (gossip or RPC), so block validation need not repeat it. */
+  private readonly verifiedTxs = new Set<string>()
+  /** Blocks built or validated, by value hash (hex), with their tx hashes. */
+  private readonly held = new Map<string, { bytes: Uint8Array, block: Block, keys: string[] }>()
+  /** Hashes of proposals refused (each is logged once). */
+  private readonly refused = new Set<string>()
+
+  constructor (opts: ApplicationOptions) {
+    this.opts = opts
+    for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
+  }
+
+  private get chain (): ChainStore { return this.opts.chain }
+
+  /** Whether a committed label counts as committed for admission, building and validation (see `ManagerHooks`). */
+  private labelCommitted = (label: Uint8Array): boolean =>
+    this.committed.hasLabel(label) && (this.opts.hooks.labelCommitted?.(label) ?? true)
+
+  /** Rebuilds the committed state from the chain store; STORE_INCONSISTENT names what is wrong. */
+  async restore (): Promise<void> {
+    const where = join(this.opts.dataDir ?? '', 'chain')
+    const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
+      `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
+      'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
+    for (let h = 1; h <= this.chain.head.height; h++) {
+      let b: Block | undefined
+      try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} does not decode (${(err as Error).message})`) }
+      if (b === undefined) throw inconsistent(`block ${h} is missing below the head at ${this.chain.head.height}`)
+      if (b.header.height !== h) throw inconsistent(`the block stored at height ${h} has height ${b.header.height}`)
+      const keys = txKeys(b)
+      const why = this.committed.conflict(b, { keys })
+      if (why !== undefined) throw inconsistent(`block ${h}, ${why}`)
+      this.committed.apply(b, keys)
+    }
+  }
+
+  /** What tx validation needs to know about the chain (`validation/tx.ts`). */
+  txContext (): TxContext {
+    return {
+      verifier: this.opts.pq,
+      doctorKey: (id) => this.doctors.get(toHex(id)),
+      recordCommitted: async (id) => this.committed.records.has(toHex(id)),
+      committedRecord: async (id) => {
+        const raw = await this.chain.recordRaw(id)
+        return raw === undefined ? undefined : decodeStoredRecord(raw).tx
+      },
+      patientKey: async (id) => this.committed.patients.get(toHex(id)),
+      txCommitted: async (b) => this.committed.txs.has(toHex(sha256(b))),
+      labelCommitted: async (label) => this.labelCommitted(label)
+    }
+  }
+
+  /**
+   * Stores a validated submission's ciphertexts and puts it in the mempool; false if it is
+   * pending already. Refuses, before storing anything, a tx that claims an index label
+   * (DUPLICATE_LABEL), record id or patient id (DUPLICATE) that another pending tx claims.
+   */
+  async admit (s: Submission): Promise<boolean> {
+    const key = Mempool.key(s.txBytes)
+    if (this.mempool.hasKey(key)) return false
+    const conflict = this.mempool.conflict(s.tx, key)
+    if (conflict?.startsWith('l:') === true) {
+      throw new NodeError('DUPLICATE_LABEL', `${claimName(conflict)} is already written by a pending tx: the submitting client's index counters are behind (recover them from the node and rebuild the record); nothing was stored`)
+    }
+    if (conflict !== undefined) throw new NodeError('DUPLICATE', `${claimName(conflict)} is already claimed by a pending tx (a second record or enrollment with the same id is refused; nothing was stored)`)
+    for (const b of s.blobs) await this.opts.blobs.put(b)
+    const added = this.mempool.add(s)
+    this.verifiedTxs.add(key)
+    return added
+  }
+
+  /** The block to propose at (height, view) from the mempool, or null if there is nothing to propose. */
+  buildProposal (height: number, view: number, maxRecords: number): Value | null {
+    const head = this.chain.head
+    if (height !== head.height + 1) return null
+    // no two txs of the block may claim one label, record id or patient id (the mempool already
+    // refuses such pairs; this keeps a block applicable whatever the mempool holds)
+    const claimed = new Set<string>()
+    const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => {
+      if (!this.stillValid(s.tx)) return true
+      const cs = claimsOf(s.tx)
+      if (cs.some((c) => claimed.has(c))) return true
+      for (const c of cs) claimed.add(c)
+      return false
+    })
+    if (txs.length === 0) return null
+    const block = buildBlock({
+      chainId: this.opts.genesis.chainId,
+      height,
+      prevHash: head.hash,
+      time: Math.max(Date.now(), head.header.time),
+      proposer: this.opts.self,
+      view,
+      indexStart: head.indexNext,
+      txs
+    })
+    const value = { hash: headerHash(block.header), bytes: encodeBlock(block) }
+    this.hold(value, block, txKeys(block))
+    return value
+  }
+
+  /** Whether a tx can still go into the next block (not committed meanwhile, no label committed meanwhile, dependencies present). */
+  stillValid (tx: Tx, key?: string): boolean {
+    if (this.committed.txs.has(key ?? toHex(sha256(encodeTx(tx))))) return false
+    if (tx.type === 'record') {
+      return !this.committed.records.has(toHex(tx.recordId)) && !tx.indexUpdates.some((u) => this.labelCommitted(u.label))
+    }
+    if (tx.type === 'patient') return !this.committed.patients.has(toHex(tx.patientId))
+    return this.committed.records.has(toHex(tx.recordId))
+  }
+
+  /** The PBFT app port: `validateProposal`, logging each refused proposal once (an operator sees why a view changed). */
+  checkProposal (height: number, value: Value, parentHash: Uint8Array): ValidateResult {
+    const r = this.validateProposal(height, value, parentHash)
+    if (!r.ok && r.reason !== 'parent is not our head') { // (a pre-prepare for the next height can arrive before our commit)
+      const id = toHex(value.hash)
+      if (!this.refused.has(id)) {
+        if (this.refused.size >= 256) this.refused.clear()
+        this.refused.add(id)
+        this.opts.log.warn(`refused the proposal ${id.slice(0, 16)} for height ${height}: ${r.reason}`)
+      }
+    }
+    return r
+  }
+
+  /** Deterministic validation of a proposed block on top of `parentHash`. */
+  validateProposal (height: number, value: Value, parentHash: Uint8Array): ValidateResult {
+    const head = this.chain.head
+    const genesis = this.opts.genesis
+    let block: Block
+    const held = this.heldFor(value)
+    if (held !== undefined) block = held.block
+    else {
+      try { block = decodeBlock(value.bytes) } catch (err) { return { ok: false, reason: `undecodable block: ${(err as Error).message}` } }
+    }
+    const h = block.header
+    if (!equalBytes(headerHash(h), value.hash)) return { ok: false, reason: 'hash does not match header' }
+    if (h.chainId !== genesis.chainId) return { ok: false, reason: 'wrong chain id' }
+    if (h.height !== height) return { ok: false, reason: 'wrong height' }
+    if (!equalBytes(h.prevHash, parentHash)) return { ok: false, reason: 'wrong parent' }
+    if (!equalBytes(parentHash, head.hash)) return { ok: false, reason: 'parent is not our head' }
+    if (h.indexStart !== head.indexNext) return { ok: false, reason: 'wrong indexStart' }
+    if (h.time < head.header.time) return { ok: false, reason: 'time goes backwards' }
+    if (h.proposer < 0 || h.proposer >= genesis.managers.length) return { ok: false, reason: 'unknown proposer' }
+    const basic = validateBlock(block)
+    if (!basic.ok) return { ok: false, reason: basic.reason }
+    // everything applying the block needs, against the committed state (a committed block always applies)
+    const keys = held?.keys ?? txKeys(block)
+    const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys })
+    if (conflict !== undefined) return { ok: false, reason: conflict }
+    for (const [i, tx] of block.txs.entries()) {
+      const key = keys[i] as string
+      if (this.verifiedTxs.has(key)) continue
+      if (tx.type === 'record') {
+        const sig = verifyRecordTx(this.opts.pq, (id) => this.doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates))
+        if (!sig.ok) return { ok: false, reason: sig.code === 'UNREGISTERED_DOCTOR' ? 'unregistered doctor' : 'bad record signature' }
+      } else if (tx.type === 'patient') {
+        if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.opts.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
+      } else {
+        // the record is committed (Committed.conflict); only its doctor or its owner may grant
+        const parties = this.committed.recordParties.get(toHex(tx.recordId))
+        if (parties === undefined) return { ok: false, reason: 'grant of an unknown record' }
+        const auth = authorizeGrant(this.opts.pq, tx, { recordId: tx.recordId, ...parties }, this.doctors.get(toHex(parties.doctor)))
+        if (!auth.ok) return { ok: false, reason: `${auth.code}: ${auth.reason}` }
+      }
+      this.verifiedTxs.add(key)
+    }
+    if (held === undefined) this.hold(value, block, keys)
+    return { ok: true, origin: { proposer: h.proposer, view: h.view } } // who proposed it, in which view: the leader schedule learns from it
+  }
+
+  private hold (value: Value, block: Block, keys: string[]): void {
+    if (this.held.size >= MAX_HELD) this.held.delete(this.held.keys().next().value as string)
+    this.held.set(toHex(value.hash), { bytes: value.bytes, block, keys })
+  }
+
+  /** The block held for exactly these bytes, if any. */
+  private heldFor (value: Value): { block: Block, keys: string[] } | undefined {
+    const held = this.held.get(toHex(value.hash))
+    return held !== undefined && equalBytes(held.bytes, value.bytes) ? held : undefined
+  }
+
+  /**
+   * Applies a committed block: one atomic batch with the block's bytes as agreed, its
+   * certificate, and `extra` (the WAL records it decides). Then the mempool and the committed
+   * state follow.
+   */
+  async commit (value: Value, cert: CommitCertificate, extra: BatchOp[]): Promise<CommitOutcome> {
+    const held = this.heldFor(value)
+    const block = held?.block ?? decodeBlock(value.bytes)
+    const height = block.header.height
+    // Checked before the block is made durable: validateProposal refused any block with a conflict,
+    // so this fires only for a certified block adopted by sync that a Byzantine quorum signed.
+    const keys = held?.keys ?? txKeys(block)
+    const conflict = this.committed.conflict(block, { keys })
+    if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
+    await this.chain.append(block, cert, { blockBytes: value.bytes, extra })
+    for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
+    this.committed.apply(block, keys)
+    for (const key of keys) {
+      this.mempool.removeKey(key)
+      this.verifiedTxs.delete(key)
+    }
+    const dropped: CommitOutcome['dropped'] = []
+    this.mempool.prune((s) => {
+      const key = Mempool.key(s.txBytes)
+      if (this.stillValid(s.tx, key)) return false
+      // another tx took its record id or an index label: its waiting submitter is told now, truthfully
+      if (!this.committed.txs.has(key)) {
+        dropped.push({
+          key,
+          err: s.tx.type === 'record' && this.committed.records.has(toHex(s.tx.recordId))
+            ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
+            : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
+        })
+      }
+      return true
+    })
+    return { height, block, keys, dropped }
+  }
+}

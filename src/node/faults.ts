@@ -1,0 +1,45 @@
+/**
+ * Byzantine behaviours for tests and research, composed as `ManagerHooks` (src/node/hooks.ts).
+ * Nothing here runs unless a node is started with `NodeConfig.byzantine` (CLI: `--fault-*`).
+ *
+ * - `equivocate`: when leader, sends conflicting pre-prepares (two different blocks for one
+ *   height and view) to the two halves of the managers.
+ * - `unchecked-labels`: admits and, when leader, proposes record txs whose index labels are
+ *   already committed (as a manager without the label checks would); honest replicas must refuse
+ *   such a proposal.
+ */
+import { buildBlock, decodeBlock, encodeBlock, headerHash } from '../blocks/index.js'
+import { prePrepareSignBytes, type ConsensusMessage } from '../consensus/index.js'
+import type { PqBackend } from '../crypto/index.js'
+import type { Genesis } from './genesis.js'
+import type { ManagerHooks } from './hooks.js'
+import type { Logger } from './log.js'
+
+export type Byzantine = 'equivocate' | 'unchecked-labels'
+
+export interface FaultContext {
+  genesis: Genesis
+  self: number
+  pq: PqBackend
+  sigSecretKey: Uint8Array
+  log: Logger
+}
+
+export function faultHooks (kind: Byzantine, ctx: FaultContext): ManagerHooks {
+  ctx.log.warn(`FAULT INJECTION: this manager behaves byzantine (${kind}); tests and research only`)
+  if (kind === 'unchecked-labels') return { labelCommitted: () => false }
+  return { broadcast: (msg, send) => msg.type === 'pre-prepare' && equivocate(ctx, msg, send) }
+}
+
+/** A second, conflicting block for the same (height, view): half the managers get each. */
+function equivocate (ctx: FaultContext, msg: Extract<ConsensusMessage, { type: 'pre-prepare' }>, send: (to: number, msg: ConsensusMessage) => void): boolean {
+  const block = decodeBlock(msg.value.bytes)
+  const alt = buildBlock({ ...block.header, indexStart: block.header.indexStart, txs: block.txs, time: block.header.time + 1 })
+  const altValue = { hash: headerHash(alt.header), bytes: encodeBlock(alt) }
+  const altMsg = { ...msg, value: altValue, sig: ctx.pq.sign(prePrepareSignBytes(ctx.genesis.chainId, msg.height, msg.view, altValue.hash), ctx.sigSecretKey) }
+  ctx.log.warn(`byzantine: equivocating at height ${msg.height} view ${msg.view}`)
+  for (let i = 0; i < ctx.genesis.managers.length; i++) {
+    if (i !== ctx.self) send(i, i % 2 === 0 ? msg : altMsg)
+  }
+  return true
+}

@@ -1,0 +1,7 @@
+/** `/pqmed/<chainId>/status/1 status`: the manager's index and head (user nodes pick a sync target from it). */
+import type { ChainStore } from '../chain-store.js'
+import type { ReqHandler } from '../reqresp.js'
+
+export function statusHandler (chain: ChainStore, self: number): ReqHandler {
+  return async () => ({ role: 'manager', self, height: chain.head.height, hash: chain.head.hash })
+}

@@ -1,0 +1,42 @@
+/**
+ * `/pqmed/<chainId>/sync/1`:
+ * - `headers {from, to}` → up to 1,000 encoded headers and the certificate of the last one;
+ * - `blocks {from, count}` → up to 8 `{block, cert}` (encoded, as stored);
+ * - `consensus <message bytes>` → a consensus message sent directly by another manager (PBFT's
+ *   `send`: a NEW-VIEW handed to a manager that lags a view behind), validated and fed like a
+ *   gossiped one.
+ */
+import type { ChainStore } from '../chain-store.js'
+import { NodeError } from '../errors.js'
+import { MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, obj, uint } from '../messages.js'
+import type { ReqHandler } from '../reqresp.js'
+
+export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void): ReqHandler {
+  return async (method, params) => {
+    if (method === 'consensus') {
+      // (the params are the message bytes, not a map: checked before `obj`, which refuses bytes)
+      onConsensus(bytes(params, 'message'))
+      return null
+    }
+    const p = obj(params ?? {}, 'params')
+    if (method === 'headers') {
+      const from = uint(p.from, 'from')
+      const to = Math.min(uint(p.to, 'to'), chain.head.height, from + MAX_HEADERS_PER_REQUEST - 1)
+      if (to < from) return { headers: [], cert: null }
+      return { headers: await chain.headerBytes(from, to), cert: await chain.certBytes(to) ?? null }
+    }
+    if (method === 'blocks') {
+      const from = uint(p.from, 'from')
+      const count = Math.min(uint(p.count, 'count'), MAX_BLOCKS_PER_REQUEST)
+      const out = []
+      for (let h = from; h < from + count && h <= chain.head.height; h++) {
+        const block = await chain.blockBytes(h)
+        const cert = await chain.certBytes(h)
+        if (block === undefined || cert === undefined) break
+        out.push({ block, cert })
+      }
+      return out
+    }
+    throw new NodeError('UNKNOWN_METHOD', `sync: unknown method ${method}`)
+  }
+}

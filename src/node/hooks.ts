@@ -1,0 +1,20 @@
+/**
+ * Hook points of a manager for fault injection. Production composes none; `src/node/faults.ts`
+ * builds the Byzantine behaviours the tests use (`NodeConfig.byzantine`). Each hook replaces one
+ * decision of an honest manager and nothing else.
+ */
+import type { ConsensusMessage } from '../consensus/index.js'
+
+export interface ManagerHooks {
+  /**
+   * Called for each consensus message this manager broadcasts. Returns true if the hook sent it
+   * itself (with `send`, to single managers); false lets the manager publish it as usual.
+   */
+  broadcast?: (msg: ConsensusMessage, send: (to: number, msg: ConsensusMessage) => void) => boolean
+  /**
+   * Whether an index label that is committed counts as committed when this manager admits a tx,
+   * builds a block or validates a proposal (false: it behaves as a manager without the label
+   * checks). The start replay and the commit itself always check.
+   */
+  labelCommitted?: (label: Uint8Array) => boolean
+}

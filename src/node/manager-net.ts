@@ -1,0 +1,45 @@
+/** A manager's view of the other managers on libp2p: who is connected, gossip publishing, direct consensus messages. */
+import type { PeerId } from '@libp2p/interface'
+import { encodeMessage, type ConsensusMessage } from '../consensus/index.js'
+import type { Genesis } from './genesis.js'
+import type { PqmedHost } from './libp2p.js'
+import type { Logger } from './log.js'
+import type { ReqResp } from './reqresp.js'
+
+export class ManagerNet {
+  private readonly host: PqmedHost
+  private readonly self: number
+  private readonly log: Logger
+  /** Peer id of each genesis manager, by index. */
+  readonly managerPeers: string[]
+  /** The sync protocol's client, which also carries direct consensus messages (set once the services exist). */
+  syncService: ReqResp | undefined
+
+  constructor (host: PqmedHost, genesis: Genesis, self: number, log: Logger) {
+    this.host = host
+    this.self = self
+    this.log = log
+    this.managerPeers = genesis.managers.map((m) => m.peerId)
+  }
+
+  publish (topic: string, data: Uint8Array): void {
+    this.host.services.pubsub.publish(topic, data).catch((err: Error) => { this.log.warn(`publish on ${topic} failed: ${err.message}`) })
+  }
+
+  /** A consensus message to one manager, over `/sync/1 consensus` (best effort: dropped if not connected). */
+  send (to: number, msg: ConsensusMessage): void {
+    const peer = this.host.getConnections().find((c) => c.remotePeer.toString() === this.managerPeers[to])?.remotePeer
+    if (peer === undefined || this.syncService === undefined) return
+    this.syncService.request(peer, 'consensus', encodeMessage(msg), 5000).catch(() => {})
+  }
+
+  /** The other genesis managers this node is connected to, each once. */
+  otherManagers (): PeerId[] {
+    const out: PeerId[] = []
+    for (const c of this.host.getConnections()) {
+      const id = c.remotePeer.toString()
+      if (id !== this.managerPeers[this.self] && this.managerPeers.includes(id) && !out.some((p) => p.toString() === id)) out.push(c.remotePeer)
+    }
+    return out
+  }
+}
