@@ -63,8 +63,8 @@ describe('node: validateProposal applies the grant rule', function () {
   })
 
   it('accepts a block with the owner\'s grant and one with the doctor\'s grant', () => {
-    assert.deepEqual(propose([grantBy(deriveRecordOwnerKey(patientSecret, recordId))]), { ok: true })
-    assert.deepEqual(propose([grantBy(doctor.id.keys.sig)]), { ok: true })
+    assert.deepEqual(propose([grantBy(deriveRecordOwnerKey(patientSecret, recordId))]), { ok: true, origin: { proposer: 0, view: 0 } })
+    assert.deepEqual(propose([grantBy(doctor.id.keys.sig)]), { ok: true, origin: { proposer: 0, view: 0 } })
   })
 
   it('refuses a block holding an enrolled stranger\'s grant (UNAUTHORIZED_GRANTOR), or one with a grantorKey that is not the grantor\'s', () => {

@@ -26,7 +26,7 @@ describe('node/app: a commit', function () {
         const { tx } = (await TestDoctor.create(files, 0, pq)).record(1)
         const block = buildBlock({ chainId: g.chainId, height: 1, prevHash: headerHash(g), time: Date.now(), proposer: 0, view: 0, indexStart: 0, txs: [tx] })
         const value = { hash: headerHash(block.header), bytes: encodeBlock(block) }
-        assert.deepEqual(app.validateProposal(1, value, headerHash(g)), { ok: true })
+        assert.deepEqual(app.validateProposal(1, value, headerHash(g)), { ok: true, origin: { proposer: 0, view: 0 } })
         await chain.kv.put('wal/000000000000', new Uint8Array([1]))
         await chain.kv.put('wal/000000000001', new Uint8Array([2]))
         const cert = { chainId: g.chainId, height: 1, view: 0, headerHash: value.hash, signatures: [] }
