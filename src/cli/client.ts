@@ -141,7 +141,7 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
 async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, genesis?: string, 'save-ciphertexts'?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   if (values.as !== undefined && values.decrypt !== true) throw new UsageError('--as names the identity that decrypts: it goes with --decrypt (without --decrypt nothing is decrypted)')
-  const anchors = await trust(values.genesis)
+  const anchors = await trust(values.genesis ?? ctx.config.genesis) // the config file's genesis (npm start, sim:local) by default
   if (values.decrypt === true) {
     const f = await identityFile(need(values.as, '--as (the identity that decrypts)'))
     const r = f.role === 'patient'
@@ -189,7 +189,7 @@ async function saveCiphertexts (dirArg: string, recordId: Uint8Array, ciphertext
 
 async function recordVerify (ctx: Ctx, values: { genesis?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
-  const anchors = await trust(values.genesis)
+  const anchors = await trust(values.genesis ?? ctx.config.genesis) // the config file's genesis (npm start, sim:local) by default
   const v = await ctx.rpc.verifyRecord(recordId)
   const c = v.checks
   const nodeReport = `  the node's own report (${v.valid ? 'all its checks passed' : 'INVALID'}): signature ${c.signature}, ciphertext hashes [${c.ciphertextHashes.join(', ')}], inclusion ${c.inclusion}, certificate ${c.certificate}, doctor registered ${c.doctorRegistered}`

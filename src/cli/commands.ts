@@ -189,7 +189,7 @@ function recordCommand (): Command {
     .argument('<RECORD_ID>', 'record id (64 hex digits)')
     .option('--decrypt', 'decrypt the fields the --as identity may read')
     .option('--as <ID_FILE>', 'the identity that decrypts, with --decrypt')
-    .option('--genesis <FILE>', 'genesis.json: also check the doctor\'s signature and the commit certificate')
+    .option('--genesis <FILE>', 'genesis.json: also check the doctor\'s signature and the commit certificate (default: the config file\'s genesis, which npm start and sim:local write)')
     .option('--save-ciphertexts <DIR>', 'write the record\'s ciphertexts to DIR/<RECORD_ID>.cip<i>')
     .addHelpText('after', examples(
       'pqmed record get 3f1c...e9 --genesis net/genesis.json',
@@ -199,7 +199,7 @@ function recordCommand (): Command {
   record.addCommand(client(new Command('verify')
     .summary('verify a record on the node and again on this client')
     .argument('<RECORD_ID>', 'record id (64 hex digits)')
-    .option('--genesis <FILE>', 'genesis.json: the client also checks the signature and the certificate')
+    .option('--genesis <FILE>', 'genesis.json: the client also checks the signature and the certificate (default: the config file\'s genesis, which npm start and sim:local write)')
     .addHelpText('after', examples('pqmed record verify 3f1c...e9 --genesis net/genesis.json'))
     .action(clientHandler('record', 'recordVerify'))))
   record.addCommand(client(new Command('list')

@@ -185,7 +185,7 @@ export async function main (argv: string[]): Promise<void> {
     throw err
   }
   // the CLI's config: this devnet's user-0, consortium key and doctor-0's client state (node-url.ts)
-  await writeConfig(configPath, { rpc: user, consortiumKey: join(dir, CONSORTIUM_KEY_FILE), state: clientStateDir(dir), writtenBy: `npm start (${dir})` })
+  await writeConfig(configPath, { rpc: user, consortiumKey: join(dir, CONSORTIUM_KEY_FILE), state: clientStateDir(dir), genesis: join(dir, 'genesis.json'), writtenBy: `npm start (${dir})` })
   console.log(banner(net, ids[0], seeded, configPath))
 }
 

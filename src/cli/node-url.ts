@@ -16,6 +16,7 @@
  * { "rpc": "http://127.0.0.1:8645/",
  *   "consortiumKey": ".devnet/consortium-key.json",   // default of --consortium-key
  *   "state": ".devnet/client-state",                  // default of --state
+ *   "genesis": ".devnet/genesis.json",                // default of --genesis (record get / verify)
  *   "writtenBy": "npm start (.devnet)" }             // shown in messages
  * ```
  *
@@ -44,6 +45,8 @@ export interface CliConfig {
   rpc?: string
   consortiumKey?: string
   state?: string
+  /** The network's genesis.json: the trust anchors `record get` / `record verify` check against. */
+  genesis?: string
   writtenBy?: string
 }
 
@@ -76,7 +79,7 @@ export function parseConfig (text: string, path: string): CliConfig {
   try { raw = JSON.parse(text) } catch (err) { throw new CliConfigError(`${path} is not JSON: ${(err as Error).message}`) }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CliConfigError(`${path}: must be a JSON object`)
   const r = raw as Record<string, unknown>
-  const allowed = ['rpc', 'consortiumKey', 'state', 'writtenBy']
+  const allowed = ['rpc', 'consortiumKey', 'state', 'genesis', 'writtenBy']
   for (const k of Object.keys(r)) if (!allowed.includes(k)) throw new CliConfigError(`${path}: unknown key '${k}' (allowed: ${allowed.join(', ')})`)
   const str = (k: string): string | undefined => {
     const v = r[k]
@@ -87,12 +90,20 @@ export function parseConfig (text: string, path: string): CliConfig {
   const base = dirname(path)
   const file = (k: string): string | undefined => { const v = str(k); return v === undefined ? undefined : resolve(base, v) }
   const rpc = r.rpc === undefined ? undefined : checkUrl(r.rpc, `${path}: 'rpc'`)
-  return { rpc, consortiumKey: file('consortiumKey'), state: file('state'), writtenBy: str('writtenBy') }
+  const out: CliConfig = { rpc, consortiumKey: file('consortiumKey'), state: file('state'), writtenBy: str('writtenBy') }
+  const genesis = file('genesis')
+  if (genesis !== undefined) out.genesis = genesis
+  return out
 }
 
-/** The config file: `$PQMED_CONFIG`, else the first `.pqmed.json` from `cwd` upward; undefined if none. */
+/**
+ * The config file: `$PQMED_CONFIG`, else the first `.pqmed.json` from `cwd` upward; undefined if
+ * none, or if `PQMED_CONFIG=none` (the test suite sets it, so a developer's `.pqmed.json` in the
+ * repository cannot change what the tests' CLI processes do).
+ */
 export function findConfig (o: { env: Env, cwd: string }): LoadedConfig | undefined {
   const given = o.env[CONFIG_ENV]
+  if (given === 'none') return undefined
   if (given !== undefined && given !== '') {
     const path = resolve(o.cwd, given)
     let text: string
@@ -143,6 +154,7 @@ export interface ConfigToWrite {
   rpc: string
   consortiumKey?: string
   state?: string
+  genesis?: string
   writtenBy: string
 }
 
@@ -158,6 +170,8 @@ export function configText (path: string, c: ConfigToWrite): string {
   const st = rel(c.state)
   if (ck !== undefined) out.consortiumKey = ck
   if (st !== undefined) out.state = st
+  const gen = rel(c.genesis)
+  if (gen !== undefined) out.genesis = gen
   out.writtenBy = c.writtenBy
   return JSON.stringify(out, null, 2) + '\n'
 }

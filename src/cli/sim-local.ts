@@ -206,7 +206,7 @@ export async function main (argv: string[]): Promise<void> {
   const sim = await simLocal(t, { netns: values.netns, dataDir: values['data-dir'] === undefined ? undefined : resolve(values['data-dir']), log: (l) => { console.error(`  ${l}`) } })
   const { net } = sim
   const ck = join(net.dir, CONSORTIUM_KEY_FILE)
-  const config: ConfigToWrite = { rpc: net.users[0]?.rpc ?? net.managers[0]?.rpc ?? '', ...(existsSync(ck) ? { consortiumKey: ck } : {}), state: join(net.dir, 'client-state'), writtenBy: `npm run sim:local (${net.dir})` }
+  const config: ConfigToWrite = { rpc: net.users[0]?.rpc ?? net.managers[0]?.rpc ?? '', ...(existsSync(ck) ? { consortiumKey: ck } : {}), state: join(net.dir, 'client-state'), genesis: join(net.dir, 'genesis.json'), writtenBy: `npm run sim:local (${net.dir})` }
   await writeConfig(configPath, config)
   stopOnSignal(async () => {
     const codes = await sim.stop()

@@ -165,11 +165,12 @@ describe('cli: which node the CLI talks to (--rpc, PQMED_RPC, .pqmed.json, defau
       const layout = JSON.parse(await readFile(join(data, 'network.json'), 'utf8')) as { nodes: Array<{ name: string, p2pPort: number }> }
       assert.deepEqual(layout.nodes.filter((n) => n.name.startsWith('manager')).map((n) => n.p2pPort), [p2p, p2p + 1, p2p + 2, p2p + 3])
       const cfg = JSON.parse(await readFile(config, 'utf8')) as Record<string, string>
-      assert.deepEqual(cfg, { rpc: `http://127.0.0.1:${rpc}/`, consortiumKey: '../devnet/consortium-key.json', state: '../devnet/client-state', writtenBy: `npm start (${data})` })
+      assert.deepEqual(cfg, { rpc: `http://127.0.0.1:${rpc}/`, consortiumKey: '../devnet/consortium-key.json', state: '../devnet/client-state', genesis: '../devnet/genesis.json', writtenBy: `npm start (${data})` })
       const seeded = JSON.parse(await readFile(join(data, 'seeded-records.json'), 'utf8')) as string[]
-      // the first-run commands, without --rpc, --consortium-key or --state
+      // the first-run commands, without --rpc, --consortium-key, --state or --genesis
       const work = join(home, 'work')
-      const v = await pqmedIn(work, cleanEnv(), 'record', 'verify', seeded[0] as string, '--genesis', join(data, 'genesis.json'))
+      // with no flag at all: the config file names the genesis, so every check is done
+      const v = await pqmedIn(work, cleanEnv(), 'record', 'verify', seeded[0] as string)
       assert.equal(v.code, 0, v.stderr)
       assert.match(v.stdout, /this client: VALID/)
       const s = await pqmedIn(work, cleanEnv(), 'search', 'fever', '--doctor', join(data, 'identities', 'doctor-0.json'), '--json')
