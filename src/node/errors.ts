@@ -34,6 +34,7 @@ export type NodeErrorCode =
   | 'MALFORMED_TOKEN' // a search token that does not parse
   | 'TOKEN_LIMIT' // a search token beyond the limits
   | 'UNKNOWN_METHOD' // a request/response method the server does not have
+  | 'FORBIDDEN' // a request only another manager may make (a consensus message sent directly)
   | 'NO_MANAGER' // a user node is connected to no manager (or none accepted)
   | 'UNVERIFIABLE' // no manager's answer passed the light node's verification
   // request/response transport
@@ -44,7 +45,7 @@ export type NodeErrorCode =
 const CODES: ReadonlySet<string> = new Set<NodeErrorCode>([
   'MALFORMED', 'TOO_LARGE', 'INVALID_TX', 'BLOB_MISMATCH', 'UNREGISTERED_DOCTOR', 'BAD_SIGNATURE', 'UNKNOWN_RECORD', 'UNAUTHORIZED_GRANTOR',
   'DUPLICATE', 'DUPLICATE_LABEL', 'STALE', 'MEMPOOL_FULL', 'NOT_COMMITTED', 'BLOB_MISSING', 'STORE_INCONSISTENT', 'MALFORMED_TOKEN', 'TOKEN_LIMIT',
-  'UNKNOWN_METHOD', 'NO_MANAGER', 'UNVERIFIABLE', 'TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'REMOTE', 'INTERNAL'
+  'UNKNOWN_METHOD', 'FORBIDDEN', 'NO_MANAGER', 'UNVERIFIABLE', 'TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'REMOTE', 'INTERNAL'
 ])
 
 /** A code received from another node: itself if this node knows it, else `REMOTE`. */

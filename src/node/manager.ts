@@ -96,9 +96,10 @@ export class ManagerNode {
     this.app = new Application({ genesis: opts.genesis, self: opts.self, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir })
     this.waiters = new Waiters(opts.commitTimeoutMs ?? 30_000, (key) => this.app.committed.txs.get(key))
     this.net = new ManagerNet(opts.host, opts.genesis, opts.self, opts.log)
+    const managerPeers = new Set(opts.genesis.managers.filter((_, i) => i !== opts.self).map((m) => m.peerId))
     this.services = new ManagerServices(opts.host, opts.genesis, {
       status: statusHandler(opts.chain, opts.self),
-      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }),
+      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString())),
       query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h) }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))
     })

@@ -6,14 +6,21 @@
  *   `send`: a NEW-VIEW handed to a manager that lags a view behind), validated and fed like a
  *   gossiped one.
  */
+import type { PeerId } from '@libp2p/interface'
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
 import { MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, obj, uint } from '../messages.js'
 import type { ReqHandler } from '../reqresp.js'
 
-export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void): ReqHandler {
-  return async (method, params) => {
+/**
+ * `isManager(peer)`: whether a peer is another genesis manager. Only managers send consensus
+ * messages directly; an admitted user node could otherwise make a manager verify an ML-DSA
+ * signature per request, outside gossip's peer scoring.
+ */
+export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean): ReqHandler {
+  return async (method, params, from) => {
     if (method === 'consensus') {
+      if (!isManager(from)) throw new NodeError('FORBIDDEN', 'only managers send consensus messages directly')
       // (the params are the message bytes, not a map: checked before `obj`, which refuses bytes)
       onConsensus(bytes(params, 'message'))
       return null
