@@ -4,24 +4,27 @@
  * each batch, not block contents), follows new certified headers over gossip, and verifies every
  * record and search result a manager sends against its own headers before answering its caller.
  * A manager whose answer fails verification is skipped and the next one is asked.
+ *
+ * The header chain (store, range sync, gossip, older certificates) is `light-headers.ts`; the choice
+ * of manager to ask (rotation, distrust) is `light-peers.ts`; this file holds the verified reads.
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  decodeBlock, decodeCertificate, decodeHeader, validateBlock, type Block, encodeCertificate, encodeHeader, headerHash, indexUpdatesHash, verifyCertificate, verifyHeaderChain,
-  verifyHeaderLink, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
+  decodeBlock, validateBlock, type Block, headerHash, indexUpdatesHash, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { verifyRecordTx } from '../records/index.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
 import { protocols, topics } from './genesis.js'
-import { pad, type KvStore } from './kv.js'
+import type { KvStore } from './kv.js'
+import { HeaderChain } from './light-headers.js'
+import { ManagerPicker } from './light-peers.js'
 import type { PqmedHost } from './libp2p.js'
 import { NodeError, ReqRespError, asNodeError } from './errors.js'
 import type { Logger } from './log.js'
 import type { SubmitResult } from './manager.js'
-import { MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, bytes, decodeCertifiedHeader, list, obj, uint } from './messages.js'
+import { MAX_FRAME_BYTES, bytes, list, obj, uint } from './messages.js'
 import { ReqResp } from './reqresp.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -60,35 +63,19 @@ export class LightNode {
   readonly host: PqmedHost
   readonly genesis: Genesis
   private readonly opts: LightOptions
-  private readonly kv: KvStore
-  private readonly log: Logger
   private readonly topics: ReturnType<typeof topics>
   private readonly status: ReqResp
   private readonly sync: ReqResp
   private readonly query: ReqResp
   private readonly submitSvc: ReqResp
-  private readonly managerPeers: Set<string>
   private readonly doctors = new Map<string, Uint8Array>()
-  private readonly headerCache = new Map<number, Header>()
-  /** Verified certificates of older blocks fetched for record answers (`certificateAt`), the most recent 1,024. */
-  private readonly certCache = new Map<number, CommitCertificate>()
-  private head: Header
-  private headHash: Uint8Array
-  private newestCert: CommitCertificate | null = null
-  private syncing: Promise<void> | null = null
-  private stopped = false
-  private rr = 0
-  /** Managers whose answers failed verification, with the time until which they are avoided. */
-  private readonly distrusted = new Map<string, number>()
-  /** How headers arrived: appended from gossip, or fetched by range sync (at start, on a gap, every 5 s). */
-  readonly headerStats = { gossip: 0, synced: 0 }
+  private readonly picker: ManagerPicker
+  private readonly chain: HeaderChain
 
   constructor (opts: LightOptions) {
     this.opts = opts
     this.host = opts.host
     this.genesis = opts.genesis
-    this.kv = opts.kv
-    this.log = opts.log
     this.topics = topics(opts.genesis.chainId)
     const protos = protocols(opts.genesis.chainId)
     const t = opts.requestTimeoutMs ?? 10_000
@@ -96,190 +83,49 @@ export class LightNode {
     this.sync = new ReqResp(this.host, { protocol: protos.sync, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
     this.query = new ReqResp(this.host, { protocol: protos.query, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
     this.submitSvc = new ReqResp(this.host, { protocol: protos.submit, maxBytes: MAX_FRAME_BYTES, timeoutMs: 60_000 })
-    this.managerPeers = new Set(opts.genesis.managers.map((m) => m.peerId))
     for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
-    this.head = opts.genesisHeader
-    this.headHash = headerHash(opts.genesisHeader)
+    this.picker = new ManagerPicker(this.host, opts.genesis, opts.log)
+    this.chain = new HeaderChain({
+      genesis: opts.genesis, genesisHeader: opts.genesisHeader, pq: opts.pq, kv: opts.kv, log: opts.log, peers: this.picker, status: this.status, sync: this.sync
+    })
   }
 
-  get height (): number { return this.head.height }
-  get headerHashHex (): string { return toHex(this.headHash) }
-  get certificate (): CommitCertificate | null { return this.newestCert }
+  get height (): number { return this.chain.height }
+  get headerHashHex (): string { return toHex(this.chain.headHashBytes) }
+  get certificate (): CommitCertificate | null { return this.chain.certificate }
+  /** How headers arrived: appended from gossip, or fetched by range sync (at start, on a gap, every 5 s). */
+  get headerStats (): { gossip: number, synced: number } { return this.chain.stats }
 
   async start (): Promise<void> {
-    const h = await this.kv.get('meta/head')
-    if (h !== undefined) {
-      const height = dagCbor.decode<number>(h)
-      const hb = await this.kv.get(`hdr/${pad(height)}`)
-      const cb = await this.kv.get('meta/cert')
-      if (hb === undefined) throw new Error('header store corrupt: head header missing')
-      this.head = decodeHeader(hb)
-      this.headHash = headerHash(this.head)
-      this.newestCert = cb === undefined ? null : decodeCertificate(cb)
-    } else {
-      await this.kv.batch([{ type: 'put', key: `hdr/${pad(0)}`, value: encodeHeader(this.head) }, { type: 'put', key: 'meta/head', value: dagCbor.encode(0) }])
-    }
+    await this.chain.open()
     for (const s of [this.status, this.sync, this.query, this.submitSvc]) await s.start()
     const pubsub = this.host.services.pubsub
-    pubsub.topicValidators.set(this.topics.headers, async (_p, msg) => await this.onHeaderGossip(msg.data))
+    pubsub.topicValidators.set(this.topics.headers, async (_p, msg) => await this.chain.onGossip(msg.data))
     pubsub.subscribe(this.topics.headers)
-    this.log.info(`user node started at height ${this.head.height}`)
+    this.opts.log.info(`user node started at height ${this.chain.height}`)
   }
 
   async stop (): Promise<void> {
-    this.stopped = true
     const pubsub = this.host.services.pubsub
     pubsub.unsubscribe(this.topics.headers)
     pubsub.topicValidators.delete(this.topics.headers)
     for (const s of [this.status, this.sync, this.query, this.submitSvc]) await s.stop()
-    await this.syncing?.catch(() => {})
-  }
-
-  private ctx (): { chainId: string, managers: Uint8Array[], verifier: PqBackend } {
-    return { chainId: this.genesis.chainId, managers: this.genesis.managers.map((m) => m.sigPublicKey), verifier: this.opts.pq }
+    await this.chain.close()
   }
 
   /** Connected managers, trusted ones first, rotated so load spreads across them. */
-  managers (): PeerId[] {
-    const seen = new Set<string>()
-    const out: PeerId[] = []
-    for (const c of this.host.getConnections()) {
-      const id = c.remotePeer.toString()
-      if (this.managerPeers.has(id) && !seen.has(id)) { seen.add(id); out.push(c.remotePeer) }
-    }
-    const now = Date.now()
-    const k = out.length === 0 ? 0 : (this.rr++ % out.length)
-    const rotated = [...out.slice(k), ...out.slice(0, k)]
-    return [...rotated.filter((p) => (this.distrusted.get(p.toString()) ?? 0) < now), ...rotated.filter((p) => (this.distrusted.get(p.toString()) ?? 0) >= now)]
-  }
+  managers (): PeerId[] { return this.picker.managers() }
 
-  private distrust (peer: PeerId, why: string): void {
-    this.distrusted.set(peer.toString(), Date.now() + 60_000)
-    this.log.warn(`manager ${peer.toString()} sent an answer that failed verification (${why}); avoiding it for 60 s`)
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // header sync
+  private distrust (peer: PeerId, why: string): void { this.picker.distrust(peer, why) }
 
   /** Brings the header chain up to the highest height any connected manager reports. */
-  async syncHeaders (): Promise<void> {
-    if (this.syncing !== null) { await this.syncing; return }
-    this.syncing = this.doSync().finally(() => { this.syncing = null })
-    await this.syncing
-  }
-
-  private async doSync (): Promise<void> {
-    for (const peer of this.managers()) {
-      let target: number
-      try {
-        const st = obj(await this.status.request(peer, 'status', null), 'status')
-        target = uint(st.height, 'height')
-      } catch { continue }
-      while (this.head.height < target && !this.stopped) {
-        const from = this.head.height + 1
-        const to = Math.min(target, from + MAX_HEADERS_PER_REQUEST - 1)
-        let res: Record<string, unknown>
-        try { res = obj(await this.sync.request(peer, 'headers', { from, to }), 'headers response') } catch { break }
-        const got = list(res.headers, 'headers', MAX_HEADERS_PER_REQUEST, (h) => decodeHeader(bytes(h, 'header')))
-        if (got.length === 0 || res.cert === null) break
-        // gossip may have appended some of these while the request was in flight: verify the rest
-        // from the head we have now (else an honest manager's answer "does not follow" our head)
-        const headers = got.filter((h) => h.height > this.head.height)
-        if (headers.length === 0) continue
-        const cert = decodeCertificate(bytes(res.cert, 'cert'))
-        const check = verifyHeaderChain(this.head, headers, cert, this.ctx())
-        if (!check.ok) { this.distrust(peer, `header chain: ${check.reason}`); break }
-        await this.storeHeaders(headers, cert)
-        this.headerStats.synced += headers.length
-      }
-      if (this.head.height >= target) return
-    }
-  }
-
-  private async storeHeaders (headers: Header[], cert: CommitCertificate): Promise<void> {
-    const last = headers[headers.length - 1]
-    if (last === undefined) return
-    const ops = headers.map((h) => ({ type: 'put' as const, key: `hdr/${pad(h.height)}`, value: encodeHeader(h) }))
-    ops.push({ type: 'put', key: 'meta/cert', value: encodeCertificate(cert) })
-    ops.push({ type: 'put', key: 'meta/head', value: dagCbor.encode(last.height) })
-    await this.kv.batch(ops, true)
-    for (const h of headers) this.cacheHeader(h)
-    this.head = last
-    this.headHash = headerHash(last)
-    this.newestCert = cert
-  }
-
-  private cacheHeader (h: Header): void {
-    this.headerCache.set(h.height, h)
-    if (this.headerCache.size > 4096) {
-      const first = this.headerCache.keys().next().value
-      if (first !== undefined) this.headerCache.delete(first)
-    }
-  }
+  async syncHeaders (): Promise<void> { await this.chain.sync() }
 
   /** Header at `height` from the local store, syncing first if it is beyond the head. */
-  async header (height: number): Promise<Header | undefined> {
-    if (height > this.head.height) await this.syncHeaders()
-    if (height > this.head.height) return undefined
-    const c = this.headerCache.get(height)
-    if (c !== undefined) return c
-    const b = await this.kv.get(`hdr/${pad(height)}`)
-    if (b === undefined) return undefined
-    const h = decodeHeader(b)
-    this.cacheHeader(h)
-    return h
-  }
+  async header (height: number): Promise<Header | undefined> { return await this.chain.header(height) }
 
-  private async onHeaderGossip (data: Uint8Array): Promise<TopicValidatorResult> {
-    let ch
-    try { ch = decodeCertifiedHeader(data) } catch { return TopicValidatorResult.Reject }
-    const { header, cert } = ch
-    if (header.height <= this.head.height) return TopicValidatorResult.Ignore
-    const v = verifyCertificate(cert, this.ctx(), { height: header.height, headerHash: headerHash(header) })
-    if (!v.ok) return TopicValidatorResult.Reject
-    if (header.height === this.head.height + 1) {
-      if (!verifyHeaderLink(this.head, header).ok) {
-        this.log.warn(`certified header ${header.height} does not extend our head: resyncing`)
-        void this.syncHeaders().catch(() => {})
-        return TopicValidatorResult.Ignore
-      }
-      await this.storeHeaders([header], cert)
-      this.headerStats.gossip++
-    } else {
-      void this.syncHeaders().catch(() => {})
-    }
-    return TopicValidatorResult.Accept
-  }
-
-  /**
-   * The commit certificate of the block at `height`: the newest one is kept; an older one is
-   * fetched from a manager (`headers` from..to = height returns the certificate of `to`) and
-   * checked against our stored header before it is returned. Null if no manager has a valid one.
-   */
-  async certificateAt (height: number): Promise<CommitCertificate | null> {
-    if (this.newestCert !== null && this.newestCert.height === height) return this.newestCert
-    const cached = this.certCache.get(height)
-    if (cached !== undefined) return cached
-    const header = await this.header(height)
-    if (header === undefined || height === 0) return null
-    const hh = headerHash(header)
-    for (const peer of this.managers()) {
-      try {
-        const res = obj(await this.sync.request(peer, 'headers', { from: height, to: height }), 'headers response')
-        if (res.cert === null || res.cert === undefined) continue
-        const cert = decodeCertificate(bytes(res.cert, 'cert'))
-        const v = verifyCertificate(cert, this.ctx(), { height, headerHash: hh })
-        if (!v.ok) throw new Error(`certificate for height ${height}: ${v.reason}`)
-        this.certCache.set(height, cert)
-        if (this.certCache.size > 1024) {
-          const first = this.certCache.keys().next().value
-          if (first !== undefined) this.certCache.delete(first)
-        }
-        return cert
-      } catch (err) { this.distrust(peer, (err as Error).message) }
-    }
-    return null
-  }
+  /** The verified commit certificate of the block at `height` (null if no manager has a valid one). */
+  async certificateAt (height: number): Promise<CommitCertificate | null> { return await this.chain.certificateAt(height) }
 
   // ------------------------------------------------------------------------------------------
   // verified reads

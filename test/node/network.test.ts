@@ -129,11 +129,9 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
     // found by `npm run test:chaos`: "manager ... sent an answer that failed verification (header
     // chain: height 7 does not follow 7); avoiding it for 60 s" — an honest manager avoided
     interface LightInternals {
-      head: Header
-      headHash: Uint8Array
       sync: { request: (peer: unknown, method: string, params: unknown) => Promise<unknown> }
-      storeHeaders: (headers: Header[], cert: CommitCertificate) => Promise<void>
-      distrusted: Map<string, number>
+      chain: { head: Header, headHash: Uint8Array, store: (headers: Header[], cert: CommitCertificate) => Promise<void> }
+      picker: { distrusted: Map<string, number> }
     }
     const light = nodes[4]?.light
     const chain = nodes[0]?.manager?.chain
@@ -148,23 +146,23 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
     assert.ok(backHeader !== undefined && raced !== undefined && racedCert !== undefined)
     // the node as it was at `back`; its next range request is answered only after gossip has
     // delivered header back + 1
-    inner.head = backHeader
-    inner.headHash = headerHash(backHeader)
+    inner.chain.head = backHeader
+    inner.chain.headHash = headerHash(backHeader)
     const request = inner.sync.request.bind(inner.sync)
     let raceOnce = true
     inner.sync.request = async (peer, method, params) => {
       const res = await request(peer, method, params)
-      if (raceOnce && method === 'headers') { raceOnce = false; await inner.storeHeaders([raced], racedCert) }
+      if (raceOnce && method === 'headers') { raceOnce = false; await inner.chain.store([raced], racedCert) }
       return res
     }
-    inner.distrusted.clear()
+    inner.picker.distrusted.clear()
     try {
       await light.syncHeaders()
     } finally {
       inner.sync.request = request
     }
     assert.equal(raceOnce, false, 'the race was staged')
-    assert.deepEqual([...inner.distrusted.keys()], [], 'no manager distrusted')
+    assert.deepEqual([...inner.picker.distrusted.keys()], [], 'no manager distrusted')
     assert.ok(light.height >= top, `synced to ${light.height}, was at ${top}`)
   })
 })

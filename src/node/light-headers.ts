@@ -1,0 +1,206 @@
+/**
+ * A light node's header chain: headers and the newest commit certificate in its key-value store,
+ * synced by range from managers (hash links checked, the certificate checked on the newest header
+ * of each batch), extended by certified headers from gossip, and older certificates fetched on
+ * demand. No block contents: a user node trusts only what links to these headers.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import {
+  decodeCertificate, decodeHeader, encodeCertificate, encodeHeader, headerHash, verifyCertificate, verifyHeaderChain, verifyHeaderLink,
+  type CommitCertificate, type Header
+} from '../blocks/index.js'
+import type { PqBackend } from '../crypto/index.js'
+import type { Genesis } from './genesis.js'
+import { pad, type KvStore } from './kv.js'
+import type { ManagerChoice } from './light-peers.js'
+import type { Logger } from './log.js'
+import { MAX_HEADERS_PER_REQUEST, bytes, decodeCertifiedHeader, list, obj, uint } from './messages.js'
+import type { ReqResp } from './reqresp.js'
+
+export interface HeaderChainOptions {
+  genesis: Pick<Genesis, 'chainId' | 'managers'>
+  genesisHeader: Header
+  pq: PqBackend
+  kv: KvStore
+  log: Logger
+  peers: ManagerChoice
+  /** `/status/1` (the managers' heights) and `/sync/1` (header ranges). */
+  status: Pick<ReqResp, 'request'>
+  sync: Pick<ReqResp, 'request'>
+}
+
+const HEADER_CACHE = 4096
+const CERT_CACHE = 1024
+
+export class HeaderChain {
+  private readonly opts: HeaderChainOptions
+  private readonly headerCache = new Map<number, Header>()
+  /** Verified certificates of older blocks fetched for record answers (`certificateAt`), the most recent 1,024. */
+  private readonly certCache = new Map<number, CommitCertificate>()
+  private head: Header
+  private headHash: Uint8Array
+  private newestCert: CommitCertificate | null = null
+  private syncing: Promise<void> | null = null
+  private stopped = false
+  /** How headers arrived: appended from gossip, or fetched by range sync (at start, on a gap, every 5 s). */
+  readonly stats = { gossip: 0, synced: 0 }
+
+  constructor (opts: HeaderChainOptions) {
+    this.opts = opts
+    this.head = opts.genesisHeader
+    this.headHash = headerHash(opts.genesisHeader)
+  }
+
+  get height (): number { return this.head.height }
+  get headHashBytes (): Uint8Array { return this.headHash }
+  get certificate (): CommitCertificate | null { return this.newestCert }
+
+  /** Loads the stored head (or stores the genesis header on first start). */
+  async open (): Promise<void> {
+    const { kv } = this.opts
+    const h = await kv.get('meta/head')
+    if (h !== undefined) {
+      const height = dagCbor.decode<number>(h)
+      const hb = await kv.get(`hdr/${pad(height)}`)
+      const cb = await kv.get('meta/cert')
+      if (hb === undefined) throw new Error('header store corrupt: head header missing')
+      this.head = decodeHeader(hb)
+      this.headHash = headerHash(this.head)
+      this.newestCert = cb === undefined ? null : decodeCertificate(cb)
+    } else {
+      await kv.batch([{ type: 'put', key: `hdr/${pad(0)}`, value: encodeHeader(this.head) }, { type: 'put', key: 'meta/head', value: dagCbor.encode(0) }])
+    }
+  }
+
+  async close (): Promise<void> {
+    this.stopped = true
+    await this.syncing?.catch(() => {})
+  }
+
+  private ctx (): { chainId: string, managers: Uint8Array[], verifier: PqBackend } {
+    return { chainId: this.opts.genesis.chainId, managers: this.opts.genesis.managers.map((m) => m.sigPublicKey), verifier: this.opts.pq }
+  }
+
+  /** Brings the header chain up to the highest height any connected manager reports. */
+  async sync (): Promise<void> {
+    if (this.syncing !== null) { await this.syncing; return }
+    this.syncing = this.doSync().finally(() => { this.syncing = null })
+    await this.syncing
+  }
+
+  private async doSync (): Promise<void> {
+    const { peers } = this.opts
+    for (const peer of peers.managers()) {
+      let target: number
+      try {
+        const st = obj(await this.opts.status.request(peer, 'status', null), 'status')
+        target = uint(st.height, 'height')
+      } catch { continue }
+      while (this.head.height < target && !this.stopped) {
+        const from = this.head.height + 1
+        const to = Math.min(target, from + MAX_HEADERS_PER_REQUEST - 1)
+        let res: Record<string, unknown>
+        try { res = obj(await this.opts.sync.request(peer, 'headers', { from, to }), 'headers response') } catch { break }
+        const got = list(res.headers, 'headers', MAX_HEADERS_PER_REQUEST, (h) => decodeHeader(bytes(h, 'header')))
+        if (got.length === 0 || res.cert === null) break
+        // gossip may have appended some of these while the request was in flight: verify the rest
+        // from the head we have now (else an honest manager's answer "does not follow" our head)
+        const headers = got.filter((h) => h.height > this.head.height)
+        if (headers.length === 0) continue
+        const cert = decodeCertificate(bytes(res.cert, 'cert'))
+        const check = verifyHeaderChain(this.head, headers, cert, this.ctx())
+        if (!check.ok) { peers.distrust(peer, `header chain: ${check.reason}`); break }
+        await this.store(headers, cert)
+        this.stats.synced += headers.length
+      }
+      if (this.head.height >= target) return
+    }
+  }
+
+  private async store (headers: Header[], cert: CommitCertificate): Promise<void> {
+    const last = headers[headers.length - 1]
+    if (last === undefined) return
+    const ops = headers.map((h) => ({ type: 'put' as const, key: `hdr/${pad(h.height)}`, value: encodeHeader(h) }))
+    ops.push({ type: 'put', key: 'meta/cert', value: encodeCertificate(cert) })
+    ops.push({ type: 'put', key: 'meta/head', value: dagCbor.encode(last.height) })
+    await this.opts.kv.batch(ops, true)
+    for (const h of headers) this.cacheHeader(h)
+    this.head = last
+    this.headHash = headerHash(last)
+    this.newestCert = cert
+  }
+
+  private cacheHeader (h: Header): void {
+    this.headerCache.set(h.height, h)
+    if (this.headerCache.size > HEADER_CACHE) {
+      const first = this.headerCache.keys().next().value
+      if (first !== undefined) this.headerCache.delete(first)
+    }
+  }
+
+  /** Header at `height` from the local store, syncing first if it is beyond the head. */
+  async header (height: number): Promise<Header | undefined> {
+    if (height > this.head.height) await this.sync()
+    if (height > this.head.height) return undefined
+    const c = this.headerCache.get(height)
+    if (c !== undefined) return c
+    const b = await this.opts.kv.get(`hdr/${pad(height)}`)
+    if (b === undefined) return undefined
+    const h = decodeHeader(b)
+    this.cacheHeader(h)
+    return h
+  }
+
+  /** The gossip validator of the headers topic: a certified header extends the chain or triggers a sync. */
+  async onGossip (data: Uint8Array): Promise<TopicValidatorResult> {
+    let ch
+    try { ch = decodeCertifiedHeader(data) } catch { return TopicValidatorResult.Reject }
+    const { header, cert } = ch
+    if (header.height <= this.head.height) return TopicValidatorResult.Ignore
+    const v = verifyCertificate(cert, this.ctx(), { height: header.height, headerHash: headerHash(header) })
+    if (!v.ok) return TopicValidatorResult.Reject
+    if (header.height === this.head.height + 1) {
+      if (!verifyHeaderLink(this.head, header).ok) {
+        this.opts.log.warn(`certified header ${header.height} does not extend our head: resyncing`)
+        void this.sync().catch(() => {})
+        return TopicValidatorResult.Ignore
+      }
+      await this.store([header], cert)
+      this.stats.gossip++
+    } else {
+      void this.sync().catch(() => {})
+    }
+    return TopicValidatorResult.Accept
+  }
+
+  /**
+   * The commit certificate of the block at `height`: the newest one is kept; an older one is
+   * fetched from a manager (`headers` from..to = height returns the certificate of `to`) and
+   * checked against our stored header before it is returned. Null if no manager has a valid one.
+   */
+  async certificateAt (height: number): Promise<CommitCertificate | null> {
+    if (this.newestCert !== null && this.newestCert.height === height) return this.newestCert
+    const cached = this.certCache.get(height)
+    if (cached !== undefined) return cached
+    const header = await this.header(height)
+    if (header === undefined || height === 0) return null
+    const hh = headerHash(header)
+    for (const peer of this.opts.peers.managers()) {
+      try {
+        const res = obj(await this.opts.sync.request(peer, 'headers', { from: height, to: height }), 'headers response')
+        if (res.cert === null || res.cert === undefined) continue
+        const cert = decodeCertificate(bytes(res.cert, 'cert'))
+        const v = verifyCertificate(cert, this.ctx(), { height, headerHash: hh })
+        if (!v.ok) throw new Error(`certificate for height ${height}: ${v.reason}`)
+        this.certCache.set(height, cert)
+        if (this.certCache.size > CERT_CACHE) {
+          const first = this.certCache.keys().next().value
+          if (first !== undefined) this.certCache.delete(first)
+        }
+        return cert
+      } catch (err) { this.opts.peers.distrust(peer, (err as Error).message) }
+    }
+    return null
+  }
+}
