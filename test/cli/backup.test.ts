@@ -5,7 +5,10 @@ import { loadPqBackend } from '../../src/crypto/index.js'
 import { createDevnet, writeDevnet } from '../../src/node/devnet.js'
 import { ProcNet, rpc } from '../../src/cli/procs.js'
 import { freePorts, tempDir, TestDoctor } from '../node/helpers.js'
-import { ensureBuilt, pqmed, type CliRun } from './helpers.js'
+import { ensureBuilt, pqmed as pqmedCli, type CliRun } from './helpers.js'
+
+/** The CLI as a process, with a generous timeout (a loaded machine). */
+const pqmed = async (args: string[]): Promise<CliRun> => await pqmedCli(args, { timeoutMs: 180_000 })
 
 interface Status { height: number, headerHash: string }
 interface BackupOut { event: string, out: string, bytes: number, live: boolean, stores: Array<{ path: string, entries: number }>, files: string[] }
@@ -26,6 +29,8 @@ describe('cli: pqmed backup / restore (real processes)', function () {
     '--role', 'manager', '--genesis', join(root.path, 'genesis.json'), '--data-dir', dataDir(i),
     '--identity', join(root.path, 'identities', `manager-${i}.json`), '--listen', `/ip4/127.0.0.1/tcp/${ports[i] as number}`, '--rpc-port', '0', '--loopback', '--quiet'
   ]
+  /** Under a loaded machine a node can take long to start (generous, never a measurement). */
+  const START_MS = 180_000
   const url = (name: string): string => { const p = net.procs.get(name); if (p === undefined) throw new Error(`${name} not running`); return p.rpc }
   const height = async (name: string): Promise<number> => (await rpc<Status>(url(name), 'chain_status')).height
   let doctor: TestDoctor
@@ -51,7 +56,7 @@ describe('cli: pqmed backup / restore (real processes)', function () {
     await writeDevnet(root.path, files)
     doctor = await TestDoctor.create(files, 0, await loadPqBackend())
     // allSettled: if one fails to start, the others are registered (and stopped by after) before the hook fails
-    const started = await Promise.allSettled([0, 1, 2, 3].map(async (i) => await net.start({ name: `m${i}`, args: managerArgs(i) })))
+    const started = await Promise.allSettled([0, 1, 2, 3].map(async (i) => await net.start({ name: `m${i}`, args: managerArgs(i) }, START_MS)))
     for (const s of started) if (s.status === 'rejected') throw s.reason
     await submitRecords('m0', 6)
   })
@@ -91,7 +96,7 @@ describe('cli: pqmed backup / restore (real processes)', function () {
     assert.equal(r.event, 'restore')
     assert.deepEqual(r.stores, b.stores)
     await submitRecords('m0', 4)  // the others move on meanwhile
-    await net.start({ name: 'm3', args: managerArgs(3) })
+    await net.start({ name: 'm3', args: managerArgs(3) }, START_MS)
     await submitRecords('m1', 2)
     const deadline = Date.now() + 60_000
     for (;;) {
@@ -108,7 +113,7 @@ describe('cli: pqmed backup / restore (real processes)', function () {
       await submitRecords('m3', 1)
       assert.ok(await height('m3') > before)
     } finally {
-      await net.start({ name: 'm0', args: managerArgs(0) })
+      await net.start({ name: 'm0', args: managerArgs(0) }, START_MS)
     }
   })
 
@@ -157,7 +162,7 @@ describe('cli: pqmed backup / restore (real processes)', function () {
       return (await readBackup(f)).manifest.sections
     }
     assert.deepEqual(await sections(second), await sections(first))
-    await net.start({ name: 'm3', args: managerArgs(3) })
+    await net.start({ name: 'm3', args: managerArgs(3) }, START_MS)
   })
 
   it('bad flags and inputs are usage errors (exit 2) that leave nothing', async () => {
