@@ -244,7 +244,7 @@ function addMonitoring (doc: ComposeFile, names: string[], dockerDir: string): v
   const target = (n: string): string => `${n}:${CONTAINER_OPS_PORT}`
   const prom = prometheusConfig({ managers: names.filter((n) => n.startsWith('manager-')).map(target), users: names.filter((n) => n.startsWith('user-')).map(target) })
   const datasource = { apiVersion: 1, datasources: [{ name: 'Prometheus', type: 'prometheus', uid: GRAFANA_DATASOURCE_UID, access: 'proxy', url: 'http://prometheus:9090', isDefault: true, editable: false }] }
-  const dashboards = { apiVersion: 1, providers: [{ name: 'pqmed', folder: 'pqmed', type: 'file', disableDeletion: true, allowUiUpdates: false, options: { path: '/var/lib/grafana/dashboards' } }] }
+  const dashboards = { apiVersion: 1, providers: [{ name: 'pqmed', folder: 'pqmed', type: 'file', disableDeletion: true, allowUiUpdates: false, options: { path: '/etc/grafana/dashboards' } }] }
   doc.configs = {
     'prometheus-config': { content: stringify(prom, { lineWidth: 0 }) },
     'grafana-datasource': { content: stringify(datasource, { lineWidth: 0 }) },
@@ -268,11 +268,11 @@ function addMonitoring (doc: ComposeFile, names: string[], dockerDir: string): v
     image: GRAFANA_IMAGE,
     // the image's entrypoint (/run.sh) takes no arguments here, and the image has no CMD
     command: [],
-    environment: { GF_AUTH_ANONYMOUS_ENABLED: 'true', GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer', GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: '/var/lib/grafana/dashboards/pqmed.json' },
+    environment: { GF_AUTH_ANONYMOUS_ENABLED: 'true', GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer', GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: '/etc/grafana/dashboards/pqmed.json' },
     configs: [
       { source: 'grafana-datasource', target: '/etc/grafana/provisioning/datasources/pqmed.yml' },
       { source: 'grafana-dashboards', target: '/etc/grafana/provisioning/dashboards/pqmed.yml' },
-      { source: 'grafana-dashboard-pqmed', target: '/var/lib/grafana/dashboards/pqmed.json' }
+      { source: 'grafana-dashboard-pqmed', target: '/etc/grafana/dashboards/pqmed.json' }
     ],
     volumes: ['grafana-data:/var/lib/grafana'],
     networks: ['pqmed'],

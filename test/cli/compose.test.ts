@@ -122,8 +122,8 @@ describe('cli: sim:compose', () => {
     const ds = parse(mounts.get('/etc/grafana/provisioning/datasources/pqmed.yml')?.content ?? '') as { datasources: Array<{ uid: string, url: string, type: string }> }
     assert.deepEqual(ds.datasources.map((d) => [d.type, d.uid, d.url]), [['prometheus', 'pqmed-prometheus', 'http://prometheus:9090']])
     const provider = parse(mounts.get('/etc/grafana/provisioning/dashboards/pqmed.yml')?.content ?? '') as { providers: Array<{ options: { path: string } }> }
-    assert.equal(provider.providers[0]?.options.path, '/var/lib/grafana/dashboards')
-    const dashFile = mounts.get('/var/lib/grafana/dashboards/pqmed.json')?.file ?? ''
+    assert.equal(provider.providers[0]?.options.path, '/etc/grafana/dashboards')
+    const dashFile = mounts.get('/etc/grafana/dashboards/pqmed.json')?.file ?? ''
     assert.equal(join(dirname(out), dashFile), join(ROOT, 'docker/grafana/pqmed-dashboard.json'))
     const dash = JSON.parse(await readFile(join(dirname(out), dashFile), 'utf8')) as { panels: Array<{ datasource?: { uid: string } }> }
     assert.ok(dash.panels.every((p) => p.datasource === undefined || p.datasource.uid === 'pqmed-prometheus'))
