@@ -5,7 +5,7 @@
  * fails when the README and the definitions disagree.
  */
 import type { Command } from 'commander'
-import { devnetCommand, leafCommands, pqmedProgram, simComposeCommand, simLocalCommand } from './commands.js'
+import { devnetCommand, leafCommands, pqmedProgram, simComposeCommand, simK8sCommand, simLocalCommand } from './commands.js'
 import { commandPath } from './usage.js'
 
 export const CLI_DOC_START = '<!-- cli-reference:start (generated from src/cli/commands.ts by `npm run docs:cli`; do not edit by hand) -->'
@@ -29,7 +29,7 @@ const block = (title: string, text: string): string =>
 export function cliReference (): string {
   const program = pqmedProgram()
   const groups = program.commands.filter((c) => c.commands.length > 0)
-  const entries = [devnetCommand(), simLocalCommand(), simComposeCommand()]
+  const entries = [devnetCommand(), simLocalCommand(), simComposeCommand(), simK8sCommand()]
   return [
     CLI_DOC_START,
     '',

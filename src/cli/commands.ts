@@ -147,6 +147,37 @@ function consortiumKeyCommand (): Command {
     .action(nodeHandler('consortiumKeyCmd'))
 }
 
+/** `backup` and `restore`: ./backup-cmd.js (LevelDB), loaded only when they run. */
+const backupHandler = (name: 'backupCmd' | 'restoreCmd') => lazy(async () => (await import('./backup-cmd.js'))[name] as Handler)
+
+function backupCommand (): Command {
+  return new Command('backup')
+    .summary('back up a node\'s data dir to one file (consistent while the node runs)')
+    .description('Writes every LevelDB store of the data dir (all keys and values) and every other file in it to FILE, with a manifest and a SHA-256 per section. ' +
+      'If a node runs on DIR, it is asked through DIR/admin.sock (only its own user may connect) and sends a snapshot of all its stores taken at one instant; ' +
+      'otherwise the stores are read directly. FILE is written under a temporary name, read back and checked, then renamed; it is never replaced. ' +
+      'FILE is mode 0600: it can hold a secret key (a user node\'s DIR/peer-key). The --identity and --genesis files of the node are outside the data dir: keep copies of them too.')
+    .requiredOption('--data-dir <DIR>', 'the node\'s data dir (as given to pqmed node)')
+    .requiredOption('--out <FILE>', 'backup file to write (must not exist; mode 0600)')
+    .addHelpText('after', examples(
+      'pqmed backup --data-dir /srv/pqmed/m0 --out /backups/m0-$(date +%F).pqbak'))
+    .action(backupHandler('backupCmd'))
+}
+
+function restoreCommand (): Command {
+  return new Command('restore')
+    .summary('restore a backup into a new data dir (checked completely before it appears)')
+    .description('Restores FILE into DIR, which must not exist or be empty (restore never overwrites a node\'s data: move an old data dir aside first). ' +
+      'Everything is written into a temporary directory next to DIR and checked (each section\'s SHA-256, each store read back) before it is renamed to DIR; ' +
+      'a truncated or corrupt backup is refused with what is wrong (exit 3) and leaves nothing. Start the node on DIR afterwards: a manager catches up from its peers. ' +
+      'Never run two nodes with the same identity: restore a manager only where the original is stopped for good.')
+    .requiredOption('--in <FILE>', 'backup file (from pqmed backup)')
+    .requiredOption('--data-dir <DIR>', 'data dir to create (must not exist, or be empty)')
+    .addHelpText('after', examples(
+      'pqmed restore --in /backups/m0-2026-12-02.pqbak --data-dir /srv/pqmed/m0'))
+    .action(backupHandler('restoreCmd'))
+}
+
 function enrollCommand (): Command {
   return client(new Command('enroll')
     .summary('create a patient identity and register it')
@@ -261,12 +292,12 @@ function grantCommand (): Command {
 export function pqmedProgram (): Command {
   const program = new Command('pqmed')
     .description('pqmed: post-quantum peer-to-peer node for private, tamper-evident, searchable medical records.\n' +
-      'Network commands (genesis, node, peer-id, consortium-key) run the network; client commands talk to a node over JSON-RPC and verify every answer.')
+      'Network commands (genesis, node, peer-id, consortium-key, backup, restore) run the network; client commands talk to a node over JSON-RPC and verify every answer.')
     .version(packageVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help (also: pqmed help COMMAND, pqmed COMMAND --help)')
     .helpCommand('help [COMMAND]', 'show help for a command')
     .configureHelp({ sortSubcommands: false })
-  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand()]) program.addCommand(c)
+  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand()]) program.addCommand(c)
   setUsage(program)
   program.addHelpText('after', () => `\nSynopsis:\n${leafCommands(program).map((c) => `  ${commandPath(c)} ${c.usage()}`).join('\n')}\n\n` +
     `Client commands take --rpc URL (else $PQMED_RPC, else .pqmed.json, else http://127.0.0.1:8645/) and --json.\n${EXIT_CODES}\n` +
@@ -328,7 +359,24 @@ export function simComposeCommand (): Command {
     .description('Writes a Docker Compose file for a topology (see docker/README.md).'))
     .option('--out <FILE>', 'compose file to write (default docker/compose.generated.yml)')
     .option('--image <IMAGE>', 'image of every service (default pqmed:local)')
-    .addHelpText('after', examples('npm run sim:compose -- --managers 4 --users 20 --latency 40'))
+    .option('--monitoring', 'add Prometheus (127.0.0.1:9090, scraping every node\'s :9100/metrics) and Grafana (127.0.0.1:3000, dashboard docker/grafana/pqmed-dashboard.json)')
+    .addHelpText('after', examples('npm run sim:compose -- --managers 4 --users 20 --latency 40', 'npm run sim:compose -- --managers 4 --users 3 --monitoring'))
+  cmd.usage(synopsis(cmd))
+  return cmd
+}
+
+/** `npm run sim:k8s`. */
+export function simK8sCommand (): Command {
+  const cmd = topologyOptions(new Command('npm run sim:k8s --')
+    .description('Writes Kubernetes manifests for a topology (StatefulSets, headless Services, genesis ConfigMap, identity Secrets, ' +
+      'PodDisruptionBudget; see docker/README.md) and the network files (genesis, identities, consortium key) for clients. ' +
+      'A new genesis every time; no latency (netem needs NET_ADMIN).'))
+    .option('--out <FILE>', 'manifest file to write, mode 0600: it holds the identities (default docker/k8s/pqmed.generated.yaml)')
+    .option('--net-dir <DIR>', 'where to write genesis.json, identities/ and consortium-key.json (default: net/ next to --out; must not hold a genesis)')
+    .option('--namespace <NS>', 'Kubernetes namespace (default pqmed)')
+    .option('--image <IMAGE>', 'image of every node (default pqmed:local)')
+    .option('--monitoring', 'add a Prometheus Deployment scraping every node\'s :9100/metrics')
+    .addHelpText('after', examples('npm run sim:k8s -- --managers 4 --users 200', 'npm run sim:k8s -- --topology docker/topologies/devnet.yml --users 50 --monitoring --image registry.example.org/pqmed:0.1.0'))
   cmd.usage(synopsis(cmd))
   return cmd
 }

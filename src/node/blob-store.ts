@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { concatBytes, equalBytes, sha256 } from '../crypto/index.js'
+import { registerStore, unregisterStore } from './store-registry.js'
 
 const SHA2_256 = 0x12
 
@@ -25,12 +26,15 @@ export type BlobRead =
 
 export class BlobStore {
   private readonly bs: LevelBlockstore
-  private constructor (bs: LevelBlockstore) { this.bs = bs }
+  private readonly dir: string
+  private constructor (bs: LevelBlockstore, dir: string) { this.bs = bs; this.dir = dir }
 
+  /** Opens the store in `dir`, registered for `pqmed backup` (./store-registry.ts). */
   static async open (dir: string): Promise<BlobStore> {
     const bs = new LevelBlockstore(dir)
     await bs.open()
-    return new BlobStore(bs)
+    registerStore(dir, bs.db)
+    return new BlobStore(bs, dir)
   }
 
   /** Stores a blob under its SHA-256; returns the hash. */
@@ -66,5 +70,5 @@ export class BlobStore {
     return r.status === 'ok' ? r.bytes : undefined
   }
 
-  async close (): Promise<void> { await this.bs.close() }
+  async close (): Promise<void> { unregisterStore(this.dir, this.bs.db); await this.bs.close() }
 }

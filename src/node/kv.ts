@@ -3,6 +3,7 @@
  * embed zero-padded heights so that range scans come out in chain order.
  */
 import { Level } from 'level'
+import { registerStore, unregisterStore } from './store-registry.js'
 
 export type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
@@ -19,12 +20,15 @@ export interface KvStore {
 
 export class Kv implements KvStore {
   private readonly db: Level<string, Uint8Array>
-  private constructor (db: Level<string, Uint8Array>) { this.db = db }
+  private readonly dir: string
+  private constructor (db: Level<string, Uint8Array>, dir: string) { this.db = db; this.dir = dir }
 
+  /** Opens (creating if missing) the store in `dir`, registered for `pqmed backup` (./store-registry.ts). */
   static async open (dir: string): Promise<Kv> {
     const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
     await db.open()
-    return new Kv(db)
+    registerStore(dir, db)
+    return new Kv(db, dir)
   }
 
   async get (key: string): Promise<Uint8Array | undefined> {
@@ -46,7 +50,7 @@ export class Kv implements KvStore {
     for await (const [k, v] of this.db.iterator({ gte, lt, limit })) yield [k, v]
   }
 
-  async close (): Promise<void> { await this.db.close() }
+  async close (): Promise<void> { unregisterStore(this.dir, this.db); await this.db.close() }
 }
 
 /**

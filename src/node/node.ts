@@ -17,6 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import { genesisHeader } from '../blocks/index.js'
 import { equalBytes, loadPqBackend, type PqBackendName } from '../crypto/index.js'
+import { startAdminServer } from './backup.js'
 import { BlobStore } from './blob-store.js'
 import { ChainStore } from './chain-store.js'
 import { genesisHash, type Genesis } from './genesis.js'
@@ -191,6 +192,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     await chain?.close(); await blobs?.close(); await kv?.close()
     throw err
   }
+  // `pqmed backup` of the running node: a snapshot of every store through DATA_DIR/admin.sock (./backup.ts)
+  const admin = cfg.headerStore === 'memory' ? undefined : await startAdminServer(cfg.dataDir, log)
 
   // keep connected to every genesis manager (and the bootstrap list)
   const selfId = host.peerId.toString()
@@ -225,6 +228,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     reloadAllowList: async () => { await allow?.reload() },
     stop: async () => {
       stopping = true
+      await admin?.close()
       allow?.stop()
       clearInterval(dialer)
       if (resync !== undefined) clearInterval(resync)

@@ -39,7 +39,7 @@ describe('cli: help, version and usage errors (the built CLI as a process)', fun
   it('pqmed --help lists every command and subcommand, documents --quiet, and exits 0', async () => {
     const r = await pqmed(['--help'])
     assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual(paths, ['pqmed genesis', 'pqmed node', 'pqmed peer-id', 'pqmed consortium-key', 'pqmed enroll', 'pqmed record submit', 'pqmed record get',
+    assert.deepEqual(paths, ['pqmed genesis', 'pqmed node', 'pqmed peer-id', 'pqmed consortium-key', 'pqmed backup', 'pqmed restore', 'pqmed enroll', 'pqmed record submit', 'pqmed record get',
       'pqmed record verify', 'pqmed record list', 'pqmed file verify', 'pqmed search', 'pqmed grant'])
     for (const p of paths) assert.match(r.stdout, new RegExp(`^  ${p} `, 'm'), `${p} in the synopsis`)
     assert.match(r.stdout, /pqmed node --role manager\|user --genesis FILE --data-dir DIR .*\[--quiet\]/)
@@ -120,10 +120,10 @@ describe('cli: help, version and usage errors (the built CLI as a process)', fun
     }
   })
 
-  it('npm start, sim:local, sim:compose and the benchmarks answer --help (exit 0); a bad option is exit 2', async () => {
-    const [devnet, local, compose, badLocal] = await Promise.all([
+  it('npm start, sim:local, sim:compose, sim:k8s and the benchmarks answer --help (exit 0); a bad option is exit 2', async () => {
+    const [devnet, local, compose, k8s, badLocal] = await Promise.all([
       entry('src/cli/devnet.ts', '--help'), entry('src/cli/sim-local.ts', '--help'), entry('src/cli/sim-compose.ts', '--help'),
-      entry('src/cli/sim-local.ts', '--managrs', '4')
+      entry('src/cli/sim-k8s.ts', '--help'), entry('src/cli/sim-local.ts', '--managrs', '4')
     ])
     assert.equal(devnet.code, 0, devnet.stderr)
     assert.match(devnet.stdout, /^Usage: npm start -- \[--data-dir DIR\] \[--records N\] \[--users N\]/)
@@ -131,6 +131,8 @@ describe('cli: help, version and usage errors (the built CLI as a process)', fun
     assert.match(local.stdout, /^Usage: npm run sim:local -- .*\[--netns\]/)
     assert.equal(compose.code, 0, compose.stderr)
     assert.match(compose.stdout, /^Usage: npm run sim:compose -- .*\[--out FILE\]/)
+    assert.equal(k8s.code, 0, k8s.stderr)
+    assert.match(k8s.stdout, /^Usage: npm run sim:k8s -- .*\[--namespace NS\]/)
     assert.equal(badLocal.code, 2)
     assert.match(badLocal.stderr, /unknown option '--managrs'/)
     for (const b of ['table4', 'sse', 'puf', 'consensus']) {
