@@ -139,7 +139,8 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
   const handoff = doctor.openKeyTransfer(cip0, { recordId, patientId: patient.id })
   const s = await doctor.submitRecord(ctx.rpc, handoff, input)
   await saveCounters(state, doctor.counters)
-  const bundleNote = input.fhir !== undefined ? `; the FHIR Bundle (${input.fhir.bytes.length} bytes) is attachment 0, sha256 of its ciphertext ${hex(s.built.tx.attachments[0] as Uint8Array)}` : ''
+  const bundleHash = s.built.tx.attachments[0]
+  const bundleNote = input.fhir !== undefined && bundleHash !== undefined ? `; the FHIR Bundle (${input.fhir.bytes.length} bytes) is attachment 0, sha256 of its ciphertext ${hex(bundleHash)}` : ''
   out(ctx, { recordId: s.recordId, patientId: hex(patient.id), doctor: hex(doctor.id), ...s.result, fieldHashes: s.built.tx.fields.map(hex), attachmentHashes: s.built.tx.attachments.map(hex), indexUpdates: s.built.tx.indexUpdates.length },
     `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates${bundleNote})`)
 }

@@ -4,7 +4,8 @@
  * (a doctor: index 2 by keyword or birth-year range, with the consortium key; a patient: index 1,
  * its own records), fetches and verifies them over JSON-RPC, decrypts them with the identity's keys
  * (the original FHIR Bundle, attachment 0, needs all three field keys) and answers from the
- * bundles (src/fhir/search.ts). Decrypted bundles are cached in memory for the life of the process.
+ * bundles (src/fhir/search.ts). Decrypted bundles are cached in memory for the life of the process
+ * (records it could not decrypt are tried again at the next request: a grant may have come since).
  *
  * | request | index narrowing | exact match on the decrypted bundle |
  * |---|---|---|
@@ -108,7 +109,8 @@ export async function startFhirGateway (ctx: GatewayCtx, values: GatewayOptions)
     } else {
       try { out = { parsed: parseBundle(a.data) } } catch (err) { out = { reason: `stored bundle unreadable: ${(err as Error).message}` } }
     }
-    cache.set(recordId, out)
+    // only a decrypted bundle is kept: a record unreadable now may become readable by a later grant
+    if (out.parsed !== undefined) cache.set(recordId, out)
     return out
   }
 

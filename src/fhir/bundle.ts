@@ -8,7 +8,8 @@
  * Errors are `FhirError`s whose message names the entry and the field (`entry[3] MedicationRequest/m1
  * medicationReference: …`). This module is pure: no networking, no storage.
  */
-import fhirPkg from 'fhir'
+import { createRequire } from 'node:module'
+import type { Fhir } from 'fhir'
 import { FhirError } from './errors.js'
 
 /** A FHIR resource as parsed JSON (only `resourceType` is known to be there). */
@@ -53,11 +54,15 @@ export const IMPORTABLE_BUNDLE_TYPES = ['collection', 'transaction', 'batch', 'd
 const UUID = /^urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/
 const RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/
 
-let fhirLib: InstanceType<typeof fhirPkg.Fhir> | undefined
+let fhirLib: Fhir | undefined
 
-/** The FHIR R4 structure check (FHIR.js `Fhir.validate`, code checks only where the binding is required). */
+/**
+ * The FHIR R4 structure check (FHIR.js `Fhir.validate`, code checks only where the binding is
+ * required). FHIR.js and its R4 definitions are loaded on first use, so the client commands that
+ * import no FHIR do not pay for them.
+ */
 function structureProblems (bundle: unknown): Array<{ location: string, resourceId: string, message: string }> {
-  fhirLib ??= new fhirPkg.Fhir()
+  fhirLib ??= new (createRequire(import.meta.url)('fhir') as typeof import('fhir')).Fhir()
   const r = fhirLib.validate(bundle as object, { errorOnUnexpected: true })
   return r.messages
     .filter((m) => m.severity === 'error' || m.severity === 'fatal')
