@@ -44,6 +44,7 @@ export default tseslint.config(
   { files: ['src/blocks/**/*.ts'], rules: restrict(['puf', 'sse', 'records', 'consensus', 'node', 'rpc', 'client', 'cli'], 'src/blocks is a pure library') },
   { files: ['src/sse/**/*.ts'], rules: restrict(['puf', 'blocks', 'records', 'consensus', 'node', 'rpc', 'client', 'cli'], 'src/sse is a pure library') },
   { files: ['src/records/**/*.ts'], rules: restrict(['puf', 'blocks', 'sse', 'consensus', 'node', 'rpc', 'client', 'cli'], 'src/records is a pure library') },
+  { files: ['src/fhir/**/*.ts'], rules: restrict(['puf', 'blocks', 'records', 'consensus', 'node', 'rpc', 'client', 'cli'], 'src/fhir is a pure library (it may use src/sse\'s keyword normalization)') },
   { files: ['src/consensus/**/*.ts'], rules: restrict(['puf', 'sse', 'records', 'node', 'rpc', 'client', 'cli'], 'src/consensus imports only blocks and crypto') },
   {
     files: ['src/rpc/**/*.ts'],

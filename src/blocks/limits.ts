@@ -24,6 +24,11 @@ export const MAX_ATTACHMENTS = 64
 export const MAX_WRAPPED_BYTES = 8192
 
 export const MAX_TX_BYTES = 64 * 1024
+/**
+ * Largest submission (the encoded tx plus its ciphertexts: cip1..cip3 and the attachments) a node
+ * accepts and gossips. It bounds a record's attachments far below MAX_ATTACHMENT_BYTES of src/records.
+ */
+export const MAX_SUBMISSION_BYTES = 2 * 1024 * 1024
 export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 export const MAX_BLOCK_TXS = 2048
 export const MAX_RECORD_IDS = MAX_BLOCK_TXS

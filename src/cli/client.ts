@@ -16,11 +16,12 @@ import { join, resolve } from 'node:path'
 import { loadPqBackend, type PqBackend } from '../crypto/index.js'
 import {
   ClientError, consortiumWriters, DEFAULT_STATE_DIR, Doctor, enrollExistingIdentity, enrollNewIdentity, hex, loadCounters, openConsortiumKey,
-  parseClientIdentity, parseConsortiumKeyFile, parseRecordInput, Patient, type EnrollOutcome, readJsonFile, RpcCallError, RpcClient, saveCounters,
+  parseClientIdentity, parseConsortiumKeyFile, parseRecordInputBytes, Patient, type EnrollOutcome, readJsonFile, RpcCallError, RpcClient, saveCounters,
   describeRecordVerification, RECORD_CHECK_NAMES, trustFromGenesis, unb64, unhex, verifyRecordAnswer, type ClientIdentityFile,
   type LocalRecordVerification, type TrustAnchors
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
+import { FHIR_BUNDLE_ATTACHMENT } from '../client/input.js'
 import { NodeUnreachableError } from '../client/rpc.js'
 import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage, type CliConfig, type NodeUrlSource } from './node-url.js'
 import { UsageError, type OptionValues } from './usage.js'
@@ -117,8 +118,12 @@ function checkPatientName (raw: unknown, inputName: string | undefined, patientF
 
 async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: string, input?: string, 'consortium-key'?: string, 'file-type'?: string, state?: string, 'allow-patient-mismatch'?: boolean }): Promise<void> {
   const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
-  const raw = await readJsonFile(need(values.input, '--input'), 'record input')
-  const input = parseRecordInput(raw)
+  const inputPath = need(values.input, '--input')
+  let inputBytes: Uint8Array
+  try { inputBytes = new Uint8Array(await readFile(inputPath)) } catch (err) { throw new UsageError(`cannot read record input ${inputPath}: ${(err as Error).message}`) }
+  // a FHIR Bundle is validated and mapped, and kept byte-exact as the record's attachment 0
+  const input = parseRecordInputBytes(inputBytes, `record input ${inputPath}`)
+  const raw = input.fhir !== undefined ? { resourceType: 'Bundle' } : undefined
   if (values['file-type'] !== undefined) input.fileType = values['file-type']
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
   const patientFile = await identityFile(need(values.patient, '--patient'))
@@ -134,12 +139,15 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
   const handoff = doctor.openKeyTransfer(cip0, { recordId, patientId: patient.id })
   const s = await doctor.submitRecord(ctx.rpc, handoff, input)
   await saveCounters(state, doctor.counters)
-  out(ctx, { recordId: s.recordId, patientId: hex(patient.id), doctor: hex(doctor.id), ...s.result, fieldHashes: s.built.tx.fields.map(hex), indexUpdates: s.built.tx.indexUpdates.length },
-    `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates)`)
+  const bundleHash = s.built.tx.attachments[0]
+  const bundleNote = input.fhir !== undefined && bundleHash !== undefined ? `; the FHIR Bundle (${input.fhir.bytes.length} bytes) is attachment 0, sha256 of its ciphertext ${hex(bundleHash)}` : ''
+  out(ctx, { recordId: s.recordId, patientId: hex(patient.id), doctor: hex(doctor.id), ...s.result, fieldHashes: s.built.tx.fields.map(hex), attachmentHashes: s.built.tx.attachments.map(hex), indexUpdates: s.built.tx.indexUpdates.length },
+    `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates${bundleNote})`)
 }
 
-async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, genesis?: string, 'save-ciphertexts'?: string }, positionals: string[]): Promise<void> {
+async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, genesis?: string, 'save-ciphertexts'?: string, fhir?: boolean }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
+  if (values.fhir === true && (values.decrypt !== true || ctx.json)) throw new UsageError('--fhir prints the decrypted FHIR Bundle: it needs --decrypt --as ID_FILE, and no --json')
   if (values.as !== undefined && values.decrypt !== true) throw new UsageError('--as names the identity that decrypts: it goes with --decrypt (without --decrypt nothing is decrypted)')
   const anchors = await trust(values.genesis ?? ctx.config.genesis) // the config file's genesis (npm start, sim:local) by default
   if (values.decrypt === true) {
@@ -155,9 +163,21 @@ async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, ge
     if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no usable grant)${warning !== undefined ? `; ${warning}` : ''}`)
     if (warning !== undefined && !ctx.json) console.error(warning)
     const saved = values['save-ciphertexts'] === undefined ? undefined : await saveCiphertexts(values['save-ciphertexts'], recordId, r.record.ciphertexts)
-    const output = { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, badGrants: r.badGrants, verification: r.verification, ...(saved !== undefined ? { savedCiphertexts: saved } : {}) }
-    const human = `record ${hex(recordId)} at height ${r.record.height} (${r.access} access)\n  this client: ${describeRecordVerification(r.verification)}\n${JSON.stringify(r.fields, null, 2)}${saved !== undefined ? `\nciphertexts written to ${saved.join(' ')}` : ''}`
+    const attachments = r.attachments.map((a) => ({ index: a.index, name: a.name, mediaType: a.mediaType, size: a.data.length }))
+    const output = { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, attachments, badGrants: r.badGrants, verification: r.verification, ...(saved !== undefined ? { savedCiphertexts: saved } : {}) }
+    const human = `record ${hex(recordId)} at height ${r.record.height} (${r.access} access)\n  this client: ${describeRecordVerification(r.verification)}\n${JSON.stringify(r.fields, null, 2)}` +
+      attachments.map((a) => `\n  attachment ${a.index}: ${a.name} (${a.mediaType}, ${a.size} bytes)${a.name === FHIR_BUNDLE_ATTACHMENT.name ? ': print it with --fhir' : ''}`).join('') +
+      `${saved !== undefined ? `\nciphertexts written to ${saved.join(' ')}` : ''}`
     requireComplete(r.verification, anchors, human, output)
+    if (values.fhir === true) {
+      const bundle = r.attachments.find((a) => a.name === FHIR_BUNDLE_ATTACHMENT.name && a.mediaType === FHIR_BUNDLE_ATTACHMENT.mediaType)
+      if (bundle === undefined) {
+        const why = r.unreadAttachments.length > 0 ? `: ${r.unreadAttachments.map((u) => `attachment ${u.index}: ${u.reason}`).join('; ')}` : r.access === 'owner' || r.record.tx.attachments.length === 0 ? ' (it was not imported from a FHIR Bundle)' : ` (${f.name} does not hold all three field keys)`
+        throw new ClientError('NO_ACCESS', `record ${hex(recordId)} has no FHIR Bundle attachment readable by ${f.name}${why}`)
+      }
+      await new Promise<void>((resolve, reject) => { process.stdout.write(bundle.data, (err) => { if (err != null) reject(err); else resolve() }) })
+      return
+    }
     out(ctx, output, human)
     return
   }
@@ -286,7 +306,13 @@ async function grantCmd (ctx: Ctx, values: { from?: string, to?: string, fields?
     `granted ${fieldNames.join(', ')} of record ${hex(recordId)} to ${granteeName}, from patient ${patient.name} (${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}; grantee key ${hex(r.tx.grantee).slice(0, 16)}...)`)
 }
 
-const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, searchCmd, grantCmd }
+/** `pqmed fhir-gateway` lives in ./fhir-gateway.ts (loaded only when it runs). */
+async function fhirGateway (ctx: Ctx, values: OptionValues): Promise<void> {
+  const { runFhirGateway } = await import('./fhir-gateway.js')
+  await runFhirGateway(ctx, values)
+}
+
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, searchCmd, grantCmd, fhirGateway }
 
 /**
  * Runs one client command (`group`: its top-level name, used in error messages) with its parsed

@@ -56,7 +56,7 @@ const lazy = (load: () => Promise<Handler>) => async (...args: unknown[]): Promi
 /** A node-side command: its handler lives in ./pqmed.js (libp2p, LevelDB), loaded only when it runs. */
 const nodeHandler = (name: 'genesisCmd' | 'nodeCmd' | 'peerIdCmd' | 'consortiumKeyCmd') => lazy(async () => (await import('./pqmed.js'))[name] as Handler)
 
-type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'fileVerify' | 'searchCmd' | 'grantCmd'
+type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'fileVerify' | 'searchCmd' | 'grantCmd' | 'fhirGateway'
 /** A client command: ./client.js, which loads the SDK and (except `file verify`) the crypto backend. */
 const clientHandler = (group: string, name: ClientHandlerName) => lazy(async () => {
   const { runClientCommand } = await import('./client.js')
@@ -221,9 +221,11 @@ function recordCommand (): Command {
     .option('--decrypt', 'decrypt the fields the --as identity may read')
     .option('--as <ID_FILE>', 'the identity that decrypts, with --decrypt')
     .option('--genesis <FILE>', 'genesis.json: also check the doctor\'s signature and the commit certificate (default: the config file\'s genesis, which npm start and sim:local write)')
-    .option('--save-ciphertexts <DIR>', 'write the record\'s ciphertexts to DIR/<RECORD_ID>.cip<i>')
+    .option('--save-ciphertexts <DIR>', 'write the record\'s ciphertexts to DIR/<RECORD_ID>.cip<i> (attachments follow the fields: cip4 is attachment 0)')
+    .option('--fhir', 'with --decrypt: print the record\'s original FHIR Bundle (attachment 0), byte for byte, and nothing else')
     .addHelpText('after', examples(
       'pqmed record get 3f1c...e9 --genesis net/genesis.json',
+      'pqmed record get 3f1c...e9 --decrypt --as rosa.json --fhir > bundle-back.json',
       'pqmed record get 3f1c...e9 --decrypt --as rosa.json --json',
       'pqmed record get 3f1c...e9 --save-ciphertexts cips/ && pqmed file verify cips/3f1c...e9.cip2'))
     .action(clientHandler('record', 'recordGet'))))
@@ -288,6 +290,25 @@ function grantCommand (): Command {
     .action(clientHandler('grant', 'grantCmd')))
 }
 
+function fhirGatewayCommand (): Command {
+  return client(new Command('fhir-gateway')
+    .summary('serve a local FHIR R4 REST API for one doctor or patient (search through the encrypted indexes)')
+    .description('A FHIR R4 server on 127.0.0.1 acting for the --as identity: it searches the encrypted indexes, decrypts with that identity\'s keys ' +
+      'and answers GET /metadata, /Patient/{id}, /Patient?birthdate=, /Condition?code=, /MedicationRequest?patient= (searchset Bundles with _count paging) ' +
+      'and POST / (a transaction Bundle becomes a record, as a doctor, for the --patient identity its Patient names). Errors are OperationOutcomes. ' +
+      'Prints {"event":"ready","url":...} when listening; runs until SIGINT or SIGTERM.')
+    .requiredOption('--as <ID_FILE>', 'the doctor or patient the gateway acts for')
+    .requiredOption('--port <N>', 'TCP port on 127.0.0.1 (0: any free port)')
+    .option('--patient <ID_FILE>', 'a patient a doctor may submit records for with POST / (repeatable)', collect)
+    .option('--consortium-key <FILE>', 'consortium key file, for a doctor (default: the config file\'s consortiumKey without --state, else STATE/consortium-key.json)')
+    .option('--state <DIR>', 'client state with the index counters (default: the config file\'s state, else ~/.pqmed/client)')
+    .option('--genesis <FILE>', 'genesis.json: also check each record\'s doctor signature and certificate (default: the config file\'s genesis)')
+    .addHelpText('after', examples(
+      'pqmed fhir-gateway --as net/identities/doctor-0.json --port 8080 --patient rosa.json',
+      'curl -s \'http://127.0.0.1:8080/Condition?code=http://snomed.info/sct|38341003\''))
+    .action(clientHandler('fhir-gateway', 'fhirGateway')))
+}
+
 /** The `pqmed` program: every command and subcommand, each with its own help. */
 export function pqmedProgram (): Command {
   const program = new Command('pqmed')
@@ -297,7 +318,7 @@ export function pqmedProgram (): Command {
     .helpOption('-h, --help', 'show help (also: pqmed help COMMAND, pqmed COMMAND --help)')
     .helpCommand('help [COMMAND]', 'show help for a command')
     .configureHelp({ sortSubcommands: false })
-  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand()]) program.addCommand(c)
+  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand(), fhirGatewayCommand()]) program.addCommand(c)
   setUsage(program)
   program.addHelpText('after', () => `\nSynopsis:\n${leafCommands(program).map((c) => `  ${commandPath(c)} ${c.usage()}`).join('\n')}\n\n` +
     `Client commands take --rpc URL (else $PQMED_RPC, else .pqmed.json, else http://127.0.0.1:8645/) and --json.\n${EXIT_CODES}\n` +

@@ -12,7 +12,7 @@
 import { encodeTx } from '../blocks/index.js'
 import { equalBytes, fromUtf8, sha256, type PqBackend } from '../crypto/index.js'
 import { deriveFieldKeys } from '../puf/index.js'
-import { authorizeGrant, decryptField, FIELD_NAMES, kemKeyId, openGrant, RecordError, type FieldIndex, type FieldName } from '../records/index.js'
+import { authorizeGrant, decryptAttachment, decryptField, deriveAttachmentKeyFromFields, FIELD_NAMES, kemKeyId, openGrant, RecordError, type Attachment, type FieldIndex, type FieldKeys, type FieldName } from '../records/index.js'
 import type { GrantJson, RecordJson } from '../rpc/backend.js'
 import { ClientError } from './errors.js'
 import { hex, type RpcClient, unb64, unhex } from './rpc.js'
@@ -47,6 +47,27 @@ export interface ReadRecordResult {
   fields: Partial<Record<FieldName, unknown>>
   /** Grants addressed to the reader that are refused by the grant rule, do not open, or hold a key that does not decrypt its field. */
   badGrants: BadGrant[]
+  /**
+   * The record's attachments (e.g. the original FHIR Bundle), decrypted when the reader holds all
+   * three field keys (`deriveAttachmentKeyFromFields`); empty otherwise.
+   */
+  attachments: Array<Attachment & { index: number }>
+  /** Attachments the reader could not decrypt (with all three field keys), and why. */
+  unreadAttachments: Array<{ index: number, reason: string }>
+}
+
+/** Decrypts the attachments with keys derived from the three field keys. */
+function openAttachments (recordId: Uint8Array, keys: FieldKeys, cips: Uint8Array[]): Pick<ReadRecordResult, 'attachments' | 'unreadAttachments'> {
+  const attachments: ReadRecordResult['attachments'] = []
+  const unreadAttachments: ReadRecordResult['unreadAttachments'] = []
+  cips.slice(3).forEach((c, index) => {
+    try {
+      attachments.push({ ...decryptAttachment(deriveAttachmentKeyFromFields(keys, recordId, index), recordId, index, c), index })
+    } catch (err) {
+      unreadAttachments.push({ index, reason: (err as Error).message })
+    }
+  })
+  return { attachments, unreadAttachments }
 }
 
 function parseField (b: Uint8Array): unknown {
@@ -65,7 +86,7 @@ export async function readRecord (pq: PqBackend, rpc: RpcClient, recordId: Uint8
     const keys = deriveFieldKeys(reader.secret, recordId)
     try {
       for (const f of [0, 1, 2] as FieldIndex[]) fields[FIELD_NAMES[f]] = parseField(decryptField(keys[f], recordId, f, cips[f] as Uint8Array))
-      return { record, verification, access: 'owner', fields, badGrants: [] }
+      return { record, verification, access: 'owner', fields, badGrants: [], ...openAttachments(recordId, keys, cips) }
     } catch (err) {
       if (!(err instanceof RecordError) || err.code !== 'WRONG_KEY') throw err
     }
@@ -73,16 +94,19 @@ export async function readRecord (pq: PqBackend, rpc: RpcClient, recordId: Uint8
   const mine = hex(kemKeyId(reader.kemPublicKey))
   const grants = (await rpc.listGrants(recordId)).filter((g) => g.tx.grantee === mine)
   const badGrants: BadGrant[] = []
+  const keys = new Map<number, Uint8Array>()
   for (const g of grants) {
-    const bad = useGrant(pq, g, record, reader, trust, cips, fields)
+    const bad = useGrant(pq, g, record, reader, trust, cips, fields, keys)
     if (bad !== undefined) badGrants.push(bad)
   }
-  return { record, verification, access: Object.keys(fields).length > 0 ? 'grant' : 'none', fields, badGrants }
+  const all = [keys.get(0), keys.get(1), keys.get(2)]
+  const att = all.every((k) => k !== undefined) ? openAttachments(recordId, all as unknown as FieldKeys, cips) : { attachments: [], unreadAttachments: [] }
+  return { record, verification, access: Object.keys(fields).length > 0 ? 'grant' : 'none', fields, badGrants, ...att }
 }
 
 /** Opens one grant and decrypts its fields into `fields` (those not read yet); returns what failed. */
 function useGrant (pq: PqBackend, g: GrantJson, record: RecordJson, reader: Reader, trust: TrustAnchors | undefined,
-  cips: Uint8Array[], fields: Partial<Record<FieldName, unknown>>): BadGrant | undefined {
+  cips: Uint8Array[], fields: Partial<Record<FieldName, unknown>>, keys: Map<number, Uint8Array>): BadGrant | undefined {
   const base = { height: g.height, grantor: g.tx.grantor }
   let tx
   try { tx = grantTxFromJson(g.tx) } catch (err) { return { ...base, fields: [...g.tx.fields], reason: `undecodable grant: ${(err as Error).message}` } }
@@ -104,6 +128,7 @@ function useGrant (pq: PqBackend, g: GrantJson, record: RecordJson, reader: Read
     try {
       const value = parseField(decryptField(k, opened.recordId, f, cips[f] as Uint8Array))
       if (!(FIELD_NAMES[f] in fields)) fields[FIELD_NAMES[f]] = value
+      if (!keys.has(f)) keys.set(f, k)
     } catch (err) {
       failed.push(f)
       reasons.push(`${FIELD_NAMES[f]}: ${(err as Error).message}`)

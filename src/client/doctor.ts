@@ -4,16 +4,16 @@
  * (keyword AND file type AND birth-year range) with result verification and omission detection,
  * and reads records shared with it by grants.
  */
-import { encodeSubmission, type GrantTx } from '../blocks/index.js'
+import { encodeSubmission, MAX_INDEX_UPDATES_PER_TX, MAX_SUBMISSION_BYTES, type GrantTx } from '../blocks/index.js'
 import { utf8, type PqBackend } from '../crypto/index.js'
-import { openKeyTransfer, type FieldKeyMap, type FieldKeys } from '../records/index.js'
+import { deriveAttachmentKeyFromFields, openKeyTransfer, type FieldKeyMap, type FieldKeys } from '../records/index.js'
 import type { SubmitResultJson } from '../rpc/backend.js'
 import { CounterState, intersectClauses, planConjunction, recordTerms, recoverCounters, SseClient, type ConjunctiveQuery, type RecordTerm, type VerifiedSearch } from '../sse/index.js'
 import { conjunctionClauses } from '../sse/index.js'
 import { readRecord, type ReadRecordResult } from './access.js'
 import { ClientError } from './errors.js'
 import { loadClientIdentity, type ClientIdentityFile, type LoadedIdentity } from './identity.js'
-import type { PersonalInfo, RecordInput } from './input.js'
+import { FHIR_BUNDLE_ATTACHMENT, type PersonalInfo, type RecordInput } from './input.js'
 import { parseHandoffPayload } from './patient.js'
 import { buildGrantTx, buildRecordSubmission, type BuiltSubmission } from './record.js'
 import { hex, RpcCallError, type RpcClient } from './rpc.js'
@@ -122,21 +122,34 @@ export class Doctor {
   buildRecord (handoff: OpenedHandoff, input: RecordInput, time = Date.now()): BuiltSubmission {
     if (this.consortiumKey === undefined) throw new ClientError('BAD_CONSORTIUM_KEY', 'writing a record needs the consortium index key')
     const personalInfo = { ...input.personalInfo, ...handoff.personalInfo }
-    return buildRecordSubmission(this.pq, { id: this.id, sigSecretKey: this.ident.keys.sig.secretKey }, this.sseClient, this.consortiumKey, {
+    const updates = this.recordTerms(handoff, input).length
+    if (updates > MAX_INDEX_UPDATES_PER_TX) {
+      throw new ClientError('BAD_INPUT', `the record would write ${updates} index updates (${input.keywords.length} keywords plus patient, file type and birth year); ` +
+        `a record holds at most ${MAX_INDEX_UPDATES_PER_TX}: split the input into several records`)
+    }
+    const fhir = input.fhir
+    const built = buildRecordSubmission(this.pq, { id: this.id, sigSecretKey: this.ident.keys.sig.secretKey }, this.sseClient, this.consortiumKey, {
       recordId: handoff.recordId,
       owner: handoff.owner,
       fieldKeys: handoff.fieldKeys,
       fields: {
         personalInfo: utf8(JSON.stringify(personalInfo)),
-        symptoms: utf8(JSON.stringify({ disease: input.disease, symptoms: input.symptoms, fileType: input.fileType })),
-        prescriptions: utf8(JSON.stringify({ prescriptions: input.prescriptions }))
+        symptoms: utf8(JSON.stringify({ disease: input.disease, symptoms: input.symptoms, fileType: input.fileType, ...fhir?.clinical })),
+        prescriptions: utf8(JSON.stringify({ prescriptions: input.prescriptions, ...(fhir !== undefined ? { medications: fhir.medications } : {}) }))
       },
       keywords: input.keywords,
       fileType: input.fileType,
       birthYear: birthYearOf(handoff, input),
       patient: { id: handoff.patientId, key: handoff.patientIndexKey },
+      // the original FHIR Bundle, byte-exact, under a key every reader of all three fields can derive
+      attachments: fhir === undefined ? [] : [{ ...FHIR_BUNDLE_ATTACHMENT, data: fhir.bytes, key: deriveAttachmentKeyFromFields(handoff.fieldKeys, handoff.recordId, 0) }],
       time
     })
+    if (built.bytes.length > MAX_SUBMISSION_BYTES) {
+      throw new ClientError('BAD_INPUT', `the record's submission is ${built.bytes.length} bytes (${fhir !== undefined ? `the FHIR Bundle is ${fhir.bytes.length} bytes, ` : ''}` +
+        `encrypted with its fields and signed); nodes accept at most ${MAX_SUBMISSION_BYTES} bytes (2 MiB): nothing was submitted; split the input into several records`)
+    }
+    return built
   }
 
   /** The index trees a record would write to (one update each). */
@@ -187,7 +200,14 @@ export class Doctor {
   async submitRecord (rpc: RpcClient, handoff: OpenedHandoff, input: RecordInput, opts: { time?: number, wait?: boolean, recover?: boolean } = {}): Promise<SubmittedRecord> {
     if (opts.recover !== false) await this.syncCounters(rpc, this.recordTerms(handoff, input))
     const snapshot = this.sseClient.counters.encode()
-    const built = this.buildRecord(handoff, input, opts.time ?? Date.now())
+    let built: BuiltSubmission
+    try {
+      built = this.buildRecord(handoff, input, opts.time ?? Date.now())
+    } catch (err) {
+      // refused before anything was sent (too large, too many index updates): no counter was used
+      this.sseClient = new SseClient({ counters: CounterState.decode(snapshot) })
+      throw err
+    }
     try {
       const result = await rpc.submitRecord(built.bytes, opts.wait ?? true)
       return { recordId: hex(handoff.recordId), result, built }

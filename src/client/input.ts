@@ -1,8 +1,14 @@
 /**
- * Record input for the SDK and CLI: a plain JSON record, or an HL7 FHIR R4 Bundle mapped as
- * Patient → personal info (name, birthDate → birth year, gender), Condition / Observation →
- * symptoms and keywords (`code.text`, else the first `coding[].display`), MedicationRequest →
- * prescriptions (`medicationCodeableConcept` text and `dosageInstruction[].text`).
+ * Record input for the SDK and CLI: a plain JSON record, or an HL7 FHIR R4 Bundle.
+ *
+ * A Bundle is validated and mapped by src/fhir (`mapFhirBundle`): Patient → personal info (name,
+ * birth date and year, gender); Condition → disease (the first) and conditions; Observation,
+ * AllergyIntolerance, Procedure, Immunization → their kinds' lists in the symptoms field (an
+ * observation's value stays in the bundle, it is not a symptom); MedicationRequest /
+ * MedicationStatement → prescriptions (following `medicationReference` inside the bundle). Every
+ * code is indexed as `system|code`, the bare code and its display texts, plus `Patient/<id>`. The
+ * bundle's exact bytes become the record's attachment 0 (`fhir.bytes`), readable by whoever holds
+ * all three field keys (`deriveAttachmentKeyFromFields`).
  *
  * Plain JSON input:
  * ```json
@@ -13,16 +19,7 @@
  * `keywords` defaults to the disease plus the symptoms; `birthYear` (top level or in personalInfo)
  * is indexed for birth-year range searches.
  */
-/// <reference types="fhir" />
-// The installed `@types/fhir` (3.0.2) declares the global `fhir` namespace (STU3 structure names);
-// every element read here (Patient.name/birthDate/gender, Condition.code, Observation.code,
-// MedicationRequest.medicationCodeableConcept/medicationReference/dosageInstruction.text) has the same shape in R4.
-type Bundle = fhir.Bundle
-type CodeableConcept = fhir.CodeableConcept
-type Condition = fhir.Condition
-type MedicationRequest = fhir.MedicationRequest
-type Observation = fhir.Observation
-type FhirPatient = fhir.Patient
+import { FhirError, mapFhirBundle, type ClinicalItem } from '../fhir/index.js'
 import { ClientError } from './errors.js'
 
 export interface PersonalInfo {
@@ -41,7 +38,20 @@ export interface RecordInput {
   keywords: string[]
   fileType?: string
   birthYear?: number
+  /** A FHIR Bundle's exact bytes (kept as attachment 0) and what the symptoms and prescriptions fields hold beyond the lists above. */
+  fhir?: FhirInput
 }
+
+export interface FhirInput {
+  bytes: Uint8Array
+  /** Merged into the symptoms field. */
+  clinical: Record<string, unknown>
+  /** Merged into the prescriptions field. */
+  medications: ClinicalItem[]
+}
+
+/** Name and media type of the attachment that holds the original FHIR Bundle. */
+export const FHIR_BUNDLE_ATTACHMENT = { name: 'fhir-bundle.json', mediaType: 'application/fhir+json' } as const
 
 const strList = (v: unknown, what: string): string[] => {
   if (v === undefined) return []
@@ -76,56 +86,67 @@ export function parseRecordJson (raw: unknown): RecordInput {
   return { personalInfo, disease, symptoms, prescriptions, keywords: [...new Set(keywords)], fileType: (o.fileType as string | undefined)?.trim(), birthYear }
 }
 
-function conceptText (c: CodeableConcept | undefined): string | undefined {
-  const t = c?.text ?? c?.coding?.find((x) => typeof x.display === 'string' && x.display.trim() !== '')?.display
-  return typeof t === 'string' && t.trim() !== '' ? t.trim() : undefined
-}
-
-/** Maps a FHIR R4 Bundle (Patient, Condition, Observation, MedicationRequest entries) to a record input. */
-export function recordFromFhirBundle (bundle: Bundle, fileType?: string): RecordInput {
-  if (bundle === null || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle' || !Array.isArray(bundle.entry)) {
-    throw new ClientError('BAD_INPUT', 'not a FHIR R4 Bundle with entries')
+/**
+ * Maps a FHIR R4 Bundle given as its exact bytes (see the module comment). Throws BAD_INPUT whose
+ * message names the entry and field of what is wrong.
+ */
+export function recordFromFhirBytes (bytes: Uint8Array, fileType?: string): RecordInput {
+  let m
+  try { m = mapFhirBundle(bytes) } catch (err) {
+    if (err instanceof FhirError) throw new ClientError('BAD_INPUT', err.message)
+    throw err
   }
-  const resources = bundle.entry.map((e) => e.resource).filter((r) => r !== undefined)
-  const patients = resources.filter((r): r is FhirPatient => r.resourceType === 'Patient')
-  if (patients.length > 1) throw new ClientError('BAD_INPUT', 'the Bundle holds more than one Patient')
   const personalInfo: PersonalInfo = {}
-  let birthYear: number | undefined
-  const p = patients[0]
-  if (p !== undefined) {
-    const n = p.name?.[0]
-    const name = n?.text ?? [...(n?.given ?? []), n?.family].filter((x) => typeof x === 'string' && x !== '').join(' ')
-    if (name !== '') personalInfo.name = name
-    if (p.birthDate !== undefined) {
-      const m = /^(\d{4})/.exec(p.birthDate)
-      if (m === null) throw new ClientError('BAD_INPUT', `Patient.birthDate '${p.birthDate}' is not a FHIR date`)
-      birthYear = year(Number(m[1]), 'Patient.birthDate year')
-      personalInfo.birthYear = birthYear
-    }
-    if (p.gender !== undefined) personalInfo.sex = p.gender
-  }
-  const conditions = resources.filter((r): r is Condition => r.resourceType === 'Condition').map((c) => conceptText(c.code)).filter((x): x is string => x !== undefined)
-  const observations = resources.filter((r): r is Observation => r.resourceType === 'Observation').map((o) => conceptText(o.code)).filter((x): x is string => x !== undefined)
-  const prescriptions = resources.filter((r): r is MedicationRequest => r.resourceType === 'MedicationRequest').map((m) => {
-    const drug = conceptText(m.medicationCodeableConcept) ?? m.medicationReference?.display
-    const dose = (m.dosageInstruction ?? []).map((d) => d.text).filter((t): t is string => typeof t === 'string' && t.trim() !== '').join('; ')
-    return [drug, dose].filter((x) => x !== undefined && x !== '').join(' ')
-  }).filter((x) => x !== '')
-  const symptoms = [...new Set([...conditions, ...observations])]
-  if (symptoms.length === 0 && prescriptions.length === 0) throw new ClientError('BAD_INPUT', 'the Bundle has no Condition, Observation or MedicationRequest with a code text or display')
+  if (m.patient?.name !== undefined) personalInfo.name = m.patient.name
+  if (m.patient?.birthYear !== undefined) personalInfo.birthYear = m.patient.birthYear
+  if (m.patient?.gender !== undefined) personalInfo.sex = m.patient.gender
+  if (m.patient?.birthDate !== undefined) personalInfo.birthDate = m.patient.birthDate
+  if (m.patient?.ref !== undefined) personalInfo.fhirPatient = m.patient.ref
+  const of = (kind: ClinicalItem['kind']): string[] => m.items.filter((i) => i.kind === kind).map((i) => i.text)
+  const bundleType = typeof m.parsed.bundle.type === 'string' ? m.parsed.bundle.type : undefined
   return {
     personalInfo,
-    disease: conditions[0],
-    symptoms,
-    prescriptions,
-    keywords: symptoms,
+    disease: m.disease,
+    symptoms: [],
+    prescriptions: m.prescriptions,
+    keywords: m.keywords,
     fileType: fileType ?? 'fhir-bundle',
-    birthYear
+    birthYear: m.patient?.birthYear,
+    fhir: {
+      bytes: m.parsed.bytes,
+      clinical: {
+        clinicalDate: m.clinicalDate,
+        clinicalPeriod: m.clinicalPeriod,
+        conditions: of('condition'),
+        observations: of('observation'),
+        allergies: of('allergy'),
+        procedures: of('procedure'),
+        immunizations: of('immunization'),
+        items: m.items.filter((i) => i.kind !== 'medication'),
+        bundle: { attachment: 0, type: bundleType, entries: m.parsed.entries.length, bytes: m.parsed.bytes.length }
+      },
+      medications: m.items.filter((i) => i.kind === 'medication')
+    }
   }
+}
+
+/** Maps a FHIR R4 Bundle object (serialized as JSON: use `recordFromFhirBytes` to keep a file's exact bytes). */
+export function recordFromFhirBundle (bundle: unknown, fileType?: string): RecordInput {
+  return recordFromFhirBytes(new TextEncoder().encode(JSON.stringify(bundle)), fileType)
+}
+
+/** True when the JSON value is a FHIR Bundle (`resourceType: "Bundle"`). */
+export const isFhirBundle = (raw: unknown): boolean => raw !== null && typeof raw === 'object' && (raw as { resourceType?: unknown }).resourceType === 'Bundle'
+
+/** A record input file's bytes: a FHIR R4 Bundle (kept byte-exact) or a plain JSON record. */
+export function parseRecordInputBytes (bytes: Uint8Array, what = 'record input'): RecordInput {
+  let raw: unknown
+  try { raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) } catch (err) { throw new ClientError('BAD_INPUT', `${what} is not JSON: ${(err as Error).message}`) }
+  return isFhirBundle(raw) ? recordFromFhirBytes(bytes) : parseRecordJson(raw)
 }
 
 /** A plain JSON record or a FHIR R4 Bundle (detected by `resourceType: "Bundle"`). */
 export function parseRecordInput (raw: unknown): RecordInput {
-  if (raw !== null && typeof raw === 'object' && (raw as { resourceType?: unknown }).resourceType === 'Bundle') return recordFromFhirBundle(raw as Bundle)
+  if (isFhirBundle(raw)) return recordFromFhirBundle(raw)
   return parseRecordJson(raw)
 }

@@ -7,7 +7,7 @@
  */
 import { encodeSubmission, indexUpdatesHash, type GrantTx, type RecordTx } from '../blocks/index.js'
 import { sha256, type KeyPair, type PqBackend } from '../crypto/index.js'
-import { createGrant, encryptFields, kemKeyId, normalizeFields, signGrant, signRecord, type FieldKeyMap, type FieldKeys, type RecordFields } from '../records/index.js'
+import { createGrant, encryptAttachment, encryptFields, kemKeyId, normalizeFields, signGrant, signRecord, type Attachment, type FieldKeyMap, type FieldKeys, type RecordFields } from '../records/index.js'
 import type { SseClient } from '../sse/index.js'
 
 export interface RecordDraft {
@@ -21,6 +21,8 @@ export interface RecordDraft {
   birthYear?: number
   /** Index 1: the patient's id and per-patient index key (omit to skip index 1). */
   patient?: { id: Uint8Array, key: Uint8Array }
+  /** Encrypted attachments, each under its own key, in order (attachment i is blob 3 + i). */
+  attachments?: ReadonlyArray<Attachment & { key: Uint8Array }>
   time: number
 }
 
@@ -48,13 +50,16 @@ export function buildRecordSubmission (pq: PqBackend, doctor: DoctorKeys, sse: S
     fileType: d.fileType,
     birthYear: d.birthYear
   })
+  const att = (d.attachments ?? []).map((a, i) => encryptAttachment(a.key, d.recordId, i, a))
+  const attachmentHashes = att.map((c) => sha256(c))
   const signature = signRecord(pq, doctor.sigSecretKey, {
-    recordId: d.recordId, owner: d.owner, cipherHashes: fieldHashes, attachmentHashes: [], indexUpdatesHash: indexUpdatesHash(indexUpdates), time: d.time
+    recordId: d.recordId, owner: d.owner, cipherHashes: fieldHashes, attachmentHashes, indexUpdatesHash: indexUpdatesHash(indexUpdates), time: d.time
   })
   const tx: RecordTx = {
-    type: 'record', recordId: d.recordId, doctor: doctor.id, owner: d.owner, fields: fieldHashes, attachments: [], indexUpdates, time: d.time, signature
+    type: 'record', recordId: d.recordId, doctor: doctor.id, owner: d.owner, fields: fieldHashes, attachments: attachmentHashes, indexUpdates, time: d.time, signature
   }
-  return { tx, blobs: [...cip], bytes: encodeSubmission(tx, cip) }
+  const blobs = [...cip, ...att]
+  return { tx, blobs, bytes: encodeSubmission(tx, blobs) }
 }
 
 export interface GrantDraft {

@@ -19,13 +19,14 @@
  * data box `framed(TAG.attachmentDataAad, recordId, u32be(index), header, SHA-256(metadata box))`,
  * so the data is bound to the record, its slot and its (encrypted) metadata.
  */
-import { aeadSeal, AEAD_OVERHEAD, concatBytes, equalBytes, framed, fromUtf8, sha256, u32be, utf8 } from '../crypto/index.js'
+import { aeadSeal, AEAD_OVERHEAD, concatBytes, equalBytes, framed, fromUtf8, hkdfSha256, sha256, u32be, utf8 } from '../crypto/index.js'
 import { checkCommitment, commitKey, COMMITMENT_BYTES, openOr } from './commit.js'
 import {
   ATTACHMENT_KEY_BYTES, FORMAT_VERSION, KIND, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_NAME_BYTES, MAX_ATTACHMENTS,
   MAX_MEDIA_TYPE_BYTES, RECORD_ID_BYTES, TAG
 } from './constants.js'
 import { assert32, assertBytes, RecordError } from './errors.js'
+import { assertFieldKeys, type FieldKeys } from './fields.js'
 
 export const ATTACHMENT_HEADER_BYTES = 2 + 4 + RECORD_ID_BYTES + COMMITMENT_BYTES + 4
 const MAX_META_PLAINTEXT = 8 + MAX_ATTACHMENT_NAME_BYTES + MAX_MEDIA_TYPE_BYTES
@@ -79,6 +80,20 @@ export function assertAttachment (attachment: Attachment, what = 'attachment'): 
   }
   const p = metaProblem(attachment.name, attachment.mediaType)
   if (p !== null) throw new RecordError('BAD_INPUT', `${what}: ${p}`)
+}
+
+/**
+ * The key of attachment `index` of a record for readers who hold all three field keys: HKDF-SHA-256
+ * over fieldKey0 ‖ fieldKey1 ‖ fieldKey2, info framed(TAG.attachmentFromFields, recordId, u32be(index)).
+ * Whoever can read every field (the patient, who re-derives the field keys, or a grantee of all
+ * three fields) can read such an attachment; the doctor who writes the record has the field keys
+ * from cip0. Used for the original FHIR Bundle of a record, which holds what all three fields hold.
+ */
+export function deriveAttachmentKeyFromFields (fieldKeys: FieldKeys, recordId: Uint8Array, index: number): Uint8Array {
+  assertFieldKeys(fieldKeys)
+  assert32(recordId, 'recordId')
+  assertIndex(index)
+  return hkdfSha256(concatBytes(...fieldKeys), new Uint8Array(0), framed(utf8(TAG.attachmentFromFields), recordId, u32be(index)), ATTACHMENT_KEY_BYTES)
 }
 
 function metaAad (recordId: Uint8Array, index: number, header: Uint8Array): Uint8Array {

@@ -43,6 +43,7 @@ export const TAG = {
   attachmentMetaAad: 'pqmed/records/attachment/meta/1',
   attachmentDataAad: 'pqmed/records/attachment/data/1',
   attachmentKey: 'pqmed/records/attachment/key/1',
+  attachmentFromFields: 'pqmed/records/attachment/from-fields/1',
   recordSig: 'pqmed/record-sig/2',
   grantSig: 'pqmed/grant-sig/1',
   patientSig: 'pqmed/patient-sig/1'

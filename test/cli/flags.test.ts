@@ -14,9 +14,10 @@ const bundle = (given: string, family: string): unknown => ({
   resourceType: 'Bundle',
   type: 'collection',
   entry: [
-    { resource: { resourceType: 'Patient', name: [{ given: [given], family }], birthDate: '1962-04-17' } },
-    { resource: { resourceType: 'Condition', code: { text: 'hypertension' } } },
-    { resource: { resourceType: 'MedicationRequest', medicationCodeableConcept: { text: 'amlodipine' }, dosageInstruction: [{ text: '5 mg daily' }] } }
+    // a valid R4 Bundle (import validates the structure: Condition.subject, MedicationRequest.status/intent/subject are required)
+    { resource: { resourceType: 'Patient', id: 'p', name: [{ given: [given], family }], birthDate: '1962-04-17' } },
+    { resource: { resourceType: 'Condition', code: { text: 'hypertension' }, subject: { reference: 'Patient/p' } } },
+    { resource: { resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: 'Patient/p' }, medicationCodeableConcept: { text: 'amlodipine' }, dosageInstruction: [{ text: '5 mg daily' }] } }
   ]
 })
 
@@ -69,8 +70,9 @@ describe('cli: flag combinations and output (the built CLI as a process, one man
     assert.equal(g.code, 0, g.stderr)
     const out = JSON.parse(g.stdout) as { fields: { personalInfo: { name: string } }, savedCiphertexts: string[] }
     assert.equal(out.fields.personalInfo.name, 'Rosa Okafor')
-    assert.deepEqual((await readdir(cips)).sort(), [1, 2, 3].map((i) => `${recordId}.cip${i}`))
-    assert.deepEqual(out.savedCiphertexts.map((p) => p.slice(cips.length + 1)).sort(), [1, 2, 3].map((i) => `${recordId}.cip${i}`))
+    // a FHIR record: three fields and attachment 0, the original Bundle (cip4)
+    assert.deepEqual((await readdir(cips)).sort(), [1, 2, 3, 4].map((i) => `${recordId}.cip${i}`))
+    assert.deepEqual(out.savedCiphertexts.map((p) => p.slice(cips.length + 1)).sort(), [1, 2, 3, 4].map((i) => `${recordId}.cip${i}`))
     const fv = await cli('file', 'verify', join(cips, `${recordId}.cip2`), '--json')
     assert.equal(fv.code, 0, fv.stderr)
     assert.equal((JSON.parse(fv.stdout) as { field: number }).field, 1)

@@ -6,13 +6,15 @@ import { loadPqBackend, sha256, toHex, type PqBackend } from '../../src/crypto/i
 const fixture = async (name: string): Promise<unknown> => JSON.parse(await readFile(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as unknown
 
 describe('client: record input (JSON and FHIR R4 Bundle)', () => {
-  it('maps a FHIR Bundle: Patient → personal info, Condition/Observation → symptoms and keywords, MedicationRequest → prescriptions', async () => {
+  // since FHIR import keeps the bundle (test/fhir/), an Observation is no longer filed as a symptom and codes are keywords too
+  it('maps a FHIR Bundle: Patient → personal info, Condition → disease, Condition/Observation codes → keywords, MedicationRequest → prescriptions', async () => {
     const r = parseRecordInput(await fixture('bundle.json'))
-    assert.deepEqual(r.personalInfo, { name: 'Rosa Okafor', birthYear: 1962, sex: 'female' })
+    assert.deepEqual(r.personalInfo, { name: 'Rosa Okafor', birthYear: 1962, sex: 'female', birthDate: '1962-04-17', fhirPatient: 'Patient/p1' })
     assert.equal(r.birthYear, 1962)
     assert.equal(r.disease, 'Hypertension')
-    assert.deepEqual(r.symptoms, ['Hypertension', 'Headache'])
-    assert.deepEqual(r.keywords, ['Hypertension', 'Headache'])
+    assert.deepEqual(r.symptoms, [])
+    assert.deepEqual(r.fhir?.clinical.observations, ['Headache'])
+    assert.deepEqual(r.keywords, ['Patient/p1', 'http://snomed.info/sct|38341003', '38341003', 'Hypertension', 'Headache', 'amlodipine 5 mg'])
     assert.deepEqual(r.prescriptions, ['amlodipine 5 mg once daily'])
     assert.equal(r.fileType, 'fhir-bundle')
   })

@@ -246,8 +246,9 @@ describe('e2e: SDK and CLI over JSON-RPC against an in-process network (4 manage
       ])
       assert.equal(g.code, 0, g.stderr)
       const fields = (g.json as { fields: Record<string, unknown> }).fields
-      assert.deepEqual(fields.personalInfo, { name: 'Rosa Okafor', birthYear: 1962, sex: 'female' })
-      assert.deepEqual(fields.prescriptions, { prescriptions: ['amlodipine 5 mg once daily'] })
+      // a FHIR import also keeps the birth date, the Patient reference and the coded medications (test/fhir/)
+      assert.deepEqual(fields.personalInfo, { name: 'Rosa Okafor', birthYear: 1962, sex: 'female', birthDate: '1962-04-17', fhirPatient: 'Patient/p1' })
+      assert.deepEqual((fields.prescriptions as { prescriptions: string[] }).prescriptions, ['amlodipine 5 mg once daily'])
       assert.equal(v.code, 0, v.stderr)
       assert.equal((v.json as { valid: boolean }).valid, true)
       assert.equal(sr.code, 0, sr.stderr)

@@ -24,7 +24,9 @@ describe('lint: import directions', function () {
     ['src/consensus/bad.ts', "import { x } from '../sse/index.js'\nexport const y = x"],
     ['src/consensus/bad2.ts', "import { gossipsub } from '@libp2p/gossipsub'\nexport const y = gossipsub"],
     ['src/rpc/bad.ts', "import { x } from '../node/index.js'\nexport const y = x"],
-    ['src/client/bad.ts', "import { createHelia } from 'helia'\nexport const y = createHelia"]
+    ['src/client/bad.ts', "import { createHelia } from 'helia'\nexport const y = createHelia"],
+    ['src/fhir/bad.ts', "import { createServer } from 'node:http'\nexport const y = createServer"],
+    ['src/fhir/bad2.ts', "import { x } from '../client/index.js'\nexport const y = x"]
   ]
   for (const [path, code] of violations) {
     it(`rejects a forbidden import in ${path}`, async () => {
@@ -36,7 +38,8 @@ describe('lint: import directions', function () {
   const allowed: Array<[string, string]> = [
     ['src/sse/ok.ts', "import { sha256 } from '../crypto/index.js'\nexport const y = sha256"],
     ['src/consensus/ok.ts', "import { voteSignBytes } from '../blocks/vote.js'\nexport const y = voteSignBytes"],
-    ['src/node/ok.ts', "import { createLibp2p } from 'libp2p'\nexport const y = createLibp2p"]
+    ['src/node/ok.ts', "import { createLibp2p } from 'libp2p'\nexport const y = createLibp2p"],
+    ['src/fhir/ok.ts', "import { normalizeKeyword } from '../sse/index.js'\nexport const y = normalizeKeyword"]
   ]
   for (const [path, code] of allowed) {
     it(`allows ${path}`, async () => {

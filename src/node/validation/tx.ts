@@ -25,15 +25,15 @@
  * admitted just before the other one committed. See docs/CONSENSUS.md, "A committed block always applies".
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeTx, indexUpdatesHash, validateTx, type Tx } from '../../blocks/index.js'
+import { decodeTx, indexUpdatesHash, MAX_SUBMISSION_BYTES, validateTx, type Tx } from '../../blocks/index.js'
 import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
 import { accept, ignore, reject, type Validation } from './result.js'
 
 export { encodeSubmission } from '../../blocks/index.js'
 
-/** Largest submission carried over gossip (tx + ciphertexts). Larger attachments are refused. */
-export const MAX_SUBMISSION_BYTES = 2 * 1024 * 1024
+/** Largest submission carried over gossip (tx + ciphertexts; src/blocks/limits.ts). Larger attachments are refused. */
+export { MAX_SUBMISSION_BYTES }
 
 export interface Submission {
   tx: Tx
