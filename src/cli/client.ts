@@ -11,7 +11,7 @@
  * given, omitted or forged search results, a file that matches no committed ciphertext).
  */
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { loadPqBackend, type PqBackend } from '../crypto/index.js'
 import {
@@ -22,6 +22,8 @@ import {
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
 import { FHIR_BUNDLE_ATTACHMENT } from '../client/input.js'
+import { blobCidString, blobHashFromCidString } from '../records/cid.js'
+import type { RecordJson } from '../rpc/backend.js'
 import { NodeUnreachableError } from '../client/rpc.js'
 import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage, type CliConfig, type NodeUrlSource } from './node-url.js'
 import { UsageError, type OptionValues } from './usage.js'
@@ -163,9 +165,10 @@ async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, ge
     if (r.access === 'none') throw new ClientError('NO_ACCESS', `${f.name} holds no key for record ${hex(recordId)} (not its patient, no usable grant)${warning !== undefined ? `; ${warning}` : ''}`)
     if (warning !== undefined && !ctx.json) console.error(warning)
     const saved = values['save-ciphertexts'] === undefined ? undefined : await saveCiphertexts(values['save-ciphertexts'], recordId, r.record.ciphertexts)
+    const cids = recordCids(r.record)
     const attachments = r.attachments.map((a) => ({ index: a.index, name: a.name, mediaType: a.mediaType, size: a.data.length }))
-    const output = { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, attachments, badGrants: r.badGrants, verification: r.verification, ...(saved !== undefined ? { savedCiphertexts: saved } : {}) }
-    const human = `record ${hex(recordId)} at height ${r.record.height} (${r.access} access)\n  this client: ${describeRecordVerification(r.verification)}\n${JSON.stringify(r.fields, null, 2)}` +
+    const output = { recordId: hex(recordId), height: r.record.height, access: r.access, fields: r.fields, attachments, cids, badGrants: r.badGrants, verification: r.verification, ...(saved !== undefined ? { savedCiphertexts: saved } : {}) }
+    const human = `record ${hex(recordId)} at height ${r.record.height} (${r.access} access)\n  ciphertext CIDs: ${cids.join(' ')}\n  this client: ${describeRecordVerification(r.verification)}\n${JSON.stringify(r.fields, null, 2)}` +
       attachments.map((a) => `\n  attachment ${a.index}: ${a.name} (${a.mediaType}, ${a.size} bytes)${a.name === FHIR_BUNDLE_ATTACHMENT.name ? ': print it with --fhir' : ''}`).join('') +
       `${saved !== undefined ? `\nciphertexts written to ${saved.join(' ')}` : ''}`
     requireComplete(r.verification, anchors, human, output)
@@ -184,11 +187,53 @@ async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, ge
   const rec = await ctx.rpc.getRecord(recordId)
   const local = verifyRecordAnswer(ctx.pq, rec, anchors)
   if (values['save-ciphertexts'] !== undefined) await saveCiphertexts(values['save-ciphertexts'], recordId, rec.ciphertexts)
-  const summary = { recordId: hex(recordId), height: rec.height, doctor: rec.tx.doctor, time: rec.tx.time, fieldHashes: rec.tx.fields, attachments: rec.tx.attachments, verifiedBy: rec.verifiedBy, localVerification: local }
-  const human = `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}\n  this client: ${describeRecordVerification(local)}\n  answered by ${rec.verifiedBy === 'user-node' ? 'a user node, which verified it against its certified headers' : 'a manager, from its store'}`
+  const cids = recordCids(rec)
+  const summary = { recordId: hex(recordId), height: rec.height, doctor: rec.tx.doctor, time: rec.tx.time, fieldHashes: rec.tx.fields, attachments: rec.tx.attachments, cids, verifiedBy: rec.verifiedBy, localVerification: local }
+  const human = `record ${hex(recordId)} at height ${rec.height} by doctor ${rec.tx.doctor}\n  ciphertext hashes: ${rec.tx.fields.join(' ')}${rec.tx.attachments.length > 0 ? `\n  attachment hashes: ${rec.tx.attachments.join(' ')}` : ''}\n  ciphertext CIDs (IPFS): ${cids.join(' ')}\n  this client: ${describeRecordVerification(local)}\n  answered by ${rec.verifiedBy === 'user-node' ? 'a user node, which verified it against its certified headers' : 'a manager, from its store'}`
   if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification: ${describeRecordVerification(local)}`, summary)
   requireComplete(local, anchors, human, summary)
   out(ctx, summary, human)
+}
+
+/**
+ * The IPFS CIDs of a record's ciphertexts (fields, then attachments), derived on this client from
+ * the hashes in the record tx (which the client verifies), not taken from the node's `cids`.
+ */
+function recordCids (rec: RecordJson): string[] {
+  return [...rec.tx.fields, ...rec.tx.attachments].map((h) => blobCidString(unhex(h)))
+}
+
+/**
+ * `record export RECORD_ID --car FILE`: the record's blocks as a CAR file (src/client/car.ts),
+ * written only after the record verified on this client (exit 3 otherwise, nothing written);
+ * an existing FILE is never replaced; the file appears whole or not at all (temp file + rename).
+ */
+async function recordExport (ctx: Ctx, values: { car?: string, genesis?: string }, positionals: string[]): Promise<void> {
+  const recordId = recordIdArg(positionals[0])
+  const path = resolve(need(values.car, '--car'))
+  if (existsSync(path)) throw new UsageError(`${path} exists: record export never replaces a file`)
+  const anchors = await trust(values.genesis ?? ctx.config.genesis)
+  const rec = await ctx.rpc.getRecord(recordId)
+  const local = verifyRecordAnswer(ctx.pq, rec, anchors)
+  const { encodeCar, recordCar } = await import('../client/car.js')
+  const summary = { recordId: hex(recordId), height: rec.height, car: path, localVerification: local }
+  if (!local.valid) throw new VerificationFailed(`record ${hex(recordId)} fails client-side verification, nothing written: ${describeRecordVerification(local)}`, summary)
+  requireComplete(local, anchors, `record ${hex(recordId)}: nothing written`, summary)
+  const car = recordCar(rec)
+  const bytes = await encodeCar(car)
+  const tmp = `${path}.${process.pid}.tmp`
+  try {
+    await writeFile(tmp, bytes, { flag: 'wx' })
+    await link(tmp, path) // fails if FILE appeared meanwhile: never replaced
+  } finally {
+    await unlink(tmp).catch(() => {})
+  }
+  const kinds = ['root (pqmed-record/1)', 'record tx', 'header', ...(rec.certificate !== null ? ['commit certificate'] : []),
+    ...rec.tx.fields.map((_, i) => `cip${i + 1}`), ...rec.tx.attachments.map((_, i) => `attachment ${i}`)]
+  const blocks = car.blocks.map((b, i) => ({ cid: b.cid.toString(), kind: kinds[i] ?? '?', bytes: b.bytes.length }))
+  const result = { ...summary, root: car.root.toString(), blocks, bytes: bytes.length }
+  out(ctx, result, `record ${hex(recordId)} at height ${rec.height} written to ${path}: CAR root ${car.root.toString()}, ${blocks.length} blocks, ${bytes.length} bytes\n` +
+    `  this client: ${describeRecordVerification(local)}\n` + blocks.map((b) => `  ${b.cid} ${b.kind} (${b.bytes} bytes)`).join('\n'))
 }
 
 /** With the genesis file every check must have been done: a check the client could not do fails the command (exit 3). */
@@ -243,17 +288,41 @@ async function recordList (ctx: Ctx, values: { as?: string, 'consortium-key'?: s
   out(ctx, result, human)
 }
 
-/** `file verify` needs no crypto backend (the node hashes and looks up the bytes). */
-async function fileVerify (ctx: Omit<Ctx, 'pq'>, _values: unknown, positionals: string[]): Promise<void> {
+/**
+ * `file verify` needs no crypto backend (the node hashes and looks up the bytes). A CID (`--cid`,
+ * or PATH when no such file exists and it parses as a ciphertext CID) is checked by its digest.
+ */
+async function fileVerify (ctx: Omit<Ctx, 'pq'>, values: { cid?: string }, positionals: string[]): Promise<void> {
   const path = positionals[0]
-  if (path === undefined) throw new UsageError('PATH is required')
-  let bytes: Uint8Array
-  try { bytes = new Uint8Array(await readFile(path)) } catch (err) { throw new UsageError(`cannot read ${path}: ${(err as Error).message}`) }
-  const m = await ctx.rpc.verifyFile(bytes)
+  if (path !== undefined && values.cid !== undefined) throw new UsageError('give PATH or --cid CID, not both')
+  let cid = values.cid
+  if (cid === undefined) {
+    if (path === undefined) throw new UsageError('PATH (or --cid CID) is required')
+    if (!existsSync(path) && looksLikeCid(path)) cid = path
+  }
+  let m
+  let what: string
+  if (cid !== undefined) {
+    let hash: Uint8Array
+    try { hash = blobHashFromCidString(cid) } catch (err) { throw new UsageError((err as Error).message) }
+    m = await ctx.rpc.verifyCid(blobCidString(hash))
+    what = `CID ${m.cid}`
+  } else {
+    const p = path as string
+    let bytes: Uint8Array
+    try { bytes = new Uint8Array(await readFile(p)) } catch (err) { throw new UsageError(`cannot read ${p}: ${(err as Error).message}`) }
+    m = await ctx.rpc.verifyFile(bytes)
+    what = p
+  }
   const names = ['personal info (cip1)', 'symptoms (cip2)', 'prescriptions (cip3)']
-  if (!m.match) throw new VerificationFailed(`${path} (sha256 ${m.sha256}) is NOT a committed record field or attachment`, m)
+  if (!m.match) throw new VerificationFailed(`${what} (sha256 ${m.sha256}) is NOT a committed record field or attachment`, m)
   const field = m.field === undefined ? '?' : names[m.field] ?? `attachment ${m.field - 3}`
-  out(ctx, m, `${path} (sha256 ${m.sha256}) is ${field} of record ${String(m.recordId)} committed at height ${String(m.height)}`)
+  out(ctx, m, `${what} (sha256 ${m.sha256}) is ${field} of record ${String(m.recordId)} committed at height ${String(m.height)}`)
+}
+
+/** A CID string rather than a path: multibase-prefixed alphanumerics only (e.g. bafkrei…). */
+function looksLikeCid (s: string): boolean {
+  return /^(b[a-z2-7]{20,}|z[1-9A-HJ-NP-Za-km-z]{20,}|Qm[1-9A-HJ-NP-Za-km-z]{44})$/.test(s)
 }
 
 async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doctor?: string, 'consortium-key'?: string, state?: string, recover?: boolean }, positionals: string[]): Promise<void> {
@@ -312,7 +381,7 @@ async function fhirGateway (ctx: Ctx, values: OptionValues): Promise<void> {
   await runFhirGateway(ctx, values)
 }
 
-const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, searchCmd, grantCmd, fhirGateway }
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway }
 
 /**
  * Runs one client command (`group`: its top-level name, used in error messages) with its parsed

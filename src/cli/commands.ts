@@ -56,7 +56,7 @@ const lazy = (load: () => Promise<Handler>) => async (...args: unknown[]): Promi
 /** A node-side command: its handler lives in ./pqmed.js (libp2p, LevelDB), loaded only when it runs. */
 const nodeHandler = (name: 'genesisCmd' | 'nodeCmd' | 'peerIdCmd' | 'consortiumKeyCmd') => lazy(async () => (await import('./pqmed.js'))[name] as Handler)
 
-type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'fileVerify' | 'searchCmd' | 'grantCmd' | 'fhirGateway'
+type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'recordExport' | 'fileVerify' | 'searchCmd' | 'grantCmd' | 'fhirGateway'
 /** A client command: ./client.js, which loads the SDK and (except `file verify`) the crypto backend. */
 const clientHandler = (group: string, name: ClientHandlerName) => lazy(async () => {
   const { runClientCommand } = await import('./client.js')
@@ -195,7 +195,7 @@ function enrollCommand (): Command {
 function recordCommand (): Command {
   const record = new Command('record')
     .summary('submit, read, verify and list records')
-    .description('Records: submit (as a doctor, for a patient), get (verified; decrypted with --decrypt), verify, list (a patient\'s records).')
+    .description('Records: submit (as a doctor, for a patient), get (verified; decrypted with --decrypt), verify, list (a patient\'s records), export (a CAR file for IPFS).')
     .addHelpText('after', examples('pqmed record get --help'))
   record.addCommand(client(new Command('submit')
     .summary('encrypt and submit a record for a patient (waits for commit)')
@@ -216,6 +216,7 @@ function recordCommand (): Command {
   record.addCommand(client(new Command('get')
     .summary('fetch a record, verified on this client; decrypt it with --decrypt --as')
     .description('Fetches a record and verifies it on this client (header hash, ciphertext hashes, inclusion; with --genesis also the doctor\'s signature and the commit certificate). ' +
+      'Prints each ciphertext\'s IPFS CID (managers serve them over bitswap). ' +
       'With --decrypt --as ID_FILE, decrypts the fields that identity holds keys for (the record\'s patient, or a grantee).')
     .argument('<RECORD_ID>', 'record id (64 hex digits)')
     .option('--decrypt', 'decrypt the fields the --as identity may read')
@@ -235,6 +236,16 @@ function recordCommand (): Command {
     .option('--genesis <FILE>', 'genesis.json: the client also checks the signature and the certificate (default: the config file\'s genesis, which npm start and sim:local write)')
     .addHelpText('after', examples('pqmed record verify 3f1c...e9 --genesis net/genesis.json'))
     .action(clientHandler('record', 'recordVerify'))))
+  record.addCommand(client(new Command('export')
+    .summary('write a record as a CAR file (its IPFS blocks), verified on this client first')
+    .description('Fetches the record, verifies it on this client like record get, and writes FILE: a CARv1 archive importable by any IPFS implementation ' +
+      '(e.g. ipfs dag import FILE). Its root is a dag-cbor block (format pqmed-record/1) linking the record tx, the header of its block, the commit certificate ' +
+      'and the ciphertexts (raw blocks under the CIDs record get prints); the Merkle proof is in the root. Nothing is written if verification fails; an existing FILE is never replaced.')
+    .argument('<RECORD_ID>', 'record id (64 hex digits)')
+    .requiredOption('--car <FILE>', 'the CAR file to write (never overwritten)')
+    .option('--genesis <FILE>', 'genesis.json: also check the doctor\'s signature and the commit certificate (default: the config file\'s genesis, which npm start and sim:local write)')
+    .addHelpText('after', examples('pqmed record export 3f1c...e9 --car 3f1c.car'))
+    .action(clientHandler('record', 'recordExport'))))
   record.addCommand(client(new Command('list')
     .summary('list a patient\'s records (searched in the index, checked for omissions)')
     .description('Lists the records of the --as patient. The doctors who write the index come from the consortium key file or from the genesis (give one).')
@@ -251,10 +262,12 @@ function fileCommand (): Command {
     .summary('check files against the chain')
     .addHelpText('after', examples('pqmed file verify --help'))
   file.addCommand(client(new Command('verify')
-    .summary('check whether a file is a committed record field or attachment')
-    .description('Asks the node whether these exact bytes are a committed ciphertext (field or attachment) and of which record. Exit 3 if they match nothing.')
-    .argument('<PATH>', 'the file')
-    .addHelpText('after', examples('pqmed file verify cips/3f1c...e9.cip2'))
+    .summary('check whether a file (or an IPFS CID) is a committed record field or attachment')
+    .description('Asks the node whether these exact bytes are a committed ciphertext (field or attachment) and of which record. ' +
+      'With --cid CID (or a CID given instead of PATH, when no such file exists), asks the same of the ciphertext that IPFS CID names (CIDv1, raw, sha2-256, as record get prints). Exit 3 if they match nothing.')
+    .argument('[PATH]', 'the file (or a CID)')
+    .option('--cid <CID>', 'a ciphertext\'s IPFS CID instead of a file')
+    .addHelpText('after', examples('pqmed file verify cips/3f1c...e9.cip2', 'pqmed file verify --cid bafkrei...'))
     .action(clientHandler('file', 'fileVerify'))))
   return file
 }

@@ -112,6 +112,8 @@ export class RpcClient {
   getRecord = async (recordId: Uint8Array): Promise<RecordJson> => await this.call('ehr_getRecord', { recordId: hex(recordId) })
   verifyRecord = async (recordId: Uint8Array): Promise<RecordVerificationJson> => await this.call('ehr_verifyRecord', { recordId: hex(recordId) })
   verifyFile = async (file: Uint8Array): Promise<FileMatchJson> => await this.call('ehr_verifyFile', { file: b64(file) })
+  /** `ehr_verifyFile` by a ciphertext's IPFS CID (CIDv1, raw, sha2-256). */
+  verifyCid = async (cid: string): Promise<FileMatchJson> => await this.call('ehr_verifyFile', { cid })
   getPatient = async (patientId: Uint8Array): Promise<PatientJson> => await this.call('ehr_getPatient', { patientId: hex(patientId) })
   listGrants = async (recordId: Uint8Array): Promise<GrantJson[]> => await this.call('ehr_listGrants', { recordId: hex(recordId) })
   search = async (token: Uint8Array): Promise<SearchEntryJson[]> => await this.call('sse_search', { token: b64(token) })

@@ -1,21 +1,15 @@
 /**
  * Content-addressed ciphertext store: the IPFS blockstore format (`blockstore-level`, CIDv1 with
  * the raw codec and a sha2-256 multihash), so the SHA-256 committed in a record tx *is* the CID's
- * digest and any IPFS/Helia node can serve the same blocks.
+ * digest. Managers serve these blocks over bitswap (helia.ts) to the peers their gater admits.
  */
 import { LevelBlockstore } from 'blockstore-level'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import * as Digest from 'multiformats/hashes/digest'
 import { concatBytes, equalBytes, sha256 } from '../crypto/index.js'
+import { blobCid } from '../records/cid.js'
 import { registerStore, unregisterStore } from './store-registry.js'
 
-const SHA2_256 = 0x12
-
-/** CIDv1 (raw, sha2-256) for a blob whose SHA-256 is `hash`. */
-export function blobCid (hash: Uint8Array): CID {
-  return CID.createV1(raw.code, Digest.create(SHA2_256, hash))
-}
+/** CIDv1 (raw, sha2-256) for a blob whose SHA-256 is `hash` (src/records/cid.ts). */
+export { blobCid }
 
 /** One read of a stored blob: its bytes, or why there are none. */
 export type BlobRead =

@@ -261,6 +261,9 @@ export class ManagerNode {
     return { stored, blobs: await this.repair.recordBlobs(tx) }
   }
 
+  /** A stored ciphertext checked against its hash (a corrupt copy is deleted, logged and repaired, never returned). */
+  async readBlob (hash: Uint8Array): Promise<Uint8Array | undefined> { return await this.repair.read(hash) }
+
   /** Runs a search token against the committed index; each entry comes with its inclusion proof. */
   async search (token: Uint8Array): Promise<Uint8Array[]> {
     let entries

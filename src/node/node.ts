@@ -28,6 +28,7 @@ import { LightNode } from './light.js'
 import { faultHooks, type Byzantine } from './faults.js'
 import { quietLog, type Logger } from './log.js'
 import { ManagerNode } from './manager.js'
+import { startHeliaBitswap, type HeliaServer } from './helia.js'
 import { filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource } from './peer-allow.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
 
@@ -83,6 +84,8 @@ export interface RunningNode {
   addrs: string[]
   manager?: ManagerNode
   light?: LightNode
+  /** A manager's Helia bitswap server (committed ciphertexts as IPFS blocks, src/node/helia.ts). */
+  helia?: HeliaServer
   /** Who may connect (undefined: anyone). */
   allowList?: PeerAllowList
   /** Re-reads the allow lists (SIGHUP in `pqmed node`); no-op on an open node. */
@@ -174,6 +177,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
   let chain: ChainStore | undefined
   let blobs: BlobStore | undefined
   let kv: KvStore | undefined
+  let helia: HeliaServer | undefined
   try {
     if (cfg.role === 'manager' && sigSecretKey !== undefined) {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
@@ -181,6 +185,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
       const hooks = cfg.byzantine === undefined ? undefined : faultHooks(cfg.byzantine, { genesis: g, self, pq, sigSecretKey, log })
       manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, hooks })
       await manager.start()
+      const m = manager; const c = chain; const b = blobs
+      helia = await startHeliaBitswap(host, { committed: async (h) => (await c.blobOwner(h)) !== undefined, stored: async (h) => await b.has(h), read: async (h) => await m.readBlob(h) })
     } else {
       kv = cfg.headerStore === 'memory' ? new MemKv() : await Kv.open(join(cfg.dataDir, 'headers'))
       light = new LightNode({ host, genesis: g, genesisHeader: gHeader, pq, kv, log })
@@ -188,6 +194,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     }
   } catch (err) {
     allow?.stop()
+    await helia?.stop()
     await host.stop()
     await chain?.close(); await blobs?.close(); await kv?.close()
     throw err
@@ -224,6 +231,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     addrs: host.getMultiaddrs().map((a) => a.toString()),
     manager,
     light,
+    helia,
     allowList: allow,
     reloadAllowList: async () => { await allow?.reload() },
     stop: async () => {
@@ -232,6 +240,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
       allow?.stop()
       clearInterval(dialer)
       if (resync !== undefined) clearInterval(resync)
+      await helia?.stop()
       await manager?.stop()
       await light?.stop()
       await host.stop()

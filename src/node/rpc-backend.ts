@@ -8,7 +8,7 @@ import {
   type Block, type CommitCertificate, type Header
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
-import { verifyRecordTx } from '../records/index.js'
+import { blobCidString, verifyRecordTx } from '../records/index.js'
 import {
   RpcDomainError, type BlockJson, type ChainStatus, type FileMatchJson, type GrantJson, type NodeInfo,
   type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
@@ -86,6 +86,22 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
     return { stored, blobs: v.blobs, header: v.header, verifiedBy: 'user-node' }
   }
 
+  /** Which committed record field or attachment has a ciphertext with this SHA-256. */
+  async function verifyHash (hash: Uint8Array): Promise<FileMatchJson> {
+    const ids = { sha256: toHex(hash), cid: blobCidString(hash) }
+    if (m !== undefined) {
+      const owner = await m.chain.blobOwner(hash)
+      if (owner === undefined) return { match: false, ...ids }
+      const raw = await m.chain.recordRaw(owner.recordId)
+      return { match: true, ...ids, recordId: toHex(owner.recordId), field: owner.field, height: raw === undefined ? undefined : decodeStoredRecord(raw).height }
+    }
+    let f
+    try { f = await l?.findFile(hash) } catch (err) { domain(err) }
+    if (f === undefined) return { match: false, ...ids }
+    const tx = f.stored.tx
+    return { match: true, ...ids, recordId: tx.type === 'record' ? toHex(tx.recordId) : undefined, field: f.field, height: f.stored.height }
+  }
+
   return {
     async nodeInfo (): Promise<NodeInfo> {
       return { role: node.role, chainId: genesis.chainId, genesisHash: gHash, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), version: VERSION, pqBackend: pq.name, height: height() }
@@ -148,13 +164,14 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       // so that a client holding the genesis can check it
       const c = m !== undefined ? await certificate(r.stored.height) : await l?.certificateAt(r.stored.height) ?? null
       const tx = txJson(r.stored.tx)
-      if (tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
+      if (tx.type !== 'record' || r.stored.tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
       return {
         tx,
         height: r.stored.height,
         txIndex: r.stored.txIndex,
         proof: r.stored.proof.map(toHex),
         ciphertexts: r.blobs.map(b64),
+        cids: [...r.stored.tx.fields, ...r.stored.tx.attachments].map((h) => blobCidString(h)),
         header: headerJson(r.header),
         certificate: c === null ? null : certJson(c),
         verifiedBy: r.verifiedBy
@@ -181,20 +198,9 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       return { recordId: toHex(recordId), valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && doctorRegistered, checks, height: r.stored.height }
     },
 
-    async verifyFile (file): Promise<FileMatchJson> {
-      const hash = sha256(file)
-      if (m !== undefined) {
-        const owner = await m.chain.blobOwner(hash)
-        if (owner === undefined) return { match: false, sha256: toHex(hash) }
-        const raw = await m.chain.recordRaw(owner.recordId)
-        return { match: true, sha256: toHex(hash), recordId: toHex(owner.recordId), field: owner.field, height: raw === undefined ? undefined : decodeStoredRecord(raw).height }
-      }
-      let f
-      try { f = await l?.findFile(hash) } catch (err) { domain(err) }
-      if (f === undefined) return { match: false, sha256: toHex(hash) }
-      const tx = f.stored.tx
-      return { match: true, sha256: toHex(hash), recordId: tx.type === 'record' ? toHex(tx.recordId) : undefined, field: f.field, height: f.stored.height }
-    },
+    async verifyFile (file): Promise<FileMatchJson> { return await verifyHash(sha256(file)) },
+
+    verifyHash,
 
     async getPatient (patientId): Promise<PatientJson> {
       let stored: StoredRecord | undefined

@@ -117,6 +117,8 @@ export interface RecordJson {
   proof: string[]
   /** cip1, cip2, cip3, then attachments (base64). */
   ciphertexts: string[]
+  /** The IPFS CID (v1, raw, sha2-256, base32) of each ciphertext, in the same order (from the hashes in tx). */
+  cids: string[]
   header: HeaderJson
   certificate: CertificateJson | null
   /** Which node verified what (a user node verifies before answering; a manager answers from its store). */
@@ -158,6 +160,8 @@ export interface SearchEntryJson {
 export interface FileMatchJson {
   match: boolean
   sha256: string
+  /** The IPFS CID of a ciphertext with this SHA-256. */
+  cid: string
   recordId?: string
   /** 0 personal info, 1 symptoms, 2 prescriptions, 3+ attachment (3 + index). */
   field?: number
@@ -176,6 +180,8 @@ export interface RpcBackend {
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
   verifyRecord: (recordId: Uint8Array) => Promise<RecordVerificationJson>
   verifyFile: (file: Uint8Array) => Promise<FileMatchJson>
+  /** `verifyFile` by the ciphertext's SHA-256 (`ehr_verifyFile` with a CID). */
+  verifyHash: (hash: Uint8Array) => Promise<FileMatchJson>
   getPatient: (patientId: Uint8Array) => Promise<PatientJson>
   listGrants: (recordId: Uint8Array) => Promise<GrantJson[]>
   search: (token: Uint8Array) => Promise<SearchEntryJson[]>

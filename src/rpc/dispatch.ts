@@ -4,7 +4,8 @@
  */
 import { RPC_ERRORS, RpcDomainError, type RpcBackend } from './backend.js'
 import { JSONRPC_ERRORS, RPC_METHOD_NAMES, type OpenRpcDocument, type RpcMethodName } from './openrpc.js'
-import { compileParamValidators, type ParamsValidator } from './validate.js'
+import { compileParamValidators, type ParamIssue, type ParamsValidator } from './validate.js'
+import { blobHashFromCidString } from '../records/cid.js'
 
 export type JsonRpcId = string | number | null
 
@@ -25,6 +26,19 @@ type SubmissionKind = NonNullable<Parameters<RpcBackend['submit']>[2]>
 const bytes = (v: unknown): Uint8Array => Uint8Array.from(Buffer.from(v as string, 'base64'))
 /** Lowercase hex (checked by the schema) → bytes. */
 const hex = (v: unknown): Uint8Array => Uint8Array.from(Buffer.from(v as string, 'hex'))
+/** A params problem the schema cannot express (answered as INVALID_PARAMS with this issue). */
+class ParamsError extends Error {
+  readonly issue: ParamIssue
+  constructor (issue: ParamIssue) { super(issue.message); this.issue = issue }
+}
+/** `ehr_verifyFile`: exactly one of `file` and `cid`; a CID must name a raw sha2-256 block. */
+const verifyFile: Handler = async (b, p) => {
+  if ((p.file === undefined) === (p.cid === undefined)) throw new ParamsError({ path: '', keyword: 'oneOf', message: 'give exactly one of file and cid' })
+  if (p.file !== undefined) return await b.verifyFile(bytes(p.file))
+  let hash: Uint8Array
+  try { hash = blobHashFromCidString(p.cid as string) } catch (err) { throw new ParamsError({ path: '/cid', keyword: 'format', message: (err as Error).message }) }
+  return await b.verifyHash(hash)
+}
 const submit = (kind: SubmissionKind): Handler => async (b, p) => await b.submit(bytes(p.submission), p.wait === true, kind)
 
 const HANDLERS: Record<Exclude<RpcMethodName, 'rpc.discover'>, Handler> = {
@@ -38,7 +52,7 @@ const HANDLERS: Record<Exclude<RpcMethodName, 'rpc.discover'>, Handler> = {
   ehr_grantAccess: submit('grant'),
   ehr_getRecord: async (b, p) => await b.getRecord(hex(p.recordId)),
   ehr_verifyRecord: async (b, p) => await b.verifyRecord(hex(p.recordId)),
-  ehr_verifyFile: async (b, p) => await b.verifyFile(bytes(p.file)),
+  ehr_verifyFile: verifyFile,
   ehr_getPatient: async (b, p) => await b.getPatient(hex(p.patientId)),
   ehr_listGrants: async (b, p) => await b.listGrants(hex(p.recordId)),
   sse_search: async (b, p) => await b.search(bytes(p.token))
@@ -145,6 +159,7 @@ export class Dispatcher {
   }
 
   private mapError (method: string, err: unknown): JsonRpcError {
+    if (err instanceof ParamsError) return std(JSONRPC_ERRORS.INVALID_PARAMS, [err.issue])
     if (err instanceof RpcDomainError && Object.hasOwn(RPC_ERRORS, err.rpcCode)) {
       const known = RPC_ERRORS[err.rpcCode]
       const message = err.message === '' ? known.message : err.message.slice(0, MAX_MESSAGE)

@@ -89,6 +89,7 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
 const SCHEMAS: Record<string, JsonSchema> = {
   Hex32: { type: 'string', pattern: '^[0-9a-f]{64}$', description: '32 bytes as 64 lowercase hex digits (SHA-256 hashes, record/patient/doctor ids, index labels).' },
+  Cid: { type: 'string', pattern: '^bafkrei[a-z2-7]{52}$', description: 'IPFS CIDv1 of a ciphertext block (raw codec, sha2-256 multihash whose digest is the SHA-256 on chain), base32.' },
   Base64: {
     type: 'string',
     pattern: '^[A-Za-z0-9+/]*={0,2}$',
@@ -199,6 +200,7 @@ const SCHEMAS: Record<string, JsonSchema> = {
     txIndex: ref('Uint'),
     proof: arrayOf(ref('Hex32'), 'Merkle inclusion proof of the tx under header.txRoot.'),
     ciphertexts: arrayOf(ref('Base64'), 'cip1, cip2, cip3, then the attachments.'),
+    cids: arrayOf(ref('Cid'), 'The IPFS CID of each ciphertext, in the order of ciphertexts (derived from the hashes in tx; managers serve these blocks over bitswap).'),
     header: ref('Header'),
     certificate: nullable('Certificate'),
     verifiedBy: { enum: ['user-node', 'manager-store'], description: 'A user node verified the answer before replying; a manager answered from its own store.' }
@@ -230,7 +232,8 @@ const SCHEMAS: Record<string, JsonSchema> = {
   }),
   FileMatch: object('Whether the given bytes are exactly a committed ciphertext, and which.', {
     match: { type: 'boolean' },
-    sha256: { ...ref('Hex32'), description: 'SHA-256 of the given file.' },
+    sha256: { ...ref('Hex32'), description: 'SHA-256 of the given file (or the digest of the given CID).' },
+    cid: { ...ref('Cid'), description: 'The IPFS CID of a ciphertext with these bytes.' },
     recordId: ref('Hex32'),
     field: { ...ref('Uint'), description: '0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i.' },
     height: ref('Height')
@@ -333,9 +336,12 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     errors: ['UNKNOWN_RECORD', ...readErrors]
   },
   ehr_verifyFile: {
-    summary: 'Is this exact file a committed record field or attachment?',
-    description: 'SVBE verify file: hashes the given bytes (a ciphertext as stored) and reports whether a committed record commits to that hash, which record, which field and at which height.',
-    params: [param('file', ref('Base64'), 'The file bytes.')],
+    summary: 'Is this exact file (or this CID) a committed record field or attachment?',
+    description: 'SVBE verify file: hashes the given bytes (a ciphertext as stored), or takes the SHA-256 digest of the given IPFS CID (CIDv1, raw codec, sha2-256), and reports whether a committed record commits to that hash, which record, which field and at which height. Give exactly one of file and cid (else INVALID_PARAMS).',
+    params: [
+      param('file', ref('Base64'), 'The file bytes.', false),
+      param('cid', { type: 'string', minLength: 2, maxLength: 128, pattern: '^[A-Za-z0-9]+$' }, 'A ciphertext\'s IPFS CID (e.g. bafkrei…, as ehr_getRecord lists them), instead of the file.', false)
+    ],
     result: { name: 'fileMatch', schema: ref('FileMatch') },
     errors: readErrors
   },

@@ -29,11 +29,12 @@ export interface TestNetwork {
   stop: () => Promise<void>
 }
 
-export async function startTestNetwork (doctors = 3): Promise<TestNetwork> {
+/** `users`: user identities listed in genesis (`userNodes`); the network's user node runs as the first. */
+export async function startTestNetwork (doctors = 3, users = 1): Promise<TestNetwork> {
   const pq = await loadPqBackend()
   const dir = await mkdtemp(join(tmpdir(), 'pqmed-e2e-'))
   const ports = await freePorts(4)
-  const files = await createDevnet({ chainId: 'pqmed-e2e', managers: 4, doctors, users: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
+  const files = await createDevnet({ chainId: 'pqmed-e2e', managers: 4, doctors, users, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
   const nodes: RunningNode[] = []
   const servers: RpcServer[] = []
   const backends: RpcBackend[] = []

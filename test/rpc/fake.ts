@@ -6,9 +6,13 @@ import { JSONRPCClient, type JSONRPCResponse } from 'json-rpc-2.0'
 import type {
   BlockJson, CertificateJson, HeaderJson, RecordJson, RpcBackend, TxJson
 } from '../../src/rpc/index.js'
+import { blobCidString } from '../../src/records/index.js'
 
 export const hex32 = (byte: number): string => byte.toString(16).padStart(2, '0').repeat(32)
 export const b64 = (bytes: number[]): string => Buffer.from(bytes).toString('base64')
+const unhexBytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'))
+/** The CID of the ciphertext whose SHA-256 is hex32(byte). */
+export const cid32 = (byte: number): string => blobCidString(unhexBytes(hex32(byte)))
 
 const header: HeaderJson = {
   chainId: 'pqmed-test',
@@ -51,7 +55,7 @@ const patientTx: Extract<TxJson, { type: 'patient' }> = {
 }
 const block: BlockJson = { header, txs: [recordTx, grantTx, patientTx], certificate }
 const record: RecordJson = {
-  tx: recordTx, height: 7, txIndex: 0, proof: [hex32(0x31)], ciphertexts: [b64([1]), b64([2, 2]), b64([3, 3, 3]), b64([4, 4, 4, 4])], header, certificate, verifiedBy: 'user-node'
+  tx: recordTx, height: 7, txIndex: 0, proof: [hex32(0x31)], ciphertexts: [b64([1]), b64([2, 2]), b64([3, 3, 3]), b64([4, 4, 4, 4])], cids: recordTx.fields.concat(recordTx.attachments).map((h) => blobCidString(unhexBytes(h))), header, certificate, verifiedBy: 'user-node'
 }
 
 /** One recorded backend call with its decoded arguments. */
@@ -75,7 +79,8 @@ export function fakeBackend (): FakeBackend {
     async submit (s, wait, kind) { return run('submit', [s, wait, kind], wait ? { status: 'committed', txHash: hex32(0x77), height: 8 } : { status: 'pending', txHash: hex32(0x77) }) },
     async getRecord (id) { return run('getRecord', [id], record) },
     async verifyRecord (id) { return run('verifyRecord', [id], { recordId: hex32(0xaa), valid: true, checks: { signature: true, ciphertextHashes: [true, true, true, true], inclusion: true, certificate: true, doctorRegistered: true }, height: 7 }) },
-    async verifyFile (f) { return run('verifyFile', [f], f.length === 0 ? { match: false, sha256: hex32(0xe3) } : { match: true, sha256: hex32(0x55), recordId: hex32(0xaa), field: 3, height: 7 }) },
+    async verifyFile (f) { return run('verifyFile', [f], f.length === 0 ? { match: false, sha256: hex32(0xe3), cid: cid32(0xe3) } : { match: true, sha256: hex32(0x55), cid: cid32(0x55), recordId: hex32(0xaa), field: 3, height: 7 }) },
+    async verifyHash (h) { return run('verifyHash', [h], { match: true, sha256: hex32(0x14), cid: cid32(0x14), recordId: hex32(0xaa), field: 3, height: 7 }) },
     async getPatient (id) { return run('getPatient', [id], { patientId: hex32(0xb0), sigPublicKey: b64([5, 5]), kemPublicKey: b64([6, 6, 6]), height: 5 }) },
     async listGrants (id) { return run('listGrants', [id], [{ tx: grantTx, height: 7 }]) },
     async search (t) { return run('search', [t], [{ label: hex32(0x21), value: b64([9, 9, 9]), height: 7, position: 10 }]) }

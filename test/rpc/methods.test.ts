@@ -12,7 +12,7 @@ import {
   RPC_ERRORS, RPC_METHOD_NAMES, RpcDomainError, compileResultValidators, createRpcServer, openRpcDocument,
   type OpenRpcDocument, type RpcErrorName, type RpcServer
 } from '../../src/rpc/index.js'
-import { b64, fakeBackend, hex32, post, request, type Call, type FakeBackend } from './fake.js'
+import { b64, cid32, fakeBackend, hex32, post, request, type Call, type FakeBackend } from './fake.js'
 
 const results = compileResultValidators(openRpcDocument())
 
@@ -55,6 +55,7 @@ const CASES: Case[] = [
   { method: 'ehr_verifyRecord', params: [hex32(0xaa)], backend: { method: 'verifyRecord', args: [bytesOf(hex32(0xaa))] } },
   { method: 'ehr_verifyFile', params: { file: FILE }, backend: { method: 'verifyFile', args: [Uint8Array.from([1, 2, 3, 4, 5])] } },
   { method: 'ehr_verifyFile', params: { file: '' }, backend: { method: 'verifyFile', args: [new Uint8Array(0)] } },
+  { method: 'ehr_verifyFile', params: { cid: cid32(0x14) }, backend: { method: 'verifyHash', args: [bytesOf(hex32(0x14))] } },
   { method: 'ehr_getPatient', params: { patientId: hex32(0xb0) }, backend: { method: 'getPatient', args: [bytesOf(hex32(0xb0))] } },
   { method: 'ehr_listGrants', params: { recordId: hex32(0xaa) }, backend: { method: 'listGrants', args: [bytesOf(hex32(0xaa))] } },
   { method: 'sse_search', params: { token: b64([1, 0, 0, 0, 9]) }, backend: { method: 'search', args: [Uint8Array.from([1, 0, 0, 0, 9])] } }

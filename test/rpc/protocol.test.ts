@@ -181,7 +181,12 @@ describe('rpc protocol (raw HTTP)', () => {
       ['a string height other than "latest"', 'chain_getHeader', { height: 'now' }, '/height'],
       ['a non-boolean wait', 'ehr_grantAccess', { submission: b64([1]), wait: 'yes' }, '/wait'],
       ['too many positional params', 'ehr_getRecord', [hex32(1), 2], ''],
-      ['a bad positional param', 'chain_getBlock', ['7'], '/height']
+      ['a bad positional param', 'chain_getBlock', ['7'], '/height'],
+      ['neither file nor cid', 'ehr_verifyFile', {}, ''],
+      ['both file and cid', 'ehr_verifyFile', { file: b64([1]), cid: 'bafkreib' }, ''],
+      ['a string that is not a CID', 'ehr_verifyFile', { cid: 'bafkreinotacid' }, '/cid'],
+      ['a CID of another codec (dag-cbor)', 'ehr_verifyFile', { cid: 'bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku' }, '/cid'],
+      ['a CIDv0', 'ehr_verifyFile', { cid: 'QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR' }, '/cid']
     ]
     for (const [what, method, params, path] of cases) {
       it(`${what} (${method})`, async () => {
