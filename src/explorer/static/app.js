@@ -67,6 +67,7 @@ async function rpcBatch (calls) {
 function h (tag, attrs = {}, ...children) {
   const el = document.createElement(tag)
   for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('data-')) { if (v !== undefined && v !== null) el.setAttribute(k, String(v)); continue }
     if (v === undefined || v === null || v === false) continue
     if (k === 'class') el.className = v
     else if (k.startsWith('on')) el.addEventListener(k.slice(2), v)
@@ -124,7 +125,7 @@ function showError (msg) {
  * data-points (how many points it draws).
  */
 function lineChart (id, title, sub, points, unit) {
-  const W = 560; const H = 190; const L = 46; const R = 10; const T = 10; const B = 26
+  const W = 560; const H = 210; const L = 58; const R = 12; const T = 12; const B = 30
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title })
   const box = h('div', { class: 'chart', 'data-chart': id, 'data-points': points.length }, h('h3', {}, title), h('div', { class: 'sub' }, sub), svg)
   svg.append(s('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }), s('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }))
