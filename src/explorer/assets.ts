@@ -24,11 +24,13 @@ const FILES: Record<string, { file: string, type: string }> = {
 export const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /**
- * The static directory: next to this module (the sources, and dist/ where the build copies it),
- * else the sources of the checkout a bare `tsc` build sits in.
+ * The static directory: next to this module (the sources; dist/, where the build copies it). A
+ * dist/ inside a checkout serves the checkout's sources instead, so that a page edited since the
+ * last build (or a bare `tsc` build, which copies nothing) is never served stale.
  */
 function staticDir (): string | undefined {
-  for (const rel of ['./static/', '../../src/explorer/static/']) {
+  const inDist = /\/dist\/explorer\/[^/]+$/.test(fileURLToPath(import.meta.url))
+  for (const rel of inDist ? ['../../src/explorer/static/', './static/'] : ['./static/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url))
     if (existsSync(`${dir}index.html`)) return dir
   }
