@@ -1,6 +1,7 @@
 /**
  * The web explorer end to end in a real browser: Debian's `chromium` (/usr/bin/chromium) driven by
- * playwright-core, against a real devnet (4 managers, 2 user nodes as processes on free ports).
+ * playwright-core, against a real network (4 managers and a user node as processes on free ports,
+ * started by the harness `npm start` uses).
  * Clicks through the overview (live charts), blocks → a block → a tx, the consortium and peers
  * pages, verifies a committed ciphertext (dropped) and a copy with one byte flipped (picked), and
  * does the same through `pqmed explorer --rpc URL`. Screenshots go to test/artifacts/explorer/.
@@ -8,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -18,9 +19,11 @@ import { SimulatedDoctor } from '../../src/client/simulated-doctor.js'
 import { seededRng } from '../../src/client/synthetic.js'
 import { loadPqBackend, toHex } from '../../src/crypto/index.js'
 import { loadIdentity, readIdentityFile } from '../../src/node/identity.js'
+import { startNetwork, type RunningNetwork } from '../../src/cli/network.js'
 import { freePorts, rpc } from '../../src/cli/procs.js'
+import { topologyFromFlags } from '../../src/cli/topology.js'
 import { compileResultValidators, openRpcDocument, type ChainStatus, type ConsortiumJson, type RecordJson } from '../../src/rpc/index.js'
-import { BIN, ensureBuilt, startDevnet, type Run } from '../cli/helpers.js'
+import { BIN, ensureBuilt } from '../cli/helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/explorer/', import.meta.url))
@@ -84,7 +87,7 @@ const text = async (page: Page, selector: string): Promise<string> => (await pag
 describe('explorer: the web pages in headless Chromium against a real devnet', function () {
   this.timeout(400_000)
   let dir: string
-  let run: Run | undefined
+  let net: RunningNetwork | undefined
   let browser: Browser | undefined
   let explorer: ChildProcess | undefined
   const pageErrors: string[] = []
@@ -101,14 +104,12 @@ describe('explorer: the web pages in headless Chromium against a real devnet', f
     await mkdir(ARTIFACTS, { recursive: true })
     await ensureBuilt() // `pqmed explorer` below runs the built CLI, as users do
     dir = await mkdtemp(join(tmpdir(), 'pqmed-explorer-'))
-    run = await startDevnet(dir, ['--records', '6'])
-    const urls = new Map([...run.stdout.matchAll(/^ {2}(manager-\d|user-\d)\s+(http:\/\/127\.0\.0\.1:\d+\/)/gm)].map((m) => [m[1] as string, m[2] as string]))
-    u0 = urls.get('user-0') as string
-    m0 = urls.get('manager-0') as string
-    assert.ok(u0 !== undefined && m0 !== undefined, run.stdout)
-    // a few more blocks, one record each, so that the charts have points
-    await submitSequentially(dir, u0, 4)
-    recordId = (JSON.parse(await readFile(join(dir, 'seeded-records.json'), 'utf8')) as string[])[0] as string
+    // generous: the machine may be loaded (stop() runs even if a node fails to start)
+    net = await startNetwork(topologyFromFlags({ managers: 4, users: 1, doctors: 2 }), dir, { readyTimeoutMs: 180_000 })
+    u0 = (net.users[0] as { rpc: string }).rpc
+    m0 = (net.managers[0] as { rpc: string }).rpc
+    // six records, one block each, so that the charts have points
+    recordId = (await submitSequentially(dir, u0, 6))[0] as string
     record = await rpc<RecordJson>(u0, 'ehr_getRecord', { recordId })
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
   })
@@ -116,7 +117,7 @@ describe('explorer: the web pages in headless Chromium against a real devnet', f
   after(async () => {
     await browser?.close()
     if (explorer !== undefined && explorer.exitCode === null) explorer.kill('SIGKILL')
-    if (run !== undefined) await run.stop()
+    if (net !== undefined) await net.stop()
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
   })
 
