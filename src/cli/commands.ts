@@ -322,6 +322,19 @@ function fhirGatewayCommand (): Command {
     .action(clientHandler('fhir-gateway', 'fhirGateway')))
 }
 
+function explorerCommand (): Command {
+  return new Command('explorer')
+    .summary('serve the web explorer for a node (blocks, consortium, peers, charts, verify a file)')
+    .description('Serves the explorer pages that every node also serves at /explorer/ on its JSON-RPC port, and passes their JSON-RPC calls on to the node at --rpc ' +
+      '(for a node whose JSON-RPC port the browser cannot reach directly). No external network: the pages load nothing from elsewhere. ' +
+      'Prints {"event":"ready","url":...} when up; runs until Ctrl-C.')
+    .requiredOption('--rpc <URL>', 'JSON-RPC URL of the node to explore')
+    .option('--port <N>', 'port to serve on (default 8660; 0: any free port)')
+    .option('--host <HOST>', 'bind address (default 127.0.0.1)')
+    .addHelpText('after', examples('pqmed explorer --rpc http://127.0.0.1:8645/   # then open http://127.0.0.1:8660/explorer/'))
+    .action(lazy(async () => (await import('../explorer/cli.js')).explorerCmd as Handler))
+}
+
 /** The `pqmed` program: every command and subcommand, each with its own help. */
 export function pqmedProgram (): Command {
   const program = new Command('pqmed')
@@ -331,7 +344,7 @@ export function pqmedProgram (): Command {
     .helpOption('-h, --help', 'show help (also: pqmed help COMMAND, pqmed COMMAND --help)')
     .helpCommand('help [COMMAND]', 'show help for a command')
     .configureHelp({ sortSubcommands: false })
-  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand(), fhirGatewayCommand()]) program.addCommand(c)
+  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand(), fhirGatewayCommand(), explorerCommand()]) program.addCommand(c)
   setUsage(program)
   program.addHelpText('after', () => `\nSynopsis:\n${leafCommands(program).map((c) => `  ${commandPath(c)} ${c.usage()}`).join('\n')}\n\n` +
     `Client commands take --rpc URL (else $PQMED_RPC, else .pqmed.json, else http://127.0.0.1:8645/) and --json.\n${EXIT_CODES}\n` +

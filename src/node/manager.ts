@@ -98,7 +98,7 @@ export class ManagerNode {
     this.net = new ManagerNet(opts.host, opts.genesis, opts.self, opts.log)
     const managerPeers = new Set(opts.genesis.managers.filter((_, i) => i !== opts.self).map((m) => m.peerId))
     this.services = new ManagerServices(opts.host, opts.genesis, {
-      status: statusHandler(opts.chain, opts.self),
+      status: statusHandler(opts.chain, opts.self, () => this.driver.status().view),
       sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString())),
       query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h) }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))

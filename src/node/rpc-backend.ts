@@ -3,23 +3,26 @@
  * own store; a user node asks managers and verifies every answer against its certified headers
  * before replying. Bytes become base64, hashes and ids lowercase hex.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
-  type Block, type CommitCertificate, type Header
+  encodeBlock, encodeTx, headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
+  type Block, type CommitCertificate, type Header, type Tx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { blobCidString, verifyRecordTx } from '../records/index.js'
 import {
-  RpcDomainError, type BlockJson, type ChainStatus, type FileMatchJson, type GrantJson, type NodeInfo,
+  RpcDomainError, type BlockJson, type BlockSummaryJson, type ChainStatus, type ConsortiumJson, type FileMatchJson, type HeaderJson, type ManagerStateJson, type TxSummaryJson, type GrantJson, type NodeInfo,
   type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
   type SubmitResultJson
 } from '../rpc/backend.js'
 import * as dagCbor from '@ipld/dag-cbor'
+import { CONSORTIUM_STATUS_TIMEOUT_MS } from '../rpc/openrpc.js'
 import { b64, certJson, headerJson, txJson } from '../rpc/codec.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import { NodeError, type NodeErrorCode } from './errors.js'
-import { faultTolerance, genesisHash, type Genesis } from './genesis.js'
+import { faultTolerance, genesisHash, protocols, type Genesis } from './genesis.js'
 import type { RunningNode } from './node.js'
+import { ReqResp } from './reqresp.js'
 import { decodeSubmission } from './validation/tx.js'
 
 export const VERSION = '0.1.0'
@@ -42,6 +45,31 @@ function domain (err: unknown): never {
   throw err
 }
 
+/** A tx as the explorer lists it: ids, kind, size, signer; no ciphertext. */
+function txSummary (tx: Tx, index: number): TxSummaryJson {
+  const bytes = encodeTx(tx)
+  const base = { index, type: tx.type, txHash: toHex(sha256(bytes)), size: bytes.length, time: tx.time }
+  switch (tx.type) {
+    case 'record': return { ...base, id: toHex(tx.recordId), signer: toHex(tx.doctor), attachments: tx.attachments.length, indexUpdates: tx.indexUpdates.length }
+    case 'grant': return { ...base, id: toHex(tx.recordId), signer: toHex(tx.grantor), grantee: toHex(tx.grantee), grantedFields: [...tx.fields] }
+    case 'patient': return { ...base, id: toHex(tx.patientId), signer: toHex(tx.patientId) }
+  }
+}
+
+/** A manager's answer to `/status/1 status`, read defensively (an older manager reports no view or time). */
+function managerStatus (v: unknown): Pick<ManagerStateJson, 'height' | 'headerHash' | 'view' | 'lastCommitTime'> {
+  const o = (v !== null && typeof v === 'object' ? v : {}) as Record<string, unknown>
+  const uint = (x: unknown): number | undefined => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 ? x : undefined
+  const height = uint(o.height)
+  if (height === undefined || !(o.hash instanceof Uint8Array) || o.hash.length !== 32) throw new Error('malformed status answer')
+  const out: Pick<ManagerStateJson, 'height' | 'headerHash' | 'view' | 'lastCommitTime'> = { height, headerHash: toHex(o.hash) }
+  const view = uint(o.view)
+  const time = uint(o.time)
+  if (view !== undefined) out.view = view
+  if (time !== undefined) out.lastCommitTime = time
+  return out
+}
+
 export interface BackendOptions {
   node: RunningNode
   genesis: Genesis
@@ -57,6 +85,25 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
   const l = node.light
 
   const height = (): number => m?.chain.head.height ?? l?.height ?? 0
+  /** A client of the managers' status protocol (no handler: a manager's own service answers). */
+  let statusClient: ReqResp | undefined
+  const status = async (): Promise<ReqResp> => {
+    if (statusClient === undefined) {
+      statusClient = new ReqResp(node.host, { protocol: protocols(genesis.chainId).status, maxBytes: 64 * 1024, timeoutMs: CONSORTIUM_STATUS_TIMEOUT_MS })
+      await statusClient.start()
+    }
+    return statusClient
+  }
+
+  async function block (h: number): Promise<Block> {
+    let b: Block | undefined
+    if (m !== undefined) b = await m.chain.block(h)
+    else {
+      try { b = await l?.getBlock(h) } catch (err) { domain(err) }
+    }
+    if (b === undefined) throw new RpcDomainError('UNKNOWN_BLOCK', `no block at height ${h} (head is ${height()})`)
+    return b
+  }
 
   async function header (h: number): Promise<Header> {
     const hd = m !== undefined ? await m.chain.header(h) : await l?.header(h)
@@ -137,14 +184,56 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
     },
 
     async getBlock (h): Promise<BlockJson> {
-      let block: Block | undefined
-      if (m !== undefined) block = await m.chain.block(h)
-      else {
-        try { block = await l?.getBlock(h) } catch (err) { domain(err) }
-      }
-      if (block === undefined) throw new RpcDomainError('UNKNOWN_BLOCK', `no block at height ${h}`)
+      const b = await block(h)
       const c = await certificate(h)
-      return { header: headerJson(block.header), txs: block.txs.map(txJson), certificate: c === null ? null : certJson(c) }
+      return { header: headerJson(b.header), txs: b.txs.map(txJson), certificate: c === null ? null : certJson(c) }
+    },
+
+    async getHeaders (from, count): Promise<HeaderJson[]> {
+      const head = height()
+      if (from > head) throw new RpcDomainError('UNKNOWN_BLOCK', `no header at height ${from} (head is ${head})`)
+      const to = Math.min(head, from + count - 1)
+      const out: HeaderJson[] = []
+      for (let h = from; h <= to; h++) out.push(headerJson(await header(h)))
+      return out
+    },
+
+    async getBlockSummary (h): Promise<BlockSummaryJson> {
+      const b = await block(h)
+      const c = await certificate(h)
+      return {
+        header: headerJson(b.header),
+        size: encodeBlock(b).length,
+        certificate: c === null ? null : { view: c.view, signers: c.signatures.map((s) => s.validator) },
+        txs: b.txs.map(txSummary)
+      }
+    },
+
+    async consortium (): Promise<ConsortiumJson> {
+      const managers = await Promise.all(genesis.managers.map(async (g, index): Promise<ManagerStateJson> => {
+        const base = { index, name: g.name, id: toHex(sha256(g.sigPublicKey)), peerId: g.peerId }
+        if (m !== undefined && m.self === index) {
+          const s = m.status()
+          return { ...base, self: true, connected: true, height: s.height, headerHash: toHex(s.hash), lastCommitTime: m.chain.head.header.time, view: s.view }
+        }
+        let peer
+        try { peer = peerIdFromString(g.peerId) } catch { return { ...base, self: false, connected: false, error: 'invalid peer id in genesis' } }
+        const connected = node.host.getConnections(peer).length > 0
+        if (!connected) return { ...base, self: false, connected, error: 'not connected to this node' }
+        try {
+          return { ...base, self: false, connected, ...managerStatus(await (await status()).request(peer, 'status', null)) }
+        } catch (err) {
+          return { ...base, self: false, connected, error: (err instanceof Error ? err.message : String(err)).slice(0, 512) }
+        }
+      }))
+      return {
+        chainId: genesis.chainId,
+        genesisHash: gHash,
+        faultTolerance: faultTolerance(genesis.managers.length),
+        blockInterval: genesis.params.blockInterval,
+        managers,
+        doctors: genesis.doctors.map((d, index) => ({ index, name: d.name, id: toHex(sha256(d.sigPublicKey)) }))
+      }
     },
 
     async submit (submission, wait, kind): Promise<SubmitResultJson> {

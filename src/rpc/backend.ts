@@ -168,6 +168,52 @@ export interface FileMatchJson {
   height?: number
 }
 
+export interface TxSummaryJson {
+  index: number
+  type: TxJson['type']
+  txHash: string
+  size: number
+  /** The record id (record, grant) or the patient id (patient). */
+  id: string
+  /** The doctor id (record), the grantor id (grant), the patient id (patient). */
+  signer: string
+  time: number
+  attachments?: number
+  indexUpdates?: number
+  grantee?: string
+  grantedFields?: number[]
+}
+
+export interface BlockSummaryJson {
+  header: HeaderJson
+  size: number
+  certificate: { view: number, signers: number[] } | null
+  txs: TxSummaryJson[]
+}
+
+export interface ManagerStateJson {
+  index: number
+  name: string
+  id: string
+  peerId: string
+  self: boolean
+  connected: boolean
+  height?: number
+  headerHash?: string
+  lastCommitTime?: number
+  view?: number
+  error?: string
+}
+
+export interface ConsortiumJson {
+  chainId: string
+  genesisHash: string
+  faultTolerance: number
+  blockInterval: number
+  managers: ManagerStateJson[]
+  doctors: Array<{ index: number, name: string, id: string }>
+}
+
 /** What the RPC server calls. Methods throw `RpcDomainError` for domain failures. */
 export interface RpcBackend {
   nodeInfo: () => Promise<NodeInfo>
@@ -175,6 +221,10 @@ export interface RpcBackend {
   chainStatus: () => Promise<ChainStatus>
   getHeader: (height: number | 'latest') => Promise<{ header: HeaderJson, certificate: CertificateJson | null }>
   getBlock: (height: number) => Promise<BlockJson>
+  /** Headers `from` .. min(from + count - 1, head), oldest first; `UNKNOWN_BLOCK` when `from` is above the head. */
+  getHeaders: (from: number, count: number) => Promise<HeaderJson[]>
+  getBlockSummary: (height: number) => Promise<BlockSummaryJson>
+  consortium: () => Promise<ConsortiumJson>
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
   submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>

@@ -7,7 +7,7 @@
 import { RPC_ERRORS, type RpcErrorName } from './backend.js'
 
 /** Version of the RPC API (OpenRPC `info.version`); bump the minor on additions, the major on breaks. */
-export const RPC_API_VERSION = '1.0.0'
+export const RPC_API_VERSION = '1.1.0'
 
 /** Standard JSON-RPC 2.0 error codes. */
 export const JSONRPC_ERRORS = {
@@ -65,6 +65,7 @@ export interface OpenRpcDocument {
 /** The RPC method names (fixed). */
 export const RPC_METHOD_NAMES = [
   'node_info', 'net_peers', 'chain_status', 'chain_getHeader', 'chain_getBlock',
+  'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium',
   'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
   'ehr_getRecord', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
   'sse_search', 'rpc.discover'
@@ -86,6 +87,10 @@ const object = (description: string, properties: Record<string, JsonSchema>, opt
 })
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
+/** Most headers `chain_getHeaders` returns in one call. */
+export const MAX_HEADERS_PER_CALL = 100
+/** How long `chain_consortium` waits for each manager's status answer. */
+export const CONSORTIUM_STATUS_TIMEOUT_MS = 2_000
 
 const SCHEMAS: Record<string, JsonSchema> = {
   Hex32: { type: 'string', pattern: '^[0-9a-f]{64}$', description: '32 bytes as 64 lowercase hex digits (SHA-256 hashes, record/patient/doctor ids, index labels).' },
@@ -238,6 +243,49 @@ const SCHEMAS: Record<string, JsonSchema> = {
     field: { ...ref('Uint'), description: '0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i.' },
     height: ref('Height')
   }, ['recordId', 'field', 'height']),
+  TxSummary: object('One tx of a block as the explorer lists it: ids, kind, size and signer, never a ciphertext (no node holds a plaintext).', {
+    index: { ...ref('Uint'), description: 'Position of the tx in its block.' },
+    type: { enum: ['record', 'grant', 'patient'] },
+    txHash: { ...ref('Hex32'), description: 'SHA-256 of the tx\'s canonical encoding (the hash a submission returns).' },
+    size: { ...ref('Uint'), description: 'Bytes of the tx\'s canonical encoding (without its ciphertexts, which live off chain).' },
+    id: { ...ref('Hex32'), description: 'The record id (record, grant) or the patient id (patient).' },
+    signer: { ...ref('Hex32'), description: 'Who signed it: the doctor id (record), the grantor id (grant), the patient id (patient).' },
+    time: ref('Time'),
+    attachments: { ...ref('Uint'), description: 'Records: number of attachment ciphertexts (besides the three fields).' },
+    indexUpdates: { ...ref('Uint'), description: 'Records: number of encrypted search-index entries.' },
+    grantee: { ...ref('Hex32'), description: 'Grants: the grantee id.' },
+    grantedFields: { ...arrayOf(ref('Uint')), description: 'Grants: 0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i.' }
+  }, ['attachments', 'indexUpdates', 'grantee', 'grantedFields']),
+  BlockSummary: object('A block as the explorer shows it: its header, size, certificate signers and tx summaries.', {
+    header: ref('Header'),
+    size: { ...ref('Uint'), description: 'Bytes of the block\'s canonical encoding (header and txs).' },
+    certificate: {
+      anyOf: [object('Who certified the block.', { view: ref('Uint'), signers: arrayOf(ref('Uint'), 'Manager indices whose ML-DSA-65 signature is in the certificate.') }), { type: 'null' }],
+      description: 'null when this node holds no certificate for that height (a user node keeps its newest one).'
+    },
+    txs: arrayOf(ref('TxSummary'))
+  }),
+  ManagerState: object('One genesis manager and its consensus state as it reports it.', {
+    index: ref('Uint'),
+    name: { type: 'string' },
+    id: { ...ref('Hex32'), description: 'SHA-256 of the manager\'s ML-DSA-65 public key.' },
+    peerId: { type: 'string' },
+    self: { type: 'boolean', description: 'This node is that manager.' },
+    connected: { type: 'boolean', description: 'This node has a libp2p connection to it (always true for itself).' },
+    height: { ...ref('Height'), description: 'Its committed height.' },
+    headerHash: { ...ref('Hex32'), description: 'Hash of its newest committed header.' },
+    lastCommitTime: { ...ref('Time'), description: 'Timestamp of its newest committed header (its last commit).' },
+    view: { ...ref('Uint'), description: 'Its PBFT view.' },
+    error: { type: 'string', maxLength: 512, description: 'Why its state is missing (not connected, no answer in time).' }
+  }, ['height', 'headerHash', 'lastCommitTime', 'view', 'error']),
+  Consortium: object('The genesis consortium: managers with their state, and the registered doctors.', {
+    chainId: ref('ChainId'),
+    genesisHash: ref('Hex32'),
+    faultTolerance: { ...ref('Uint'), description: 'f: the number of faulty managers tolerated (n ≥ 3f + 1).' },
+    blockInterval: { ...ref('Uint'), description: 'Minimum time between two proposals, ms (genesis parameter).' },
+    managers: arrayOf(ref('ManagerState')),
+    doctors: arrayOf(object('A registered doctor.', { index: ref('Uint'), name: { type: 'string' }, id: { ...ref('Hex32'), description: 'SHA-256 of the doctor\'s ML-DSA-65 public key (the signer id of its records).' } }))
+  }),
   OpenRpcDocument: {
     type: 'object',
     description: 'An OpenRPC document (https://spec.open-rpc.org).',
@@ -299,6 +347,30 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     params: [param('height', ref('Height'), 'The block height.')],
     result: { name: 'block', schema: ref('Block') },
     errors: ['UNKNOWN_BLOCK', ...readErrors]
+  },
+  chain_getHeaders: {
+    summary: 'Consecutive headers in one call.',
+    description: 'The headers from height `from` upwards, at most `count` (1 to 100, default 20), oldest first, ending at this node\'s head: fewer than `count` near the head. From a manager\'s store or a user node\'s certified header chain.',
+    params: [
+      param('from', ref('Height'), 'The first height.'),
+      param('count', { type: 'integer', minimum: 1, maximum: MAX_HEADERS_PER_CALL, default: 20 }, `How many headers at most (1 to ${MAX_HEADERS_PER_CALL}, default 20).`, false)
+    ],
+    result: { name: 'headers', schema: arrayOf(ref('Header')) },
+    errors: ['UNKNOWN_BLOCK']
+  },
+  chain_getBlockSummary: {
+    summary: 'A block\'s header, size, certificate signers and tx summaries.',
+    description: 'What a block explorer lists: per tx its kind, id, tx hash, encoded size and signer id (never a ciphertext: no node holds a plaintext), and which managers signed the certificate. A user node fetches the block from a manager and checks it against its certified header.',
+    params: [param('height', ref('Height'), 'The block height.')],
+    result: { name: 'blockSummary', schema: ref('BlockSummary') },
+    errors: ['UNKNOWN_BLOCK', ...readErrors]
+  },
+  chain_consortium: {
+    summary: 'The genesis managers with their height, view and last commit; the registered doctors.',
+    description: `Every genesis manager with the state it reports over the status protocol (height, newest header hash and time, PBFT view), asked at most ${CONSORTIUM_STATUS_TIMEOUT_MS} ms per manager; a manager this node is not connected to or that does not answer in time is listed with \`error\` instead. The registered doctors with their ids.`,
+    params: [],
+    result: { name: 'consortium', schema: ref('Consortium') },
+    errors: []
   },
   ehr_submitRecord: {
     summary: 'Submit a signed, encrypted medical record.',

@@ -1,9 +1,11 @@
 /**
  * The HTTP transport: `POST /` with `Content-Type: application/json`, a request-body limit, a
  * per-client-IP token bucket, and JSON-RPC 2.0 single requests, batches and notifications.
+ * `GET /explorer/` serves the web explorer's static pages (`src/explorer`), which call this endpoint.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { isExplorerPath, serveExplorer } from '../explorer/assets.js'
 import { RPC_ERRORS, type RpcBackend } from './backend.js'
 import { Dispatcher, topLevelError, type JsonRpcResponse, type RpcLogger } from './dispatch.js'
 import { JSONRPC_ERRORS, openRpcDocument } from './openrpc.js'
@@ -70,7 +72,7 @@ export const DEFAULT_MAX_IN_FLIGHT = 512
 /** Each buffered body costs several times its size while it is decoded and parsed; 64 MiB bounds that memory. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 
-const GET_TEXT = 'pqmed JSON-RPC 2.0 endpoint. POST application/json requests here; call "rpc.discover" for the OpenRPC document.\n'
+const GET_TEXT = 'pqmed JSON-RPC 2.0 endpoint. POST application/json requests here; call "rpc.discover" for the OpenRPC document. The web explorer is at /explorer/.\n'
 const stderrLog: RpcLogger = { warn: (msg) => { console.error(msg) } }
 
 class BodyTooLarge extends Error {}
@@ -182,7 +184,8 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
       const wait = limiter.take(client, 1, performance.now())
       if (wait > 0) { rateLimited(res, wait); return }
     }
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] as string
+    if (isExplorerPath(path)) { serveExplorer(req, res, path, (m) => { log.warn(m) }); return }
     if (path !== '/') { sendText(res, 404, 'Not found: the JSON-RPC endpoint is /\n'); return }
     if (req.method === 'GET' || req.method === 'HEAD') { sendText(res, 200, GET_TEXT); return }
     if (req.method !== 'POST') { sendText(res, 405, 'Method not allowed: POST JSON-RPC requests to /\n', { Allow: 'GET, HEAD, POST' }); return }

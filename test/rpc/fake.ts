@@ -76,6 +76,32 @@ export function fakeBackend (): FakeBackend {
     async chainStatus () { return run('chainStatus', [], { height: 7, headerHash: hex32(4), time: header.time, managers: 4, faultTolerance: 1, view: 0, leader: 1, mempool: 3 }) },
     async getHeader (h) { return run('getHeader', [h], { header, certificate: h === 'latest' ? certificate : null }) },
     async getBlock (h) { return run('getBlock', [h], block) },
+    async getHeaders (from, count) { return run('getHeaders', [from, count], [header]) },
+    async getBlockSummary (h) {
+      return run('getBlockSummary', [h], {
+        header,
+        size: 5321,
+        certificate: { view: 0, signers: [0, 1, 3] },
+        txs: [
+          { index: 0, type: 'record', txHash: hex32(0x61), size: 4012, id: hex32(0xaa), signer: hex32(0xd0), time: recordTx.time, attachments: 1, indexUpdates: 1 },
+          { index: 1, type: 'grant', txHash: hex32(0x62), size: 900, id: hex32(0xaa), signer: hex32(0xd0), time: grantTx.time, grantee: hex32(0xe0), grantedFields: [1, 2] },
+          { index: 2, type: 'patient', txHash: hex32(0x63), size: 3100, id: hex32(0xb0), signer: hex32(0xb0), time: patientTx.time }
+        ]
+      })
+    },
+    async consortium () {
+      return run('consortium', [], {
+        chainId: 'pqmed-test',
+        genesisHash: hex32(9),
+        faultTolerance: 1,
+        blockInterval: 100,
+        managers: [
+          { index: 0, name: 'manager-0', id: hex32(0x40), peerId: '12D3KooWM0', self: false, connected: true, height: 7, headerHash: hex32(4), lastCommitTime: header.time, view: 0 },
+          { index: 1, name: 'manager-1', id: hex32(0x41), peerId: '12D3KooWM1', self: false, connected: false, error: 'not connected to this node' }
+        ],
+        doctors: [{ index: 0, name: 'doctor-0', id: hex32(0xd0) }]
+      })
+    },
     async submit (s, wait, kind) { return run('submit', [s, wait, kind], wait ? { status: 'committed', txHash: hex32(0x77), height: 8 } : { status: 'pending', txHash: hex32(0x77) }) },
     async getRecord (id) { return run('getRecord', [id], record) },
     async verifyRecord (id) { return run('verifyRecord', [id], { recordId: hex32(0xaa), valid: true, checks: { signature: true, ciphertextHashes: [true, true, true, true], inclusion: true, certificate: true, doctorRegistered: true }, height: 7 }) },

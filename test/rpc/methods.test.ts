@@ -47,6 +47,10 @@ const CASES: Case[] = [
   { method: 'chain_getHeader', params: { height: 'latest' }, backend: { method: 'getHeader', args: ['latest'] } },
   { method: 'chain_getHeader', params: { height: 3 }, backend: { method: 'getHeader', args: [3] } },
   { method: 'chain_getBlock', params: { height: 7 }, backend: { method: 'getBlock', args: [7] } },
+  { method: 'chain_getHeaders', params: { from: 3 }, backend: { method: 'getHeaders', args: [3, 20] } },
+  { method: 'chain_getHeaders', params: [5, 100], backend: { method: 'getHeaders', args: [5, 100] } },
+  { method: 'chain_getBlockSummary', params: { height: 7 }, backend: { method: 'getBlockSummary', args: [7] } },
+  { method: 'chain_consortium', params: {}, backend: { method: 'consortium', args: [] } },
   { method: 'ehr_submitRecord', params: { submission: SUBMISSION, wait: true }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), true, 'record'] } },
   { method: 'ehr_submitRecord', params: { submission: SUBMISSION }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), false, 'record'] } },
   { method: 'ehr_registerPatient', params: { submission: SUBMISSION, wait: false }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), false, 'patient'] } },
@@ -88,6 +92,22 @@ describe('rpc methods (json-rpc-2.0 client, fake backend)', () => {
       assertValidResult(c.method, result)
     })
   }
+
+  it('chain_getHeaders: count outside 1..100, a negative or fractional from, an unknown param → -32602 naming the param; the backend is not called', async () => {
+    for (const params of [{ from: 1, count: 0 }, { from: 1, count: 101 }, { from: -1 }, { from: 1.5 }, { from: 1, to: 9 }, {}]) {
+      const r = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_getHeaders', params }))
+      const err = (r.json as { error: { code: number, data: Array<{ path: string }> } }).error
+      assert.equal(err.code, -32602, JSON.stringify(params))
+      assert.ok(err.data.some((i) => /^\/(from|count|to)$/.test(i.path)), JSON.stringify(err.data))
+    }
+    for (const params of [{ height: -1 }, { height: 'latest' }, {}]) {
+      const r = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'chain_getBlockSummary', params }))
+      assert.equal((r.json as { error: { code: number } }).error.code, -32602, JSON.stringify(params))
+    }
+    const r = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'chain_consortium', params: { verbose: true } }))
+    assert.equal((r.json as { error: { code: number } }).error.code, -32602)
+    assert.deepEqual(backend.calls, [])
+  })
 
   it('result validators reject drifted results (wrong case hex, missing or extra fields, wrong tx type)', async () => {
     const header = (await backend.getHeader('latest')).header
