@@ -23,6 +23,7 @@ import type { Logger } from './log.js'
 import type { SubmitResult } from './manager.js'
 import { MAX_FRAME_BYTES, MAX_HEADERS_PER_REQUEST, bytes, decodeCertifiedHeader, list, obj, uint } from './messages.js'
 import { ReqResp } from './reqresp.js'
+import type { NodeMetrics } from './ops/node-metrics.js'
 import type { PeerId } from '@libp2p/interface'
 
 export interface LightOptions {
@@ -33,6 +34,8 @@ export interface LightOptions {
   kv: KvStore
   log: Logger
   requestTimeoutMs?: number
+  /** Metrics hooks (src/node/ops); none by default. */
+  metrics?: NodeMetrics
 }
 
 /** A record as verified by the light client: each check is reported. */
@@ -92,10 +95,11 @@ export class LightNode {
     this.topics = topics(opts.genesis.chainId)
     const protos = protocols(opts.genesis.chainId)
     const t = opts.requestTimeoutMs ?? 10_000
-    this.status = new ReqResp(this.host, { protocol: protos.status, maxBytes: 64 * 1024, timeoutMs: t })
-    this.sync = new ReqResp(this.host, { protocol: protos.sync, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
-    this.query = new ReqResp(this.host, { protocol: protos.query, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
-    this.submitSvc = new ReqResp(this.host, { protocol: protos.submit, maxBytes: MAX_FRAME_BYTES, timeoutMs: 60_000 })
+    const metrics = opts.metrics
+    this.status = new ReqResp(this.host, { protocol: protos.status, maxBytes: 64 * 1024, timeoutMs: t, metrics })
+    this.sync = new ReqResp(this.host, { protocol: protos.sync, maxBytes: MAX_FRAME_BYTES, timeoutMs: t, metrics })
+    this.query = new ReqResp(this.host, { protocol: protos.query, maxBytes: MAX_FRAME_BYTES, timeoutMs: t, metrics })
+    this.submitSvc = new ReqResp(this.host, { protocol: protos.submit, maxBytes: MAX_FRAME_BYTES, timeoutMs: 60_000, metrics })
     this.managerPeers = new Set(opts.genesis.managers.map((m) => m.peerId))
     for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
     this.head = opts.genesisHeader
@@ -174,6 +178,7 @@ export class LightNode {
       try {
         const st = obj(await this.status.request(peer, 'status', null), 'status')
         target = uint(st.height, 'height')
+        this.opts.metrics?.heightAnnounced(target, peer.toString())
       } catch { continue }
       while (this.head.height < target && !this.stopped) {
         const from = this.head.height + 1
