@@ -134,8 +134,10 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
     ...net.nodes.map((n) => `  ${n.name.padEnd(10)} ${n.rpc}   (log: ${n.log})`),
     '',
     ...(net.nodes.some((n) => n.ops !== null)
-      ? ['Operations (Prometheus /metrics, /healthz, /readyz):', ...net.nodes.map((n) => `  ${n.name.padEnd(10)} ${n.ops ?? '(none)'}`),
-          `  curl -s ${net.nodes[0]?.ops ?? ''}/metrics | grep ^pqmed_    curl -s ${net.nodes[0]?.ops ?? ''}/readyz`, '']
+      ? ['Operations servers (Prometheus /metrics, /healthz, /readyz; README "Operations: metrics, health, logs"):',
+          ...net.nodes.map((n) => `  ${n.name.padEnd(10)} ops ${n.ops ?? '(none)'}`),
+          `  metrics:   curl -s ${net.users[0]?.ops ?? ''}/metrics | grep '^pqmed_'`,
+          `  readiness: curl -s ${net.managers[0]?.ops ?? ''}/readyz`, '']
       : []),
     'Try (user nodes verify every answer against certified headers before replying):',
     `  ${curl(u0, 'node_info')}`,
