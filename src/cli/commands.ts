@@ -109,7 +109,11 @@ function nodeCommand (): Command {
     .option('--loopback', 'tune libp2p for many nodes on 127.0.0.0/8 (devnets and tests only)')
     .option('--max-connections <N>', 'libp2p connections kept before pruning (default 4096 on a manager, 300 on a user node)')
     .addOption(new Option('--pq <liboqs|noble>', 'ML-DSA/ML-KEM backend (default liboqs, falls back to noble with a warning)').choices(['liboqs', 'noble']))
-    .option('--quiet', 'log only warnings and errors on stderr (the ready line is still printed)')
+    .option('--quiet', 'log only warnings and errors on stderr (the ready line is still printed); same as --log-level warn')
+    .option('--ops-port <N>', 'serve the operations endpoints /metrics (Prometheus), /healthz and /readyz on this port (0: any free port; without it none)')
+    .option('--ops-host <HOST>', 'operations server bind address, with --ops-port (default 127.0.0.1)')
+    .addOption(new Option('--log-level <LEVEL>', 'least severe log events written on stderr (default info)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).conflicts('quiet'))
+    .addOption(new Option('--log-format <FORMAT>', 'log lines: pretty ("[manager] message key=value") or json (one pino JSON object per event) (default pretty)').choices(['pretty', 'json']))
     // fault injection for the adversarial tests (test/cli/duplicate-labels.test.ts, test/node/*byzantine*): never in production
     .addOption(new Option('--fault-equivocate').hideHelp().conflicts('faultUncheckedLabels'))
     .addOption(new Option('--fault-unchecked-labels').hideHelp())
@@ -370,6 +374,8 @@ export function devnetCommand (): Command {
     .option('--rpc-port <N>', 'user-0\'s JSON-RPC port (user-j: N + j, manager-i: N - 4 + i); 0: free ports (default 8645, the CLI\'s default node). ' +
       'Applies when the data dir is created; a taken port is replaced by a free one, and the banner says so')
     .option('--p2p-port <N>', 'manager-0\'s libp2p port (manager-i: N + i); 0: free ports (default 4100)')
+    .option('--ops-port <N>', 'user-0\'s operations port: /metrics, /healthz, /readyz (user-j: N + j, manager-i: N - 4 + i); 0: free ports (default 9645, or free ports with --rpc-port 0). ' +
+      'A taken port is replaced by a free one, and the banner says so')
     .option('--config <FILE>', 'where to write the CLI\'s config: node URL, consortium key, client state (default: $PQMED_CONFIG, else ./.pqmed.json)')
     .addHelpText('after', examples('npm start', 'npm start -- --data-dir /tmp/dn --records 0 --rpc-port 0 --config /tmp/dn/pqmed.json'))
   cmd.usage(synopsis(cmd))

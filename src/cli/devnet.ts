@@ -8,10 +8,11 @@
  *
  * Ports (chosen when the data dir is created, recorded in DIR/network.json): user-j's JSON-RPC on
  * 8645 + j (so user-0 is the CLI's default node), manager-i's on 8641 + i, manager-i's libp2p on
- * 4100 + i (user nodes' libp2p: a free port at each start). A port that is taken is replaced by a
- * free one, and the banner says so.
+ * 4100 + i (user nodes' libp2p: a free port at each start); operations servers (/metrics, /healthz,
+ * /readyz) on 9641 + i for manager-i and 9645 + j for user-j. A port that is taken is replaced by
+ * a free one, and the banner says so.
  *
- *   npm start [-- --data-dir DIR] [--records 50] [--users 2] [--rpc-port 8645] [--p2p-port 4100] [--config FILE]
+ *   npm start [-- --data-dir DIR] [--records 50] [--users 2] [--rpc-port 8645] [--p2p-port 4100] [--ops-port 9645] [--config FILE]
  */
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -44,24 +45,35 @@ async function consortiumKey (dir: string, pq: PqBackend, doctorKemSecretKey: Ui
 export const DEVNET_RPC_PORT = 8645
 /** manager-0's libp2p port (as `pqmed genesis --base-port`). */
 export const DEVNET_P2P_PORT = 4100
+/** user-0's operations port (/metrics, /healthz, /readyz); manager-i's is 9641 + i. */
+export const DEVNET_OPS_PORT = 9645
 
 /**
  * The devnet's fixed ports: user-j's JSON-RPC on rpcPort + j, manager-i's on rpcPort - managers + i
  * (8641..8644 by default: the managers' block ends where the users' begins), manager-i's libp2p on
  * p2pPort + i. Throws if a range leaves 1..65535 or the two ranges overlap.
  */
-export function devnetPorts (managers: number, users: number, rpcPort = DEVNET_RPC_PORT, p2pPort = DEVNET_P2P_PORT): PortPlan {
+export function devnetPorts (managers: number, users: number, rpcPort = DEVNET_RPC_PORT, p2pPort = DEVNET_P2P_PORT, opsPort: number | null = DEVNET_OPS_PORT): PortPlan {
   const rpcLo = rpcPort - managers
   const rpcHi = rpcPort + Math.max(users, 1) - 1
   if (rpcLo < 1 || rpcHi > 65_535) throw new Error(`--rpc-port ${rpcPort}: the JSON-RPC ports ${rpcLo}..${rpcHi} must lie in 1..65535`)
   if (p2pPort < 1 || p2pPort + managers - 1 > 65_535) throw new Error(`--p2p-port ${p2pPort}: the libp2p ports must lie in 1..65535`)
   if (p2pPort <= rpcHi && rpcLo <= p2pPort + managers - 1) throw new Error(`--p2p-port ${p2pPort} and --rpc-port ${rpcPort}: the libp2p ports ${p2pPort}..${p2pPort + managers - 1} overlap the JSON-RPC ports ${rpcLo}..${rpcHi}`)
+  const opsLo = opsPort === null ? 0 : opsPort - managers
+  const opsHi = opsPort === null ? 0 : opsPort + Math.max(users, 1) - 1
+  if (opsPort !== null) {
+    if (opsLo < 1 || opsHi > 65_535) throw new Error(`--ops-port ${opsPort}: the operations ports ${opsLo}..${opsHi} must lie in 1..65535`)
+    if (opsLo <= rpcHi && rpcLo <= opsHi) throw new Error(`--ops-port ${opsPort} and --rpc-port ${rpcPort}: the operations ports ${opsLo}..${opsHi} overlap the JSON-RPC ports ${rpcLo}..${rpcHi}`)
+    if (opsLo <= p2pPort + managers - 1 && p2pPort <= opsHi) throw new Error(`--ops-port ${opsPort} and --p2p-port ${p2pPort}: the operations ports ${opsLo}..${opsHi} overlap the libp2p ports ${p2pPort}..${p2pPort + managers - 1}`)
+  }
+  const byName = (name: string, base: number, lo: number): number => {
+    const [role, i] = name.split('-') as [string, string]
+    return role === 'user' ? base + Number(i) : lo + Number(i)
+  }
   return {
-    rpc: (name) => {
-      const [role, i] = name.split('-') as [string, string]
-      return role === 'user' ? rpcPort + Number(i) : rpcLo + Number(i)
-    },
-    p2p: (i) => p2pPort + i
+    rpc: (name) => byName(name, rpcPort, rpcLo),
+    p2p: (i) => p2pPort + i,
+    ...(opsPort !== null ? { ops: (name: string) => byName(name, opsPort, opsLo) } : {})
   }
 }
 
@@ -121,6 +133,12 @@ export function banner (net: RunningNetwork, recordId: string | undefined, seede
     'JSON-RPC endpoints:',
     ...net.nodes.map((n) => `  ${n.name.padEnd(10)} ${n.rpc}   (log: ${n.log})`),
     '',
+    ...(net.nodes.some((n) => n.ops !== null)
+      ? ['Operations servers (Prometheus /metrics, /healthz, /readyz; README "Operations: metrics, health, logs"):',
+          ...net.nodes.map((n) => `  ${n.name.padEnd(10)} ops ${n.ops ?? '(none)'}`),
+          `  metrics:   curl -s ${net.users[0]?.ops ?? ''}/metrics | grep '^pqmed_'`,
+          `  readiness: curl -s ${net.managers[0]?.ops ?? ''}/readyz`, '']
+      : []),
     'Try (user nodes verify every answer against certified headers before replying):',
     `  ${curl(u0, 'node_info')}`,
     `  ${curl(u0, 'chain_status')}`,
@@ -154,7 +172,7 @@ function portFlag (v: string | undefined, name: string, def: number): number {
 }
 
 export async function main (argv: string[]): Promise<void> {
-  const values = parseEntryArgs(devnetCommand(), argv) as { 'data-dir'?: string, records?: string, users?: string, 'rpc-port'?: string, 'p2p-port'?: string, config?: string }
+  const values = parseEntryArgs(devnetCommand(), argv) as { 'data-dir'?: string, records?: string, users?: string, 'rpc-port'?: string, 'p2p-port'?: string, 'ops-port'?: string, config?: string }
   const dir = resolve(values['data-dir'] ?? '.devnet')
   const records = Number(values.records ?? 50)
   if (!Number.isInteger(records) || records < 0 || records > 10_000) throw new Error('--records must be an integer in [0, 10000]')
@@ -162,10 +180,13 @@ export async function main (argv: string[]): Promise<void> {
   const rpcPort = portFlag(values['rpc-port'], 'rpc-port', DEVNET_RPC_PORT)
   const p2pPort = portFlag(values['p2p-port'], 'p2p-port', DEVNET_P2P_PORT)
   if ((rpcPort === 0) !== (p2pPort === 0)) throw new Error('--rpc-port 0 and --p2p-port 0 go together (free ports for every node)')
-  const ports = rpcPort === 0 ? undefined : devnetPorts(topology.managers, topology.users, rpcPort, p2pPort)
+  // free operations ports with free RPC ports (tests), unless --ops-port says otherwise; 0: free ports at each start
+  const opsPort = portFlag(values['ops-port'], 'ops-port', rpcPort === 0 ? 0 : DEVNET_OPS_PORT)
+  if (rpcPort === 0 && opsPort !== 0) throw new Error('--ops-port N needs fixed JSON-RPC ports: with --rpc-port 0 the operations ports are free ones too')
+  const ports = rpcPort === 0 ? undefined : devnetPorts(topology.managers, topology.users, rpcPort, p2pPort, opsPort === 0 ? null : opsPort)
   const configPath = configWritePath({ flag: values.config, env: process.env, cwd: process.cwd() })
   console.error(`starting the devnet (${topology.managers} managers, ${topology.users} user nodes) in ${dir} ...`)
-  const net = await startNetwork(topology, dir, { log: (l) => { console.error(`  ${l}`) }, ports })
+  const net = await startNetwork(topology, dir, { log: (l) => { console.error(`  ${l}`) }, ports, ops: true })
   stopOnSignal(net.stop)
   const seededPath = join(dir, 'seeded-records.json')
   const user = net.users[0]?.rpc ?? (net.managers[0]?.rpc as string)

@@ -51,6 +51,8 @@ export interface LayoutNode {
   /** libp2p TCP port (0: chosen by the OS at each start; user nodes). */
   p2pPort: number
   rpcPort: number
+  /** Operations server port (/metrics, /healthz, /readyz), when the layout fixes one (npm start). */
+  opsPort?: number
   /** The node's own address (network namespaces); default: the layout's host. */
   host?: string
 }
@@ -67,6 +69,8 @@ export interface NodeEndpoint {
   name: string
   role: 'manager' | 'user'
   rpc: string
+  /** The operations server's URL (`StartOptions.ops`), else null. */
+  ops: string | null
   peerId: string
   dataDir: string
   log: string
@@ -118,6 +122,11 @@ export interface StartOptions {
   extraArgs?: (n: LayoutNode) => string[]
   /** Fixed ports for a new data dir (and user nodes added to one), instead of the topology's. */
   ports?: PortPlan
+  /**
+   * Every node serves /metrics, /healthz and /readyz (`--ops-port`): on its recorded `opsPort`
+   * (a `PortPlan` with `ops`), else on a free port chosen at each start. Default: none.
+   */
+  ops?: boolean
 }
 
 /**
@@ -129,6 +138,8 @@ export interface PortPlan {
   rpc: (name: string) => number
   /** libp2p port of manager i (written into genesis). */
   p2p: (i: number) => number
+  /** Operations server port of node `name` (optional: without it, free ports at each start). */
+  ops?: (name: string) => number
 }
 
 const LAYOUT = 'network.json'
@@ -222,9 +233,14 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
       for (let j = users.length; j < t.users; j++) {
         const name = `user-${j}`
         layout.nodes.push(hostOf === undefined
-          ? { name, role: 'user', p2pPort: 0, rpcPort: plan !== undefined ? await planned(plan.rpc(name), `${name}'s JSON-RPC port`) : ports[j - users.length] as number }
+          ? { name, role: 'user', p2pPort: 0, rpcPort: plan !== undefined ? await planned(plan.rpc(name), `${name}'s JSON-RPC port`) : ports[j - users.length] as number, ...(plan?.ops !== undefined ? { opsPort: await planned(plan.ops(name), `${name}'s operations port`) } : {}) }
           : { name, role: 'user', p2pPort: 0, rpcPort: t.ports.rpcBase || 8645, host: hostOf(name) })
       }
+      await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
+    }
+    if (plan?.ops !== undefined && hostOf === undefined && layout.nodes.some((n) => n.opsPort === undefined)) {
+      // a data dir made before ops ports were recorded: they are added now
+      for (const n of layout.nodes) if (n.opsPort === undefined) n.opsPort = await planned(plan.ops(n.name), `${n.name}'s operations port`)
       await writeFile(lPath, JSON.stringify(layout, null, 2) + '\n')
     }
     await ensureUserAccess(dir, genesis, Math.max(t.users, users.length))
@@ -245,6 +261,8 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
     p2p.push(...await pickPorts(t.ports.libp2pBase, t.managers))
     rpcs.push(...await pickPorts(t.ports.rpcBase, names.length))
   }
+  const ops: number[] = []
+  if (hostOf === undefined && plan?.ops !== undefined) for (const name of names) ops.push(await planned(plan.ops(name), `${name}'s operations port`))
   const hostFor = (name: string): string => hostOf?.(name) ?? host
   const files = await createDevnet({ chainId: t.chainId, managers: t.managers, doctors: t.doctors, users: t.users, managerAddr: (i) => `/ip4/${hostFor(`manager-${i}`)}/tcp/${p2p[i] as number}`, params: t.consensus })
   await writeDevnet(dir, files)
@@ -259,6 +277,7 @@ export async function prepareNetwork (t: Topology, dir: string, host = '127.0.0.
       role: k < t.managers ? 'manager' : 'user',
       p2pPort: k < t.managers || hostOf !== undefined ? p2p[k] as number : 0,
       rpcPort: rpcs[k] as number,
+      ...(ops[k] !== undefined ? { opsPort: ops[k] } : {}),
       ...(hostOf !== undefined ? { host: hostOf(name) } : {})
     }))
   }
@@ -283,13 +302,18 @@ async function freeRecordedPorts (dir: string, layout: NetworkLayout, nodes: Lay
       notes.push(`${n.name}'s JSON-RPC port ${n.rpcPort} was in use: using ${p} instead (recorded in ${join(dir, LAYOUT)})`)
       n.rpcPort = p
     }
+    if (n.opsPort !== undefined && n.opsPort !== 0 && !await canListen(n.opsPort, host)) {
+      const [p] = await freePorts(1) as [number]
+      notes.push(`${n.name}'s operations port ${n.opsPort} was in use: using ${p} instead (recorded in ${join(dir, LAYOUT)})`)
+      n.opsPort = p
+    }
   }
   if (notes.length > 0) await writeFile(join(dir, LAYOUT), JSON.stringify(layout, null, 2) + '\n')
   return notes
 }
 
 /** `pqmed node` arguments of one node of a prepared network. */
-export function nodeArgs (dir: string, layout: NetworkLayout, n: LayoutNode, pq?: 'liboqs' | 'noble'): string[] {
+export function nodeArgs (dir: string, layout: NetworkLayout, n: LayoutNode, pq?: 'liboqs' | 'noble', ops = false): string[] {
   const host = n.host ?? layout.host
   return [
     '--role', n.role,
@@ -302,7 +326,8 @@ export function nodeArgs (dir: string, layout: NetworkLayout, n: LayoutNode, pq?
     '--rpc-port', String(n.rpcPort),
     // many nodes sharing 127.0.0.1 need libp2p's loopback tuning; nodes with their own addresses do not
     ...(host.startsWith('127.') ? ['--loopback'] : []),
-    ...(pq !== undefined ? ['--pq', pq] : [])
+    ...(pq !== undefined ? ['--pq', pq] : []),
+    ...(ops ? ['--ops-host', host, '--ops-port', String(n.opsPort ?? 0)] : [])
   ]
 }
 
@@ -342,7 +367,7 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     const logPath = join(dir, 'logs', `${n.name}.log`)
     let p: Proc
     try {
-      p = await net.start({ name: n.name, args: [...nodeArgs(dir, layout, n, opts.pq), ...(opts.extraArgs?.(n) ?? [])] }, opts.readyTimeoutMs ?? 60_000)
+      p = await net.start({ name: n.name, args: [...nodeArgs(dir, layout, n, opts.pq, opts.ops === true), ...(opts.extraArgs?.(n) ?? [])] }, opts.readyTimeoutMs ?? 60_000)
     } catch (err) {
       throw new NetworkError('START_FAILED', `${n.name} did not start (ports ${n.p2pPort}/${n.rpcPort}): ${(err as Error).message.slice(-2000)}`)
     }
@@ -350,7 +375,7 @@ export async function startNetwork (t: Topology, dirArg: string, opts: StartOpti
     logs.push(out)
     out.write(p.stderr.join(''))
     p.child.stderr?.on('data', (d: Buffer) => { out.write(d) })
-    const e: NodeEndpoint = { name: n.name, role: n.role, rpc: p.rpc, peerId: p.peerId, dataDir: join(dir, 'nodes', n.name), log: logPath, pid: p.child.pid ?? -1 }
+    const e: NodeEndpoint = { name: n.name, role: n.role, rpc: p.rpc, ops: p.ops, peerId: p.peerId, dataDir: join(dir, 'nodes', n.name), log: logPath, pid: p.child.pid ?? -1 }
     const k = endpoints.findIndex((x) => x.name === n.name)
     if (k >= 0) endpoints[k] = e
     else endpoints.push(e)

@@ -4,8 +4,9 @@
  * in ./commands.ts; src/cli/main.ts parses the command line and imports this module only when one
  * of these commands runs (it loads libp2p and LevelDB).
  *
- * `node` prints one JSON line `{"event":"ready",...}` on stdout when it is up, and stops cleanly
- * on SIGINT / SIGTERM; SIGHUP re-reads its allow lists.
+ * `node` prints one JSON line `{"event":"ready",...}` on stdout when it is up (stdout carries only
+ * such machine lines; its logs go to stderr), and stops cleanly on SIGINT / SIGTERM; SIGHUP
+ * re-reads its allow lists. With `--ops-port` it serves /metrics, /healthz and /readyz (src/node/ops).
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
@@ -15,7 +16,9 @@ import { loadPqBackend, type PqBackendName } from '../crypto/index.js'
 import { createDevnet, writeDevnet } from '../node/devnet.js'
 import { parseGenesis } from '../node/genesis.js'
 import { loadIdentity, newIdentityFile, readIdentityFile, writeFileAtomic } from '../node/identity.js'
+import { createNodeLogger, LOG_LEVELS, type LogFormat, type LogLevel } from '../node/log-pino.js'
 import { startNode, userPeerKey } from '../node/node.js'
+import { PromNodeMetrics, startOps, type RunningOps } from '../node/ops/index.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
 import { createRpcServer, type RateLimit } from '../rpc/index.js'
 import { ConsortiumKeyError, consortiumKeyCommand, writeConsortiumKey } from './consortium-key-cmd.js'
@@ -98,7 +101,8 @@ export async function peerIdCmd (values: PeerIdValues): Promise<void> {
 export type NodeValues = {
   role?: string, genesis?: string, 'data-dir'?: string, identity?: string, listen?: string[], bootstrap?: string[], 'allow-peer'?: string[],
   'allow-peers-file'?: string, open?: boolean, 'rpc-port'?: string, 'rpc-host'?: string, 'rpc-rate-limit'?: string, loopback?: boolean,
-  'max-connections'?: string, pq?: string, quiet?: boolean, 'fault-equivocate'?: boolean, 'fault-unchecked-labels'?: boolean
+  'max-connections'?: string, pq?: string, quiet?: boolean, 'fault-equivocate'?: boolean, 'fault-unchecked-labels'?: boolean,
+  'ops-port'?: string, 'ops-host'?: string, 'log-level'?: string, 'log-format'?: string
 }
 
 export async function nodeCmd (values: NodeValues): Promise<void> {
@@ -111,14 +115,23 @@ export async function nodeCmd (values: NodeValues): Promise<void> {
   for (const f of ['rpc-host', 'rpc-rate-limit'] as const) {
     if (values[f] !== undefined && values['rpc-port'] === undefined) throw new UsageError(`--${f} configures the JSON-RPC server: it goes with --rpc-port (without it the node serves no JSON-RPC)`)
   }
+  if (values['ops-host'] !== undefined && values['ops-port'] === undefined) throw new UsageError('--ops-host configures the operations server: it goes with --ops-port (without it the node serves no /metrics, /healthz, /readyz)')
+  const opsPort = values['ops-port'] === undefined ? undefined : int(values['ops-port'], 'ops-port', 0, 0, 65_535)
+  if (values['log-level'] !== undefined && !(LOG_LEVELS as readonly string[]).includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  if (values['log-format'] !== undefined && values['log-format'] !== 'json' && values['log-format'] !== 'pretty') throw new UsageError('--log-format must be json or pretty')
+  if (values.quiet === true && values['log-level'] !== undefined) throw new UsageError('--quiet is --log-level warn: give one of them')
   const rateLimit = parseRateLimit(values['rpc-rate-limit'])
   const genesis = parseGenesis(await readFile(values.genesis, 'utf8'))
   const identity = values.identity === undefined ? undefined : await readIdentityFile(values.identity)
-  const quiet = values.quiet === true
-  const log = {
-    info: (m: string) => { if (!quiet) console.error(`[${role}] ${m}`) },
-    warn: (m: string) => { console.error(`[${role}] warning: ${m}`) }
-  }
+  const nodeName = identity?.name ?? basename(resolve(values['data-dir']))
+  const log = createNodeLogger({
+    level: (values['log-level'] as LogLevel | undefined) ?? (values.quiet === true ? 'warn' : 'info'),
+    format: (values['log-format'] as LogFormat | undefined) ?? 'pretty',
+    role,
+    node: nodeName
+  })
+  // metrics only with an ops server (libp2p's own metrics included: one node per process here)
+  const metrics = opsPort === undefined ? undefined : new PromNodeMetrics({ role, node: nodeName, log })
   const pqName = values.pq as PqBackendName | undefined
   const node = await startNode({
     role,
@@ -134,12 +147,22 @@ export async function nodeCmd (values: NodeValues): Promise<void> {
     maxConnections: values['max-connections'] === undefined ? undefined : int(values['max-connections'], 'max-connections', 0, 1, 1_000_000),
     pqBackend: pqName,
     log,
+    metrics,
+    metricsRegistry: metrics?.registry,
     byzantine: values['fault-equivocate'] === true ? 'equivocate' : values['fault-unchecked-labels'] === true ? 'unchecked-labels' : undefined
   })
   let rpc: Awaited<ReturnType<typeof createRpcServer>> | undefined
   if (values['rpc-port'] !== undefined) {
     const pq = await loadPqBackend({ backend: pqName, warn: log.warn })
-    rpc = await createRpcServer(createRpcBackend({ node, genesis, pq }), { host: values['rpc-host'] ?? '127.0.0.1', port: int(values['rpc-port'], 'rpc-port', 0, 0, 65_535), ...(rateLimit !== undefined ? { rateLimit } : {}) })
+    const observe = (method: string, code: number, s: number): void => {
+      if (metrics !== undefined) metrics.rpc(method, code, s)
+      else log.debug('rpc request', { method, code, ms: Math.round(s * 100_000) / 100 })
+    }
+    rpc = await createRpcServer(createRpcBackend({ node, genesis, pq }), { host: values['rpc-host'] ?? '127.0.0.1', port: int(values['rpc-port'], 'rpc-port', 0, 0, 65_535), observe, ...(rateLimit !== undefined ? { rateLimit } : {}) })
+  }
+  let ops: RunningOps | undefined
+  if (metrics !== undefined && opsPort !== undefined) {
+    ops = await startOps({ node, metrics, genesis, dataDir: resolve(values['data-dir']), host: values['ops-host'] ?? '127.0.0.1', port: opsPort })
   }
   let stopping = false
   const stop = async (signal: string): Promise<void> => {
@@ -148,6 +171,7 @@ export async function nodeCmd (values: NodeValues): Promise<void> {
     log.info(`${signal}: stopping`)
     try {
       await rpc?.close()
+      await ops?.close()
       await node.stop()
     } catch (err) {
       console.error(`pqmed: error while stopping: ${(err as Error).stack ?? String(err)}`)
@@ -164,5 +188,5 @@ export async function nodeCmd (values: NodeValues): Promise<void> {
     log.info('SIGHUP: re-reading the allow lists')
     void node.reloadAllowList()
   })
-  console.log(JSON.stringify({ event: 'ready', role, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), rpc: rpc?.url ?? null, height: node.manager?.chain.head.height ?? node.light?.height ?? 0 }))
+  console.log(JSON.stringify({ event: 'ready', role, peerId: node.peerId, addrs: node.host.getMultiaddrs().map(String), rpc: rpc?.url ?? null, ops: ops?.url ?? null, height: node.manager?.chain.head.height ?? node.light?.height ?? 0 }))
 }

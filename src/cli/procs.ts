@@ -22,6 +22,8 @@ export interface Proc {
   child: ChildProcess
   rpc: string
   peerId: string
+  /** The operations server's URL (`--ops-port`), or null. */
+  ops: string | null
   stderr: string[]
 }
 
@@ -42,19 +44,19 @@ export class ProcNet {
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     const stderr: string[] = []
     child.stderr?.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift() })
-    const ready = await new Promise<{ rpc: string, peerId: string }>((resolve, reject) => {
+    const ready = await new Promise<{ rpc: string, peerId: string, ops: string | null }>((resolve, reject) => {
       // a node that is not ready in time is killed: a caller that gives up must not leave it running
       const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${spec.name} not ready in ${timeoutMs} ms: ${stderr.join('')}`)) }, timeoutMs)
       const rl = createInterface({ input: child.stdout! })
       rl.on('line', (line) => {
         try {
-          const o = JSON.parse(line) as { event?: string, rpc?: string, peerId?: string }
-          if (o.event === 'ready' && typeof o.rpc === 'string' && typeof o.peerId === 'string') { clearTimeout(t); resolve({ rpc: o.rpc, peerId: o.peerId }) }
+          const o = JSON.parse(line) as { event?: string, rpc?: string, peerId?: string, ops?: string | null }
+          if (o.event === 'ready' && typeof o.rpc === 'string' && typeof o.peerId === 'string') { clearTimeout(t); resolve({ rpc: o.rpc, peerId: o.peerId, ops: typeof o.ops === 'string' ? o.ops : null }) }
         } catch { /* not a JSON line: node log output */ }
       })
       child.on('exit', (code) => { clearTimeout(t); reject(new Error(`${spec.name} exited with ${code}: ${stderr.join('')}`)) })
     })
-    const p: Proc = { spec, child, rpc: ready.rpc, peerId: ready.peerId, stderr }
+    const p: Proc = { spec, child, rpc: ready.rpc, peerId: ready.peerId, ops: ready.ops, stderr }
     this.procs.set(spec.name, p)
     return p
   }

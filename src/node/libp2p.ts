@@ -13,9 +13,11 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
 
 export type PqmedHost = Libp2p<{ pubsub: GossipSub, identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
 
@@ -40,6 +42,12 @@ export interface HostOptions {
    * A manager is connected to every user node of the consortium, so it needs more.
    */
   maxConnections?: number
+  /**
+   * libp2p's own metrics (`libp2p_*`: connections, streams, bytes by protocol, gossipsub) into this
+   * prom-client registry (`@libp2p/prometheus-metrics`); none without it. One host per process:
+   * that package keeps its metric objects in a module-level map.
+   */
+  metricsRegistry?: Registry
 }
 
 /** A manager's default connection limit: every user node keeps a connection to every manager. */
@@ -77,6 +85,7 @@ export async function createHost (opts: HostOptions): Promise<PqmedHost> {
       ...(opts.loopback === true ? { allow: ['/ip4/127.0.0.0/ipcidr/8'] } : {})
     },
     connectionMonitor: { enabled: false },
+    ...(opts.metricsRegistry !== undefined ? { metrics: prometheusMetrics({ registry: opts.metricsRegistry, collectDefaultMetrics: false }) } : {}),
     services: {
       identify: identify(),
       ping: ping(),

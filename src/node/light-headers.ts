@@ -16,6 +16,7 @@ import { pad, type KvStore } from './kv.js'
 import type { ManagerChoice } from './light-peers.js'
 import type { Logger } from './log.js'
 import { MAX_HEADERS_PER_REQUEST, bytes, decodeCertifiedHeader, list, obj, uint } from './messages.js'
+import type { NodeMetrics } from './ops/node-metrics.js'
 import type { ReqResp } from './reqresp.js'
 
 export interface HeaderChainOptions {
@@ -28,6 +29,8 @@ export interface HeaderChainOptions {
   /** `/status/1` (the managers' heights) and `/sync/1` (header ranges). */
   status: Pick<ReqResp, 'request'>
   sync: Pick<ReqResp, 'request'>
+  /** Metrics hooks (src/node/ops): the best height a manager announced. */
+  metrics?: Pick<NodeMetrics, 'heightAnnounced'>
 }
 
 const HEADER_CACHE = 4096
@@ -96,6 +99,7 @@ export class HeaderChain {
       try {
         const st = obj(await this.opts.status.request(peer, 'status', null), 'status')
         target = uint(st.height, 'height')
+        this.opts.metrics?.heightAnnounced(target, peer.toString())
       } catch { continue }
       while (this.head.height < target && !this.stopped) {
         const from = this.head.height + 1

@@ -26,6 +26,7 @@ import type { Logger } from './log.js'
 import type { SubmitResult } from './manager.js'
 import { MAX_FRAME_BYTES, bytes, list, obj, uint } from './messages.js'
 import { ReqResp } from './reqresp.js'
+import type { NodeMetrics } from './ops/node-metrics.js'
 import type { PeerId } from '@libp2p/interface'
 
 export interface LightOptions {
@@ -36,6 +37,8 @@ export interface LightOptions {
   kv: KvStore
   log: Logger
   requestTimeoutMs?: number
+  /** Metrics hooks (src/node/ops); none by default. */
+  metrics?: NodeMetrics
 }
 
 /** A record as verified by the light client: each check is reported. */
@@ -79,14 +82,15 @@ export class LightNode {
     this.topics = topics(opts.genesis.chainId)
     const protos = protocols(opts.genesis.chainId)
     const t = opts.requestTimeoutMs ?? 10_000
-    this.status = new ReqResp(this.host, { protocol: protos.status, maxBytes: 64 * 1024, timeoutMs: t })
-    this.sync = new ReqResp(this.host, { protocol: protos.sync, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
-    this.query = new ReqResp(this.host, { protocol: protos.query, maxBytes: MAX_FRAME_BYTES, timeoutMs: t })
-    this.submitSvc = new ReqResp(this.host, { protocol: protos.submit, maxBytes: MAX_FRAME_BYTES, timeoutMs: 60_000 })
+    const metrics = opts.metrics
+    this.status = new ReqResp(this.host, { protocol: protos.status, maxBytes: 64 * 1024, timeoutMs: t, metrics })
+    this.sync = new ReqResp(this.host, { protocol: protos.sync, maxBytes: MAX_FRAME_BYTES, timeoutMs: t, metrics })
+    this.query = new ReqResp(this.host, { protocol: protos.query, maxBytes: MAX_FRAME_BYTES, timeoutMs: t, metrics })
+    this.submitSvc = new ReqResp(this.host, { protocol: protos.submit, maxBytes: MAX_FRAME_BYTES, timeoutMs: 60_000, metrics })
     for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
     this.picker = new ManagerPicker(this.host, opts.genesis, opts.log)
     this.chain = new HeaderChain({
-      genesis: opts.genesis, genesisHeader: opts.genesisHeader, pq: opts.pq, kv: opts.kv, log: opts.log, peers: this.picker, status: this.status, sync: this.sync
+      genesis: opts.genesis, genesisHeader: opts.genesisHeader, pq: opts.pq, kv: opts.kv, log: opts.log, peers: this.picker, status: this.status, sync: this.sync, metrics: opts.metrics
     })
   }
 

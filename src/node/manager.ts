@@ -30,6 +30,7 @@ import type { ManagerHooks } from './hooks.js'
 import type { PqmedHost } from './libp2p.js'
 import type { Logger } from './log.js'
 import { ManagerNet } from './manager-net.js'
+import { noopMetrics, type NodeMetrics } from './ops/node-metrics.js'
 import { Mempool } from './mempool.js'
 import { encodeCertifiedHeader } from './messages.js'
 import { validateConsensusMessage } from './validation/consensus.js'
@@ -56,6 +57,8 @@ export interface ManagerOptions {
   commitTimeoutMs?: number
   /** Fault injection for tests and research only (src/node/faults.ts); none in production. */
   hooks?: ManagerHooks
+  /** Metrics hooks (src/node/ops); none by default. */
+  metrics?: NodeMetrics
 }
 
 export interface SubmitResult {
@@ -82,6 +85,7 @@ export class ManagerNode {
   private readonly driver: ConsensusDriver
   private readonly blockSync: BlockSync
   private readonly repair: BlobRepair
+  private readonly metrics: NodeMetrics
   private stopped = false
 
   constructor (opts: ManagerOptions) {
@@ -92,6 +96,7 @@ export class ManagerNode {
     this.blobs = opts.blobs
     this.log = opts.log
     this.hooks = opts.hooks ?? {}
+    this.metrics = opts.metrics ?? noopMetrics
     this.topics = topics(opts.genesis.chainId)
     this.app = new Application({ genesis: opts.genesis, self: opts.self, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir })
     this.waiters = new Waiters(opts.commitTimeoutMs ?? 30_000, (key) => this.app.committed.txs.get(key))
@@ -102,7 +107,7 @@ export class ManagerNode {
       sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString())),
       query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h) }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))
-    })
+    }, this.metrics)
     this.net.syncService = this.services.sync
     this.wal = new Wal(opts.chain.kv)
     const keys = opts.genesis.managers.map((m) => m.sigPublicKey)
@@ -169,6 +174,10 @@ export class ManagerNode {
   /** Consensus signatures verified with ML-DSA, and repeats answered from memory (each signature is verified once). */
   get signatureStats (): { verified: number, remembered: number } { return { ...this.verifier.stats } }
 
+  /** Bytes of the txs in the mempool, and committed records (metrics). */
+  get mempoolBytes (): number { return this.app.mempool.bytes }
+  get recordCount (): number { return this.app.committed.records.size }
+
   /** The PBFT app port (deterministic validation of a proposed block), as the replicas run it. */
   validateProposal (height: number, value: Value, parentHash: Uint8Array): ValidateResult {
     return this.app.validateProposal(height, value, parentHash)
@@ -200,7 +209,7 @@ export class ManagerNode {
   }
 
   private async admit (s: Parameters<Application['admit']>[0]): Promise<void> {
-    if (await this.app.admit(s)) this.feed({ type: 'mempool', now: Date.now(), size: this.app.mempool.size })
+    if (await this.app.admit(s)) { this.metrics.txAdmitted(s.txBytes); this.feed({ type: 'mempool', now: Date.now(), size: this.app.mempool.size }) }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -210,6 +219,7 @@ export class ManagerNode {
     const out = await this.app.commit(value, cert, this.wal.decidedOps(cert.height))
     for (const key of out.keys) this.waiters.committed(key, out.height)
     for (const d of out.dropped) this.waiters.failed(d.key, d.err)
+    this.metrics.blockCommitted(out.block, cert.view, out.keys, out.dropped.map((d) => d.key))
     if (headerPublishers(out.height, cert.view, this.genesis.managers.length).includes(this.self)) {
       this.net.publish(this.topics.headers, encodeCertifiedHeader(out.block.header, cert))
     }

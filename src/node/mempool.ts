@@ -35,6 +35,8 @@ export class Mempool {
   constructor (capacity = 20_000) { this.capacity = capacity }
 
   get size (): number { return this.items.size }
+  /** Bytes of the pending txs (metrics; O(size)). */
+  get bytes (): number { let n = 0; for (const s of this.items.values()) n += s.txBytes.length; return n }
   static key (txBytes: Uint8Array): string { return toHex(sha256(txBytes)) }
   has (txBytes: Uint8Array): boolean { return this.items.has(Mempool.key(txBytes)) }
   hasKey (key: string): boolean { return this.items.has(key) }

@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
 import { genesisHeader } from '../blocks/index.js'
 import { equalBytes, loadPqBackend, type PqBackendName } from '../crypto/index.js'
 import { startAdminServer } from './backup.js'
@@ -29,6 +30,8 @@ import { faultHooks, type Byzantine } from './faults.js'
 import { quietLog, type Logger } from './log.js'
 import { ManagerNode } from './manager.js'
 import { startHeliaBitswap, type HeliaServer } from './helia.js'
+import { observeTopicValidators } from './ops/gossip.js'
+import { noopMetrics, type NodeMetrics } from './ops/node-metrics.js'
 import { filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource } from './peer-allow.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
 
@@ -75,6 +78,10 @@ export interface NodeConfig {
   headerStore?: 'level' | 'memory'
   /** Fault injection (tests, research): a Byzantine manager (src/node/faults.ts). */
   byzantine?: Byzantine
+  /** Metrics hooks (src/node/ops, `pqmed node --ops-port`); none by default. */
+  metrics?: NodeMetrics
+  /** libp2p's own metrics go into this prom-client registry (one node per process; libp2p.ts). */
+  metricsRegistry?: Registry
 }
 
 export interface RunningNode {
@@ -162,7 +169,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     loopback: cfg.loopback ?? false,
     maxGossipBytes: cfg.role === 'manager' ? 2 * MAX_BLOCK_BYTES : 1024 * 1024,
     meshDegree: cfg.role === 'manager' ? 6 : 4,
-    maxConnections: cfg.maxConnections ?? (cfg.role === 'manager' ? MANAGER_MAX_CONNECTIONS : undefined)
+    maxConnections: cfg.maxConnections ?? (cfg.role === 'manager' ? MANAGER_MAX_CONNECTIONS : undefined),
+    metricsRegistry: cfg.metricsRegistry
   })
   if (allow !== undefined) {
     // a peer taken off the list loses its connections (new ones are refused by the gater)
@@ -171,6 +179,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     }
   }
   await host.start()
+  const metrics = cfg.metrics ?? noopMetrics
+  if (cfg.metrics !== undefined) observeTopicValidators(host.services.pubsub.topicValidators, metrics)
 
   let manager: ManagerNode | undefined
   let light: LightNode | undefined
@@ -183,13 +193,13 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
       blobs = await BlobStore.open(join(cfg.dataDir, 'blobs'))
       const hooks = cfg.byzantine === undefined ? undefined : faultHooks(cfg.byzantine, { genesis: g, self, pq, sigSecretKey, log })
-      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, hooks })
+      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, hooks, metrics })
       await manager.start()
       const m = manager; const c = chain; const b = blobs
       helia = await startHeliaBitswap(host, { committed: async (h) => (await c.blobOwner(h)) !== undefined, stored: async (h) => await b.has(h), read: async (h) => await m.readBlob(h) })
     } else {
       kv = cfg.headerStore === 'memory' ? new MemKv() : await Kv.open(join(cfg.dataDir, 'headers'))
-      light = new LightNode({ host, genesis: g, genesisHeader: gHeader, pq, kv, log })
+      light = new LightNode({ host, genesis: g, genesisHeader: gHeader, pq, kv, log, metrics })
       await light.start()
     }
   } catch (err) {

@@ -12,6 +12,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { NodeError, ReqRespError, nodeErrorCode } from './errors.js'
 import type { PqmedHost } from './libp2p.js'
+import type { ReqRespMetrics } from './ops/node-metrics.js'
 
 export { ReqRespError } from './errors.js'
 
@@ -24,6 +25,8 @@ export interface ReqRespOptions {
   handler?: ReqHandler
   /** At most this many requests served concurrently per inbound stream. */
   maxConcurrent?: number
+  /** Counts and times every call, both directions (default: none). */
+  metrics?: ReqRespMetrics
 }
 
 interface Pending {
@@ -87,7 +90,11 @@ export class ReqResp {
     ch.writing = ch.writing.then(async () => { await ch.lp.write(frame) }).catch((err: Error) => {
       this.dropChannel(peer, ch, new ReqRespError('TRANSPORT', err.message))
     })
-    return await result
+    const m = this.opts.metrics
+    if (m === undefined) return await result
+    const t0 = performance.now()
+    const done = (outcome: string): void => { m.reqresp(this.opts.protocol, method, 'out', outcome, (performance.now() - t0) / 1000, peer.toString()) }
+    return await result.then((r) => { done('ok'); return r }, (err: unknown) => { done(err instanceof ReqRespError ? err.code : 'ERROR'); throw err })
   }
 
   private async channel (peer: PeerId): Promise<Channel> {
@@ -171,11 +178,14 @@ export class ReqResp {
           const [id, method, params] = msg as [number, string, unknown]
           if (inFlight >= max) { reply([id, 1, { code: 'BUSY', message: 'too many concurrent requests' }]); continue }
           inFlight++
+          const t0 = performance.now()
+          const served = (outcome: string): void => { this.opts.metrics?.reqresp(this.opts.protocol, method, 'in', outcome, (performance.now() - t0) / 1000, connection.remotePeer.toString()) }
           handler(method, params, connection.remotePeer).then(
-            (result) => { reply([id, 0, result ?? null]) },
+            (result) => { served('ok'); reply([id, 0, result ?? null]) },
             (err: unknown) => {
               // a generic transport: any typed error's string code travels (the client maps unknown ones to REMOTE)
               const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'INTERNAL'
+              served(code)
               const data = err instanceof NodeError ? err.data : undefined
               reply([id, 1, { code, message: err instanceof Error ? err.message : String(err), ...(data !== undefined ? { data } : {}) }])
             }

@@ -80,7 +80,11 @@ export interface DispatcherOptions {
   /** The document whose schemas validate the params (and that `rpc.discover` returns). */
   document: OpenRpcDocument
   log: RpcLogger
+  /** Told of every request handled: its method (`unknown` for a name not in the API), code (0 = ok, else the JSON-RPC error code) and duration. */
+  observe?: RpcObserver
 }
+
+export type RpcObserver = (method: string, code: number, seconds: number) => void
 
 export class Dispatcher {
   private readonly backend: RpcBackend
@@ -89,12 +93,14 @@ export class Dispatcher {
   private readonly validators: Map<string, ParamsValidator>
   private readonly paramNames: Map<string, string[]>
   private discoverDocument: OpenRpcDocument
+  private readonly observe: RpcObserver | undefined
 
   constructor (backend: RpcBackend, opts: DispatcherOptions) {
     this.backend = backend
     this.document = opts.document
     this.discoverDocument = opts.document
     this.log = opts.log
+    this.observe = opts.observe
     this.validators = compileParamValidators(opts.document)
     this.paramNames = new Map(opts.document.methods.map((m) => [m.name, m.params.map((p) => p.name)]))
     const documented = opts.document.methods.map((m) => m.name).sort()
@@ -112,7 +118,12 @@ export class Dispatcher {
    * serialized response, or `undefined` for a notification.
    */
   async handle (req: unknown): Promise<string | undefined> {
+    const t0 = this.observe === undefined ? 0 : performance.now()
     const response = await this.respond(req)
+    if (this.observe !== undefined) {
+      const m = isObject(req) && typeof req.method === 'string' && this.validators.has(req.method) ? req.method : 'unknown'
+      this.observe(m, response !== undefined && 'error' in response ? response.error.code : 0, (performance.now() - t0) / 1000)
+    }
     if (response === undefined) return undefined
     try {
       return JSON.stringify(response)

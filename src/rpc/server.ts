@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { isExplorerPath, serveExplorer } from '../explorer/assets.js'
 import { RPC_ERRORS, type RpcBackend } from './backend.js'
-import { Dispatcher, topLevelError, type JsonRpcResponse, type RpcLogger } from './dispatch.js'
+import { Dispatcher, topLevelError, type JsonRpcResponse, type RpcLogger, type RpcObserver } from './dispatch.js'
 import { JSONRPC_ERRORS, openRpcDocument } from './openrpc.js'
 import { RateLimiter, type RateLimit } from './ratelimit.js'
 
@@ -27,6 +27,8 @@ export interface RpcServerOptions {
   rateLimit?: RateLimit | false
   /** Receives internal errors (with stacks, never sent to clients). Default: stderr. */
   log?: RpcLogger
+  /** Told of every JSON-RPC request handled (metrics): method, code (0 = ok) and duration. */
+  observe?: RpcObserver
   /** Time a client has to send the request line and headers. Default 10 s. Over it: HTTP 408, connection closed. */
   headersTimeoutMs?: number
   /** Time a client has to send a whole request (headers and body). Default 30 s. Over it: HTTP 408, connection closed. */
@@ -162,7 +164,7 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
   if (maxBuffered < maxBody) throw new RangeError('maxBufferedBytes must be at least maxBodyBytes')
   const limiter = opts.rateLimit === false ? undefined : new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT)
   const log = opts.log ?? stderrLog
-  const dispatcher = new Dispatcher(backend, { document: openRpcDocument(), log })
+  const dispatcher = new Dispatcher(backend, { document: openRpcDocument(), log, observe: opts.observe })
 
   const rateLimited = (res: ServerResponse, waitMs: number): void => {
     sendError(res, 429, topLevelError(RPC_ERRORS.RATE_LIMITED, { retryAfterMs: waitMs }), { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) })

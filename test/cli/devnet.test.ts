@@ -39,6 +39,17 @@ describe('cli: npm start (devnet)', function () {
     assert.equal((res.get('ehr_getRecord')?.result as { tx: { recordId: string } }).tx.recordId, seeded[0])
     assert.equal((res.get('ehr_verifyRecord')?.result as { valid: boolean }).valid, true)
     assert.ok((res.get('chain_status')?.result as { height: number }).height >= 1)
+    // issue 15: every node's operations server is in the banner; /metrics has live values, /readyz is 200 on every node
+    const ops = [...run.stdout.matchAll(/^ {2}(manager-\d|user-\d)\s+ops (http:\/\/127\.0\.0\.1:\d+)$/gm)]
+    assert.deepEqual(ops.map((m) => m[1]), urls)
+    for (const [, name, url] of ops) {
+      let ready: Response | undefined
+      for (let i = 0; i < 80 && ready?.status !== 200; i++) { if (i > 0) await new Promise((r) => setTimeout(r, 250)); ready = await fetch(`${url}/readyz`) }
+      assert.equal(ready?.status, 200, `${name}: ${await ready?.text()}`)
+    }
+    const metrics = await (await fetch(`${ops[4]?.[2] ?? ''}/metrics`)).text()
+    assert.match(metrics, /^pqmed_consensus_height\{role="user",node="user-0"\} [1-9]\d*$/m)
+    assert.match(metrics, /^pqmed_rpc_requests_total\{method="ehr_submitRecord",code="0",role="user",node="user-0"\} 4$/m)
     assert.equal(await run.stop(), 0, run.stderr)
     assert.match(run.stderr, /all nodes stopped/)
   })

@@ -63,7 +63,10 @@ describe('docker: Dockerfile, compose generator and the compiled image contents 
     const entry = instr('ENTRYPOINT')[0] ?? ''
     assert.deepEqual(JSON.parse(entry), ['node', '/app/bin/pqmed.js'])
     const health = instr('HEALTHCHECK')[0] ?? ''
-    assert.match(health, /node_info/)
+    // issue 15: the health check is the node's /healthz on its operations port (containers run --ops-port 9100)
+    assert.match(health, /\/healthz/)
+    assert.match(instr('ENV').join(' '), /PQMED_OPS_PORT=9100\b/)
+    assert.ok(exposed.has(9100), 'the operations port is exposed')
     const rpcEnv = /PQMED_RPC_PORT=(\d+)/.exec(instr('ENV').join(' '))
     assert.ok(rpcEnv !== null, 'the health check finds the RPC port in PQMED_RPC_PORT')
     for (const [name, s] of Object.entries(doc.services)) {

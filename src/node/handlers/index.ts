@@ -8,6 +8,7 @@ import { protocols } from '../genesis.js'
 import type { PqmedHost } from '../libp2p.js'
 import { MAX_FRAME_BYTES } from '../messages.js'
 import { ReqResp, type ReqHandler } from '../reqresp.js'
+import type { ReqRespMetrics } from '../ops/node-metrics.js'
 
 export { statusHandler } from './status.js'
 export { syncHandler } from './sync.js'
@@ -22,9 +23,9 @@ export class ManagerServices {
   readonly query: ReqResp
   readonly submit: ReqResp
 
-  constructor (host: PqmedHost, genesis: Genesis, handlers: ManagerHandlers) {
+  constructor (host: PqmedHost, genesis: Genesis, handlers: ManagerHandlers, metrics?: ReqRespMetrics) {
     const protos = protocols(genesis.chainId)
-    const mk = (protocol: string, handler: ReqHandler): ReqResp => new ReqResp(host, { protocol, maxBytes: MAX_FRAME_BYTES, timeoutMs: 10_000, handler })
+    const mk = (protocol: string, handler: ReqHandler): ReqResp => new ReqResp(host, { protocol, maxBytes: MAX_FRAME_BYTES, timeoutMs: 10_000, handler, metrics })
     this.status = mk(protos.status, handlers.status)
     this.sync = mk(protos.sync, handlers.sync)
     this.query = mk(protos.query, handlers.query)
