@@ -38,6 +38,7 @@ export class Mempool {
   static key (txBytes: Uint8Array): string { return toHex(sha256(txBytes)) }
   has (txBytes: Uint8Array): boolean { return this.items.has(Mempool.key(txBytes)) }
   hasKey (key: string): boolean { return this.items.has(key) }
+  get (key: string): Submission | undefined { return this.items.get(key) }
 
   /** A claim of `tx` (see `claimsOf`) that another pending tx already holds, if any. */
   conflict (tx: Tx, key: string): string | undefined {
