@@ -79,6 +79,8 @@ export async function startNode (bin: string, name: string, args: string[], flag
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${name} exited with ${code}: ${stderr.join('')}`)) })
   })
   child.stdout?.resume()
+  // a node that dies during a run says why (the run then fails on a refused connection)
+  child.once('exit', (code, signal) => { if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') process.stderr.write(`${name} exited (${code ?? signal ?? ''}):\n${stderr.join('').slice(-4000)}\n`) })
   return { name, child, rpc, stderr }
 }
 

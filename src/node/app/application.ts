@@ -117,7 +117,7 @@ export class Application {
         return raw === undefined ? undefined : decodeStoredRecord(raw).tx
       },
       patientKey: async (id) => this.committed.patients.get(toHex(id)),
-      txCommitted: async (b) => this.committed.txs.has(toHex(sha256(b))),
+      txCommitted: async (b) => this.committed.txs.has(Mempool.key(b)),
       labelCommitted: async (label) => this.labelCommitted(label)
     }
   }
@@ -153,7 +153,7 @@ export class Application {
     // refuses such pairs; this keeps a block applicable whatever the mempool holds)
     const claimed = new Set<string>()
     const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => {
-      if (!this.stillValid(s.tx)) return true
+      if (!this.stillValid(s.tx, Mempool.key(s.txBytes))) return true
       const cs = claimsOf(s.tx)
       if (cs.some((c) => claimed.has(c))) return true
       for (const c of cs) claimed.add(c)
@@ -178,7 +178,7 @@ export class Application {
 
   /** Whether a tx can still go into the next block (not committed meanwhile, no label committed meanwhile, dependencies present). */
   stillValid (tx: Tx, key?: string): boolean {
-    if (this.committed.txs.has(key ?? toHex(sha256(encodeTx(tx))))) return false
+    if (this.committed.txs.has(key ?? Mempool.key(encodeTx(tx)))) return false
     if (tx.type === 'record') {
       return !this.committed.records.has(toHex(tx.recordId)) && !tx.indexUpdates.some((u) => this.labelCommitted(u.label))
     }
