@@ -110,6 +110,24 @@ function phaseProfile (slices: ProfileSlice[], records: number): PhaseProfile {
   }
 }
 
+/**
+ * One submission with `wait: true`. A connection the server closed under the client (a keep-alive
+ * socket reused as the server times it out: seen on a heavily loaded machine, where the client's
+ * timers run late) is retried: resubmitting is harmless, and a tx committed meanwhile is answered
+ * DUPLICATE with `committed: true`.
+ */
+async function submitWait (url: string, submission: string, timeoutMs: number): Promise<{ status: string }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await rpc<{ status: string }>(url, 'ehr_submitRecord', { submission, wait: true }, timeoutMs)
+    } catch (err) {
+      if (attempt > 0 && /already committed/.test((err as Error).message)) return { status: 'committed' }
+      if (attempt >= 3 || !(err instanceof TypeError && /fetch failed/.test(err.message))) throw err
+      process.stderr.write(`  (a submission's connection was closed: ${String((err as { cause?: unknown }).cause ?? err)}; retried)\n`)
+    }
+  }
+}
+
 async function submitAll (urls: string[], subs: string[]): Promise<number> {
   let next = 0
   const t0 = performance.now()
@@ -117,7 +135,7 @@ async function submitAll (urls: string[], subs: string[]): Promise<number> {
     for (;;) {
       const i = next++
       if (i >= subs.length) return
-      const r = await rpc<{ status: string }>(urls[i % urls.length]!, 'ehr_submitRecord', { submission: subs[i], wait: true }, 180_000)
+      const r = await submitWait(urls[i % urls.length]!, subs[i]!, 180_000)
       if (r.status !== 'committed') throw new Error(`record ${i} not committed`)
     }
   }))
@@ -158,7 +176,7 @@ async function runOnce (checkout: Checkout, variant: Run['variant'], round: numb
       const pending: Array<Promise<void>> = []
       for (let k = 0; k < LIGHT; k++) {
         const start = performance.now()
-        pending.push(rpc<{ status: string }>(urls[k % urls.length]!, 'ehr_submitRecord', { submission: subs[N + k], wait: true }, 60_000).then(() => { lat.push(performance.now() - start) }))
+        pending.push(submitWait(urls[k % urls.length]!, subs[N + k]!, 60_000).then(() => { lat.push(performance.now() - start) }))
         await new Promise((r) => setTimeout(r, INTERVAL))
       }
       await Promise.all(pending)
