@@ -128,6 +128,9 @@ async function submitWait (url: string, submission: string, timeoutMs: number): 
   }
 }
 
+type PqBackendLike = Awaited<ReturnType<typeof loadPqBackend>>
+type DoctorClass = new (pq: PqBackendLike, keys: { id: Uint8Array, sigSecretKey: Uint8Array }, consortiumKey: Uint8Array) => { record: (rng: () => number, patient: number) => { bytes: Uint8Array } }
+
 async function submitAll (urls: string[], subs: string[]): Promise<number> {
   let next = 0
   const t0 = performance.now()
@@ -240,20 +243,30 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 try {
   // One set of identities and pre-signed records for every run: each run gets fresh data dirs and ports.
   const files = await createDevnet({ chainId: 'pqmed-bench', managers: MANAGERS, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1', params })
-  const pq = await loadPqBackend()
   const id = await loadIdentity(files.doctors[0]!)
-  const doctor = new SimulatedDoctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, new Uint8Array(32).fill(1))
-  const rng = seededRng(42)
   const total = N + LIGHT + (DOWN > 0 ? N : 0)
+  const sign = (pq: PqBackendLike, Doctor: DoctorClass, rng: () => number): string[] => {
+    const doctor = new Doctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, new Uint8Array(32).fill(1))
+    return Array.from({ length: total }, (_, i) => Buffer.from(doctor.record(rng, i % 500).bytes).toString('base64'))
+  }
   process.stderr.write(`signing ${total} records...\n`)
-  const subs = Array.from({ length: total }, (_, i) => Buffer.from(doctor.record(rng, i % 500).bytes).toString('base64'))
+  const subs = new Map<Checkout, string[]>([[current, sign(await loadPqBackend(), SimulatedDoctor, seededRng(42))]])
+  if (baseline !== null) {
+    // The baseline's own client code signs its records (same doctor, seed and patients): the tx
+    // format may have changed since (b5afef6's record tx has no 'owner' field, for one).
+    process.stderr.write(`signing ${total} records with ${baseline.commit.slice(0, 8)}'s client code...\n`)
+    const client = await import(join(baseline.dir, 'src/client/simulated-doctor.ts')) as { SimulatedDoctor: DoctorClass }
+    const synthetic = await import(join(baseline.dir, 'src/client/synthetic.ts')) as { seededRng: typeof seededRng }
+    const crypto = await import(join(baseline.dir, 'src/crypto/index.ts')) as { loadPqBackend: () => Promise<PqBackendLike> }
+    subs.set(baseline, sign(await crypto.loadPqBackend(), client.SimulatedDoctor, synthetic.seededRng(42)))
+  }
 
   const runs: Run[] = []
   for (let r = 1; r <= ROUNDS; r++) {
     const order: Array<[Checkout, Run['variant']]> = [[current, 'new']]
     if (baseline !== null) order.push([baseline, 'baseline'])
     if (r % 2 === 0) order.reverse()
-    for (const [c, v] of order) runs.push(await runOnce(c, v, r, files, subs))
+    for (const [c, v] of order) runs.push(await runOnce(c, v, r, files, subs.get(c)!))
   }
 
   const summary = (variant: Run['variant']): Record<string, number | string | null> | null => {
