@@ -38,10 +38,10 @@ export class ManagerNet {
    * Asks manager `to` for the txs with these hashes (hex) over `/sync/1 txs`: each answer is the
    * tx's bytes or null. Throws if `to` is not connected or does not answer in time.
    */
-  async fetchTxs (to: number, keys: string[]): Promise<Array<Uint8Array | null>> {
+  async fetchTxs (to: number, keys: string[], timeoutMs = 5000): Promise<Array<Uint8Array | null>> {
     const peer = this.host.getConnections().find((c) => c.remotePeer.toString() === this.managerPeers[to])?.remotePeer
     if (peer === undefined || this.syncService === undefined) throw new Error(`manager ${to} is not connected`)
-    const res = await this.syncService.request(peer, 'txs', { hashes: keys.map(fromHex) }, 5000)
+    const res = await this.syncService.request(peer, 'txs', { hashes: keys.map(fromHex) }, timeoutMs)
     if (!Array.isArray(res) || res.length !== keys.length) throw new Error('the answer is not one entry per hash asked for')
     return res.map((b) => b instanceof Uint8Array ? b : null)
   }

@@ -99,14 +99,14 @@ export class ManagerNode {
     this.net = new ManagerNet(opts.host, opts.genesis, opts.self, opts.log)
     this.app = new Application({
       genesis: opts.genesis, self: opts.self, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir,
-      fetchTxs: async (from, keys) => await this.net.fetchTxs(from, keys)
+      fetchTxs: async (from, keys, timeoutMs) => await this.net.fetchTxs(from, keys, timeoutMs)
     })
     this.waiters = new Waiters(opts.commitTimeoutMs ?? 30_000, (key) => this.app.committed.txs.get(key))
     const managerPeers = new Set(opts.genesis.managers.filter((_, i) => i !== opts.self).map((m) => m.peerId))
     this.services = new ManagerServices(opts.host, opts.genesis, {
       status: statusHandler(opts.chain, opts.self),
-      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString()), (keys) => {
-        const bodies = keys.map((k) => this.app.txBytes(k))
+      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString()), async (keys) => {
+        const bodies = await this.app.txBytes(keys)
         return this.hooks.serveTxs?.(keys, bodies) ?? bodies
       }),
       query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h) }),
@@ -215,10 +215,25 @@ export class ManagerNode {
     const key = toHex(value.hash)
     let fetching = this.fetching.get(key)
     if (fetching === undefined) {
-      fetching = this.app.fetchTxs(msg.from, missing).then(() => {}, () => {}).finally(() => { this.fetching.delete(key) })
+      fetching = this.complete(msg.from, value).catch(() => {}).finally(() => { this.fetching.delete(key) })
       this.fetching.set(key, fetching)
     }
     void fetching.then(() => { this.feed({ type: 'message', now: Date.now(), msg }) })
+  }
+
+  /**
+   * Gets the txs of `value` this manager lacks: asks `from` again after a failure or a partial
+   * answer (gossip delivers a message once: this is the replica's one chance to vote for it), and
+   * meanwhile takes those that arrive by tx gossip. Gives up after the view-change timeout.
+   */
+  private async complete (from: number, value: Value): Promise<void> {
+    const deadline = Date.now() + this.genesis.params.viewChangeTimeout
+    for (;;) {
+      const missing = this.app.missingTxs(value)
+      if (missing.length === 0 || this.stopped || Date.now() >= deadline) return
+      if (await this.app.fetchTxs(from, missing, Math.max(100, deadline - Date.now())) === 0) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   }
 
   private async onTxGossip (data: Uint8Array): Promise<Validation<unknown>> {

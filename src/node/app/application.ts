@@ -42,7 +42,7 @@ export interface ApplicationOptions {
    * Asks manager `from` for the txs with these hashes (hex); each answer is the tx's bytes or
    * null. Bodies are checked here (hash, decoding), never trusted.
    */
-  fetchTxs?: (from: number, keys: string[]) => Promise<Array<Uint8Array | null>>
+  fetchTxs?: (from: number, keys: string[], timeoutMs?: number) => Promise<Array<Uint8Array | null>>
 }
 
 /** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
@@ -266,10 +266,29 @@ export class Application {
   /** A pending or held tx by hash (hex): the mempool's, or a body kept in `bodies`. */
   private tx (key: string): Tx | undefined { return this.mempool.get(key)?.tx ?? this.bodies.get(key) }
 
-  /** The canonical bytes of a tx this manager holds (served to a replica that lacks it), or null. */
-  txBytes (key: string): Uint8Array | null {
-    const tx = this.tx(key)
-    return tx === undefined ? null : encodeTx(tx)
+  /**
+   * The canonical bytes of txs this manager holds, by hash (served to a replica that lacks them),
+   * null for each it does not: pending or in a block it built or validated, or committed (read from
+   * the stored block: a restarted manager completes a decided compact block from its WAL this way;
+   * at most 16 blocks are read per request).
+   */
+  async txBytes (keys: string[]): Promise<Array<Uint8Array | null>> {
+    const out = keys.map((k) => { const tx = this.tx(k); return tx === undefined ? null : encodeTx(tx) })
+    const byHeight = new Map<number, number[]>()
+    keys.forEach((k, i) => {
+      const h = out[i] === null ? this.committed.txs.get(k) : undefined
+      if (h !== undefined && (byHeight.has(h) || byHeight.size < 16)) byHeight.set(h, [...(byHeight.get(h) ?? []), i])
+    })
+    for (const [h, idx] of byHeight) {
+      const block = await this.chain.block(h)
+      if (block === undefined) continue
+      const ks = txKeys(block)
+      for (const i of idx) {
+        const j = ks.indexOf(keys[i] as string)
+        if (j >= 0) out[i] = encodeTx(block.txs[j] as Tx)
+      }
+    }
+    return out
   }
 
   /**
@@ -311,11 +330,11 @@ export class Application {
    * hash asked for, else it is dropped (and logged). Returns how many are still missing. A fetched
    * body is validated like any tx of a proposal (signatures, committed state) by `validateProposal`.
    */
-  async fetchTxs (from: number, keys: string[]): Promise<number> {
+  async fetchTxs (from: number, keys: string[], timeoutMs?: number): Promise<number> {
     const want = keys.filter((k) => this.tx(k) === undefined)
     if (want.length === 0 || this.opts.fetchTxs === undefined) return want.length
     let answers: Array<Uint8Array | null>
-    try { answers = await this.opts.fetchTxs(from, want) } catch (err) {
+    try { answers = await this.opts.fetchTxs(from, want, timeoutMs) } catch (err) {
       this.opts.log.warn(`manager ${from} did not supply ${want.length} tx bodies: ${(err as Error).message}`)
       return want.length
     }

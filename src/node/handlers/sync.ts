@@ -6,8 +6,8 @@
  *   `send`: a NEW-VIEW handed to a manager that lags a view behind), validated and fed like a
  *   gossiped one;
  * - `txs {hashes}` → for each tx hash (SHA-256 of the encoded tx), the tx's bytes if this manager
- *   holds it (pending or in a block it proposed or validated), else null: a replica that lacks
- *   some txs of a compact PRE-PREPARE fetches them from the proposer before voting.
+ *   holds it (pending, in a block it proposed or validated, or committed), else null: a replica
+ *   that lacks some txs of a compact PRE-PREPARE fetches them from the proposer before voting.
  *
  * `consensus` and `txs` are answered to other genesis managers only.
  */
@@ -24,12 +24,12 @@ import type { ReqHandler } from '../reqresp.js'
  * messages directly; an admitted user node could otherwise make a manager verify an ML-DSA
  * signature per request, outside gossip's peer scoring.
  */
-export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean, txBytes: (keys: string[]) => Array<Uint8Array | null> = (keys) => keys.map(() => null)): ReqHandler {
+export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean, txBytes: (keys: string[]) => Promise<Array<Uint8Array | null>> = async (keys) => keys.map(() => null)): ReqHandler {
   return async (method, params, from) => {
     if (method === 'txs') {
       if (!isManager(from)) throw new NodeError('FORBIDDEN', 'only managers fetch tx bodies')
       const p = obj(params, 'params')
-      return txBytes(list(p.hashes, 'hashes', MAX_BLOCK_TXS, (h, i) => toHex(bytes(h, `hashes[${i}]`, 32))))
+      return await txBytes(list(p.hashes, 'hashes', MAX_BLOCK_TXS, (h, i) => toHex(bytes(h, `hashes[${i}]`, 32))))
     }
     if (method === 'consensus') {
       if (!isManager(from)) throw new NodeError('FORBIDDEN', 'only managers send consensus messages directly')

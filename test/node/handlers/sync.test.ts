@@ -36,7 +36,7 @@ describe('node/handlers: sync', () => {
     const manager = { toString: () => 'manager-1' } as unknown as PeerId
     const user = { toString: () => 'user-7' } as unknown as PeerId
     const held = new Map([['11'.repeat(32), new Uint8Array([9, 9])]])
-    const handle = syncHandler(chain, () => {}, (peer) => peer.toString() === 'manager-1', (keys) => keys.map((k) => held.get(k) ?? null))
+    const handle = syncHandler(chain, () => {}, (peer) => peer.toString() === 'manager-1', async (keys) => keys.map((k) => held.get(k) ?? null))
     const hashes = [new Uint8Array(32).fill(0x11), new Uint8Array(32).fill(0x22)]
     assert.deepEqual(await handle('txs', { hashes }, manager), [new Uint8Array([9, 9]), null])
     await assert.rejects(handle('txs', { hashes }, user), (e: unknown) => e instanceof NodeError && e.code === 'FORBIDDEN')
