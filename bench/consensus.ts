@@ -111,10 +111,10 @@ function phaseProfile (slices: ProfileSlice[], records: number): PhaseProfile {
 }
 
 /**
- * One submission with `wait: true`. A connection the server closed under the client (a keep-alive
- * socket reused as the server times it out: seen on a heavily loaded machine, where the client's
- * timers run late) is retried: resubmitting is harmless, and a tx committed meanwhile is answered
- * DUPLICATE with `committed: true`.
+ * One submission with `wait: true`. A connection the server closed under the client, or a
+ * `NOT_COMMITTED` answer (the node's 30 s wait ran out: both seen on a heavily loaded machine) is
+ * retried, at most 3 times: resubmitting is harmless, and a tx committed meanwhile is answered
+ * DUPLICATE with `committed: true`. The retries are counted in the phase's time.
  */
 async function submitWait (url: string, submission: string, timeoutMs: number): Promise<{ status: string }> {
   for (let attempt = 0; ; attempt++) {
@@ -122,8 +122,9 @@ async function submitWait (url: string, submission: string, timeoutMs: number): 
       return await rpc<{ status: string }>(url, 'ehr_submitRecord', { submission, wait: true }, timeoutMs)
     } catch (err) {
       if (attempt > 0 && /already committed/.test((err as Error).message)) return { status: 'committed' }
-      if (attempt >= 3 || !(err instanceof TypeError && /fetch failed/.test(err.message))) throw err
-      process.stderr.write(`  (a submission's connection was closed: ${String((err as { cause?: unknown }).cause ?? err)}; retried)\n`)
+      const notCommitted = (err as { rpcCode?: number }).rpcCode === -32040 // NOT_COMMITTED in time: pending, resubmitting is safe
+      if (attempt >= 3 || !(notCommitted || (err instanceof TypeError && /fetch failed/.test(err.message)))) throw err
+      process.stderr.write(`  (${notCommitted ? 'a submission not committed within the node\'s wait' : `a submission's connection was closed: ${String((err as { cause?: unknown }).cause ?? err)}`}; retried)\n`)
     }
   }
 }
