@@ -110,6 +110,28 @@ function phaseProfile (slices: ProfileSlice[], records: number): PhaseProfile {
   }
 }
 
+/**
+ * One submission with `wait: true`. A connection the server closed under the client, or a
+ * `NOT_COMMITTED` answer (the node's 30 s wait ran out: both seen on a heavily loaded machine) is
+ * retried, at most 3 times: resubmitting is harmless, and a tx committed meanwhile is answered
+ * DUPLICATE with `committed: true`. The retries are counted in the phase's time.
+ */
+async function submitWait (url: string, submission: string, timeoutMs: number): Promise<{ status: string }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await rpc<{ status: string }>(url, 'ehr_submitRecord', { submission, wait: true }, timeoutMs)
+    } catch (err) {
+      if (attempt > 0 && /already committed/.test((err as Error).message)) return { status: 'committed' }
+      const notCommitted = (err as { rpcCode?: number }).rpcCode === -32040 // NOT_COMMITTED in time: pending, resubmitting is safe
+      if (attempt >= 3 || !(notCommitted || (err instanceof TypeError && /fetch failed/.test(err.message)))) throw err
+      process.stderr.write(`  (${notCommitted ? 'a submission not committed within the node\'s wait' : `a submission's connection was closed: ${String((err as { cause?: unknown }).cause ?? err)}`}; retried)\n`)
+    }
+  }
+}
+
+type PqBackendLike = Awaited<ReturnType<typeof loadPqBackend>>
+type DoctorClass = new (pq: PqBackendLike, keys: { id: Uint8Array, sigSecretKey: Uint8Array }, consortiumKey: Uint8Array) => { record: (rng: () => number, patient: number) => { bytes: Uint8Array } }
+
 async function submitAll (urls: string[], subs: string[]): Promise<number> {
   let next = 0
   const t0 = performance.now()
@@ -117,7 +139,7 @@ async function submitAll (urls: string[], subs: string[]): Promise<number> {
     for (;;) {
       const i = next++
       if (i >= subs.length) return
-      const r = await rpc<{ status: string }>(urls[i % urls.length]!, 'ehr_submitRecord', { submission: subs[i], wait: true }, 180_000)
+      const r = await submitWait(urls[i % urls.length]!, subs[i]!, 180_000)
       if (r.status !== 'committed') throw new Error(`record ${i} not committed`)
     }
   }))
@@ -158,7 +180,7 @@ async function runOnce (checkout: Checkout, variant: Run['variant'], round: numb
       const pending: Array<Promise<void>> = []
       for (let k = 0; k < LIGHT; k++) {
         const start = performance.now()
-        pending.push(rpc<{ status: string }>(urls[k % urls.length]!, 'ehr_submitRecord', { submission: subs[N + k], wait: true }, 60_000).then(() => { lat.push(performance.now() - start) }))
+        pending.push(submitWait(urls[k % urls.length]!, subs[N + k]!, 60_000).then(() => { lat.push(performance.now() - start) }))
         await new Promise((r) => setTimeout(r, INTERVAL))
       }
       await Promise.all(pending)
@@ -222,20 +244,30 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 try {
   // One set of identities and pre-signed records for every run: each run gets fresh data dirs and ports.
   const files = await createDevnet({ chainId: 'pqmed-bench', managers: MANAGERS, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1', params })
-  const pq = await loadPqBackend()
   const id = await loadIdentity(files.doctors[0]!)
-  const doctor = new SimulatedDoctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, new Uint8Array(32).fill(1))
-  const rng = seededRng(42)
   const total = N + LIGHT + (DOWN > 0 ? N : 0)
+  const sign = (pq: PqBackendLike, Doctor: DoctorClass, rng: () => number): string[] => {
+    const doctor = new Doctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, new Uint8Array(32).fill(1))
+    return Array.from({ length: total }, (_, i) => Buffer.from(doctor.record(rng, i % 500).bytes).toString('base64'))
+  }
   process.stderr.write(`signing ${total} records...\n`)
-  const subs = Array.from({ length: total }, (_, i) => Buffer.from(doctor.record(rng, i % 500).bytes).toString('base64'))
+  const subs = new Map<Checkout, string[]>([[current, sign(await loadPqBackend(), SimulatedDoctor, seededRng(42))]])
+  if (baseline !== null) {
+    // The baseline's own client code signs its records (same doctor, seed and patients): the tx
+    // format may have changed since (b5afef6's record tx has no 'owner' field, for one).
+    process.stderr.write(`signing ${total} records with ${baseline.commit.slice(0, 8)}'s client code...\n`)
+    const client = await import(join(baseline.dir, 'src/client/simulated-doctor.ts')) as { SimulatedDoctor: DoctorClass }
+    const synthetic = await import(join(baseline.dir, 'src/client/synthetic.ts')) as { seededRng: typeof seededRng }
+    const crypto = await import(join(baseline.dir, 'src/crypto/index.ts')) as { loadPqBackend: () => Promise<PqBackendLike> }
+    subs.set(baseline, sign(await crypto.loadPqBackend(), client.SimulatedDoctor, synthetic.seededRng(42)))
+  }
 
   const runs: Run[] = []
   for (let r = 1; r <= ROUNDS; r++) {
     const order: Array<[Checkout, Run['variant']]> = [[current, 'new']]
     if (baseline !== null) order.push([baseline, 'baseline'])
     if (r % 2 === 0) order.reverse()
-    for (const [c, v] of order) runs.push(await runOnce(c, v, r, files, subs))
+    for (const [c, v] of order) runs.push(await runOnce(c, v, r, files, subs.get(c)!))
   }
 
   const summary = (variant: Run['variant']): Record<string, number | string | null> | null => {

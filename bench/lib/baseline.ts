@@ -60,6 +60,8 @@ export interface NodeProc {
 
 /** Every node process started and not yet exited (ready or not), for `stopAllNodes`. */
 const children = new Set<ChildProcess>()
+/** Processes `stopNode` was asked to stop (their exit is expected). */
+const stopped = new WeakSet<ChildProcess>()
 
 /** Starts `node [flags] BIN node ARGS` and waits for its `{"event":"ready"}` line. */
 export async function startNode (bin: string, name: string, args: string[], flags: string[], timeoutMs = 90_000): Promise<NodeProc> {
@@ -79,11 +81,14 @@ export async function startNode (bin: string, name: string, args: string[], flag
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${name} exited with ${code}: ${stderr.join('')}`)) })
   })
   child.stdout?.resume()
+  // a node that dies during a run says why (the run then fails on a refused connection)
+  child.once('exit', (code, signal) => { if (signal !== 'SIGTERM' && !stopped.has(child)) process.stderr.write(`${name} exited (${code ?? signal ?? ''}):\n${stderr.join('').slice(-4000)}\n`) })
   return { name, child, rpc, stderr }
 }
 
 /** SIGCONT (in case it was paused), then SIGTERM and wait (SIGKILL after 15 s): a clean exit writes its CPU profile. */
 export async function stopNode (p: NodeProc): Promise<void> {
+  stopped.add(p.child)
   if (p.child.exitCode !== null || p.child.signalCode !== null) return
   await new Promise<void>((resolve) => {
     const t = setTimeout(() => { p.child.kill('SIGKILL') }, 15_000)

@@ -11,6 +11,7 @@
  * - `certificate.ts` — `quorumSize`, `verifyCertificate`.
  * - `light.ts` — `verifyHeaderLink`, `verifyHeaderChain` (light-client sequential verification).
  * - `builder.ts` — `buildBlock`, per-tx and per-index-update inclusion proofs and their checks.
+ * - `proposal.ts` — the compact block of a PRE-PREPARE (header + tx hashes), `encodeBlockFromParts`.
  *
  * Validators and verifiers return a `Check` (`{ ok: true }` or `{ ok: false, code, reason, at? }`)
  * and never throw on bad input; codecs and builders throw `BlockError`.
@@ -48,3 +49,4 @@ export * from './certificate.js'
 export * from './light.js'
 export * from './builder.js'
 export { encodeSubmission } from './submission.js'
+export { encodeCompactBlock, decodeCompactBlock, encodeBlockFromParts, compactOf, MAX_COMPACT_BLOCK_BYTES, type CompactBlock } from './proposal.js'

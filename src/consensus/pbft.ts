@@ -145,6 +145,9 @@ export class Pbft {
   private nextRetransmit = Infinity
   private lastPrePrepareAt = -Infinity
   private throttleUntil = -Infinity
+  /** When this node decided its last height, and whether its mempool was seen empty since (see `proposeNotBefore`). */
+  private decidedAt = -Infinity
+  private idleSinceDecided = true
   private building: { height: number, view: number, at: number } | null = null
   private future = new Map<number, ConsensusMessage[]>()
   /** Highest height each other manager was seen working on (validly signed messages only). */
@@ -209,6 +212,7 @@ export class Pbft {
           case 'proposal-built': this.onProposalBuilt(event.height, event.view, event.value); break
           case 'mempool':
             this.mempoolSize = Number.isSafeInteger(event.size) && event.size > 0 ? event.size : 0
+            if (this.mempoolSize === 0) this.idleSinceDecided = true
             this.maybePropose()
             break
           case 'sync-block': this.onSyncBlock(event.value, event.certificate); break
@@ -322,8 +326,15 @@ export class Pbft {
     return this.leaderOf(this.view) === this.self
   }
 
+  /**
+   * While records keep coming (the mempool was not seen empty since the last decision), a proposal
+   * waits `blockInterval` after the last pre-prepare seen and after that decision, so records
+   * submitted meanwhile share a block. After an idle spell the first record is proposed at once
+   * (finality at light load). `throttleUntil` spaces retries after a failed build.
+   */
   private proposeNotBefore (): number {
-    return Math.max(this.lastPrePrepareAt + this.timing.blockInterval, this.throttleUntil)
+    const spacing = this.idleSinceDecided ? -Infinity : Math.max(this.lastPrePrepareAt, this.decidedAt) + this.timing.blockInterval
+    return Math.max(spacing, this.throttleUntil)
   }
 
   private canPropose (): boolean {
@@ -628,6 +639,8 @@ export class Pbft {
     this.hs = newHeightState()
     this.building = null
     this.throttleUntil = -Infinity
+    this.decidedAt = this.now
+    this.idleSinceDecided = false
     this.resetViewTimers()
     this.syncAttempts = 0
     this.nextSyncAt = -Infinity

@@ -4,6 +4,8 @@
  * digest. Managers serve these blocks over bitswap (helia.ts) to the peers their gater admits.
  */
 import { LevelBlockstore } from 'blockstore-level'
+import { base32upper } from 'multiformats/bases/base32'
+import type { CID } from 'multiformats/cid'
 import { concatBytes, equalBytes, sha256 } from '../crypto/index.js'
 import { blobCid } from '../records/cid.js'
 import { registerStore, unregisterStore } from './store-registry.js'
@@ -18,9 +20,15 @@ export type BlobRead =
   /** The stored bytes did not hash to their key: they were deleted and are never served. */
   | { status: 'corrupt', actual: Uint8Array }
 
+/** The blockstore's LevelDB key of a CID (`blockstore-level`'s own encoding: `/` + base32upper of the multihash). */
+export function blockstoreKey (cid: CID): string { return `/${base32upper.encode(cid.multihash.bytes)}` }
+
 export class BlobStore {
   private readonly bs: LevelBlockstore
   private readonly dir: string
+  /** Puts waiting for the next batch: every put of one event-loop turn goes into one LevelDB batch. */
+  private pending: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+  private flush: Promise<void> | null = null
   private constructor (bs: LevelBlockstore, dir: string) { this.bs = bs; this.dir = dir }
 
   /** Opens the store in `dir`, registered for `pqmed backup` (./store-registry.ts). */
@@ -34,8 +42,25 @@ export class BlobStore {
   /** Stores a blob under its SHA-256; returns the hash. */
   async put (bytes: Uint8Array): Promise<Uint8Array> {
     const hash = sha256(bytes)
-    await this.bs.put(blobCid(hash), bytes)
+    await this.putChecked([{ hash, bytes }])
     return hash
+  }
+
+  /**
+   * Stores blobs whose SHA-256 the caller has just checked (a submission's ciphertexts against the
+   * hashes its tx commits to), without hashing them again. Puts made in the same event-loop turn
+   * share one LevelDB batch (one write instead of one per blob). A wrong hash would only make
+   * `read` find the copy corrupt and delete it.
+   */
+  async putChecked (blobs: ReadonlyArray<{ hash: Uint8Array, bytes: Uint8Array }>): Promise<void> {
+    for (const b of blobs) this.pending.push({ type: 'put', key: blockstoreKey(blobCid(b.hash)), value: b.bytes })
+    this.flush ??= new Promise<void>((resolve) => { setImmediate(resolve) }).then(async () => {
+      const ops = this.pending
+      this.pending = []
+      this.flush = null
+      await this.bs.db.batch(ops)
+    })
+    await this.flush
   }
 
   async has (hash: Uint8Array): Promise<boolean> { return await this.bs.has(blobCid(hash)) }

@@ -7,15 +7,20 @@
  * - `unchecked-labels`: admits and, when leader, proposes record txs whose index labels are
  *   already committed (as a manager without the label checks would); honest replicas must refuse
  *   such a proposal.
+ * - `deaf-tx`: drops every tx gossiped on `/tx/1` (not Byzantine: a replica the gossip missed), so
+ *   it must fetch the txs of each compact PRE-PREPARE from the proposer.
+ * - `withhold-txs` / `wrong-txs`: answers a replica's `/sync/1 txs` request with no tx bodies, or
+ *   with bodies that are not the ones asked for (another tx's bytes, or garbage); replicas that
+ *   lack them must not vote for its proposals.
  */
-import { buildBlock, decodeBlock, encodeBlock, headerHash } from '../blocks/index.js'
+import { decodeCompactBlock, encodeCompactBlock, headerHash } from '../blocks/index.js'
 import { prePrepareSignBytes, type ConsensusMessage } from '../consensus/index.js'
 import type { PqBackend } from '../crypto/index.js'
 import type { Genesis } from './genesis.js'
 import type { ManagerHooks } from './hooks.js'
 import type { Logger } from './log.js'
 
-export type Byzantine = 'equivocate' | 'unchecked-labels'
+export type Byzantine = 'equivocate' | 'unchecked-labels' | 'deaf-tx' | 'withhold-txs' | 'wrong-txs'
 
 export interface FaultContext {
   genesis: Genesis
@@ -28,14 +33,20 @@ export interface FaultContext {
 export function faultHooks (kind: Byzantine, ctx: FaultContext): ManagerHooks {
   ctx.log.warn(`FAULT INJECTION: this manager behaves byzantine (${kind}); tests and research only`)
   if (kind === 'unchecked-labels') return { labelCommitted: () => false }
+  if (kind === 'deaf-tx') return { txGossip: () => false }
+  if (kind === 'withhold-txs') return { serveTxs: (keys) => keys.map(() => null) }
+  if (kind === 'wrong-txs') {
+    // each answer is the body of the next tx asked for (a valid tx, the wrong hash), or garbage
+    return { serveTxs: (keys, bodies) => bodies.map((_, i) => (bodies.length > 1 ? bodies[(i + 1) % bodies.length] : null) ?? new Uint8Array([0xa0])) }
+  }
   return { broadcast: (msg, send) => msg.type === 'pre-prepare' && equivocate(ctx, msg, send) }
 }
 
 /** A second, conflicting block for the same (height, view): half the managers get each. */
 function equivocate (ctx: FaultContext, msg: Extract<ConsensusMessage, { type: 'pre-prepare' }>, send: (to: number, msg: ConsensusMessage) => void): boolean {
-  const block = decodeBlock(msg.value.bytes)
-  const alt = buildBlock({ ...block.header, indexStart: block.header.indexStart, txs: block.txs, time: block.header.time + 1 })
-  const altValue = { hash: headerHash(alt.header), bytes: encodeBlock(alt) }
+  const block = decodeCompactBlock(msg.value.bytes)
+  const header = { ...block.header, time: block.header.time + 1 }
+  const altValue = { hash: headerHash(header), bytes: encodeCompactBlock({ header, txHashes: block.txHashes }) }
   const altMsg = { ...msg, value: altValue, sig: ctx.pq.sign(prePrepareSignBytes(ctx.genesis.chainId, msg.height, msg.view, altValue.hash), ctx.sigSecretKey) }
   ctx.log.warn(`byzantine: equivocating at height ${msg.height} view ${msg.view}`)
   for (let i = 0; i < ctx.genesis.managers.length; i++) {

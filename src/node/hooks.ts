@@ -17,4 +17,8 @@ export interface ManagerHooks {
    * checks). The start replay and the commit itself always check.
    */
   labelCommitted?: (label: Uint8Array) => boolean
+  /** Whether this manager processes a tx gossiped on `/tx/1` (false: it behaves as if it never got it). */
+  txGossip?: () => boolean
+  /** Replaces the tx bodies this manager answers to a replica's `/sync/1 txs` request. */
+  serveTxs?: (keys: string[], bodies: Array<Uint8Array | null>) => Array<Uint8Array | null>
 }

@@ -1,6 +1,7 @@
 /** A manager's view of the other managers on libp2p: who is connected, gossip publishing, direct consensus messages. */
 import type { PeerId } from '@libp2p/interface'
 import { encodeMessage, type ConsensusMessage } from '../consensus/index.js'
+import { fromHex } from '../crypto/index.js'
 import type { Genesis } from './genesis.js'
 import type { PqmedHost } from './libp2p.js'
 import type { Logger } from './log.js'
@@ -31,6 +32,18 @@ export class ManagerNet {
     const peer = this.host.getConnections().find((c) => c.remotePeer.toString() === this.managerPeers[to])?.remotePeer
     if (peer === undefined || this.syncService === undefined) return
     this.syncService.request(peer, 'consensus', encodeMessage(msg), 5000).catch(() => {})
+  }
+
+  /**
+   * Asks manager `to` for the txs with these hashes (hex) over `/sync/1 txs`: each answer is the
+   * tx's bytes or null. Throws if `to` is not connected or does not answer in time.
+   */
+  async fetchTxs (to: number, keys: string[], timeoutMs = 5000): Promise<Array<Uint8Array | null>> {
+    const peer = this.host.getConnections().find((c) => c.remotePeer.toString() === this.managerPeers[to])?.remotePeer
+    if (peer === undefined || this.syncService === undefined) throw new Error(`manager ${to} is not connected`)
+    const res = await this.syncService.request(peer, 'txs', { hashes: keys.map(fromHex) }, timeoutMs)
+    if (!Array.isArray(res) || res.length !== keys.length) throw new Error('the answer is not one entry per hash asked for')
+    return res.map((b) => b instanceof Uint8Array ? b : null)
   }
 
   /** The other genesis managers this node is connected to, each once. */

@@ -4,14 +4,15 @@
  * the data flow (docs/ARCHITECTURE.md, "Inside a manager"):
  *
  *   gossip /tx/1 ──► validation/tx ──► app (mempool) ◄── handlers/submit (user nodes)
- *   gossip /consensus/1, /sync/1 consensus ──► validation/consensus ──► driver ──► PBFT
+ *   gossip /consensus/1, /sync/1 consensus ──► validation/consensus ──► (missing tx bodies fetched
+ *     from the sender, /sync/1 txs) ──► driver ──► PBFT
  *   driver effects: wal · broadcast/send (manager-net) · build/validate/commit (app) · block-sync · ticker
  *   commit ──► chain store (one batch, decided WAL records dropped in it) ──► waiters, headers gossip, blob-repair
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CommitCertificate } from '../blocks/index.js'
-import { Pbft, encodeMessage, headerPublishers, mlDsaSigner, mlDsaVerifier, type ConsensusEvent, type Value, type ValidateResult } from '../consensus/index.js'
-import type { PqBackend } from '../crypto/index.js'
+import { Pbft, encodeMessage, headerPublishers, mlDsaSigner, mlDsaVerifier, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult } from '../consensus/index.js'
+import { toHex, type PqBackend } from '../crypto/index.js'
 import { SseError, decodeSearchToken, serverSearch } from '../sse/index.js'
 import { Application } from './app/application.js'
 import { Waiters } from './app/waiters.js'
@@ -87,6 +88,8 @@ export class ManagerNode {
   private readonly repair: BlobRepair
   private readonly metrics: NodeMetrics
   private stopped = false
+  /** Tx-body fetches in flight, by value hash (hex). */
+  private readonly fetching = new Map<string, Promise<void>>()
 
   constructor (opts: ManagerOptions) {
     this.host = opts.host
@@ -98,13 +101,19 @@ export class ManagerNode {
     this.hooks = opts.hooks ?? {}
     this.metrics = opts.metrics ?? noopMetrics
     this.topics = topics(opts.genesis.chainId)
-    this.app = new Application({ genesis: opts.genesis, self: opts.self, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir })
-    this.waiters = new Waiters(opts.commitTimeoutMs ?? 30_000, (key) => this.app.committed.txs.get(key))
     this.net = new ManagerNet(opts.host, opts.genesis, opts.self, opts.log)
+    this.app = new Application({
+      genesis: opts.genesis, self: opts.self, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir,
+      fetchTxs: async (from, keys, timeoutMs) => await this.net.fetchTxs(from, keys, timeoutMs)
+    })
+    this.waiters = new Waiters(opts.commitTimeoutMs ?? 30_000, (key) => this.app.committed.txs.get(key))
     const managerPeers = new Set(opts.genesis.managers.filter((_, i) => i !== opts.self).map((m) => m.peerId))
     this.services = new ManagerServices(opts.host, opts.genesis, {
       status: statusHandler(opts.chain, opts.self, () => this.driver.status().view),
-      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString())),
+      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString()), async (keys) => {
+        const bodies = await this.app.txBytes(keys)
+        return this.hooks.serveTxs?.(keys, bodies) ?? bodies
+      }),
       query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h) }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))
     }, this.metrics)
@@ -177,6 +186,8 @@ export class ManagerNode {
   /** Bytes of the txs in the mempool, and committed records (metrics). */
   get mempoolBytes (): number { return this.app.mempool.bytes }
   get recordCount (): number { return this.app.committed.records.size }
+  /** Tx bodies of compact proposals fetched from proposers: accepted, and refused (wrong hash or undecodable). */
+  get txFetchStats (): { fetched: number, refused: number } { return { ...this.app.fetchStats } }
 
   /** The PBFT app port (deterministic validation of a proposed block), as the replicas run it. */
   validateProposal (height: number, value: Value, parentHash: Uint8Array): ValidateResult {
@@ -193,11 +204,48 @@ export class ManagerNode {
   /** A consensus message from gossip or sent directly: validated (signature checked once), then fed. */
   private onConsensusMessage (data: Uint8Array): Validation<unknown> {
     const v = validateConsensusMessage(data, { chainId: this.genesis.chainId, managers: this.genesis.managers.length, verifier: this.verifier, head: () => this.chain.head.height })
-    if (v.verdict === 'ACCEPT') this.feed({ type: 'message', now: Date.now(), msg: v.value })
+    if (v.verdict === 'ACCEPT') this.deliver(v.value)
     return v
   }
 
+  /**
+   * Feeds a verified message to PBFT once this manager holds the txs of the value it carries (a
+   * compact block): missing ones are first fetched from the sender, who proposed or relays the
+   * value. If the sender cannot supply them the message is fed anyway and the value fails
+   * validation: no vote (the view changes if the proposer never supplies them).
+   */
+  private deliver (msg: ConsensusMessage): void {
+    const value = msg.type === 'pre-prepare' ? msg.value
+      : msg.type === 'new-view' ? msg.prePrepare?.value
+        : msg.type === 'view-change' && msg.prepared !== null && msg.value !== null ? { hash: msg.prepared.hash, bytes: msg.value } : undefined
+    const missing = value === undefined ? [] : this.app.missingTxs(value)
+    if (value === undefined || missing.length === 0) { this.feed({ type: 'message', now: Date.now(), msg }); return }
+    const key = toHex(value.hash)
+    let fetching = this.fetching.get(key)
+    if (fetching === undefined) {
+      fetching = this.complete(msg.from, value).catch(() => {}).finally(() => { this.fetching.delete(key) })
+      this.fetching.set(key, fetching)
+    }
+    void fetching.then(() => { this.feed({ type: 'message', now: Date.now(), msg }) })
+  }
+
+  /**
+   * Gets the txs of `value` this manager lacks: asks `from` again after a failure or a partial
+   * answer (gossip delivers a message once: this is the replica's one chance to vote for it), and
+   * meanwhile takes those that arrive by tx gossip. Gives up after the view-change timeout.
+   */
+  private async complete (from: number, value: Value): Promise<void> {
+    const deadline = Date.now() + this.genesis.params.viewChangeTimeout
+    for (;;) {
+      const missing = this.app.missingTxs(value)
+      if (missing.length === 0 || this.stopped || Date.now() >= deadline) return
+      if (await this.app.fetchTxs(from, missing, Math.max(100, deadline - Date.now())) === 0) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
   private async onTxGossip (data: Uint8Array): Promise<Validation<unknown>> {
+    if (this.hooks.txGossip?.() === false) return ignore('STALE', 'tx gossip is dropped on this manager (fault injection)')
     const d = decodeSubmission(data)
     if (d.verdict !== 'ACCEPT') return d
     if (this.app.mempool.has(d.value.txBytes)) return ignore('DUPLICATE', 'pending already')

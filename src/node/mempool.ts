@@ -27,6 +27,9 @@ const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', 
 /** A readable name of a claim, e.g. `index label ab12…`. */
 export function claimName (claim: string): string { return `${CLAIM_NAMES[claim[0] as string] ?? 'claim'} ${claim.slice(2)}` }
 
+/** Tx bytes → hash (hex); byte arrays are never mutated once they hold a tx. */
+const keyCache = new WeakMap<Uint8Array, string>()
+
 export class Mempool {
   private readonly items = new Map<string, Submission>()
   /** Claim (see `claimsOf`) → key of the pending tx that holds it. */
@@ -37,9 +40,15 @@ export class Mempool {
   get size (): number { return this.items.size }
   /** Bytes of the pending txs (metrics; O(size)). */
   get bytes (): number { let n = 0; for (const s of this.items.values()) n += s.txBytes.length; return n }
-  static key (txBytes: Uint8Array): string { return toHex(sha256(txBytes)) }
+  /** A tx's hash (hex SHA-256 of its bytes), computed once per byte array (remembered by identity). */
+  static key (txBytes: Uint8Array): string {
+    let k = keyCache.get(txBytes)
+    if (k === undefined) { k = toHex(sha256(txBytes)); keyCache.set(txBytes, k) }
+    return k
+  }
   has (txBytes: Uint8Array): boolean { return this.items.has(Mempool.key(txBytes)) }
   hasKey (key: string): boolean { return this.items.has(key) }
+  get (key: string): Submission | undefined { return this.items.get(key) }
 
   /** A claim of `tx` (see `claimsOf`) that another pending tx already holds, if any. */
   conflict (tx: Tx, key: string): string | undefined {

@@ -66,6 +66,31 @@ describe('consensus: PBFT state machine', () => {
     for (let i = 0; i < 4; i++) assert.deepEqual(c.commits[i]?.map((b) => hex(b.value.hash)), [hex(x.hash), hex(second.value.hash)])
   })
 
+  it('blockInterval: while records keep coming the next proposal waits blockInterval after the decision; after an idle spell the first record is proposed at once', () => {
+    const c = new Cluster(4, { ...TEST_TIMING, blockInterval: 40 })
+    c.startAll()
+    for (let i = 0; i < 4; i++) c.step(i, { type: 'mempool', size: 3 })
+    assert.deepEqual(c.builds, [{ node: 1, height: 1, view: 0 }], 'nothing decided yet: the first leader proposes at once')
+    c.answerBuilds((node) => c.value(node, [1]))
+    c.deliver()
+    const decided = c.now
+    // busy: the mempool was never seen empty since the decision
+    for (let i = 0; i < 4; i++) c.step(i, { type: 'mempool', size: 2 })
+    assert.deepEqual(c.builds, [], 'the next leader waits for more records')
+    const tickAt = (t: number): void => { c.now = t; for (let i = 0; i < 4; i++) c.step(i, { type: 'tick' }) }
+    tickAt(decided + 39)
+    assert.deepEqual(c.builds, [])
+    tickAt(decided + 40)
+    assert.deepEqual(c.builds, [{ node: 2, height: 2, view: 0 }], 'blockInterval after the decision')
+    c.answerBuilds((node) => c.value(node, [2]))
+    c.deliver()
+    for (let i = 0; i < 4; i++) assert.equal(c.nodes[i]?.status().height, 3)
+    // idle: the commit emptied the mempool; the next record is proposed at once
+    for (let i = 0; i < 4; i++) c.step(i, { type: 'mempool', size: 0 })
+    for (let i = 0; i < 4; i++) c.step(i, { type: 'mempool', size: 1 })
+    assert.deepEqual(c.builds, [{ node: 3, height: 3, view: 0 }], 'at once, although the last pre-prepare was less than blockInterval ago')
+  })
+
   it('normal case with ML-DSA-65: the certificate passes src/blocks verifyCertificate', async () => {
     const pq = await loadPqBackend()
     const kit = mlDsaKit(pq, 4)

@@ -3,16 +3,19 @@
  * the committed state, building a block from the mempool, validating a proposed block, and
  * applying a committed one to the chain store.
  *
+ * A proposal travels as a compact block (header + tx hashes, `src/blocks/proposal.ts`): a replica
+ * rebuilds the block from the txs it holds (mempool, or fetched from the proposer: `bodies`), and
+ * the commit stores the block's encoding assembled from the txs' bytes (`encodeBlockFromParts`).
  * A block is decoded once and each of its txs encoded once per manager: the leader keeps the
- * block it built, a replica the block it validated, and the commit stores those bytes (`held`).
+ * block it built, a replica the block it validated (`held`).
  */
 import { join } from 'node:path'
 import {
-  buildBlock, decodeBlock, encodeBlock, encodeTx, headerHash, indexUpdatesHash, validateBlock, MAX_BLOCK_BYTES,
-  type Block, type CommitCertificate, type Tx
+  buildBlock, decodeBlock, decodeCompactBlock, decodeTx, encodeBlockFromParts, encodeCompactBlock, encodeTx, headerHash, indexUpdatesHash,
+  validateBlock, MAX_BLOCK_BYTES, MAX_COMPACT_BLOCK_BYTES, type Block, type CommitCertificate, type Tx
 } from '../../blocks/index.js'
 import type { Value, ValidateResult } from '../../consensus/index.js'
-import { equalBytes, sha256, toHex, type PqBackend } from '../../crypto/index.js'
+import { equalBytes, fromHex, sha256, toHex, type PqBackend } from '../../crypto/index.js'
 import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
 import type { BlobStore } from '../blob-store.js'
 import { decodeStoredRecord, type ChainStore } from '../chain-store.js'
@@ -35,6 +38,11 @@ export interface ApplicationOptions {
   hooks: ManagerHooks
   /** The node's data dir (named in errors about its stores). */
   dataDir?: string
+  /**
+   * Asks manager `from` for the txs with these hashes (hex); each answer is the tx's bytes or
+   * null. Bodies are checked here (hash, decoding), never trusted.
+   */
+  fetchTxs?: (from: number, keys: string[], timeoutMs?: number) => Promise<Array<Uint8Array | null>>
 }
 
 /** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
@@ -47,6 +55,11 @@ export interface CommitOutcome {
 
 /** Blocks this manager built or validated, kept until committed so they are decoded and encoded once. */
 const MAX_HELD = 64
+/** Tx bodies of held blocks and bodies fetched from a proposer, kept until committed (oldest dropped first). */
+const MAX_BODIES = 16_384
+
+/** A value read: the block (txs resolved), or the hashes of the txs this manager lacks. */
+type Parsed = { block: Block, keys: string[], compact: boolean, missing?: undefined } | { missing: string[] }
 
 export class Application {
   readonly committed = new Committed()
@@ -57,6 +70,10 @@ export class Application {
   private readonly verifiedTxs = new Set<string>()
   /** Blocks built or validated, by value hash (hex), with their tx hashes. */
   private readonly held = new Map<string, { bytes: Uint8Array, block: Block, keys: string[] }>()
+  /** Tx bodies (by tx hash, hex) outside the mempool: of held blocks, and fetched from proposers. */
+  private readonly bodies = new Map<string, Tx>()
+  /** Tx bodies fetched from proposers: accepted, and refused (wrong hash or undecodable). */
+  readonly fetchStats = { fetched: 0, refused: 0 }
   /** Hashes of proposals refused (each is logged once). */
   private readonly refused = new Set<string>()
 
@@ -100,7 +117,7 @@ export class Application {
         return raw === undefined ? undefined : decodeStoredRecord(raw).tx
       },
       patientKey: async (id) => this.committed.patients.get(toHex(id)),
-      txCommitted: async (b) => this.committed.txs.has(toHex(sha256(b))),
+      txCommitted: async (b) => this.committed.txs.has(Mempool.key(b)),
       labelCommitted: async (label) => this.labelCommitted(label)
     }
   }
@@ -118,7 +135,11 @@ export class Application {
       throw new NodeError('DUPLICATE_LABEL', `${claimName(conflict)} is already written by a pending tx: the submitting client's index counters are behind (recover them from the node and rebuild the record); nothing was stored`)
     }
     if (conflict !== undefined) throw new NodeError('DUPLICATE', `${claimName(conflict)} is already claimed by a pending tx (a second record or enrollment with the same id is refused; nothing was stored)`)
-    for (const b of s.blobs) await this.opts.blobs.put(b)
+    if (s.tx.type === 'record') {
+      // validateSubmission checked that the blobs hash to the tx's fields and attachments, in order
+      const hashes = [...s.tx.fields, ...s.tx.attachments]
+      await this.opts.blobs.putChecked(s.blobs.map((bytes, i) => ({ hash: hashes[i] as Uint8Array, bytes })))
+    }
     const added = this.mempool.add(s)
     this.verifiedTxs.add(key)
     return added
@@ -132,7 +153,7 @@ export class Application {
     // refuses such pairs; this keeps a block applicable whatever the mempool holds)
     const claimed = new Set<string>()
     const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => {
-      if (!this.stillValid(s.tx)) return true
+      if (!this.stillValid(s.tx, Mempool.key(s.txBytes))) return true
       const cs = claimsOf(s.tx)
       if (cs.some((c) => claimed.has(c))) return true
       for (const c of cs) claimed.add(c)
@@ -149,14 +170,15 @@ export class Application {
       indexStart: head.indexNext,
       txs
     })
-    const value = { hash: headerHash(block.header), bytes: encodeBlock(block) }
-    this.hold(value, block, txKeys(block))
+    const keys = txKeys(block)
+    const value = { hash: headerHash(block.header), bytes: encodeCompactBlock({ header: block.header, txHashes: keys.map(fromHex) }) }
+    this.hold(value, block, keys)
     return value
   }
 
   /** Whether a tx can still go into the next block (not committed meanwhile, no label committed meanwhile, dependencies present). */
   stillValid (tx: Tx, key?: string): boolean {
-    if (this.committed.txs.has(key ?? toHex(sha256(encodeTx(tx))))) return false
+    if (this.committed.txs.has(key ?? Mempool.key(encodeTx(tx)))) return false
     if (tx.type === 'record') {
       return !this.committed.records.has(toHex(tx.recordId)) && !tx.indexUpdates.some((u) => this.labelCommitted(u.label))
     }
@@ -182,12 +204,11 @@ export class Application {
   validateProposal (height: number, value: Value, parentHash: Uint8Array): ValidateResult {
     const head = this.chain.head
     const genesis = this.opts.genesis
-    let block: Block
     const held = this.heldFor(value)
-    if (held !== undefined) block = held.block
-    else {
-      try { block = decodeBlock(value.bytes) } catch (err) { return { ok: false, reason: `undecodable block: ${(err as Error).message}` } }
-    }
+    let parsed: Parsed
+    try { parsed = held ?? this.parse(value) } catch (err) { return { ok: false, reason: `undecodable block: ${(err as Error).message}` } }
+    if (parsed.missing !== undefined) return { ok: false, reason: `${parsed.missing.length} tx bodies are missing (not gossiped, and the proposer did not supply them)` }
+    const block = parsed.block
     const h = block.header
     if (!equalBytes(headerHash(h), value.hash)) return { ok: false, reason: 'hash does not match header' }
     if (h.chainId !== genesis.chainId) return { ok: false, reason: 'wrong chain id' }
@@ -200,7 +221,7 @@ export class Application {
     const basic = validateBlock(block)
     if (!basic.ok) return { ok: false, reason: basic.reason }
     // everything applying the block needs, against the committed state (a committed block always applies)
-    const keys = held?.keys ?? txKeys(block)
+    const keys = parsed.keys
     const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys })
     if (conflict !== undefined) return { ok: false, reason: conflict }
     for (const [i, tx] of block.txs.entries()) {
@@ -227,12 +248,106 @@ export class Application {
   private hold (value: Value, block: Block, keys: string[]): void {
     if (this.held.size >= MAX_HELD) this.held.delete(this.held.keys().next().value as string)
     this.held.set(toHex(value.hash), { bytes: value.bytes, block, keys })
+    block.txs.forEach((tx, i) => { this.keepBody(keys[i] as string, tx) })
+  }
+
+  private keepBody (key: string, tx: Tx): void {
+    if (this.bodies.has(key)) return
+    if (this.bodies.size >= MAX_BODIES) this.bodies.delete(this.bodies.keys().next().value as string)
+    this.bodies.set(key, tx)
   }
 
   /** The block held for exactly these bytes, if any. */
-  private heldFor (value: Value): { block: Block, keys: string[] } | undefined {
+  private heldFor (value: Value): { block: Block, keys: string[], compact: boolean } | undefined {
     const held = this.held.get(toHex(value.hash))
-    return held !== undefined && equalBytes(held.bytes, value.bytes) ? held : undefined
+    return held !== undefined && equalBytes(held.bytes, value.bytes) ? { block: held.block, keys: held.keys, compact: true } : undefined
+  }
+
+  /** A pending or held tx by hash (hex): the mempool's, or a body kept in `bodies`. */
+  private tx (key: string): Tx | undefined { return this.mempool.get(key)?.tx ?? this.bodies.get(key) }
+
+  /**
+   * The canonical bytes of txs this manager holds, by hash (served to a replica that lacks them),
+   * null for each it does not: pending or in a block it built or validated, or committed (read from
+   * the stored block: a restarted manager completes a decided compact block from its WAL this way;
+   * at most 16 blocks are read per request).
+   */
+  async txBytes (keys: string[]): Promise<Array<Uint8Array | null>> {
+    const out = keys.map((k) => { const tx = this.tx(k); return tx === undefined ? null : encodeTx(tx) })
+    const byHeight = new Map<number, number[]>()
+    keys.forEach((k, i) => {
+      const h = out[i] === null ? this.committed.txs.get(k) : undefined
+      if (h !== undefined && (byHeight.has(h) || byHeight.size < 16)) byHeight.set(h, [...(byHeight.get(h) ?? []), i])
+    })
+    for (const [h, idx] of byHeight) {
+      const block = await this.chain.block(h)
+      if (block === undefined) continue
+      const ks = txKeys(block)
+      for (const i of idx) {
+        const j = ks.indexOf(keys[i] as string)
+        if (j >= 0) out[i] = encodeTx(block.txs[j] as Tx)
+      }
+    }
+    return out
+  }
+
+  /**
+   * Reads a value: a compact block (header + tx hashes), its txs resolved from the mempool and
+   * `bodies`, or an encoded block (a certified block adopted by sync). Throws BlockError on bytes
+   * that are neither.
+   */
+  private parse (value: Value): Parsed {
+    let compact
+    if (value.bytes.length <= MAX_COMPACT_BLOCK_BYTES) {
+      try { compact = decodeCompactBlock(value.bytes) } catch { compact = undefined } // (then it must be an encoded block)
+    }
+    if (compact === undefined) {
+      const block = decodeBlock(value.bytes)
+      return { block, keys: txKeys(block), compact: false }
+    }
+    const keys = compact.txHashes.map(toHex)
+    const txs: Tx[] = []
+    const missing: string[] = []
+    for (const k of keys) {
+      const tx = this.tx(k)
+      if (tx === undefined) missing.push(k)
+      else txs.push(tx)
+    }
+    return missing.length > 0 ? { missing } : { block: { header: compact.header, txs }, keys, compact: true }
+  }
+
+  /** Hashes (hex) of the txs of a proposed value this manager does not hold (none for a value it cannot read). */
+  missingTxs (value: Value): string[] {
+    if (this.heldFor(value) !== undefined) return []
+    try {
+      const p = this.parse(value)
+      return p.missing ?? []
+    } catch { return [] }
+  }
+
+  /**
+   * Fetches missing tx bodies from manager `from`: each answer must decode as a tx and hash to the
+   * hash asked for, else it is dropped (and logged). Returns how many are still missing. A fetched
+   * body is validated like any tx of a proposal (signatures, committed state) by `validateProposal`.
+   */
+  async fetchTxs (from: number, keys: string[], timeoutMs?: number): Promise<number> {
+    const want = keys.filter((k) => this.tx(k) === undefined)
+    if (want.length === 0 || this.opts.fetchTxs === undefined) return want.length
+    let answers: Array<Uint8Array | null>
+    try { answers = await this.opts.fetchTxs(from, want, timeoutMs) } catch (err) {
+      this.opts.log.warn(`manager ${from} did not supply ${want.length} tx bodies: ${(err as Error).message}`)
+      return want.length
+    }
+    let bad = 0
+    want.forEach((k, i) => {
+      const b = answers[i]
+      if (!(b instanceof Uint8Array)) return
+      if (toHex(sha256(b)) !== k) { bad++; return }
+      try { this.keepBody(k, decodeTx(b)); this.fetchStats.fetched++ } catch { bad++ }
+    })
+    this.fetchStats.refused += bad
+    if (bad > 0) this.opts.log.warn(`manager ${from} supplied ${bad} tx bodies that do not hash to the hashes asked for (or do not decode); dropped`)
+    return want.filter((k) => this.tx(k) === undefined).length
   }
 
   /**
@@ -241,20 +356,21 @@ export class Application {
    * state follow.
    */
   async commit (value: Value, cert: CommitCertificate, extra: BatchOp[]): Promise<CommitOutcome> {
-    const held = this.heldFor(value)
-    const block = held?.block ?? decodeBlock(value.bytes)
+    const parsed = this.heldFor(value) ?? await this.parseFetching(value, cert.height)
+    const { block, keys } = parsed
     const height = block.header.height
     // Checked before the block is made durable: validateProposal refused any block with a conflict,
     // so this fires only for a certified block adopted by sync that a Byzantine quorum signed.
-    const keys = held?.keys ?? txKeys(block)
     const conflict = this.committed.conflict(block, { keys })
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
-    await this.chain.append(block, cert, { blockBytes: value.bytes, extra })
+    const blockBytes = parsed.compact ? encodeBlockFromParts(block.header, block.txs.map((tx) => encodeTx(tx))) : value.bytes
+    await this.chain.append(block, cert, { blockBytes, extra })
     for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
     this.committed.apply(block, keys)
     for (const key of keys) {
       this.mempool.removeKey(key)
       this.verifiedTxs.delete(key)
+      this.bodies.delete(key)
     }
     const dropped: CommitOutcome['dropped'] = []
     this.mempool.prune((s) => {
@@ -272,5 +388,23 @@ export class Application {
       return true
     })
     return { height, block, keys, dropped }
+  }
+
+  /**
+   * A decided value's block. Its txs may be missing only after a restart (the WAL holds the
+   * decided compact block; the mempool is gone): any manager that committed or validated it has
+   * them, so each is asked in turn, a few rounds. The certificate binds the header, whose txRoot
+   * binds the txs, so bodies that hash to the listed hashes are the decided ones.
+   */
+  private async parseFetching (value: Value, height: number): Promise<{ block: Block, keys: string[], compact: boolean }> {
+    for (let round = 0; ; round++) {
+      const p = this.parse(value)
+      if (p.missing === undefined) return p
+      if (round === 5) throw new NodeError('UNREACHABLE', `block ${height} is decided but ${p.missing.length} of its tx bodies could not be fetched from any manager`)
+      for (let m = 0; m < this.opts.genesis.managers.length && p.missing.length > 0; m++) {
+        if (m !== this.opts.self && await this.fetchTxs(m, p.missing) === 0) break
+      }
+      if (this.parse(value).missing !== undefined) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** round))
+    }
   }
 }

@@ -6,12 +6,13 @@
  * always applies (docs/CONSENSUS.md, "A committed block always applies").
  */
 import { encodeTx, type Block } from '../../blocks/index.js'
-import { sha256, toHex } from '../../crypto/index.js'
+import { toHex } from '../../crypto/index.js'
 import { MemoryIndexStore, checkIndexUpdate } from '../../sse/index.js'
+import { Mempool } from '../mempool.js'
 
 /** Each tx's hash (hex SHA-256 of its canonical encoding; `encodeTx` keeps the bytes it decoded or built). */
 export function txKeys (block: Block): string[] {
-  return block.txs.map((tx) => toHex(sha256(encodeTx(tx))))
+  return block.txs.map((tx) => Mempool.key(encodeTx(tx)))
 }
 
 export class Committed {

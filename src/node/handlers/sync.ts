@@ -4,12 +4,19 @@
  * - `blocks {from, count}` → up to 8 `{block, cert}` (encoded, as stored);
  * - `consensus <message bytes>` → a consensus message sent directly by another manager (PBFT's
  *   `send`: a NEW-VIEW handed to a manager that lags a view behind), validated and fed like a
- *   gossiped one.
+ *   gossiped one;
+ * - `txs {hashes}` → for each tx hash (SHA-256 of the encoded tx), the tx's bytes if this manager
+ *   holds it (pending, in a block it proposed or validated, or committed), else null: a replica
+ *   that lacks some txs of a compact PRE-PREPARE fetches them from the proposer before voting.
+ *
+ * `consensus` and `txs` are answered to other genesis managers only.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
-import { MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, obj, uint } from '../messages.js'
+import { MAX_BLOCK_TXS } from '../../blocks/index.js'
+import { toHex } from '../../crypto/index.js'
+import { MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
 import type { ReqHandler } from '../reqresp.js'
 
 /**
@@ -17,8 +24,13 @@ import type { ReqHandler } from '../reqresp.js'
  * messages directly; an admitted user node could otherwise make a manager verify an ML-DSA
  * signature per request, outside gossip's peer scoring.
  */
-export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean): ReqHandler {
+export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean, txBytes: (keys: string[]) => Promise<Array<Uint8Array | null>> = async (keys) => keys.map(() => null)): ReqHandler {
   return async (method, params, from) => {
+    if (method === 'txs') {
+      if (!isManager(from)) throw new NodeError('FORBIDDEN', 'only managers fetch tx bodies')
+      const p = obj(params, 'params')
+      return await txBytes(list(p.hashes, 'hashes', MAX_BLOCK_TXS, (h, i) => toHex(bytes(h, `hashes[${i}]`, 32))))
+    }
     if (method === 'consensus') {
       if (!isManager(from)) throw new NodeError('FORBIDDEN', 'only managers send consensus messages directly')
       // (the params are the message bytes, not a map: checked before `obj`, which refuses bytes)

@@ -31,4 +31,16 @@ describe('node/handlers: sync', () => {
     assert.equal(await handle('consensus', new Uint8Array([2]), manager), null)
     assert.deepEqual(got, [new Uint8Array([2])])
   })
+
+  it('`txs` answers each asked hash with the held tx bytes or null, to managers only; malformed hashes are refused', async () => {
+    const manager = { toString: () => 'manager-1' } as unknown as PeerId
+    const user = { toString: () => 'user-7' } as unknown as PeerId
+    const held = new Map([['11'.repeat(32), new Uint8Array([9, 9])]])
+    const handle = syncHandler(chain, () => {}, (peer) => peer.toString() === 'manager-1', async (keys) => keys.map((k) => held.get(k) ?? null))
+    const hashes = [new Uint8Array(32).fill(0x11), new Uint8Array(32).fill(0x22)]
+    assert.deepEqual(await handle('txs', { hashes }, manager), [new Uint8Array([9, 9]), null])
+    await assert.rejects(handle('txs', { hashes }, user), (e: unknown) => e instanceof NodeError && e.code === 'FORBIDDEN')
+    await assert.rejects(handle('txs', { hashes: [new Uint8Array(31)] }, manager), (e: unknown) => e instanceof NodeError && e.code === 'MALFORMED')
+    await assert.rejects(handle('txs', { hashes: new Array(3000).fill(hashes[0]) }, manager), (e: unknown) => e instanceof NodeError && e.code === 'MALFORMED')
+  })
 })
