@@ -353,7 +353,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     description: 'The headers from height `from` upwards, at most `count` (1 to 100, default 20), oldest first, ending at this node\'s head: fewer than `count` near the head. From a manager\'s store or a user node\'s certified header chain.',
     params: [
       param('from', ref('Height'), 'The first height.'),
-      param('count', { type: 'integer', minimum: 1, maximum: MAX_HEADERS_PER_CALL, default: 20 }, `How many headers at most (1 to ${MAX_HEADERS_PER_CALL}, default 20).`, false)
+      param('count', { type: 'integer', minimum: 1, maximum: MAX_HEADERS_PER_CALL, default: 20 }, `How many headers, 1 to ${MAX_HEADERS_PER_CALL} (default 20); fewer near the head.`, false)
     ],
     result: { name: 'headers', schema: arrayOf(ref('Header')) },
     errors: ['UNKNOWN_BLOCK']

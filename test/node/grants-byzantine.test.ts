@@ -134,7 +134,13 @@ describe('node: only a record\'s doctor or owner may grant (4 managers + 1 user 
         await new Promise((r) => setTimeout(r, 500))
       }
     }
-    assert.ok((await rpc<Status>(net.procs.get('m0')?.rpc ?? '', 'chain_status')).height > before.height)
+    // committed at a quorum; m0 applies it too (on a loaded machine possibly a moment later)
+    let height = before.height
+    for (let t = 0; t < 150 && height <= before.height; t++) {
+      height = (await rpc<Status>(net.procs.get('m0')?.rpc ?? '', 'chain_status')).height
+      if (height <= before.height) await new Promise((r) => setTimeout(r, 200))
+    }
+    assert.ok(height > before.height, `m0 applied the new block (height ${height}, before ${before.height})`)
     const r = await reader.readRecord(client, recordId, trust)
     assert.deepEqual(r.fields.symptoms, { disease: 'asthma', symptoms: ['wheezing', 'cough'], fileType: 'consultation-note' })
     assert.equal(r.badGrants.length, 1)
