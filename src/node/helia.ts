@@ -75,9 +75,13 @@ export class CommittedBlockstore extends BaseBlockstore {
   }
 }
 
+// `@helia/bitswap` types its argument with `@helia/libp2p`, a package it imports only for types;
+// package.json's `overrides` keeps that package (and the WebRTC/React Native tree it pulls in) out
+// of the install, so these types are spelled out here for what this file uses.
 type HeliaForBitswap = Parameters<typeof withBitswap>[0]
 type Routing = HeliaForBitswap['routing']
-type Mixin = Parameters<HeliaForBitswap['addMixin']>[0]
+/** A Helia mixin as `withBitswap` registers it: started and stopped with the node. */
+interface Mixin { start?: (helia: HeliaForBitswap) => Promise<void> | void, stop?: (helia: HeliaForBitswap) => Promise<void> | void }
 interface Broker { name: string, stop?: () => Promise<void> | void }
 
 /** No content routing: bitswap asks only the peers it is connected to. */
