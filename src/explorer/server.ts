@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { listenHttp } from '../rpc/listen.js'
 import { EXPLORER_PATH, isExplorerPath, serveExplorer } from './assets.js'
 
 /** The default port of `pqmed explorer` (next to the devnet's JSON-RPC ports 8641–8646). */
@@ -110,22 +111,6 @@ export async function startExplorerServer (opts: ExplorerServerOptions): Promise
     res.end(text)
   })
   server.maxConnections = 256
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve() })
-  })
-  const address = server.address() as AddressInfo
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${EXPLORER_PATH}`
-  let closing: Promise<void> | undefined
-  return {
-    url,
-    address,
-    close: async () => {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => { if (err !== undefined) reject(err); else resolve() })
-        server.closeAllConnections()
-      })
-      await closing
-    }
-  }
+  const { origin, address, close } = await listenHttp(server, opts.port, opts.host ?? '127.0.0.1')
+  return { url: `${origin}${EXPLORER_PATH}`, address, close }
 }

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { isExplorerPath, serveExplorer } from '../explorer/assets.js'
 import { RPC_ERRORS, type RpcBackend } from './backend.js'
+import { listenHttp } from './listen.js'
 import { Dispatcher, topLevelError, type JsonRpcResponse, type RpcLogger, type RpcObserver } from './dispatch.js'
 import { JSONRPC_ERRORS, openRpcDocument } from './openrpc.js'
 import { RateLimiter, type RateLimit } from './ratelimit.js'
@@ -263,24 +264,8 @@ export async function createRpcServer (backend: RpcBackend, opts: RpcServerOptio
   })
   server.maxConnections = maxConnections
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port, host, () => { server.off('error', reject); resolve() })
-  })
-  const address = server.address() as AddressInfo
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`
+  const { origin, address, close } = await listenHttp(server, opts.port, host)
+  const url = `${origin}/`
   dispatcher.setServerUrl(url)
-
-  let closing: Promise<void> | undefined
-  return {
-    url,
-    address,
-    close: async () => {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => { if (err !== undefined) reject(err); else resolve() })
-        server.closeAllConnections()
-      })
-      await closing
-    }
-  }
+  return { url, address, close }
 }

@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { listenHttp } from '../../rpc/listen.js'
 import type { ReadyState } from './ready.js'
 
 export interface OpsServerOptions {
@@ -56,17 +57,6 @@ export async function startOpsServer (opts: OpsServerOptions): Promise<OpsServer
   server.keepAliveTimeout = 5000
   server.headersTimeout = 10_000
   server.requestTimeout = 10_000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve() })
-  })
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return {
-    url: `http://${host}:${address.port}`,
-    address,
-    close: async () => {
-      await new Promise<void>((resolve) => { server.close(() => { resolve() }); server.closeAllConnections() })
-    }
-  }
+  const { origin, address, close } = await listenHttp(server, opts.port, opts.host)
+  return { url: origin, address, close }
 }
