@@ -19,7 +19,7 @@ import {
   encodeBlockFromParts, encodeTx, headerHash, indexLeaf, leafHash, merkleLevels, proofFromLevels,
   type Block, type CommitCertificate, type Header, type IndexUpdate, type Tx
 } from '../blocks/index.js'
-import { equalBytes, sha256, toHex } from '../crypto/index.js'
+import { concatBytes, equalBytes, sha256, toHex } from '../crypto/index.js'
 import { Kv, pad, type BatchOp } from './kv.js'
 
 export interface StoredRecord {
@@ -60,6 +60,8 @@ const K = {
   cert: (h: number) => `crt/${pad(h)}`,
   record: (id: Uint8Array) => `rec/${toHex(id)}`,
   label: (l: Uint8Array) => `idx/${toHex(l)}`,
+  /** A block's index tree above the levels kept in its entries. */
+  indexTree: (h: number) => `ixt/${pad(h)}`,
   patient: (id: Uint8Array) => `pat/${toHex(id)}`,
   grant: (rid: Uint8Array, h: number, i: number) => `gr/${toHex(rid)}/${pad(h)}/${pad(i)}`,
   /** Tx by its hash (hex SHA-256 of its bytes, as the mempool names it) → where it is committed. */
@@ -70,6 +72,26 @@ const K = {
   txLeaf: (hash: string) => `txh/${hash}`,
   blob: (hash: Uint8Array) => `blob/${toHex(hash)}`
 }
+
+/** Audit-path levels kept in each index entry (the rest: once per block, `ixt/`, about 16 B per entry). */
+const INDEX_LOWER = 2
+/** Bytes of upper index-tree levels kept cached (recently searched blocks). */
+const TREE_CACHE_BYTES = 16 << 20
+
+/** `proofFromLevels` over levels stored as concatenated 32-byte hashes. */
+function packedProof (levels: readonly Uint8Array[], index: number): Uint8Array[] {
+  const path: Uint8Array[] = []
+  let i = index
+  for (let l = 0; l < levels.length - 1; l++) {
+    const level = levels[l] as Uint8Array
+    const sibling = i ^ 1
+    if (sibling * 32 < level.length) path.push(level.subarray(sibling * 32, sibling * 32 + 32))
+    i >>= 1
+  }
+  return path
+}
+
+interface CompactIndexEntry { v: Uint8Array, h: number, x: number, p: Uint8Array }
 
 export class ChainStore {
   readonly kv: Kv
@@ -153,15 +175,21 @@ export class ChainStore {
     const fromParts = encodeBlockFromParts(h, encoded)
     if (equalBytes(fromParts, bytes)) ops.push({ type: 'put', key: K.blockTxs(h.height), value: dagCbor.encode(where) })
     else ops.push({ type: 'put', key: K.block(h.height), value: bytes })
+    // index entries: value, position and the lower INDEX_LOWER levels of the audit path; the levels
+    // above, shared by 2^INDEX_LOWER entries each, once per block (`ixt/`)
     const updates = blockIndexUpdates(block)
     const idxLevels = merkleLevels(updates.map((u) => leafHash(indexLeaf(u))))
+    const lower = idxLevels.slice(0, INDEX_LOWER + 1)
     updates.forEach((u, i) => {
       ops.push({
         type: 'put',
         key: K.label(u.label),
-        value: dagCbor.encode({ value: u.value, height: h.height, index: i, position: h.indexStart + i, indexCount: updates.length, proof: proofFromLevels(idxLevels, i) })
+        value: dagCbor.encode({ v: u.value, h: h.height, x: h.indexStart + i, p: concatBytes(...proofFromLevels(lower, i)) })
       })
     })
+    if (updates.length > 0) {
+      ops.push({ type: 'put', key: K.indexTree(h.height), value: dagCbor.encode({ s: h.indexStart, c: updates.length, u: idxLevels.slice(INDEX_LOWER).map((l) => concatBytes(...l)) }) })
+    }
     const indexNext = h.indexStart + h.indexCount
     const txs = this._head.txs + block.txs.length
     ops.push({ type: 'put', key: K.head, value: dagCbor.encode({ height: h.height, indexNext, records, txs }) })
@@ -237,14 +265,55 @@ export class ChainStore {
     return out
   }
 
+  /**
+   * The index entries with these labels as the query protocol sends them (dag-cbor `{ value,
+   * height, index, position, indexCount, proof }`, `decodeStoredIndexEntry`), rebuilt from the
+   * compact entry and its block's upper tree levels (cached for `TREE_CACHE` blocks).
+   */
   async indexRaw (labels: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
-    return await this.kv.getMany(labels.map(K.label))
+    const raws = await this.kv.getMany(labels.map(K.label))
+    const out: Array<Uint8Array | undefined> = []
+    for (const raw of raws) {
+      if (raw === undefined) { out.push(undefined); continue }
+      const e = dagCbor.decode<CompactIndexEntry | { proof: unknown }>(raw)
+      if ('proof' in e) { out.push(raw); continue } // (older layout: stored whole)
+      const t = await this.indexTree(e.h)
+      const index = e.x - t.s
+      const proof: Uint8Array[] = []
+      for (let o = 0; o < e.p.length; o += 32) proof.push(e.p.subarray(o, o + 32))
+      proof.push(...packedProof(t.u, index >> INDEX_LOWER))
+      out.push(dagCbor.encode({ value: e.v, height: e.h, index, position: e.x, indexCount: t.c, proof }))
+    }
+    return out
   }
 
-  /** Where a stored index entry (`indexRaw`) was committed: height and chain-wide position. */
-  indexPosition (raw: Uint8Array): { height: number, index: number } {
-    const o = decodeStoredIndexEntry(raw)
-    return { height: o.height, index: o.position }
+  /** Where the index entries with these labels were committed (height, chain-wide position), if they are. */
+  async indexPositions (labels: Uint8Array[]): Promise<Array<{ height: number, index: number } | undefined>> {
+    return (await this.kv.getMany(labels.map(K.label))).map((raw) => {
+      if (raw === undefined) return undefined
+      const e = dagCbor.decode<Partial<CompactIndexEntry> & { height?: number, position?: number }>(raw)
+      return { height: e.h ?? e.height ?? -1, index: e.x ?? e.position ?? -1 }
+    })
+  }
+
+  /** Upper index-tree levels of recently read blocks, by height (least recently used first), and their bytes. */
+  private readonly trees = new Map<number, { s: number, c: number, u: Uint8Array[], bytes: number }>()
+  private treeBytes = 0
+  private async indexTree (height: number): Promise<{ s: number, c: number, u: Uint8Array[] }> {
+    let t = this.trees.get(height)
+    if (t !== undefined) { this.trees.delete(height); this.trees.set(height, t); return t }
+    const raw = await this.kv.get(K.indexTree(height))
+    if (raw === undefined) throw new Error(`chain store corrupt: index tree of block ${height} missing`)
+    const o = dagCbor.decode<{ s: number, c: number, u: Uint8Array[] }>(raw)
+    t = { ...o, bytes: raw.length }
+    this.trees.set(height, t)
+    this.treeBytes += t.bytes
+    while (this.treeBytes > TREE_CACHE_BYTES && this.trees.size > 1) {
+      const [k, v] = this.trees.entries().next().value as [number, { bytes: number }]
+      this.trees.delete(k)
+      this.treeBytes -= v.bytes
+    }
+    return t
   }
 
   async close (): Promise<void> { await this.kv.close() }

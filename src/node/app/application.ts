@@ -125,10 +125,9 @@ export class Application {
       const at = await this.chain.txLocation(keys[i] as string, encodeTx(tx))
       if (at?.height !== h || at.txIndex !== i) throw inconsistent(`block ${h}, tx ${i} (${keys[i] as string}) is not recorded as committed there`)
       if (tx.type !== 'record') continue
-      const raws = await this.chain.indexRaw(tx.indexUpdates.map((u) => u.label))
+      const stored = await this.chain.indexPositions(tx.indexUpdates.map((u) => u.label))
       for (const [j, u] of tx.indexUpdates.entries()) {
-        const r = raws[j]
-        const p = r === undefined ? undefined : this.chain.indexPosition(r)
+        const p = stored[j]
         if (p?.height !== h || p.index !== pos) throw inconsistent(`block ${h}, tx ${i} (record ${toHex(tx.recordId)}), index update ${j}: label ${toHex(u.label)} is stored at ${p === undefined ? 'no position' : `height ${p.height} (position ${p.index})`}, not at position ${pos}`)
         pos++
       }

@@ -248,11 +248,8 @@ export class Committed {
     this.stats.reads += want.length
     const out = new Map<string, Known>()
     const labels = want.filter((w) => w.k.startsWith('l:'))
-    const raws = await this.chain.indexRaw(labels.map((w) => hexBytes(w.k.slice(2))))
-    labels.forEach((w, i) => {
-      const r = raws[i]
-      out.set(w.k, r === undefined ? null : this.chain.indexPosition(r))
-    })
+    const at = await this.chain.indexPositions(labels.map((w) => hexBytes(w.k.slice(2))))
+    labels.forEach((w, i) => { out.set(w.k, at[i] ?? null) })
     await Promise.all(want.filter((w) => !w.k.startsWith('l:')).map(async (w) => {
       const id = w.k.slice(2)
       let f: Known = null
