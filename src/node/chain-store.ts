@@ -243,6 +243,12 @@ export class ChainStore {
     return (await this.txLocation(toHex(sha256(encodedTx)), encodedTx)) !== undefined
   }
 
+  /** `txLocation` for many txs at once (one read for this layout). */
+  async txLocations (keys: string[], txBytes: Uint8Array[]): Promise<Array<{ height: number, txIndex: number } | undefined>> {
+    const got = await this.kv.getMany(keys.map(K.tx))
+    return await Promise.all(got.map(async (b, i) => b === undefined ? await this.txLocation(keys[i] as string, txBytes[i]) : dagCbor.decode<{ height: number, txIndex: number }>(b)))
+  }
+
   /** Where the tx with this hash (hex SHA-256 of its bytes) is committed; `txBytes` lets a store of the older layout answer too. */
   async txLocation (key: string, txBytes?: Uint8Array): Promise<{ height: number, txIndex: number } | undefined> {
     const b = await this.kv.get(K.tx(key)) ?? (txBytes === undefined ? undefined : await this.kv.get(K.txLeaf(toHex(leafHash(txBytes)))))

@@ -120,14 +120,16 @@ export class Application {
     if (!equalBytes(headerHash(b.header), head.hash)) throw inconsistent(`block ${h} does not match the head's header`)
     if (b.header.indexStart + b.header.indexCount !== head.indexNext) throw inconsistent(`block ${h} ends the index at ${b.header.indexStart + b.header.indexCount}, the head says ${head.indexNext}`)
     const keys = txKeys(b)
+    const locs = await this.chain.txLocations(keys, b.txs.map((tx) => encodeTx(tx)))
+    const updates = b.txs.flatMap((tx) => tx.type === 'record' ? tx.indexUpdates : [])
+    const stored = await this.chain.indexPositions(updates.map((u) => u.label))
     let pos = b.header.indexStart
     for (const [i, tx] of b.txs.entries()) {
-      const at = await this.chain.txLocation(keys[i] as string, encodeTx(tx))
+      const at = locs[i]
       if (at?.height !== h || at.txIndex !== i) throw inconsistent(`block ${h}, tx ${i} (${keys[i] as string}) is not recorded as committed there`)
       if (tx.type !== 'record') continue
-      const stored = await this.chain.indexPositions(tx.indexUpdates.map((u) => u.label))
       for (const [j, u] of tx.indexUpdates.entries()) {
-        const p = stored[j]
+        const p = stored[pos - b.header.indexStart]
         if (p?.height !== h || p.index !== pos) throw inconsistent(`block ${h}, tx ${i} (record ${toHex(tx.recordId)}), index update ${j}: label ${toHex(u.label)} is stored at ${p === undefined ? 'no position' : `height ${p.height} (position ${p.index})`}, not at position ${pos}`)
         pos++
       }
