@@ -67,6 +67,8 @@ export interface CommitOutcome {
 const MAX_HELD = 64
 /** Tx bodies of held blocks and bodies fetched from a proposer, kept until committed (oldest dropped first). */
 const MAX_BODIES = 16_384
+/** Tx hashes remembered as signature-checked (oldest forgotten first: a forgotten one is checked again). */
+const MAX_VERIFIED = 65_536
 
 /** A value read: the block (txs resolved), or the hashes of the txs this manager lacks. */
 type Parsed = { block: Block, keys: string[], compact: boolean, missing?: undefined } | { missing: string[] }
@@ -212,7 +214,7 @@ export class Application {
     let added
     try { added = this.mempool.add(s) } catch (err) { this.committed.release(`m:${key}`); throw err }
     if (!added) this.committed.release(`m:${key}`)
-    this.verifiedTxs.add(key)
+    this.verified(key)
     return added
   }
 
@@ -323,10 +325,15 @@ export class Application {
         const auth = authorizeGrant(this.opts.pq, tx, { recordId: tx.recordId, ...parties }, this.doctors.get(toHex(parties.doctor)))
         if (!auth.ok) return { ok: false, reason: `${auth.code}: ${auth.reason}` }
       }
-      this.verifiedTxs.add(key)
+      this.verified(key)
     }
     if (held === undefined) this.hold(value, block, keys)
     return { ok: true, origin: { proposer: h.proposer, view: h.view } } // who proposed it, in which view: the leader schedule learns from it
+  }
+
+  private verified (key: string): void {
+    if (this.verifiedTxs.size >= MAX_VERIFIED) this.verifiedTxs.delete(this.verifiedTxs.values().next().value as string)
+    this.verifiedTxs.add(key)
   }
 
   private hold (value: Value, block: Block, keys: string[]): void {

@@ -47,11 +47,15 @@ export async function commitValue (a: Application, chain: ChainStore, value: Val
   await a.commit(value, { chainId: chain.head.header.chainId, height: head.height + 1, view: 0, headerHash: value.hash, signatures: [] }, [])
 }
 
-/** Commits `blocks` blocks of the given sizes (records each), record numbers from `from`. */
-export async function fill (f: Filled, a: Application, chain: ChainStore, sizes: number[], from = 0): Promise<number> {
+/** Commits blocks of the given sizes (records each), record numbers from `from`; the submissions go to `out`. Returns the next record number. */
+export async function fill (f: Filled, a: Application, chain: ChainStore, sizes: number[], from = 0, out?: Uint8Array[]): Promise<number> {
   let i = from
   for (const n of sizes) {
-    for (let j = 0; j < n; j++) await a.admit(await submission(a, f.doctor.record(i++).bytes))
+    for (let j = 0; j < n; j++) {
+      const bytes = f.doctor.record(i++).bytes
+      out?.push(bytes)
+      await a.admit(await submission(a, bytes))
+    }
     const head = chain.head
     const value = a.buildProposal(head.height + 1, 0, 10_000)
     if (value === null) throw new Error('nothing to propose')
