@@ -5,7 +5,7 @@
  * files (.log = not yet compacted write-ahead log, .ldb = sorted tables), before and after a
  * full compaction. Quick tool for the storage work; `npm run bench:scale` is the big benchmark.
  *
- *   npm run bench:store-bytes -- [records=600] [recordsPerBlock=50]
+ *   npm run bench:store-bytes -- [records=600] [recordsPerBlock=50]   (writes bench/results/store-bytes.json)
  */
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
