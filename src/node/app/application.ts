@@ -212,8 +212,8 @@ export class Application {
       await this.opts.blobs.putChecked(s.blobs.map((bytes, i) => ({ hash: hashes[i] as Uint8Array, bytes })))
     }
     let added
-    try { added = this.mempool.add(s) } catch (err) { this.committed.release(`m:${key}`); throw err }
-    if (!added) this.committed.release(`m:${key}`)
+    try { added = this.mempool.add(s) } catch (err) { if (!this.mempool.hasKey(key)) this.committed.release(`m:${key}`); throw err }
+    // (not added: pending already, admitted meanwhile by a concurrent call whose facts stay pinned)
     this.verified(key)
     return added
   }
