@@ -23,7 +23,7 @@
  * "unknown" (a proposal is then refused, never wrongly accepted).
  *
  * Memory: pinned facts (bounded by the mempool's capacity and `MAX_VALUES` prepared values) plus
- * the LRU (`maxFacts`, default 100,000: a few tens of MB), whatever the chain's length.
+ * the LRU (`maxFacts`, default 100,000 facts), whatever the chain's length.
  *
  * `conflict` checks everything `apply` (and `ChainStore.append`) assume of a block against what is
  * committed; `validateProposal` refuses a block for which it finds anything, so a committed block
