@@ -21,6 +21,8 @@ import {
   type LocalRecordVerification, type TrustAnchors
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
+import { addToConsortiumKey, loadHospital, registerDoctor, submitGovernanceTx } from '../client/governance.js'
+import { BlockError } from '../blocks/index.js'
 import { FHIR_BUNDLE_ATTACHMENT } from '../client/input.js'
 import { blobCidString, blobHashFromCidString } from '../records/cid.js'
 import type { RecordJson } from '../rpc/backend.js'
@@ -381,7 +383,71 @@ async function fhirGateway (ctx: Ctx, values: OptionValues): Promise<void> {
   await runFhirGateway(ctx, values)
 }
 
-const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway }
+const outcome = (r: { status: string, height?: number }): string => `${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}`
+
+async function doctorAdd (ctx: Ctx, values: { name?: string, out?: string, hospital?: string, 'consortium-key'?: string, 'key-holder'?: string }): Promise<void> {
+  if ((values['consortium-key'] === undefined) !== (values['key-holder'] === undefined)) throw new UsageError('--consortium-key and --key-holder go together')
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  const holder = values['key-holder'] !== undefined ? await identityFile(values['key-holder']) : undefined
+  const path = resolve(need(values.out, '--out'))
+  const r = await registerDoctor(ctx.pq, ctx.rpc, hospital, { path, name: need(values.name, '--name') })
+  if (holder !== undefined && values['consortium-key'] !== undefined) {
+    await addToConsortiumKey(ctx.pq, values['consortium-key'], holder, await identityFile(path))
+    r.consortiumKey = values['consortium-key']
+  }
+  out(ctx, r, `added doctor ${r.name} for hospital ${hospital.name}: id ${r.doctorId} (${outcome(r)}); identity written to ${r.identity}` +
+    (r.consortiumKey !== undefined ? `; consortium key wrapped to it in ${r.consortiumKey}` : ''))
+}
+
+async function doctorRotate (ctx: Ctx, values: { identity?: string, out?: string, hospital?: string, 'consortium-key'?: string }): Promise<void> {
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  const previous = await identityFile(need(values.identity, '--identity'))
+  if (previous.role !== 'doctor') throw new UsageError(`${String(values.identity)} holds a ${previous.role} identity, not a doctor's`)
+  const path = resolve(need(values.out, '--out'))
+  const r = await registerDoctor(ctx.pq, ctx.rpc, hospital, { path, previous })
+  if (values['consortium-key'] !== undefined) {
+    await addToConsortiumKey(ctx.pq, values['consortium-key'], previous, await identityFile(path))
+    r.consortiumKey = values['consortium-key']
+  }
+  out(ctx, r, `rotated doctor ${r.name}: ${String(r.previous)} -> ${r.doctorId} (${outcome(r)}); new identity written to ${r.identity}` +
+    (r.consortiumKey !== undefined ? `; consortium key wrapped to it in ${r.consortiumKey}` : ''))
+}
+
+async function doctorRevoke (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> {
+  const arg = args[0]
+  if (arg === undefined) throw new UsageError('DOCTOR_ID is required')
+  let doctor: Uint8Array
+  if (/^[0-9a-fA-F]{64}$/.test(arg)) doctor = unhex(arg.toLowerCase(), 'DOCTOR_ID')
+  else if (existsSync(arg)) {
+    const f = await identityFile(arg)
+    if (f.role !== 'doctor') throw new UsageError(`${arg} holds a ${f.role} identity, not a doctor's`)
+    doctor = loadClientIdentity(f).keys.id
+  } else throw new UsageError(`DOCTOR_ID must be 64 hex digits or a doctor identity file, got ${JSON.stringify(arg)}`)
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  const r = await submitGovernanceTx(ctx.pq, ctx.rpc, hospital, { type: 'doctor', action: 'revoke', hospital: hospital.id, doctor, time: Date.now() })
+  const res = { doctorId: hex(doctor), hospital: hex(hospital.id), status: r.status, txHash: r.txHash, ...(r.height !== undefined ? { height: r.height } : {}) }
+  out(ctx, res, `revoked doctor ${hex(doctor)} (${outcome(r)}): its records and grants up to height ${String(r.height ?? '?')} stay valid; new ones are refused`)
+}
+
+async function userNode (ctx: Ctx, action: 'add' | 'remove', values: { hospital?: string }, args: string[]): Promise<void> {
+  const peerId = args[0]
+  if (peerId === undefined) throw new UsageError('PEER_ID is required')
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  let r
+  try {
+    r = await submitGovernanceTx(ctx.pq, ctx.rpc, hospital, { type: 'user-node', action, hospital: hospital.id, peerId, time: Date.now() })
+  } catch (err) {
+    if (err instanceof BlockError) throw new UsageError(`PEER_ID: ${err.message}`)
+    throw err
+  }
+  const res = { peerId, action, hospital: hex(hospital.id), status: r.status, txHash: r.txHash, ...(r.height !== undefined ? { height: r.height } : {}) }
+  out(ctx, res, `${action === 'add' ? 'admitted' : 'removed'} user node ${peerId} for hospital ${hospital.name} (${outcome(r)})`)
+}
+
+const userNodeAdd = async (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> => { await userNode(ctx, 'add', values, args) }
+const userNodeRemove = async (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> => { await userNode(ctx, 'remove', values, args) }
+
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway, doctorAdd, doctorRotate, doctorRevoke, userNodeAdd, userNodeRemove }
 
 /**
  * Runs one client command (`group`: its top-level name, used in error messages) with its parsed

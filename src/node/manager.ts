@@ -16,6 +16,7 @@ import { toHex, type PqBackend } from '../crypto/index.js'
 import { SseError, decodeSearchToken, serverSearch } from '../sse/index.js'
 import { Application } from './app/application.js'
 import { Waiters } from './app/waiters.js'
+import type { Registry } from './app/governance.js'
 import { BlobRepair } from './blob-repair.js'
 import type { BlobStore } from './blob-store.js'
 import { BlockSync } from './block-sync.js'
@@ -186,6 +187,8 @@ export class ManagerNode {
   /** Bytes of the txs in the mempool, and committed records (metrics). */
   get mempoolBytes (): number { return this.app.mempool.bytes }
   get recordCount (): number { return this.app.committed.records.size }
+  /** The governance registry (doctors, on-chain user nodes), as committed. */
+  get registry (): Registry { return this.app.gov }
   /** Tx bodies of compact proposals fetched from proposers: accepted, and refused (wrong hash or undecodable). */
   get txFetchStats (): { fetched: number, refused: number } { return { ...this.app.fetchStats } }
 

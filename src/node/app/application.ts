@@ -27,6 +27,7 @@ import type { Logger } from '../log.js'
 import { Mempool, claimName, claimsOf } from '../mempool.js'
 import type { Submission, TxContext } from '../validation/tx.js'
 import { Committed, txKeys } from './committed.js'
+import { Registry } from './governance.js'
 
 export interface ApplicationOptions {
   genesis: Genesis
@@ -65,7 +66,8 @@ export class Application {
   readonly committed = new Committed()
   readonly mempool = new Mempool()
   private readonly opts: ApplicationOptions
-  private readonly doctors = new Map<string, Uint8Array>()
+  /** Doctors and user nodes (genesis, then governance txs), persisted in the commit batch. */
+  readonly gov: Registry
   /** Tx hashes whose signatures this node has verified (gossip or RPC), so block validation need not repeat it. */
   private readonly verifiedTxs = new Set<string>()
   /** Blocks built or validated, by value hash (hex), with their tx hashes. */
@@ -79,7 +81,7 @@ export class Application {
 
   constructor (opts: ApplicationOptions) {
     this.opts = opts
-    for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
+    this.gov = new Registry(opts.genesis, opts.pq)
   }
 
   private get chain (): ChainStore { return this.opts.chain }
@@ -94,6 +96,7 @@ export class Application {
     const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
       `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
       'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
+    await this.gov.load(this.chain.kv) // the registry's own keys, written by each commit (never a replay)
     for (let h = 1; h <= this.chain.head.height; h++) {
       let b: Block | undefined
       try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} does not decode (${(err as Error).message})`) }
@@ -110,7 +113,8 @@ export class Application {
   txContext (): TxContext {
     return {
       verifier: this.opts.pq,
-      doctorKey: (id) => this.doctors.get(toHex(id)),
+      doctorKey: (id) => this.gov.activeKey(id),
+      governance: this.gov,
       recordCommitted: async (id) => this.committed.records.has(toHex(id)),
       committedRecord: async (id) => {
         const raw = await this.chain.recordRaw(id)
@@ -180,10 +184,11 @@ export class Application {
   stillValid (tx: Tx, key?: string): boolean {
     if (this.committed.txs.has(key ?? Mempool.key(encodeTx(tx)))) return false
     if (tx.type === 'record') {
-      return !this.committed.records.has(toHex(tx.recordId)) && !tx.indexUpdates.some((u) => this.labelCommitted(u.label))
+      return !this.committed.records.has(toHex(tx.recordId)) && !tx.indexUpdates.some((u) => this.labelCommitted(u.label)) && this.gov.inactive(tx.doctor) === undefined
     }
     if (tx.type === 'patient') return !this.committed.patients.has(toHex(tx.patientId))
-    return this.committed.records.has(toHex(tx.recordId))
+    if (tx.type === 'doctor' || tx.type === 'user-node') return this.gov.checkState(tx).ok
+    return this.committed.records.has(toHex(tx.recordId)) && this.gov.inactive(tx.grantor) === undefined
   }
 
   /** The PBFT app port: `validateProposal`, logging each refused proposal once (an operator sees why a view changed). */
@@ -224,11 +229,15 @@ export class Application {
     const keys = parsed.keys
     const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys })
     if (conflict !== undefined) return { ok: false, reason: conflict }
+    const govConflict = this.gov.conflict(block, keys, this.verifiedTxs) // governance txs against the registry before the block
+    if (govConflict !== undefined) return { ok: false, reason: govConflict }
     for (const [i, tx] of block.txs.entries()) {
       const key = keys[i] as string
-      if (this.verifiedTxs.has(key)) continue
+      const signer = tx.type === 'record' ? tx.doctor : tx.type === 'grant' ? tx.grantor : undefined
+      if (signer !== undefined && this.gov.inactive(signer) !== undefined) return { ok: false, reason: `tx ${i}: INACTIVE_DOCTOR: ${this.gov.inactive(signer) as string}` }
+      if (this.verifiedTxs.has(key) || tx.type === 'doctor' || tx.type === 'user-node') continue
       if (tx.type === 'record') {
-        const sig = verifyRecordTx(this.opts.pq, (id) => this.doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates))
+        const sig = verifyRecordTx(this.opts.pq, (id) => this.gov.activeKey(id), tx, indexUpdatesHash(tx.indexUpdates))
         if (!sig.ok) return { ok: false, reason: sig.code === 'UNREGISTERED_DOCTOR' ? 'unregistered doctor' : 'bad record signature' }
       } else if (tx.type === 'patient') {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.opts.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
@@ -236,7 +245,8 @@ export class Application {
         // the record is committed (Committed.conflict); only its doctor or its owner may grant
         const parties = this.committed.recordParties.get(toHex(tx.recordId))
         if (parties === undefined) return { ok: false, reason: 'grant of an unknown record' }
-        const auth = authorizeGrant(this.opts.pq, tx, { recordId: tx.recordId, ...parties }, this.doctors.get(toHex(parties.doctor)))
+        const cur = this.gov.current(parties.doctor) // a rotated doctor grants with its current key
+        const auth = authorizeGrant(this.opts.pq, tx, { recordId: tx.recordId, ...parties, ...(cur !== undefined ? { doctor: fromHex(cur.id) } : {}) }, cur?.sigPublicKey)
         if (!auth.ok) return { ok: false, reason: `${auth.code}: ${auth.reason}` }
       }
       this.verifiedTxs.add(key)
@@ -364,9 +374,10 @@ export class Application {
     const conflict = this.committed.conflict(block, { keys })
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     const blockBytes = parsed.compact ? encodeBlockFromParts(block.header, block.txs.map((tx) => encodeTx(tx))) : value.bytes
-    await this.chain.append(block, cert, { blockBytes, extra })
+    await this.chain.append(block, cert, { blockBytes, extra: [...extra, ...this.gov.commitOps(block)] })
     for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
     this.committed.apply(block, keys)
+    this.gov.apply(block)
     for (const key of keys) {
       this.mempool.removeKey(key)
       this.verifiedTxs.delete(key)
@@ -378,9 +389,13 @@ export class Application {
       if (this.stillValid(s.tx, key)) return false
       // another tx took its record id or an index label: its waiting submitter is told now, truthfully
       if (!this.committed.txs.has(key)) {
+        const gov = s.tx.type === 'doctor' || s.tx.type === 'user-node' ? this.gov.checkState(s.tx) : undefined
+        const inactive = s.tx.type === 'record' ? this.gov.inactive(s.tx.doctor) : s.tx.type === 'grant' ? this.gov.inactive(s.tx.grantor) : undefined
         dropped.push({
           key,
-          err: s.tx.type === 'record' && this.committed.records.has(toHex(s.tx.recordId))
+          err: gov !== undefined && !gov.ok ? new NodeError(gov.code, `tx ${key} was dropped: ${gov.reason}`)
+            : inactive !== undefined ? new NodeError('INACTIVE_DOCTOR', `tx ${key} was dropped: ${inactive}`)
+            : s.tx.type === 'record' && this.committed.records.has(toHex(s.tx.recordId))
             ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
             : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
         })
