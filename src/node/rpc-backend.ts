@@ -333,7 +333,7 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
         ? true // the user node's header chain is certified (hash links + certificate on its newest header)
         : cert !== null && verifyCertificate(cert, ctx, { height: r.header.height, headerHash: headerHash(r.header) }).ok
       const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered }
-      const doctor = gov.doctor(tx.doctor)
+      const doctor = (await registry(height())).doctor(tx.doctor) // its status now (a user node's registry as of its head)
       return {
         recordId: toHex(recordId),
         valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && doctorRegistered,
