@@ -22,6 +22,7 @@ import {
   MAX_HEADER_BYTES, MAX_INDEX_UPDATES_PER_TX, MAX_INDEX_VALUE_BYTES, MAX_RECORD_IDS, MAX_TX_BYTES, MAX_VALIDATORS,
   MAX_WRAPPED_BYTES, RECORD_FIELDS, SIG_PUBLIC_KEY_BYTES, SIGNATURE_BYTES
 } from './limits.js'
+import { doctorTxShape, userNodeTxShape } from './governance.js'
 import { bytes, bytesUpTo, chainId, invalid, list, type Obj, record, uint } from './shape.js'
 import type { Block, CommitCertificate, CommitSignature, GrantTx, Header, IndexUpdate, PatientTx, RecordTx, Tx } from './types.js'
 
@@ -37,7 +38,7 @@ const BLOCK_KEYS = ['header', 'txs'] as const
 const CERT_KEYS = ['chainId', 'height', 'view', 'headerHash', 'signatures'] as const
 const COMMIT_SIG_KEYS = ['validator', 'signature'] as const
 
-export const TX_TYPES = ['record', 'grant', 'patient'] as const
+export const TX_TYPES = ['record', 'grant', 'patient', 'doctor', 'user-node'] as const
 
 export function indexUpdateShape (v: unknown, what = 'index update'): IndexUpdate {
   const o = record(v, what, INDEX_UPDATE_KEYS)
@@ -98,6 +99,8 @@ export function txShape (v: unknown): Tx {
     case 'record': return recordTxShape(v)
     case 'grant': return grantTxShape(v)
     case 'patient': return patientTxShape(v)
+    case 'doctor': return doctorTxShape(v)
+    case 'user-node': return userNodeTxShape(v)
     default: return invalid(`unknown tx type ${typeof type === 'string' ? `'${type.slice(0, 32)}'` : typeof type}`)
   }
 }

@@ -11,6 +11,7 @@
  * - `certificate.ts` — `quorumSize`, `verifyCertificate`.
  * - `light.ts` — `verifyHeaderLink`, `verifyHeaderChain` (light-client sequential verification).
  * - `builder.ts` — `buildBlock`, per-tx and per-index-update inclusion proofs and their checks.
+ * - `governance.ts` — hospital-signed doctor and user-node txs (docs/GOVERNANCE.md).
  * - `proposal.ts` — the compact block of a PRE-PREPARE (header + tx hashes), `encodeBlockFromParts`.
  *
  * Validators and verifiers return a `Check` (`{ ok: true }` or `{ ok: false, code, reason, at? }`)
@@ -35,6 +36,7 @@
  * ```
  */
 export * from './types.js'
+export * from './governance.js'
 export * from './vote.js'
 export * from './errors.js'
 export * from './limits.js'

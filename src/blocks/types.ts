@@ -6,6 +6,7 @@
  * 32 random bytes chosen by the client; hashes are SHA-256 (32 bytes). Managers are referred to by
  * their index in the genesis manager list.
  */
+import type { DoctorTx, UserNodeTx } from './governance.js'
 
 /** One searchable-encryption index update (label → masked value), produced by `src/sse`. */
 export interface IndexUpdate {
@@ -59,7 +60,7 @@ export interface PatientTx {
   signature: Uint8Array
 }
 
-export type Tx = RecordTx | GrantTx | PatientTx
+export type Tx = RecordTx | GrantTx | PatientTx | DoctorTx | UserNodeTx
 
 export interface Header {
   chainId: string

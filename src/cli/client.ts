@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs'
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { loadPqBackend, type PqBackend } from '../crypto/index.js'
+import { loadPqBackend, sha256, type PqBackend } from '../crypto/index.js'
 import {
   ClientError, consortiumWriters, DEFAULT_STATE_DIR, Doctor, enrollExistingIdentity, enrollNewIdentity, hex, loadCounters, openConsortiumKey,
   parseClientIdentity, parseConsortiumKeyFile, parseRecordInputBytes, Patient, type EnrollOutcome, readJsonFile, RpcCallError, RpcClient, saveCounters,
@@ -21,6 +21,8 @@ import {
   type LocalRecordVerification, type TrustAnchors
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
+import { addToConsortiumKey, loadHospital, registerDoctor, submitGovernanceTx } from '../client/governance.js'
+import { BlockError } from '../blocks/index.js'
 import { FHIR_BUNDLE_ATTACHMENT } from '../client/input.js'
 import { blobCidString, blobHashFromCidString } from '../records/cid.js'
 import type { RecordJson } from '../rpc/backend.js'
@@ -147,11 +149,32 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
     `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates${bundleNote})`)
 }
 
+/**
+ * The genesis anchors plus the doctor of record `recordId` when a hospital registered it on chain
+ * (docs/GOVERNANCE.md): its key is taken from the node's chain_getConsortium only if its SHA-256 is
+ * the record's doctor id, so the signature check stays this client's; that the key was registered
+ * rests on the commit certificate (2f + 1 managers admitted the record only from an active doctor).
+ */
+async function withChainDoctor (ctx: Ctx, anchors: TrustAnchors | undefined, recordId: Uint8Array): Promise<TrustAnchors | undefined> {
+  if (anchors === undefined) return anchors
+  const rec = await ctx.rpc.getRecord(recordId)
+  const known = anchors.doctors.some((d) => hex(sha256(d.sigPublicKey)) === rec.tx.doctor)
+  if (known) return anchors
+  let state
+  try { state = await ctx.rpc.getConsortium(rec.height) } catch { return anchors } // an older node: the check reports the doctor as unregistered
+  const d = state.doctors.find((x) => x.id === rec.tx.doctor && x.since < rec.height && (x.until === undefined || rec.height <= x.until))
+  if (d === undefined) return anchors
+  const sigPublicKey = unb64(d.sigPublicKey)
+  if (hex(sha256(sigPublicKey)) !== rec.tx.doctor) return anchors
+  if (!ctx.json) console.error(`note: doctor ${d.name} (${d.id.slice(0, 16)}...) was registered on chain by hospital ${d.hospital.slice(0, 16)}... at height ${d.since}, active at the record's height ${rec.height}; its key is from the node, checked against the record's doctor id`)
+  return { ...anchors, doctors: [...anchors.doctors, { name: d.name, sigPublicKey, kemPublicKey: unb64(d.kemPublicKey) }] }
+}
+
 async function recordGet (ctx: Ctx, values: { decrypt?: boolean, as?: string, genesis?: string, 'save-ciphertexts'?: string, fhir?: boolean }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
   if (values.fhir === true && (values.decrypt !== true || ctx.json)) throw new UsageError('--fhir prints the decrypted FHIR Bundle: it needs --decrypt --as ID_FILE, and no --json')
   if (values.as !== undefined && values.decrypt !== true) throw new UsageError('--as names the identity that decrypts: it goes with --decrypt (without --decrypt nothing is decrypted)')
-  const anchors = await trust(values.genesis ?? ctx.config.genesis) // the config file's genesis (npm start, sim:local) by default
+  const anchors = await withChainDoctor(ctx, await trust(values.genesis ?? ctx.config.genesis), recordId) // the config file's genesis (npm start, sim:local) by default
   if (values.decrypt === true) {
     const f = await identityFile(need(values.as, '--as (the identity that decrypts)'))
     const r = f.role === 'patient'
@@ -212,7 +235,7 @@ async function recordExport (ctx: Ctx, values: { car?: string, genesis?: string 
   const recordId = recordIdArg(positionals[0])
   const path = resolve(need(values.car, '--car'))
   if (existsSync(path)) throw new UsageError(`${path} exists: record export never replaces a file`)
-  const anchors = await trust(values.genesis ?? ctx.config.genesis)
+  const anchors = await withChainDoctor(ctx, await trust(values.genesis ?? ctx.config.genesis), recordId)
   const rec = await ctx.rpc.getRecord(recordId)
   const local = verifyRecordAnswer(ctx.pq, rec, anchors)
   const { encodeCar, recordCar } = await import('../client/car.js')
@@ -254,10 +277,10 @@ async function saveCiphertexts (dirArg: string, recordId: Uint8Array, ciphertext
 
 async function recordVerify (ctx: Ctx, values: { genesis?: string }, positionals: string[]): Promise<void> {
   const recordId = recordIdArg(positionals[0])
-  const anchors = await trust(values.genesis ?? ctx.config.genesis) // the config file's genesis (npm start, sim:local) by default
+  const anchors = await withChainDoctor(ctx, await trust(values.genesis ?? ctx.config.genesis), recordId) // the config file's genesis (npm start, sim:local) by default
   const v = await ctx.rpc.verifyRecord(recordId)
   const c = v.checks
-  const nodeReport = `  the node's own report (${v.valid ? 'all its checks passed' : 'INVALID'}): signature ${c.signature}, ciphertext hashes [${c.ciphertextHashes.join(', ')}], inclusion ${c.inclusion}, certificate ${c.certificate}, doctor registered ${c.doctorRegistered}`
+  const nodeReport = `  the node's own report (${v.valid ? 'all its checks passed' : 'INVALID'}): signature ${c.signature}, ciphertext hashes [${c.ciphertextHashes.join(', ')}], inclusion ${c.inclusion}, certificate ${c.certificate}, doctor registered ${c.doctorRegistered}${v.doctorStatus !== undefined && v.doctorStatus !== 'active' ? ` (doctor key ${v.doctorStatus} at height ${String(v.doctorUntil)}; records before it stay valid)` : ''}`
   if (!v.valid) throw new VerificationFailed(`record ${v.recordId} at height ${v.height}: INVALID according to the node\n${nodeReport}`, v)
   // and again on this client, from the raw record answer: only what this client checked counts
   const local = verifyRecordAnswer(ctx.pq, await ctx.rpc.getRecord(recordId), anchors)
@@ -381,7 +404,71 @@ async function fhirGateway (ctx: Ctx, values: OptionValues): Promise<void> {
   await runFhirGateway(ctx, values)
 }
 
-const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway }
+const outcome = (r: { status: string, height?: number }): string => `${r.status}${r.height !== undefined ? ` at height ${r.height}` : ''}`
+
+async function doctorAdd (ctx: Ctx, values: { name?: string, out?: string, hospital?: string, 'consortium-key'?: string, 'key-holder'?: string }): Promise<void> {
+  if ((values['consortium-key'] === undefined) !== (values['key-holder'] === undefined)) throw new UsageError('--consortium-key and --key-holder go together')
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  const holder = values['key-holder'] !== undefined ? await identityFile(values['key-holder']) : undefined
+  const path = resolve(need(values.out, '--out'))
+  const r = await registerDoctor(ctx.pq, ctx.rpc, hospital, { path, name: need(values.name, '--name') })
+  if (holder !== undefined && values['consortium-key'] !== undefined) {
+    await addToConsortiumKey(ctx.pq, values['consortium-key'], holder, await identityFile(path))
+    r.consortiumKey = values['consortium-key']
+  }
+  out(ctx, r, `added doctor ${r.name} for hospital ${hospital.name}: id ${r.doctorId} (${outcome(r)}); identity written to ${r.identity}` +
+    (r.consortiumKey !== undefined ? `; consortium key wrapped to it in ${r.consortiumKey}` : ''))
+}
+
+async function doctorRotate (ctx: Ctx, values: { identity?: string, out?: string, hospital?: string, 'consortium-key'?: string }): Promise<void> {
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  const previous = await identityFile(need(values.identity, '--identity'))
+  if (previous.role !== 'doctor') throw new UsageError(`${String(values.identity)} holds a ${previous.role} identity, not a doctor's`)
+  const path = resolve(need(values.out, '--out'))
+  const r = await registerDoctor(ctx.pq, ctx.rpc, hospital, { path, previous })
+  if (values['consortium-key'] !== undefined) {
+    await addToConsortiumKey(ctx.pq, values['consortium-key'], previous, await identityFile(path))
+    r.consortiumKey = values['consortium-key']
+  }
+  out(ctx, r, `rotated doctor ${r.name}: ${String(r.previous)} -> ${r.doctorId} (${outcome(r)}); new identity written to ${r.identity}` +
+    (r.consortiumKey !== undefined ? `; consortium key wrapped to it in ${r.consortiumKey}` : ''))
+}
+
+async function doctorRevoke (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> {
+  const arg = args[0]
+  if (arg === undefined) throw new UsageError('DOCTOR_ID is required')
+  let doctor: Uint8Array
+  if (/^[0-9a-fA-F]{64}$/.test(arg)) doctor = unhex(arg.toLowerCase(), 'DOCTOR_ID')
+  else if (existsSync(arg)) {
+    const f = await identityFile(arg)
+    if (f.role !== 'doctor') throw new UsageError(`${arg} holds a ${f.role} identity, not a doctor's`)
+    doctor = loadClientIdentity(f).keys.id
+  } else throw new UsageError(`DOCTOR_ID must be 64 hex digits or a doctor identity file, got ${JSON.stringify(arg)}`)
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  const r = await submitGovernanceTx(ctx.pq, ctx.rpc, hospital, { type: 'doctor', action: 'revoke', hospital: hospital.id, doctor, time: Date.now() })
+  const res = { doctorId: hex(doctor), hospital: hex(hospital.id), status: r.status, txHash: r.txHash, ...(r.height !== undefined ? { height: r.height } : {}) }
+  out(ctx, res, `revoked doctor ${hex(doctor)} (${outcome(r)}): its records and grants up to height ${String(r.height ?? '?')} stay valid; new ones are refused`)
+}
+
+async function userNode (ctx: Ctx, action: 'add' | 'remove', values: { hospital?: string }, args: string[]): Promise<void> {
+  const peerId = args[0]
+  if (peerId === undefined) throw new UsageError('PEER_ID is required')
+  const hospital = await loadHospital(need(values.hospital, '--hospital'))
+  let r
+  try {
+    r = await submitGovernanceTx(ctx.pq, ctx.rpc, hospital, { type: 'user-node', action, hospital: hospital.id, peerId, time: Date.now() })
+  } catch (err) {
+    if (err instanceof BlockError) throw new UsageError(`PEER_ID: ${err.message}`)
+    throw err
+  }
+  const res = { peerId, action, hospital: hex(hospital.id), status: r.status, txHash: r.txHash, ...(r.height !== undefined ? { height: r.height } : {}) }
+  out(ctx, res, `${action === 'add' ? 'admitted' : 'removed'} user node ${peerId} for hospital ${hospital.name} (${outcome(r)})`)
+}
+
+const userNodeAdd = async (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> => { await userNode(ctx, 'add', values, args) }
+const userNodeRemove = async (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> => { await userNode(ctx, 'remove', values, args) }
+
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway, doctorAdd, doctorRotate, doctorRevoke, userNodeAdd, userNodeRemove }
 
 /**
  * Runs one client command (`group`: its top-level name, used in error messages) with its parsed

@@ -56,7 +56,8 @@ const lazy = (load: () => Promise<Handler>) => async (...args: unknown[]): Promi
 /** A node-side command: its handler lives in ./pqmed.js (libp2p, LevelDB), loaded only when it runs. */
 const nodeHandler = (name: 'genesisCmd' | 'nodeCmd' | 'peerIdCmd' | 'consortiumKeyCmd') => lazy(async () => (await import('./pqmed.js'))[name] as Handler)
 
-type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'recordExport' | 'fileVerify' | 'searchCmd' | 'grantCmd' | 'fhirGateway'
+type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'recordExport' | 'fileVerify' | 'searchCmd' | 'grantCmd' | 'fhirGateway' |
+  'doctorAdd' | 'doctorRotate' | 'doctorRevoke' | 'userNodeAdd' | 'userNodeRemove'
 /** A client command: ./client.js, which loads the SDK and (except `file verify`) the crypto backend. */
 const clientHandler = (group: string, name: ClientHandlerName) => lazy(async () => {
   const { runClientCommand } = await import('./client.js')
@@ -307,6 +308,65 @@ function grantCommand (): Command {
     .action(clientHandler('grant', 'grantCmd')))
 }
 
+const HOSPITAL_HELP = 'the hospital\'s manager identity file (identities/manager-<i>.json): it signs the tx'
+
+function doctorCommand (): Command {
+  const doctor = new Command('doctor')
+    .summary('register, rotate and revoke a hospital\'s doctors (signed by the hospital\'s manager identity)')
+    .description('A hospital (a manager) registers, rotates and revokes its own doctors with txs signed by its manager identity (docs/GOVERNANCE.md). ' +
+      'A change takes effect in the blocks after the one that commits it.')
+    .addHelpText('after', examples('pqmed doctor add --help'))
+  doctor.addCommand(client(new Command('add')
+    .summary('create a doctor identity and register it for a hospital (waits for commit)')
+    .description('Creates a doctor identity (a simulated PUF enrollment) and registers its ML-DSA-65 and ML-KEM-768 public keys with a doctor add tx signed by the hospital; ' +
+      'the file is written only once the registration is committed (a refused one leaves nothing). With --consortium-key and --key-holder, the consortium index key ' +
+      '(opened with the holder doctor\'s key) is then wrapped to the new doctor and added to that file, which record submit and search need.')
+    .requiredOption('--name <NAME>', 'the doctor\'s name (1..128 characters)')
+    .requiredOption('--out <FILE>', 'identity file to write (never overwritten)')
+    .requiredOption('--hospital <MANAGER_IDENTITY_FILE>', HOSPITAL_HELP)
+    .option('--consortium-key <FILE>', 'consortium key file to add the new doctor to, with --key-holder')
+    .option('--key-holder <ID_FILE>', 'a doctor identity that holds the consortium key, with --consortium-key')
+    .addHelpText('after', examples(
+      'pqmed doctor add --name "Dr. Ada Obi" --out ada.json --hospital net/identities/manager-0.json',
+      'pqmed doctor add --name "Dr. Ada Obi" --out ada.json --hospital net/identities/manager-0.json --consortium-key net/consortium-key.json --key-holder net/identities/doctor-0.json'))
+    .action(clientHandler('doctor', 'doctorAdd'))))
+  doctor.addCommand(client(new Command('rotate')
+    .summary('replace a doctor\'s keys (a lost or exposed device); the old key signs nothing new')
+    .description('Creates a new identity for the doctor of --identity (same name) and registers its keys with a doctor rotate tx signed by the doctor\'s hospital; ' +
+      'the new doctor id is SHA-256 of the new key. Records signed with the old key before the rotation stay valid; new ones with it are refused (-32018). ' +
+      'The new file is written only once the rotation is committed. With --consortium-key, the new key is added to that file (opened with the old identity).')
+    .requiredOption('--identity <FILE>', 'the doctor\'s current identity file (only its public key is used)')
+    .requiredOption('--out <NEW_FILE>', 'new identity file to write (never overwritten)')
+    .requiredOption('--hospital <MANAGER_IDENTITY_FILE>', HOSPITAL_HELP)
+    .option('--consortium-key <FILE>', 'consortium key file to add the new key to (opened with --identity)')
+    .addHelpText('after', examples('pqmed doctor rotate --identity ada.json --out ada-2.json --hospital net/identities/manager-0.json'))
+    .action(clientHandler('doctor', 'doctorRotate'))))
+  doctor.addCommand(client(new Command('revoke')
+    .summary('revoke a doctor: its records and grants so far stay valid, new ones are refused')
+    .argument('<DOCTOR_ID>', 'the doctor\'s active id (64 hex digits), or its identity file')
+    .requiredOption('--hospital <MANAGER_IDENTITY_FILE>', HOSPITAL_HELP)
+    .addHelpText('after', examples('pqmed doctor revoke 5be1...07 --hospital net/identities/manager-0.json'))
+    .action(clientHandler('doctor', 'doctorRevoke'))))
+  return doctor
+}
+
+function userNodeCommand (): Command {
+  const un = new Command('user-node')
+    .summary('admit or remove a hospital\'s user node at the managers\' connection gate')
+    .description('A hospital admits (add) or removes (remove) a user node by its libp2p peer id (pqmed peer-id) with a tx signed by its manager identity; ' +
+      'every manager\'s connection gater follows the chain (a removed node\'s connections are closed).')
+    .addHelpText('after', examples('pqmed user-node add --help'))
+  for (const [action, summary] of [['add', 'admit a user node (libp2p peer id)'], ['remove', 'remove a user node the hospital admitted']] as const) {
+    un.addCommand(client(new Command(action)
+      .summary(summary)
+      .argument('<PEER_ID>', 'the user node\'s libp2p peer id (pqmed peer-id)')
+      .requiredOption('--hospital <MANAGER_IDENTITY_FILE>', HOSPITAL_HELP)
+      .addHelpText('after', examples(`pqmed user-node ${action} 12D3KooW... --hospital net/identities/manager-0.json`))
+      .action(clientHandler('user-node', action === 'add' ? 'userNodeAdd' : 'userNodeRemove'))))
+  }
+  return un
+}
+
 function fhirGatewayCommand (): Command {
   return client(new Command('fhir-gateway')
     .summary('serve a local FHIR R4 REST API for one doctor or patient (search through the encrypted indexes)')
@@ -348,7 +408,7 @@ export function pqmedProgram (): Command {
     .helpOption('-h, --help', 'show help (also: pqmed help COMMAND, pqmed COMMAND --help)')
     .helpCommand('help [COMMAND]', 'show help for a command')
     .configureHelp({ sortSubcommands: false })
-  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand(), fhirGatewayCommand(), explorerCommand()]) program.addCommand(c)
+  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand(), doctorCommand(), userNodeCommand(), fhirGatewayCommand(), explorerCommand()]) program.addCommand(c)
   setUsage(program)
   program.addHelpText('after', () => `\nSynopsis:\n${leafCommands(program).map((c) => `  ${commandPath(c)} ${c.usage()}`).join('\n')}\n\n` +
     `Client commands take --rpc URL (else $PQMED_RPC, else .pqmed.json, else http://127.0.0.1:8645/) and --json.\n${EXIT_CODES}\n` +

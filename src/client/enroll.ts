@@ -86,7 +86,7 @@ export async function enrollExistingIdentity (pq: PqBackend, rpc: RpcClient, pat
 }
 
 /** Writes `file` to a path that must not exist, flushed to disk, mode 0600. */
-async function writeNew (path: string, file: ClientIdentityFile): Promise<void> {
+export async function writeNew (path: string, file: ClientIdentityFile): Promise<void> {
   let fh
   try { fh = await open(path, 'wx', 0o600) } catch (err) { throw new ClientError('BAD_INPUT', `cannot write the identity file next to ${path}: ${(err as Error).message}`) }
   try {
@@ -101,7 +101,7 @@ async function writeNew (path: string, file: ClientIdentityFile): Promise<void> 
 }
 
 /** Gives the temporary file its final name without ever overwriting a file (hard link, else rename). */
-async function publish (tmp: string, path: string): Promise<void> {
+export async function publish (tmp: string, path: string): Promise<void> {
   try {
     await link(tmp, path)
   } catch (err) {

@@ -4,7 +4,7 @@
  */
 import {
   RPC_ERRORS, type ChainStatus, type CertificateJson, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
-  type PatientJson, type RecordJson, type RecordVerificationJson, type RpcErrorName, type SearchEntryJson, type SubmitResultJson, type BlockJson
+  type PatientJson, type RecordJson, type RecordVerificationJson, type RpcErrorName, type SearchEntryJson, type SubmitResultJson, type BlockJson, type ConsortiumStateJson
 } from '../rpc/backend.js'
 import * as codec from '../rpc/codec.js'
 import { ClientError } from './errors.js'
@@ -109,6 +109,10 @@ export class RpcClient {
   submitRecord = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('ehr_submitRecord', { submission: b64(submission), wait })
   registerPatient = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('ehr_registerPatient', { submission: b64(submission), wait })
   grantAccess = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('ehr_grantAccess', { submission: b64(submission), wait })
+  /** A hospital's doctor or user-node tx (`chain_submitGovernance`). */
+  submitGovernance = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('chain_submitGovernance', { submission: b64(submission), wait })
+  /** The consortium configuration at `height` (default: the head). */
+  getConsortium = async (height?: number): Promise<ConsortiumStateJson> => await this.call('chain_getConsortium', height === undefined ? {} : { height })
   getRecord = async (recordId: Uint8Array): Promise<RecordJson> => await this.call('ehr_getRecord', { recordId: hex(recordId) })
   verifyRecord = async (recordId: Uint8Array): Promise<RecordVerificationJson> => await this.call('ehr_verifyRecord', { recordId: hex(recordId) })
   verifyFile = async (file: Uint8Array): Promise<FileMatchJson> => await this.call('ehr_verifyFile', { file: b64(file) })

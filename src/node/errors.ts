@@ -23,6 +23,9 @@ export type ValidationCode =
   | 'UNAUTHORIZED_GRANTOR' // a grant by someone other than the record's doctor or owner
   | 'DUPLICATE' // the tx, its record id or its patient is committed or pending already
   | 'DUPLICATE_LABEL' // an index label is committed or pending already
+  | 'INACTIVE_DOCTOR' // a record or grant signed by a doctor key that was revoked or rotated (docs/GOVERNANCE.md)
+  | 'UNAUTHORIZED_HOSPITAL' // a governance tx not signed by a current hospital, or about another hospital's doctor or user node
+  | 'GOVERNANCE_CONFLICT' // a governance tx that does not apply (unknown or inactive doctor, key in use, peer admitted already)
   | 'STALE' // a consensus message for a height this node has decided
 
 export type NodeErrorCode =
@@ -44,7 +47,7 @@ export type NodeErrorCode =
 
 const CODES: ReadonlySet<string> = new Set<NodeErrorCode>([
   'MALFORMED', 'TOO_LARGE', 'INVALID_TX', 'BLOB_MISMATCH', 'UNREGISTERED_DOCTOR', 'BAD_SIGNATURE', 'UNKNOWN_RECORD', 'UNAUTHORIZED_GRANTOR',
-  'DUPLICATE', 'DUPLICATE_LABEL', 'STALE', 'MEMPOOL_FULL', 'NOT_COMMITTED', 'BLOB_MISSING', 'STORE_INCONSISTENT', 'MALFORMED_TOKEN', 'TOKEN_LIMIT',
+  'DUPLICATE', 'DUPLICATE_LABEL', 'INACTIVE_DOCTOR', 'UNAUTHORIZED_HOSPITAL', 'GOVERNANCE_CONFLICT', 'STALE', 'MEMPOOL_FULL', 'NOT_COMMITTED', 'BLOB_MISSING', 'STORE_INCONSISTENT', 'MALFORMED_TOKEN', 'TOKEN_LIMIT',
   'UNKNOWN_METHOD', 'FORBIDDEN', 'NO_MANAGER', 'UNVERIFIABLE', 'TIMEOUT', 'TRANSPORT', 'UNREACHABLE', 'STOPPED', 'BUSY', 'REMOTE', 'INTERNAL'
 ])
 

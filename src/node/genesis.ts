@@ -19,6 +19,11 @@ export interface GenesisDoctor {
   name: string
   sigPublicKey: Uint8Array
   kemPublicKey: Uint8Array
+  /**
+   * The name of the manager (hospital) the doctor belongs to, which may rotate or revoke it
+   * (docs/GOVERNANCE.md). Absent: the first manager's.
+   */
+  hospital?: string
 }
 
 export interface ConsensusParams {
@@ -77,7 +82,7 @@ export function genesisToJson (g: Genesis): string {
     chainId: g.chainId,
     time: g.time,
     managers: g.managers.map((m) => ({ name: m.name, sigPublicKey: b64(m.sigPublicKey), peerId: m.peerId, addrs: m.addrs })),
-    doctors: g.doctors.map((d) => ({ name: d.name, sigPublicKey: b64(d.sigPublicKey), kemPublicKey: b64(d.kemPublicKey) })),
+    doctors: g.doctors.map((d) => ({ name: d.name, sigPublicKey: b64(d.sigPublicKey), kemPublicKey: b64(d.kemPublicKey), ...(d.hospital !== undefined ? { hospital: d.hospital } : {}) })),
     ...(g.userNodes !== undefined ? { userNodes: g.userNodes } : {}),
     params: g.params
   }, null, 2) + '\n'
@@ -107,9 +112,13 @@ export function parseGenesis (json: string): Genesis {
     return {
       name: str(o.name, `doctors[${i}].name`, 128),
       sigPublicKey: unb64(o.sigPublicKey, `doctors[${i}].sigPublicKey`, SUITE.sigPublicKeyBytes),
-      kemPublicKey: unb64(o.kemPublicKey, `doctors[${i}].kemPublicKey`, SUITE.kemPublicKeyBytes)
+      kemPublicKey: unb64(o.kemPublicKey, `doctors[${i}].kemPublicKey`, SUITE.kemPublicKeyBytes),
+      ...(o.hospital !== undefined ? { hospital: str(o.hospital, `doctors[${i}].hospital`, 64) } : {})
     }
   })
+  for (const [i, d] of doctors.entries()) {
+    if (d.hospital !== undefined && !managers.some((m) => m.name === d.hospital)) throw new GenesisError(`doctors[${i}].hospital ${JSON.stringify(d.hospital)} names no manager`)
+  }
   let userNodes: string[] | undefined
   if (r.userNodes !== undefined) {
     if (!Array.isArray(r.userNodes) || r.userNodes.length > 100_000) throw new GenesisError('userNodes must be a list of libp2p peer ids')
@@ -139,14 +148,15 @@ export function parseGenesis (json: string): Genesis {
 
 /**
  * Hash of the canonical (dag-cbor) encoding of the genesis: the chain's root of trust. `userNodes`
- * is hashed when present (a genesis without it hashes as before the field existed).
+ * and a doctor's `hospital` are hashed when present (a genesis without them hashes as before the
+ * fields existed).
  */
 export function genesisHash (g: Genesis): Uint8Array {
   return sha256(dagCbor.encode({
     chainId: g.chainId,
     time: g.time,
     managers: g.managers.map((m) => ({ name: m.name, sigPublicKey: m.sigPublicKey, peerId: m.peerId, addrs: m.addrs })),
-    doctors: g.doctors.map((d) => ({ name: d.name, sigPublicKey: d.sigPublicKey, kemPublicKey: d.kemPublicKey })),
+    doctors: g.doctors.map((d) => ({ name: d.name, sigPublicKey: d.sigPublicKey, kemPublicKey: d.kemPublicKey, ...(d.hospital !== undefined ? { hospital: d.hospital } : {}) })),
     ...(g.userNodes !== undefined ? { userNodes: g.userNodes } : {}),
     params: { ...g.params }
   }))

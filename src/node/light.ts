@@ -10,10 +10,11 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  decodeBlock, validateBlock, type Block, headerHash, indexUpdatesHash, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
+  decodeBlock, isGovernanceTx, validateBlock, type Block, headerHash, indexUpdatesHash, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { verifyRecordTx } from '../records/index.js'
+import { Registry } from './app/governance.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
 import { protocols, topics } from './genesis.js'
@@ -71,7 +72,9 @@ export class LightNode {
   private readonly sync: ReqResp
   private readonly query: ReqResp
   private readonly submitSvc: ReqResp
-  private readonly doctors = new Map<string, Uint8Array>()
+  /** The governance registry rebuilt from verified governance txs up to `govHeight` (`registryAt`). */
+  private gov: Registry
+  private govHeight = 0
   private readonly picker: ManagerPicker
   private readonly chain: HeaderChain
 
@@ -87,7 +90,7 @@ export class LightNode {
     this.sync = new ReqResp(this.host, { protocol: protos.sync, maxBytes: MAX_FRAME_BYTES, timeoutMs: t, metrics })
     this.query = new ReqResp(this.host, { protocol: protos.query, maxBytes: MAX_FRAME_BYTES, timeoutMs: t, metrics })
     this.submitSvc = new ReqResp(this.host, { protocol: protos.submit, maxBytes: MAX_FRAME_BYTES, timeoutMs: 60_000, metrics })
-    for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
+    this.gov = new Registry(opts.genesis, opts.pq)
     this.picker = new ManagerPicker(this.host, opts.genesis, opts.log)
     this.chain = new HeaderChain({
       genesis: opts.genesis, genesisHeader: opts.genesisHeader, pq: opts.pq, kv: opts.kv, log: opts.log, peers: this.picker, status: this.status, sync: this.sync, metrics: opts.metrics
@@ -154,7 +157,8 @@ export class LightNode {
         const inclusion = verifyRecordInclusion(header, { tx, txIndex: stored.txIndex, txCount: stored.txCount, height: stored.height, proof: stored.proof })
         const expected = [...tx.fields, ...tx.attachments]
         const ciphertexts = blobs.length === expected.length && blobs.every((b, i) => equalBytes(sha256(b), expected[i] as Uint8Array))
-        const signature = verifyRecordTx(this.opts.pq, (id) => this.doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates)).ok
+        const gov = this.gov.keyAt(tx.doctor, stored.height) === undefined ? await this.registryAt(stored.height) : this.gov
+        const signature = verifyRecordTx(this.opts.pq, (id) => gov.keyAt(id, stored.height), tx, indexUpdatesHash(tx.indexUpdates)).ok
         const checks = { inclusion, ciphertexts, signature, certificate: true }
         if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)
         return { tx, height: stored.height, txIndex: stored.txIndex, txCount: stored.txCount, proof: stored.proof, header, blobs, checks, source: peer.toString() }
@@ -234,6 +238,33 @@ export class LightNode {
     }
     if (notFound > 0) return undefined
     throw new NodeError('UNVERIFIABLE', `no manager returned a verifiable answer to ${method}`)
+  }
+
+  /**
+   * The governance registry as of `height` (at least; never above our head), rebuilt from the
+   * committed doctor and user-node txs a manager lists: each tx's audit path is checked against
+   * our certified header, and each must pass the registry's own check (hospital signature,
+   * ownership, transition) in chain order. A manager can omit txs (not detected: the headers do
+   * not commit to the registry), not forge or alter one.
+   */
+  async registryAt (height: number): Promise<Registry> {
+    if (height <= this.govHeight) return this.gov
+    const to = Math.min(Math.max(height, this.chain.height), this.chain.height)
+    const reg = await this.askVerified('governance', { to }, async (res) => {
+      const r = new Registry(this.genesis, this.opts.pq)
+      let last = 0
+      for (const raw of list(res, 'governance txs', 100_000, (x) => bytes(x, 'stored tx'))) {
+        const v = await this.verifyStored(raw)
+        if (!isGovernanceTx(v.tx) || v.height < last || v.height > to) throw new Error('answer holds a non-governance tx or is out of order')
+        const c = r.check(v.tx)
+        if (!c.ok) throw new Error(`governance tx at height ${v.height} does not apply: ${c.reason}`)
+        r.applyTx(v.tx, v.height)
+        last = v.height
+      }
+      return r
+    })
+    if (reg !== undefined && to >= this.govHeight) { this.gov = reg; this.govHeight = to }
+    return this.gov
   }
 
   /** An enrolled patient's committed enrollment tx, verified. */

@@ -17,6 +17,7 @@ import { SseError, decodeSearchToken, serverSearchAsync } from '../sse/index.js'
 import { Application } from './app/application.js'
 import { DiskIndexStore } from './app/index-store.js'
 import { Waiters } from './app/waiters.js'
+import type { Registry } from './app/governance.js'
 import { BlobRepair } from './blob-repair.js'
 import type { BlobStore } from './blob-store.js'
 import { BlockSync } from './block-sync.js'
@@ -196,6 +197,8 @@ export class ManagerNode {
   /** Bytes of the txs in the mempool, and committed records (metrics). */
   get mempoolBytes (): number { return this.app.mempool.bytes }
   get recordCount (): number { return this.app.committed.records }
+  /** The governance registry (doctors, on-chain user nodes), as committed. */
+  get registry (): Registry { return this.app.gov }
   /** Tx bodies of compact proposals fetched from proposers: accepted, and refused (wrong hash or undecodable). */
   get txFetchStats (): { fetched: number, refused: number } { return { ...this.app.fetchStats } }
 

@@ -11,6 +11,7 @@
 import { toHex, sha256 } from '../crypto/index.js'
 import type { Tx } from '../blocks/index.js'
 import type { Submission } from './validation/tx.js'
+import { governanceClaims } from './app/governance.js'
 import { MempoolError } from './errors.js'
 
 export { MempoolError } from './errors.js'
@@ -19,10 +20,11 @@ export { MempoolError } from './errors.js'
 export function claimsOf (tx: Tx): string[] {
   if (tx.type === 'record') return [`r:${toHex(tx.recordId)}`, ...tx.indexUpdates.map((u) => `l:${toHex(u.label)}`)]
   if (tx.type === 'patient') return [`p:${toHex(tx.patientId)}`]
+  if (tx.type === 'doctor' || tx.type === 'user-node') return governanceClaims(tx) // `g:` a doctor id or new key, `u:` a peer id
   return []
 }
 
-const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', p: 'patient id' }
+const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', p: 'patient id', g: 'doctor id or key', u: 'user node' }
 
 /** A readable name of a claim, e.g. `index label ab12…`. */
 export function claimName (claim: string): string { return `${CLAIM_NAMES[claim[0] as string] ?? 'claim'} ${claim.slice(2)}` }

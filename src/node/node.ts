@@ -32,7 +32,7 @@ import { ManagerNode } from './manager.js'
 import { startHeliaBitswap, type HeliaServer } from './helia.js'
 import { observeTopicValidators } from './ops/gossip.js'
 import { noopMetrics, type NodeMetrics } from './ops/node-metrics.js'
-import { filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource } from './peer-allow.js'
+import { chainPeerSource, filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource, type ChainPeerSource } from './peer-allow.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
 
 export interface NodeConfig {
@@ -117,7 +117,7 @@ export async function userPeerKey (dataDir: string): Promise<PrivateKey> {
  * The allow list of a node, or undefined for an open one. A manager is permissioned unless
  * `open`; a user node only when given a list.
  */
-async function allowListFor (cfg: NodeConfig, log: Logger): Promise<PeerAllowList | undefined> {
+async function allowListFor (cfg: NodeConfig, log: Logger, chainSource: ChainPeerSource): Promise<PeerAllowList | undefined> {
   const lists = cfg.allowPeers !== undefined || cfg.allowPeersFile !== undefined
   if (cfg.open === true) {
     if (lists) throw new Error('open admits every peer: it cannot be combined with an allow list (allowPeers / allowPeersFile)')
@@ -127,6 +127,7 @@ async function allowListFor (cfg: NodeConfig, log: Logger): Promise<PeerAllowLis
   if (cfg.role === 'user' && !lists) return undefined
   const sources = [
     genesisPeerSource(cfg.genesis),
+    ...(cfg.role === 'manager' ? [chainSource] : []), // user nodes admitted on chain (fed once the registry is loaded)
     ...(cfg.allowPeers !== undefined ? [staticPeerSource('--allow-peer', cfg.allowPeers)] : []),
     ...(cfg.allowPeersFile !== undefined ? [filePeerSource(cfg.allowPeersFile)] : [])
   ]
@@ -161,7 +162,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     peerKey = await userPeerKey(cfg.dataDir)
   }
 
-  const allow = await allowListFor(cfg, log)
+  const chainPeers = chainPeerSource()
+  const allow = await allowListFor(cfg, log, chainPeers)
   const host = await createHost({
     privateKey: peerKey,
     listen: cfg.listen,
@@ -195,6 +197,9 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
       const hooks = cfg.byzantine === undefined ? undefined : faultHooks(cfg.byzantine, { genesis: g, self, pq, sigSecretKey, log })
       manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, hooks, metrics })
       await manager.start()
+      const reg = manager.registry
+      reg.onUserNodesChanged = () => { chainPeers.changed() }
+      chainPeers.attach(() => reg.admittedUserNodes())
       const m = manager; const c = chain; const b = blobs
       helia = await startHeliaBitswap(host, { committed: async (h) => (await c.blobOwner(h)) !== undefined, stored: async (h) => await b.has(h), read: async (h) => await m.readBlob(h) })
     } else {

@@ -1,6 +1,7 @@
 /**
  * Who may connect to a permissioned manager: the genesis managers, the user nodes listed in genesis
- * (`userNodes`), and the peer ids of the manager's own lists (`--allow-peer`, `--allow-peers-file`).
+ * (`userNodes`), the user nodes hospitals admitted on chain (`UserNodeTx`, `chainPeerSource`), and
+ * the peer ids of the manager's own lists (`--allow-peer`, `--allow-peers-file`).
  * Each list comes from a `PeerListSource`, so another source (on-chain registration) can be added
  * without touching the gate. The libp2p connection gater (`peerGater` in libp2p.ts) asks `has`.
  *
@@ -33,6 +34,28 @@ export interface PeerListSource {
 export function genesisPeerSource (g: Genesis): PeerListSource {
   const ids = [...g.managers.map((m) => m.peerId), ...(g.userNodes ?? [])]
   return { name: 'genesis', load: async () => ids }
+}
+
+/** The on-chain source: fed by the governance registry once the chain store is open (`attach`), reloaded on each change (`changed`). */
+export interface ChainPeerSource extends PeerListSource {
+  /** Sets where the admitted peer ids come from (the registry's `admittedUserNodes`) and reloads. */
+  attach: (ids: () => string[]) => void
+  /** The registry committed a user-node change: reload. */
+  changed: () => void
+}
+
+/** The user nodes admitted on chain (docs/GOVERNANCE.md); empty until `attach`. */
+export function chainPeerSource (): ChainPeerSource {
+  let get: () => string[] = () => []
+  const listeners = new Set<() => void>()
+  const notify = (): void => { for (const l of listeners) l() }
+  return {
+    name: 'chain',
+    load: async () => get(),
+    watch: (onChange) => { listeners.add(onChange); return () => { listeners.delete(onChange) } },
+    attach: (ids) => { get = ids; notify() },
+    changed: notify
+  }
 }
 
 /** A fixed list (`--allow-peer`). */

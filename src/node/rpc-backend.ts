@@ -5,13 +5,13 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  encodeBlock, encodeTx, headerHash, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
+  encodeBlock, encodeTx, headerHash, isGovernanceTx, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
   type Block, type CommitCertificate, type Header, type Tx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { blobCidString, verifyRecordTx } from '../records/index.js'
 import {
-  RpcDomainError, type BlockJson, type BlockSummaryJson, type ChainStatus, type ConsortiumJson, type FileMatchJson, type HeaderJson, type ManagerStateJson, type TxSummaryJson, type GrantJson, type NodeInfo,
+  RpcDomainError, type ConsortiumDoctorJson, type ConsortiumStateJson, type BlockJson, type BlockSummaryJson, type ChainStatus, type ConsortiumJson, type FileMatchJson, type HeaderJson, type ManagerStateJson, type TxSummaryJson, type GrantJson, type NodeInfo,
   type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
   type SubmitResultJson
 } from '../rpc/backend.js'
@@ -24,13 +24,14 @@ import { faultTolerance, genesisHash, protocols, type Genesis } from './genesis.
 import type { RunningNode } from './node.js'
 import { ReqResp } from './reqresp.js'
 import { decodeSubmission } from './validation/tx.js'
+import { managersAt, type Registry } from './app/governance.js'
 
 export const VERSION = '0.1.0'
 
 export { headerJson, certJson, txJson } from '../rpc/codec.js'
 
 /** The node error codes that are JSON-RPC domain errors of the same name. */
-const SAME_NAME = new Set<NodeErrorCode & RpcErrorName>(['BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE', 'UNKNOWN_RECORD'])
+const SAME_NAME = new Set<NodeErrorCode & RpcErrorName>(['INACTIVE_DOCTOR', 'UNAUTHORIZED_HOSPITAL', 'GOVERNANCE_CONFLICT', 'BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE', 'UNKNOWN_RECORD'])
 /** Node error codes mapped to another JSON-RPC domain error. */
 const RENAMED: Partial<Record<NodeErrorCode, RpcErrorName>> = { MALFORMED: 'INVALID_TX', TOO_LARGE: 'LIMIT_EXCEEDED', TOKEN_LIMIT: 'LIMIT_EXCEEDED', MEMPOOL_FULL: 'LIMIT_EXCEEDED', BUSY: 'LIMIT_EXCEEDED' }
 
@@ -45,6 +46,34 @@ function domain (err: unknown): never {
   throw err
 }
 
+/**
+ * `chain_getConsortium` at `height` from a registry covering it: the managers (`managersAt`), f,
+ * the doctor keys and user nodes with status and heights, and `configHash`, SHA-256 of the
+ * dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned.
+ */
+export function consortiumState (genesis: Genesis, reg: Registry, height: number, verifiedBy: ConsortiumStateJson['verifiedBy']): ConsortiumStateJson {
+  const managers = managersAt(genesis, height).map((mg, index) => ({ index, name: mg.name, hospital: toHex(mg.hospital), peerId: mg.peerId, sigPublicKey: b64(mg.sigPublicKey) }))
+  const doctors = reg.doctorsAt(height).map((d): ConsortiumDoctorJson => ({
+    id: d.id,
+    name: d.name,
+    hospital: d.hospital,
+    status: d.status,
+    since: d.since,
+    ...(d.until !== undefined ? { until: d.until } : {}),
+    ...(d.previous !== undefined ? { previous: d.previous } : {}),
+    ...(d.next !== undefined ? { next: d.next } : {}),
+    sigPublicKey: b64(d.sigPublicKey),
+    kemPublicKey: b64(d.kemPublicKey)
+  }))
+  const userNodes: ConsortiumStateJson['userNodes'] = [
+    ...(genesis.userNodes ?? []).map((peerId) => ({ peerId, hospital: null, status: 'active' as const, since: 0 })),
+    ...reg.userNodesAt(height)
+  ]
+  const f = faultTolerance(managers.length)
+  const configHash = toHex(sha256(dagCbor.encode(JSON.parse(JSON.stringify({ managers, faultTolerance: f, doctors, userNodes })))))
+  return { chainId: genesis.chainId, height, managers, faultTolerance: f, doctors, userNodes, configHash, verifiedBy }
+}
+
 /** A tx as the explorer lists it: ids, kind, size, signer; no ciphertext. */
 function txSummary (tx: Tx, index: number): TxSummaryJson {
   const bytes = encodeTx(tx)
@@ -53,6 +82,8 @@ function txSummary (tx: Tx, index: number): TxSummaryJson {
     case 'record': return { ...base, id: toHex(tx.recordId), signer: toHex(tx.doctor), attachments: tx.attachments.length, indexUpdates: tx.indexUpdates.length }
     case 'grant': return { ...base, id: toHex(tx.recordId), signer: toHex(tx.grantor), grantee: toHex(tx.grantee), grantedFields: [...tx.fields] }
     case 'patient': return { ...base, id: toHex(tx.patientId), signer: toHex(tx.patientId) }
+    case 'doctor': return { ...base, id: toHex(tx.doctor), signer: toHex(tx.hospital) }
+    case 'user-node': return { ...base, id: toHex(sha256(new TextEncoder().encode(tx.peerId))), signer: toHex(tx.hospital) }
   }
 }
 
@@ -78,7 +109,11 @@ export interface BackendOptions {
 
 export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBackend {
   const gHash = toHex(genesisHash(genesis))
-  const doctors = new Map(genesis.doctors.map((d) => [toHex(sha256(d.sigPublicKey)), d.sigPublicKey]))
+  /** The governance registry covering at least `h`: the manager's own, or one a user node rebuilt from verified txs. */
+  async function registry (h: number): Promise<Registry> {
+    if (m !== undefined) return m.registry
+    try { return await (l as NonNullable<typeof l>).registryAt(h) } catch (err) { return domain(err) }
+  }
   const managerIds = new Set(genesis.managers.map((m) => m.peerId))
   const ctx = { chainId: genesis.chainId, managers: genesis.managers.map((m) => m.sigPublicKey), verifier: pq }
   const m = node.manager
@@ -232,14 +267,27 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
         faultTolerance: faultTolerance(genesis.managers.length),
         blockInterval: genesis.params.blockInterval,
         managers,
-        doctors: genesis.doctors.map((d, index) => ({ index, name: d.name, id: toHex(sha256(d.sigPublicKey)) }))
+        doctors: await (async () => {
+          // the genesis doctors, then the doctors added on chain, each with its status (when the registry is at hand)
+          let reg: Registry | undefined
+          try { reg = await registry(height()) } catch { reg = undefined }
+          const list = reg?.doctorsAt(height()) ?? genesis.doctors.map((d) => ({ name: d.name, id: toHex(sha256(d.sigPublicKey)), status: undefined, since: 0, hospital: undefined }))
+          return list.map((d, index) => ({ index, name: d.name, id: d.id, ...(d.status !== undefined ? { status: d.status, since: d.since, hospital: d.hospital } : {}) }))
+        })()
       }
+    },
+
+    async getConsortium (at): Promise<ConsortiumStateJson> {
+      const head = height()
+      const h = at ?? head
+      if (h > head) throw new RpcDomainError('UNKNOWN_BLOCK', `no header at height ${h} (head is ${head})`)
+      return consortiumState(genesis, await registry(h), h, m !== undefined ? 'manager-store' : 'user-node')
     },
 
     async submit (submission, wait, kind): Promise<SubmitResultJson> {
       const d = decodeSubmission(submission)
       if (d.verdict !== 'ACCEPT') throw new RpcDomainError(d.code === 'TOO_LARGE' ? 'LIMIT_EXCEEDED' : 'INVALID_TX', d.reason)
-      if (kind !== undefined && d.value.tx.type !== kind) throw new RpcDomainError('INVALID_TX', `expected a ${kind} tx, got a ${d.value.tx.type} tx`)
+      if (kind === 'governance' ? !isGovernanceTx(d.value.tx) : kind !== undefined && d.value.tx.type !== kind) throw new RpcDomainError('INVALID_TX', `expected a ${kind} tx, got a ${d.value.tx.type} tx`)
       try {
         if (m !== undefined) return await m.submit(submission, wait)
         if (l !== undefined) return await l.submit(submission, wait)
@@ -275,7 +323,8 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       if (tx.type !== 'record') throw new RpcDomainError('UNKNOWN_RECORD', 'not a record')
       const expected = [...tx.fields, ...tx.attachments]
       const ciphertextHashes = expected.map((h, i) => r.blobs[i] !== undefined && equalBytes(sha256(r.blobs[i] as Uint8Array), h))
-      const sig = verifyRecordTx(pq, (id) => doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates))
+      const gov = await registry(r.stored.height)
+      const sig = verifyRecordTx(pq, (id) => gov.keyAt(id, r.stored.height), tx, indexUpdatesHash(tx.indexUpdates))
       const signature = sig.ok
       const doctorRegistered = sig.ok || sig.code !== 'UNREGISTERED_DOCTOR'
       const inclusion = verifyRecordInclusion(r.header, { tx, txIndex: r.stored.txIndex, txCount: r.stored.txCount, height: r.stored.height, proof: r.stored.proof })
@@ -284,7 +333,14 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
         ? true // the user node's header chain is certified (hash links + certificate on its newest header)
         : cert !== null && verifyCertificate(cert, ctx, { height: r.header.height, headerHash: headerHash(r.header) }).ok
       const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered }
-      return { recordId: toHex(recordId), valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && doctorRegistered, checks, height: r.stored.height }
+      const doctor = (await registry(height())).doctor(tx.doctor) // its status now (a user node's registry as of its head)
+      return {
+        recordId: toHex(recordId),
+        valid: signature && inclusion && certificateOk && ciphertextHashes.every(Boolean) && doctorRegistered,
+        checks,
+        height: r.stored.height,
+        ...(doctor !== undefined ? { doctorStatus: doctor.status, ...(doctor.until !== undefined ? { doctorUntil: doctor.until } : {}) } : {})
+      }
     },
 
     async verifyFile (file): Promise<FileMatchJson> { return await verifyHash(sha256(file)) },

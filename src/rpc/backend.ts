@@ -31,6 +31,9 @@ export const RPC_ERRORS = {
   UNKNOWN_GRANTOR: { code: -32015, message: 'Unknown grantor (reserved, no longer returned)' },
   UNAUTHORIZED_GRANTOR: { code: -32016, message: 'Grantor not authorized for this record' },
   DUPLICATE_LABEL: { code: -32017, message: 'Index label already committed or pending (the client\'s index counters are behind; nothing was stored)' },
+  INACTIVE_DOCTOR: { code: -32018, message: 'Doctor revoked or its key rotated (earlier records and grants stay valid)' },
+  UNAUTHORIZED_HOSPITAL: { code: -32019, message: 'Not signed by a hospital of the consortium, or about another hospital\'s doctor or user node' },
+  GOVERNANCE_CONFLICT: { code: -32021, message: 'Governance change does not apply (unknown or inactive doctor, key in use, user node admitted already or not admitted)' },
   MALFORMED_TOKEN: { code: -32020, message: 'Malformed search token' },
   LIMIT_EXCEEDED: { code: -32030, message: 'Limit exceeded' },
   RATE_LIMITED: { code: -32031, message: 'Rate limited' },
@@ -101,6 +104,8 @@ export type TxJson =
   | { type: 'record', recordId: string, doctor: string, owner: string, fields: string[], attachments: string[], indexUpdates: IndexUpdateJson[], time: number, signature: string }
   | { type: 'grant', recordId: string, grantor: string, grantorKey: string, grantee: string, fields: number[], wrapped: string, time: number, signature: string }
   | { type: 'patient', patientId: string, sigPublicKey: string, kemPublicKey: string, time: number, signature: string }
+  | { type: 'doctor', action: 'add' | 'rotate' | 'revoke', hospital: string, doctor: string, name?: string, sigPublicKey?: string, kemPublicKey?: string, time: number, signature: string }
+  | { type: 'user-node', action: 'add' | 'remove', hospital: string, peerId: string, time: number, signature: string }
 
 export interface BlockJson { header: HeaderJson, txs: TxJson[], certificate: CertificateJson | null }
 
@@ -136,6 +141,10 @@ export interface RecordVerificationJson {
     doctorRegistered: boolean
   }
   height: number
+  /** The status of the record's doctor key now (a record it signed before its rotation or revocation stays valid). */
+  doctorStatus?: 'active' | 'rotated' | 'revoked'
+  /** The height at which the doctor key was rotated or revoked. */
+  doctorUntil?: number
 }
 
 export interface PatientJson {
@@ -211,7 +220,38 @@ export interface ConsortiumJson {
   faultTolerance: number
   blockInterval: number
   managers: ManagerStateJson[]
-  doctors: Array<{ index: number, name: string, id: string }>
+  /** Genesis and on-chain doctor keys; `status`, `since` and `hospital` when the node has the registry at hand. */
+  doctors: Array<{ index: number, name: string, id: string, status?: 'active' | 'rotated' | 'revoked', since?: number, hospital?: string }>
+}
+
+/** A doctor key in `chain_getConsortium` (docs/GOVERNANCE.md). */
+export interface ConsortiumDoctorJson {
+  id: string
+  name: string
+  hospital: string
+  status: 'active' | 'rotated' | 'revoked'
+  /** Height of the commit that registered this key (0: genesis); it signs records of later heights. */
+  since: number
+  /** Height of the rotation or revocation commit; it signs records up to this height. */
+  until?: number
+  previous?: string
+  next?: string
+  sigPublicKey: string
+  kemPublicKey: string
+}
+
+/** The consortium configuration at a height (`chain_getConsortium`). */
+export interface ConsortiumStateJson {
+  chainId: string
+  height: number
+  managers: Array<{ index: number, name: string, hospital: string, peerId: string, sigPublicKey: string }>
+  faultTolerance: number
+  doctors: ConsortiumDoctorJson[]
+  userNodes: Array<{ peerId: string, hospital: string | null, status: 'active' | 'removed', since: number, until?: number }>
+  /** SHA-256 (hex) of the dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned. */
+  configHash: string
+  /** `manager-store` (a manager's registry) or `user-node` (rebuilt from governance txs verified against the user node's headers). */
+  verifiedBy: 'manager-store' | 'user-node'
 }
 
 /** What the RPC server calls. Methods throw `RpcDomainError` for domain failures. */
@@ -225,8 +265,10 @@ export interface RpcBackend {
   getHeaders: (from: number, count: number) => Promise<HeaderJson[]>
   getBlockSummary: (height: number) => Promise<BlockSummaryJson>
   consortium: () => Promise<ConsortiumJson>
+  /** The managers, doctors and user nodes with status at `height` (default: the head). */
+  getConsortium: (height?: number) => Promise<ConsortiumStateJson>
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
-  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant') => Promise<SubmitResultJson>
+  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
   verifyRecord: (recordId: Uint8Array) => Promise<RecordVerificationJson>
   verifyFile: (file: Uint8Array) => Promise<FileMatchJson>

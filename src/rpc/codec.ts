@@ -68,6 +68,13 @@ export function txJson (tx: Tx): TxJson {
       return { type: 'grant', recordId: toHex(tx.recordId), grantor: toHex(tx.grantor), grantorKey: b64(tx.grantorKey), grantee: toHex(tx.grantee), fields: [...tx.fields], wrapped: b64(tx.wrapped), time: tx.time, signature: b64(tx.signature) }
     case 'patient':
       return { type: 'patient', patientId: toHex(tx.patientId), sigPublicKey: b64(tx.sigPublicKey), kemPublicKey: b64(tx.kemPublicKey), time: tx.time, signature: b64(tx.signature) }
+    case 'doctor': {
+      const base = { type: 'doctor' as const, action: tx.action, hospital: toHex(tx.hospital), doctor: toHex(tx.doctor) }
+      if (tx.action === 'revoke') return { ...base, time: tx.time, signature: b64(tx.signature) }
+      return { ...base, ...(tx.action === 'add' ? { name: tx.name } : {}), sigPublicKey: b64(tx.sigPublicKey), kemPublicKey: b64(tx.kemPublicKey), time: tx.time, signature: b64(tx.signature) }
+    }
+    case 'user-node':
+      return { type: 'user-node', action: tx.action, hospital: toHex(tx.hospital), peerId: tx.peerId, time: tx.time, signature: b64(tx.signature) }
   }
 }
 

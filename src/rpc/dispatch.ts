@@ -50,6 +50,8 @@ const HANDLERS: Record<Exclude<RpcMethodName, 'rpc.discover'>, Handler> = {
   chain_getHeaders: async (b, p) => await b.getHeaders(p.from as number, p.count as number),
   chain_getBlockSummary: async (b, p) => await b.getBlockSummary(p.height as number),
   chain_consortium: async (b) => await b.consortium(),
+  chain_getConsortium: async (b, p) => await b.getConsortium(p.height as number | undefined),
+  chain_submitGovernance: submit('governance'),
   ehr_submitRecord: submit('record'),
   ehr_registerPatient: submit('patient'),
   ehr_grantAccess: submit('grant'),

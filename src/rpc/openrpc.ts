@@ -65,7 +65,7 @@ export interface OpenRpcDocument {
 /** The RPC method names (fixed). */
 export const RPC_METHOD_NAMES = [
   'node_info', 'net_peers', 'chain_status', 'chain_getHeader', 'chain_getBlock',
-  'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium',
+  'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium', 'chain_getConsortium', 'chain_submitGovernance',
   'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
   'ehr_getRecord', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
   'sse_search', 'rpc.discover'
@@ -188,7 +188,26 @@ const SCHEMAS: Record<string, JsonSchema> = {
     time: ref('Time'),
     signature: ref('Base64')
   }),
-  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx')], description: 'A transaction, discriminated by `type`.' },
+  DoctorTx: object('A hospital registers (add), replaces the keys of (rotate) or revokes (revoke) one of its doctors, signed by the hospital manager\'s ML-DSA-65 key (docs/GOVERNANCE.md). add carries name and both keys, rotate the new keys, revoke neither.', {
+    type: { const: 'doctor' },
+    action: { enum: ['add', 'rotate', 'revoke'] },
+    hospital: { ...ref('Hex32'), description: 'Hospital id: SHA-256 of its manager\'s first ML-DSA-65 public key.' },
+    doctor: { ...ref('Hex32'), description: 'add: the new doctor id (SHA-256 of sigPublicKey); rotate, revoke: the doctor\'s active id.' },
+    name: { type: 'string', description: 'add only.' },
+    sigPublicKey: { ...ref('Base64'), description: 'add, rotate: ML-DSA-65 public key (the new one for rotate).' },
+    kemPublicKey: { ...ref('Base64'), description: 'add, rotate: ML-KEM-768 public key.' },
+    time: ref('Time'),
+    signature: ref('Base64')
+  }, ['name', 'sigPublicKey', 'kemPublicKey']),
+  UserNodeTx: object('A hospital admits (add) or removes (remove) a user node at the managers\' connection gate, signed by the hospital manager\'s key.', {
+    type: { const: 'user-node' },
+    action: { enum: ['add', 'remove'] },
+    hospital: ref('Hex32'),
+    peerId: { type: 'string', description: 'libp2p peer id of the user node.' },
+    time: ref('Time'),
+    signature: ref('Base64')
+  }),
+  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx'), ref('DoctorTx'), ref('UserNodeTx')], description: 'A transaction, discriminated by `type`.' },
   Block: object('A block with its certificate.', {
     header: ref('Header'),
     txs: arrayOf(ref('Tx')),
@@ -218,10 +237,12 @@ const SCHEMAS: Record<string, JsonSchema> = {
       ciphertextHashes: arrayOf({ type: 'boolean' }, 'Per ciphertext (fields, then attachments): its SHA-256 equals the committed hash.'),
       inclusion: { type: 'boolean', description: 'The Merkle proof places the tx under the header\'s txRoot.' },
       certificate: { type: 'boolean', description: 'The header is certified by 2f + 1 managers.' },
-      doctorRegistered: { type: 'boolean', description: 'The signing doctor is registered in the genesis.' }
+      doctorRegistered: { type: 'boolean', description: 'The signing doctor key was registered (genesis or a hospital\'s doctor add or rotate) and not yet retired at the record\'s height.' }
     }),
-    height: ref('Height')
-  }),
+    height: ref('Height'),
+    doctorStatus: { enum: ['active', 'rotated', 'revoked'], description: 'The signing doctor key\'s status now; a record signed before the key was rotated or revoked stays valid.' },
+    doctorUntil: { ...ref('Height'), description: 'Height at which the doctor key was rotated or revoked.' }
+  }, ['doctorStatus', 'doctorUntil']),
   Patient: object('An enrolled patient\'s public keys.', {
     patientId: ref('Hex32'),
     sigPublicKey: ref('Base64'),
@@ -245,11 +266,11 @@ const SCHEMAS: Record<string, JsonSchema> = {
   }, ['recordId', 'field', 'height']),
   TxSummary: object('One tx of a block as the explorer lists it: ids, kind, size and signer, never a ciphertext (no node holds a plaintext).', {
     index: { ...ref('Uint'), description: 'Position of the tx in its block.' },
-    type: { enum: ['record', 'grant', 'patient'] },
+    type: { enum: ['record', 'grant', 'patient', 'doctor', 'user-node'] },
     txHash: { ...ref('Hex32'), description: 'SHA-256 of the tx\'s canonical encoding (the hash a submission returns).' },
     size: { ...ref('Uint'), description: 'Bytes of the tx\'s canonical encoding (without its ciphertexts, which live off chain).' },
-    id: { ...ref('Hex32'), description: 'The record id (record, grant) or the patient id (patient).' },
-    signer: { ...ref('Hex32'), description: 'Who signed it: the doctor id (record), the grantor id (grant), the patient id (patient).' },
+    id: { ...ref('Hex32'), description: 'The record id (record, grant), the patient id (patient), the doctor id (doctor), SHA-256 of the peer id text (user-node).' },
+    signer: { ...ref('Hex32'), description: 'Who signed it: the doctor id (record), the grantor id (grant), the patient id (patient), the hospital id (doctor, user-node).' },
     time: ref('Time'),
     attachments: { ...ref('Uint'), description: 'Records: number of attachment ciphertexts (besides the three fields).' },
     indexUpdates: { ...ref('Uint'), description: 'Records: number of encrypted search-index entries.' },
@@ -284,7 +305,48 @@ const SCHEMAS: Record<string, JsonSchema> = {
     faultTolerance: { ...ref('Uint'), description: 'f: the number of faulty managers tolerated (n ≥ 3f + 1).' },
     blockInterval: { ...ref('Uint'), description: 'Minimum time between two proposals, ms (genesis parameter).' },
     managers: arrayOf(ref('ManagerState')),
-    doctors: arrayOf(object('A registered doctor.', { index: ref('Uint'), name: { type: 'string' }, id: { ...ref('Hex32'), description: 'SHA-256 of the doctor\'s ML-DSA-65 public key (the signer id of its records).' } }))
+    doctors: arrayOf(object('A registered doctor key (genesis or on chain).', {
+      index: ref('Uint'),
+      name: { type: 'string' },
+      id: { ...ref('Hex32'), description: 'SHA-256 of the doctor\'s ML-DSA-65 public key (the signer id of its records).' },
+      status: { enum: ['active', 'rotated', 'revoked'] },
+      since: { ...ref('Height'), description: 'Height that registered the key (0: genesis).' },
+      hospital: ref('Hex32')
+    }, ['status', 'since', 'hospital']))
+  }),
+  ConsortiumDoctor: object('A doctor key: a rotation retires one id and registers another (linked by previous / next).', {
+    id: { ...ref('Hex32'), description: 'SHA-256 of sigPublicKey: the doctor id its records name.' },
+    name: { type: 'string' },
+    hospital: { ...ref('Hex32'), description: 'The hospital the doctor belongs to.' },
+    status: { enum: ['active', 'rotated', 'revoked'], description: 'At the requested height.' },
+    since: { ...ref('Height'), description: 'Height of the commit that registered the key (0: genesis); it signs records of later heights.' },
+    until: { ...ref('Height'), description: 'Height of the rotation or revocation; the key signs records up to this height.' },
+    previous: { ...ref('Hex32'), description: 'The id this key replaced.' },
+    next: { ...ref('Hex32'), description: 'The id that replaced this key.' },
+    sigPublicKey: ref('Base64'),
+    kemPublicKey: ref('Base64')
+  }, ['until', 'previous', 'next']),
+  ConsortiumState: object('The consortium configuration at a height: managers, f, doctors and user nodes with status and since-heights, and its hash.', {
+    chainId: ref('ChainId'),
+    height: ref('Height'),
+    managers: arrayOf(object('A manager (hospital).', {
+      index: ref('Uint'),
+      name: { type: 'string' },
+      hospital: { ...ref('Hex32'), description: 'Hospital id: SHA-256 of the manager\'s first ML-DSA-65 public key.' },
+      peerId: { type: 'string' },
+      sigPublicKey: ref('Base64')
+    })),
+    faultTolerance: { ...ref('Uint'), description: 'f = floor((n - 1) / 3).' },
+    doctors: arrayOf(ref('ConsortiumDoctor')),
+    userNodes: arrayOf(object('A user node the managers admit: genesis (hospital null) or on chain.', {
+      peerId: { type: 'string' },
+      hospital: { anyOf: [ref('Hex32'), { type: 'null' }] },
+      status: { enum: ['active', 'removed'] },
+      since: ref('Height'),
+      until: { ...ref('Height'), description: 'Height of the removal.' }
+    }, ['until'])),
+    configHash: { ...ref('Hex32'), description: 'SHA-256 of the dag-cbor encoding of { managers, faultTolerance, doctors, userNodes } as returned.' },
+    verifiedBy: { enum: ['manager-store', 'user-node'], description: 'A manager answered from its registry; a user node rebuilt it from governance txs whose inclusion it verified against its certified headers (omissions are not detectable).' }
   }),
   OpenRpcDocument: {
     type: 'object',
@@ -372,12 +434,26 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     result: { name: 'consortium', schema: ref('Consortium') },
     errors: []
   },
+  chain_getConsortium: {
+    summary: 'The consortium configuration at a height: managers, f, doctors and user nodes with status, and a configuration hash.',
+    description: 'The managers, f, every doctor key (genesis or registered by a hospital) with its hospital, status (active, rotated, revoked) and since/until heights at `height`, the user nodes the managers admit, and `configHash`. A manager answers from its registry; a user node rebuilds the registry from the committed governance txs a manager lists, each checked against its certified headers and the hospital signature (docs/GOVERNANCE.md).',
+    params: [param('height', ref('Height'), 'The height (default: the head).', false)],
+    result: { name: 'consortium', schema: ref('ConsortiumState') },
+    errors: ['UNKNOWN_BLOCK', ...readErrors]
+  },
+  chain_submitGovernance: {
+    summary: 'Submit a hospital\'s doctor or user-node tx.',
+    description: 'Submits a doctor (add, rotate, revoke) or user-node (add, remove) tx signed by a hospital manager\'s ML-DSA-65 key (`pqmed doctor ...`, `pqmed user-node ...`). Refused when not signed by a hospital of the consortium or about another hospital\'s doctor or user node (UNAUTHORIZED_HOSPITAL), or when the change does not apply (GOVERNANCE_CONFLICT).',
+    params: submissionParams('doctor or user-node'),
+    result: { name: 'submitResult', schema: ref('SubmitResult') },
+    errors: [...submitErrors, 'UNAUTHORIZED_HOSPITAL', 'GOVERNANCE_CONFLICT']
+  },
   ehr_submitRecord: {
     summary: 'Submit a signed, encrypted medical record.',
     description: 'Submits a record tx with its ciphertexts (cip1, cip2, cip3, attachments), built and signed by the doctor\'s client (the node never sees plaintext or keys). Managers check the signature, that the doctor is registered, that the ciphertexts hash to the committed hashes and that the record id is new. A user node forwards the submission to the managers.',
     params: submissionParams('record'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
-    errors: [...submitErrors, 'UNREGISTERED_DOCTOR', 'BLOB_MISMATCH', 'DUPLICATE_LABEL']
+    errors: [...submitErrors, 'UNREGISTERED_DOCTOR', 'INACTIVE_DOCTOR', 'BLOB_MISMATCH', 'DUPLICATE_LABEL']
   },
   ehr_registerPatient: {
     summary: 'Enroll a patient (publish their public keys).',
@@ -391,7 +467,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     description: 'Submits a grant tx: field keys wrapped (ML-KEM-768 + AEAD) for the grantee, signed by the record\'s doctor or by the record\'s owner (the patient\'s per-record owner key); any other grantor is refused with UNAUTHORIZED_GRANTOR and nothing is stored. Grants are committed on chain and form the consent log.',
     params: submissionParams('grant'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
-    errors: [...submitErrors, 'UNKNOWN_RECORD', 'UNAUTHORIZED_GRANTOR']
+    errors: [...submitErrors, 'UNKNOWN_RECORD', 'UNAUTHORIZED_GRANTOR', 'INACTIVE_DOCTOR']
   },
   ehr_getRecord: {
     summary: 'A record\'s ciphertexts with inclusion proof, header and certificate.',

@@ -40,7 +40,7 @@ describe('cli: help, version and usage errors (the built CLI as a process)', fun
     const r = await pqmed(['--help'])
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(paths, ['pqmed genesis', 'pqmed node', 'pqmed peer-id', 'pqmed consortium-key', 'pqmed backup', 'pqmed restore', 'pqmed enroll', 'pqmed record submit', 'pqmed record get',
-      'pqmed record verify', 'pqmed record export', 'pqmed record list', 'pqmed file verify', 'pqmed search', 'pqmed grant', 'pqmed fhir-gateway', 'pqmed explorer'])
+      'pqmed record verify', 'pqmed record export', 'pqmed record list', 'pqmed file verify', 'pqmed search', 'pqmed grant', 'pqmed doctor add', 'pqmed doctor rotate', 'pqmed doctor revoke', 'pqmed user-node add', 'pqmed user-node remove', 'pqmed fhir-gateway', 'pqmed explorer'])
     for (const p of paths) assert.match(r.stdout, new RegExp(`^  ${p} `, 'm'), `${p} in the synopsis`)
     assert.match(r.stdout, /pqmed node --role manager\|user --genesis FILE --data-dir DIR .*\[--quiet\]/)
     assert.match(r.stdout, /Exit codes: 0 ok, 1 error .* 2 bad usage or input, 3 verification failed/)

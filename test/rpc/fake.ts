@@ -102,6 +102,21 @@ export function fakeBackend (): FakeBackend {
         doctors: [{ index: 0, name: 'doctor-0', id: hex32(0xd0) }]
       })
     },
+    async getConsortium (h) {
+      return run('getConsortium', [h], {
+        chainId: 'pqmed-test',
+        height: h ?? 7,
+        managers: [{ index: 0, name: 'manager-0', hospital: hex32(0x40), peerId: '12D3KooWM0', sigPublicKey: b64([1, 2]) }],
+        faultTolerance: 0,
+        doctors: [
+          { id: hex32(0xd0), name: 'doctor-0', hospital: hex32(0x40), status: 'rotated', since: 0, until: 5, next: hex32(0xd1), sigPublicKey: b64([3]), kemPublicKey: b64([4]) },
+          { id: hex32(0xd1), name: 'doctor-0', hospital: hex32(0x40), status: 'active', since: 5, previous: hex32(0xd0), sigPublicKey: b64([5]), kemPublicKey: b64([6]) }
+        ],
+        userNodes: [{ peerId: '12D3KooWU0', hospital: hex32(0x40), status: 'active', since: 3 }],
+        configHash: hex32(0xcc),
+        verifiedBy: 'manager-store'
+      })
+    },
     async submit (s, wait, kind) { return run('submit', [s, wait, kind], wait ? { status: 'committed', txHash: hex32(0x77), height: 8 } : { status: 'pending', txHash: hex32(0x77) }) },
     async getRecord (id) { return run('getRecord', [id], record) },
     async verifyRecord (id) { return run('verifyRecord', [id], { recordId: hex32(0xaa), valid: true, checks: { signature: true, ciphertextHashes: [true, true, true, true], inclusion: true, certificate: true, doctorRegistered: true }, height: 7 }) },

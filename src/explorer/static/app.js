@@ -360,8 +360,9 @@ async function consortiumPage (root) {
       h('td', { class: 'num' }, m.height === undefined ? '—' : h('a', { href: `#/block/${m.height}` }, String(m.height))),
       h('td', { class: 'num' }, m.view === undefined ? '—' : String(m.view)),
       h('td', {}, m.lastCommitTime === undefined ? '—' : `${fmtTime(m.lastCommitTime)} (${ago(m.lastCommitTime)})`))))
-  const doctors = table('doctors-table', [{ text: '#', class: 'num' }, 'Name', 'Id (signer id of their records)'],
-    c.doctors.map((d) => h('tr', {}, h('td', { class: 'num' }, String(d.index)), h('td', {}, d.name), h('td', {}, mono(d.id)))))
+  const doctors = table('doctors-table', [{ text: '#', class: 'num' }, 'Name', 'Id (signer id of their records)', 'Status', { text: 'Since height', class: 'num' }],
+    c.doctors.map((d) => h('tr', {}, h('td', { class: 'num' }, String(d.index)), h('td', {}, d.name), h('td', {}, mono(d.id)),
+      h('td', {}, d.status ?? ''), h('td', { class: 'num' }, d.since === undefined ? '' : String(d.since)))))
   root.replaceChildren(
     h('h1', {}, 'Consortium'),
     h('dl', { class: 'kv' },

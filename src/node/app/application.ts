@@ -35,6 +35,7 @@ import type { Logger } from '../log.js'
 import { Mempool, claimName, claimsOf } from '../mempool.js'
 import type { Submission, TxContext } from '../validation/tx.js'
 import { Committed, factsOf, txKeys, type Fact, type RecordParties } from './committed.js'
+import { Registry } from './governance.js'
 
 export interface ApplicationOptions {
   genesis: Genesis
@@ -77,7 +78,8 @@ export class Application {
   readonly committed: Committed
   readonly mempool = new Mempool()
   private readonly opts: ApplicationOptions
-  private readonly doctors = new Map<string, Uint8Array>()
+  /** Doctors and user nodes (genesis, then governance txs), persisted in the commit batch. */
+  readonly gov: Registry
   /** Tx hashes whose signatures this node has verified (gossip or RPC), so block validation need not repeat it. */
   private readonly verifiedTxs = new Set<string>()
   /** Blocks built or validated, by value hash (hex), with their tx hashes. */
@@ -92,7 +94,7 @@ export class Application {
   constructor (opts: ApplicationOptions) {
     this.opts = opts
     this.committed = new Committed(opts.chain, { maxFacts: opts.maxFacts })
-    for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
+    this.gov = new Registry(opts.genesis, opts.pq)
   }
 
   private get chain (): ChainStore { return this.opts.chain }
@@ -112,6 +114,7 @@ export class Application {
     const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
       `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
       'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
+    await this.gov.load(this.chain.kv) // the registry's own keys, written by each commit (never a replay)
     const head = this.chain.head
     if (head.height === 0) return
     const h = head.height
@@ -142,7 +145,8 @@ export class Application {
   txContext (): TxContext {
     return {
       verifier: this.opts.pq,
-      doctorKey: (id) => this.doctors.get(toHex(id)),
+      doctorKey: (id) => this.gov.activeKey(id),
+      governance: this.gov,
       recordCommitted: async (id) => await this.factOf(`r:${toHex(id)}`) !== null,
       committedRecord: async (id) => {
         const raw = await this.chain.recordRaw(id)
@@ -265,10 +269,11 @@ export class Application {
     if (factsOf(tx, key).some((w) => f(w.k) === undefined)) return undefined
     if (f(`t:${key}`) !== null) return true
     if (tx.type === 'record') {
-      return f(`r:${toHex(tx.recordId)}`) !== null || tx.indexUpdates.some((u) => this.labelCommitted(u.label))
+      return f(`r:${toHex(tx.recordId)}`) !== null || tx.indexUpdates.some((u) => this.labelCommitted(u.label)) || this.gov.inactive(tx.doctor) !== undefined
     }
     if (tx.type === 'patient') return f(`p:${toHex(tx.patientId)}`) !== null
-    if (tx.type === 'grant') return f(`r:${toHex(tx.recordId)}`) === null
+    if (tx.type === 'grant') return f(`r:${toHex(tx.recordId)}`) === null || this.gov.inactive(tx.grantor) !== undefined
+    if (tx.type === 'doctor' || tx.type === 'user-node') return !this.gov.checkState(tx).ok
     return false
   }
 
@@ -310,11 +315,15 @@ export class Application {
     const keys = parsed.keys
     const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys })
     if (conflict !== undefined) return { ok: false, reason: conflict }
+    const govConflict = this.gov.conflict(block, keys, this.verifiedTxs) // governance txs against the registry before the block
+    if (govConflict !== undefined) return { ok: false, reason: govConflict }
     for (const [i, tx] of block.txs.entries()) {
       const key = keys[i] as string
-      if (this.verifiedTxs.has(key)) continue
+      const signer = tx.type === 'record' ? tx.doctor : tx.type === 'grant' ? tx.grantor : undefined
+      if (signer !== undefined && this.gov.inactive(signer) !== undefined) return { ok: false, reason: `tx ${i}: INACTIVE_DOCTOR: ${this.gov.inactive(signer) as string}` }
+      if (this.verifiedTxs.has(key) || tx.type === 'doctor' || tx.type === 'user-node') continue
       if (tx.type === 'record') {
-        const sig = verifyRecordTx(this.opts.pq, (id) => this.doctors.get(toHex(id)), tx, indexUpdatesHash(tx.indexUpdates))
+        const sig = verifyRecordTx(this.opts.pq, (id) => this.gov.activeKey(id), tx, indexUpdatesHash(tx.indexUpdates))
         if (!sig.ok) return { ok: false, reason: sig.code === 'UNREGISTERED_DOCTOR' ? 'unregistered doctor' : 'bad record signature' }
       } else if (tx.type === 'patient') {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.opts.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
@@ -322,7 +331,8 @@ export class Application {
         // the record is committed (Committed.conflict); only its doctor or its owner may grant
         const parties = this.committed.fact(`r:${toHex(tx.recordId)}`) as RecordParties | null | undefined
         if (parties == null) return { ok: false, reason: 'grant of an unknown record' }
-        const auth = authorizeGrant(this.opts.pq, tx, { recordId: tx.recordId, ...parties }, this.doctors.get(toHex(parties.doctor)))
+        const cur = this.gov.current(parties.doctor) // a rotated doctor grants with its current key
+        const auth = authorizeGrant(this.opts.pq, tx, { recordId: tx.recordId, ...parties, ...(cur !== undefined ? { doctor: fromHex(cur.id) } : {}) }, cur?.sigPublicKey)
         if (!auth.ok) return { ok: false, reason: `${auth.code}: ${auth.reason}` }
       }
       this.verified(key)
@@ -456,9 +466,10 @@ export class Application {
     const conflict = this.committed.conflict(block, { keys })
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     const blockBytes = parsed.compact ? encodeBlockFromParts(block.header, block.txs.map((tx) => encodeTx(tx))) : value.bytes
-    await this.chain.append(block, cert, { blockBytes, extra })
+    await this.chain.append(block, cert, { blockBytes, extra: [...extra, ...this.gov.commitOps(block)] })
     for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
     this.committed.apply(block, keys)
+    this.gov.apply(block)
     for (const key of keys) {
       this.mempool.removeKey(key)
       this.verifiedTxs.delete(key)
@@ -470,9 +481,13 @@ export class Application {
       if (this.stale(s.tx, key) !== true) return false
       // another tx took its record id or an index label: its waiting submitter is told now, truthfully
       if (this.committed.fact(`t:${key}`) === null) {
+        const gov = s.tx.type === 'doctor' || s.tx.type === 'user-node' ? this.gov.checkState(s.tx) : undefined
+        const inactive = s.tx.type === 'record' ? this.gov.inactive(s.tx.doctor) : s.tx.type === 'grant' ? this.gov.inactive(s.tx.grantor) : undefined
         dropped.push({
           key,
-          err: s.tx.type === 'record' && this.committed.fact(`r:${toHex(s.tx.recordId)}`) !== null
+          err: gov !== undefined && !gov.ok ? new NodeError(gov.code, `tx ${key} was dropped: ${gov.reason}`)
+            : inactive !== undefined ? new NodeError('INACTIVE_DOCTOR', `tx ${key} was dropped: ${inactive}`)
+            : s.tx.type === 'record' && this.committed.fact(`r:${toHex(s.tx.recordId)}`) !== null
             ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
             : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
         })

@@ -2,11 +2,13 @@
  * `/pqmed/<chainId>/query/1`: verified reads, answered from this manager's store with what a
  * user node needs to verify them (stored txs carry their audit paths):
  * `record {recordId}`, `search {token}`, `patient {patientId}`, `file {hash}`, `grants {recordId}`,
+ * `governance {to}` (the committed doctor and user-node txs up to height `to`, with audit paths),
  * and `blobs {hashes}` (ciphertexts, between managers for repair).
  */
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
-import { MAX_BLOBS_PER_REQUEST, bytes, list, obj } from '../messages.js'
+import { governanceTxsRaw } from '../app/governance.js'
+import { MAX_BLOBS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
 import type { ReqHandler } from '../reqresp.js'
 
 export interface QuerySource {
@@ -32,6 +34,8 @@ export function queryHandler (src: QuerySource): ReqHandler {
         if (owner === undefined) return null
         return { field: owner.field, stored: await src.chain.recordRaw(owner.recordId) }
       }
+      case 'governance':
+        return await governanceTxsRaw(src.chain.kv, Math.min(uint(p.to, 'to'), src.chain.head.height))
       case 'grants':
         return await src.chain.grantsRaw(bytes(p.recordId, 'recordId', 32))
       case 'blobs': {

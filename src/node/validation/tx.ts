@@ -16,6 +16,10 @@
  * | grant: the record is committed | IGNORE `UNKNOWN_RECORD` |
  * | grant: grantor = SHA-256(grantorKey), and grantor is the record's doctor (with its registered key) or the record's owner (`authorizeGrant`) | REJECT `UNAUTHORIZED_GRANTOR` |
  * | grant: the authorized grantor's ML-DSA signature holds and the wrapped header matches | REJECT `BAD_SIGNATURE` |
+ * | record or grant: signed by a doctor key that was revoked or rotated (registry) | REJECT `INACTIVE_DOCTOR` |
+ * | doctor / user-node: signed by a current hospital's manager key | REJECT `UNAUTHORIZED_HOSPITAL` / `BAD_SIGNATURE` |
+ * | doctor / user-node: about the signing hospital's own doctor or user node | REJECT `UNAUTHORIZED_HOSPITAL` |
+ * | doctor / user-node: a valid transition (unknown or inactive doctor, key in use, peer admitted already) | IGNORE `GOVERNANCE_CONFLICT` |
  * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
  * | record: an index label already committed (a client with lost or stale counters) | IGNORE `DUPLICATE_LABEL` |
  *
@@ -25,8 +29,8 @@
  * admitted just before the other one committed. See docs/CONSENSUS.md, "A committed block always applies".
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeTx, indexUpdatesHash, MAX_SUBMISSION_BYTES, validateTx, type Tx } from '../../blocks/index.js'
-import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
+import { decodeTx, indexUpdatesHash, isGovernanceTx, MAX_SUBMISSION_BYTES, validateTx, type GovernanceTx, type Tx } from '../../blocks/index.js'
+import { equalBytes, fromHex, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
 import { accept, ignore, reject, type Validation } from './result.js'
 
@@ -58,6 +62,18 @@ export interface TxContext {
   txCommitted: (txBytes: Uint8Array) => Promise<boolean>
   /** True if an index update with this label is committed (the index is append-only). */
   labelCommitted: (label: Uint8Array) => Promise<boolean>
+  /** The governance registry (src/node/app/governance.ts); without it, governance txs are refused. */
+  governance?: GovernanceContext
+}
+
+/** What tx validation asks the governance registry. */
+export interface GovernanceContext {
+  /** Whether a governance tx may be committed next (hospital signature, ownership, transition). */
+  check: (tx: GovernanceTx) => { ok: true } | { ok: false, code: 'BAD_SIGNATURE' | 'UNAUTHORIZED_HOSPITAL' | 'GOVERNANCE_CONFLICT' | 'INACTIVE_DOCTOR', reason: string }
+  /** Why doctor id `id` may no longer sign (revoked or rotated), or undefined. */
+  inactive: (doctorId: Uint8Array) => string | undefined
+  /** The active key entry of the doctor that `id` was (following rotations), for grants on its records. */
+  current: (doctorId: Uint8Array) => { id: string, sigPublicKey: Uint8Array } | undefined
 }
 
 export function decodeSubmission (bytes: Uint8Array): Validation<Submission> {
@@ -86,8 +102,10 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     for (let i = 0; i < expected.length; i++) {
       if (!equalBytes(sha256(s.blobs[i] as Uint8Array), expected[i] as Uint8Array)) return reject('BLOB_MISMATCH', `ciphertext ${i} does not match its committed hash`)
     }
+    const inactive = ctx.governance?.inactive(tx.doctor)
+    if (inactive !== undefined) return reject('INACTIVE_DOCTOR', inactive)
     const sig = verifyRecordTx(ctx.verifier, ctx.doctorKey, tx, indexUpdatesHash(tx.indexUpdates))
-    if (!sig.ok) return reject(sig.code, sig.code === 'UNREGISTERED_DOCTOR' ? `doctor ${toHex(tx.doctor)} is not registered in genesis` : sig.reason)
+    if (!sig.ok) return reject(sig.code, sig.code === 'UNREGISTERED_DOCTOR' ? `doctor ${toHex(tx.doctor)} is not registered (genesis or a hospital's doctor add)` : sig.reason)
     if (await ctx.recordCommitted(tx.recordId)) return ignore('DUPLICATE', `record ${toHex(tx.recordId)} already committed`)
     for (const u of tx.indexUpdates) {
       if (await ctx.labelCommitted(u.label)) {
@@ -103,10 +121,21 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     if (await ctx.patientKey(tx.patientId) !== undefined) return ignore('DUPLICATE', 'patient already enrolled')
     return accept(s)
   }
+  if (isGovernanceTx(tx)) {
+    if (ctx.governance === undefined) return reject('INVALID_TX', `this node does not accept ${tx.type} txs`)
+    const g = ctx.governance.check(tx)
+    if (!g.ok) return g.code === 'GOVERNANCE_CONFLICT' ? ignore(g.code, g.reason) : reject(g.code, g.reason)
+    return accept(s)
+  }
   // grant: only the record's doctor or its owner may grant (one rule for every checker: authorizeGrant)
   const record = await ctx.committedRecord(tx.recordId)
   if (record === undefined || record.type !== 'record') return ignore('UNKNOWN_RECORD', `record ${toHex(tx.recordId)} is not committed (yet)`)
-  const auth = authorizeGrant(ctx.verifier, tx, record, ctx.doctorKey(record.doctor))
+  const inactive = ctx.governance?.inactive(tx.grantor)
+  if (inactive !== undefined) return reject('INACTIVE_DOCTOR', inactive)
+  // a rotated doctor grants on its earlier records with its current key
+  const cur = ctx.governance?.current(record.doctor)
+  const doctor = cur !== undefined ? { ...record, doctor: fromHex(cur.id) } : record
+  const auth = authorizeGrant(ctx.verifier, tx, doctor, cur?.sigPublicKey ?? ctx.doctorKey(record.doctor))
   if (!auth.ok) return reject(auth.code, auth.reason)
   return accept(s)
 }

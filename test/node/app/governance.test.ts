@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict'
+import { buildBlock, genesisHeader, headerHash, signGovernanceTx, type GovernanceTx, type UnsignedGovernanceTx } from '../../../src/blocks/index.js'
+import { loadPqBackend, sha256, toHex, type PqBackend } from '../../../src/crypto/index.js'
+import { Registry, governanceTxsRaw } from '../../../src/node/app/governance.js'
+import { decodeStoredRecord } from '../../../src/node/chain-store.js'
+import { createDevnet, type DevnetFiles } from '../../../src/node/devnet.js'
+import { loadIdentity, newIdentityFile, type Identity } from '../../../src/node/identity.js'
+import { MemKv } from '../../../src/node/kv.js'
+
+describe('node/app/governance: the registry', function () {
+  this.timeout(120_000)
+  let pq: PqBackend
+  let files: DevnetFiles
+  let m0: Identity
+  let m1: Identity
+  let ada: Identity
+  let ada2: Identity
+  const CHAIN = 'pqmed-reg'
+
+  const sign = (by: Identity, u: UnsignedGovernanceTx): GovernanceTx => signGovernanceTx(pq, CHAIN, by.keys.sig.secretKey, u) as GovernanceTx
+  const h = (id: Identity): Uint8Array => sha256(id.keys.sig.publicKey)
+  const addAda = (): GovernanceTx => sign(m1, { type: 'doctor', action: 'add', hospital: h(m1), doctor: ada.keys.id, name: 'Dr. Ada', sigPublicKey: ada.keys.sig.publicKey, kemPublicKey: ada.keys.kem.publicKey, time: 1 })
+  const rotateAda = (): GovernanceTx => sign(m1, { type: 'doctor', action: 'rotate', hospital: h(m1), doctor: ada.keys.id, sigPublicKey: ada2.keys.sig.publicKey, kemPublicKey: ada2.keys.kem.publicKey, time: 2 })
+  const block = (height: number, txs: GovernanceTx[]): ReturnType<typeof buildBlock> =>
+    buildBlock({ chainId: CHAIN, height, prevHash: headerHash(genesisHeader(CHAIN, new Uint8Array(32))), time: 1, proposer: 0, view: 0, indexStart: 0, txs })
+
+  before(async () => {
+    pq = await loadPqBackend()
+    files = await createDevnet({ chainId: CHAIN, managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${7000 + i}` })
+    const ids = await Promise.all([files.managers[0], files.managers[1], newIdentityFile('ada', 'doctor'), newIdentityFile('ada-2', 'doctor')].map(async (f) => await loadIdentity(f!)))
+    ;[m0, m1, ada, ada2] = ids as [Identity, Identity, Identity, Identity]
+  })
+
+  it('genesis doctors belong to the first manager unless genesis names their hospital', async () => {
+    const reg = new Registry(files.genesis, pq)
+    const d0 = reg.doctors.values().next().value
+    assert.equal(d0?.hospital, toHex(h(m0)))
+    assert.equal(d0?.since, 0)
+    const named = new Registry({ ...files.genesis, doctors: files.genesis.doctors.map((d) => ({ ...d, hospital: 'manager-1' })) }, pq)
+    assert.equal(named.doctors.values().next().value?.hospital, toHex(h(m1)))
+  })
+
+  it('add, rotate, revoke: statuses, heights and the key valid at each height', () => {
+    const reg = new Registry(files.genesis, pq)
+    assert.deepEqual(reg.check(addAda()), { ok: true })
+    reg.applyTx(addAda(), 5)
+    assert.equal(reg.activeKey(ada.keys.id), ada.keys.sig.publicKey)
+    assert.equal(reg.keyAt(ada.keys.id, 5), undefined, 'not for the block that added it')
+    assert.equal(reg.keyAt(ada.keys.id, 6), ada.keys.sig.publicKey)
+    reg.applyTx(rotateAda(), 9)
+    assert.equal(reg.keyAt(ada.keys.id, 9), ada.keys.sig.publicKey, 'old key: records up to the rotation height')
+    assert.equal(reg.keyAt(ada.keys.id, 10), undefined)
+    assert.equal(reg.keyAt(ada2.keys.id, 10), ada2.keys.sig.publicKey)
+    assert.match(reg.inactive(ada.keys.id) ?? '', /rotated at height 9/)
+    assert.equal(reg.current(ada.keys.id)?.id, toHex(ada2.keys.id))
+    reg.applyTx(sign(m1, { type: 'doctor', action: 'revoke', hospital: h(m1), doctor: ada2.keys.id, time: 3 }), 12)
+    assert.match(reg.inactive(ada2.keys.id) ?? '', /revoked at height 12/)
+    assert.equal(reg.current(ada.keys.id), undefined)
+    assert.equal(reg.keyAt(ada2.keys.id, 12), ada2.keys.sig.publicKey, 'a record of the revocation\'s own block was checked before it')
+    assert.deepEqual(reg.doctorsAt(11).filter((d) => d.name === 'Dr. Ada').map((d) => d.status), ['rotated', 'active'])
+    assert.deepEqual(reg.doctorsAt(12).filter((d) => d.name === 'Dr. Ada').map((d) => d.status), ['rotated', 'revoked'])
+    assert.deepEqual(reg.doctorsAt(7).filter((d) => d.name === 'Dr. Ada').map((d) => d.status), ['active'])
+  })
+
+  it('refuses another hospital, a non-member, a bad signature, key reuse, and changes to inactive doctors', () => {
+    const reg = new Registry(files.genesis, pq)
+    reg.applyTx(addAda(), 2)
+    const code = (tx: GovernanceTx): string | undefined => { const r = reg.check(tx); return r.ok ? undefined : r.code }
+    assert.equal(code(sign(m0, { type: 'doctor', action: 'revoke', hospital: h(m0), doctor: ada.keys.id, time: 4 })), 'UNAUTHORIZED_HOSPITAL')
+    assert.equal(code(sign(ada, { type: 'doctor', action: 'revoke', hospital: h(ada), doctor: ada.keys.id, time: 4 })), 'UNAUTHORIZED_HOSPITAL', 'not a hospital')
+    assert.equal(code(sign(m0, { type: 'doctor', action: 'revoke', hospital: h(m1), doctor: ada.keys.id, time: 4 })), 'BAD_SIGNATURE', 'signed with another key than the named hospital\'s')
+    assert.equal(code(addAda()), 'GOVERNANCE_CONFLICT', 'a key is registered once')
+    const genesisDoctor = files.genesis.doctors[0]!.sigPublicKey
+    assert.equal(code(sign(m1, { type: 'doctor', action: 'rotate', hospital: h(m1), doctor: ada.keys.id, sigPublicKey: genesisDoctor, kemPublicKey: ada.keys.kem.publicKey, time: 5 })), 'GOVERNANCE_CONFLICT', 'rotation to a key in use')
+    reg.applyTx(rotateAda(), 3)
+    assert.equal(code(sign(m1, { type: 'doctor', action: 'revoke', hospital: h(m1), doctor: ada.keys.id, time: 6 })), 'GOVERNANCE_CONFLICT', 'the rotated id')
+    assert.equal(code(sign(m1, { type: 'user-node', action: 'remove', hospital: h(m1), peerId: files.genesis.managers[2]!.peerId, time: 7 })), 'GOVERNANCE_CONFLICT')
+    assert.equal(code(sign(m1, { type: 'user-node', action: 'add', hospital: h(m1), peerId: files.genesis.managers[2]!.peerId, time: 7 })), 'GOVERNANCE_CONFLICT', 'a genesis peer')
+  })
+
+  it('a block may not name one doctor twice', () => {
+    const reg = new Registry(files.genesis, pq)
+    reg.applyTx(addAda(), 2)
+    const revoke = sign(m1, { type: 'doctor', action: 'revoke', hospital: h(m1), doctor: ada.keys.id, time: 8 })
+    assert.match(reg.conflict(block(3, [rotateAda(), revoke])) ?? '', /second governance tx/)
+    assert.equal(reg.conflict(block(3, [rotateAda()])), undefined)
+  })
+
+  it('user nodes: admitted, removed by their hospital only, re-admitted', () => {
+    const reg = new Registry(files.genesis, pq)
+    const peer = '12D3KooWGRUVh7hS8aS3dVcjYnVMjKMbXu5yYsDmjymnWNEi3Dc4'
+    const tx = (by: Identity, action: 'add' | 'remove', time: number): GovernanceTx => sign(by, { type: 'user-node', action, hospital: h(by), peerId: peer, time })
+    reg.applyTx(tx(m1, 'add', 1), 2)
+    assert.deepEqual(reg.admittedUserNodes(), [peer])
+    assert.equal((reg.check(tx(m0, 'remove', 2)) as { code: string }).code, 'UNAUTHORIZED_HOSPITAL')
+    assert.equal((reg.check(tx(m1, 'add', 2)) as { code: string }).code, 'GOVERNANCE_CONFLICT')
+    reg.applyTx(tx(m1, 'remove', 3), 4)
+    assert.deepEqual(reg.admittedUserNodes(), [])
+    assert.deepEqual(reg.userNodesAt(3).map((u) => u.status), ['active'])
+    reg.applyTx(tx(m0, 'add', 4), 6)
+    assert.deepEqual(reg.userNodesAt(5).map((u) => [u.status, u.until]), [['removed', 4]])
+    assert.deepEqual(reg.userNodesAt(6).map((u) => [u.status, u.hospital]), [['active', toHex(h(m0))]])
+  })
+
+  it('persists through commitOps and loads without the chain; stored txs carry verifiable audit paths', async () => {
+    const kv = new MemKv()
+    const reg = new Registry(files.genesis, pq)
+    const b = block(4, [addAda()])
+    await kv.batch(reg.commitOps(b))
+    reg.apply(b)
+    const b2 = block(7, [rotateAda()])
+    await kv.batch(reg.commitOps(b2))
+    reg.apply(b2)
+    const loaded = new Registry(files.genesis, pq)
+    await loaded.load(kv)
+    assert.deepEqual([...loaded.doctors.values()].sort((a, c) => a.id.localeCompare(c.id)), [...reg.doctors.values()].sort((a, c) => a.id.localeCompare(c.id)))
+    const raws = await governanceTxsRaw(kv, 100)
+    assert.deepEqual(raws.map((r) => decodeStoredRecord(r).height), [4, 7])
+    assert.deepEqual((await governanceTxsRaw(kv, 6)).length, 1)
+    const s = decodeStoredRecord(raws[1] as Uint8Array)
+    assert.equal(s.tx.type, 'doctor')
+  })
+})
