@@ -9,7 +9,13 @@
  * grouped by component (ML-DSA, Noise, yamux, gossipsub, CBOR, the header chain code, GC, ...) and
  * the top functions.
  *
- * Options: --users 100  --rate 10 (records/s)  --seconds 15 (measured window)  --out bench/results/headers.json
+ * After the window, submissions stop and an idle window (`--idle-seconds`, no new blocks) measures
+ * what following costs without headers (gossipsub heartbeats, the 5 s resync's status requests,
+ * keep-alives); the CPU per header above that idle cost is reported too, since on a loaded machine
+ * the block rate, and with it the share of this fixed cost per header, varies from run to run.
+ *
+ * Options: --users 100  --rate 10 (records/s)  --seconds 15 (measured window)  --idle-seconds 5
+ *   --out bench/results/headers.json
  *   --code DIR: run the user nodes and the manager processes from the checkout at DIR instead of
  *     this one (e.g. a `git worktree` of an older commit with node_modules symlinked), to compare
  *     two versions alternately on the same machine; the result records DIR and its commit.
@@ -34,15 +40,16 @@ import { WindowProfiler, type Category, type ProfileBreakdown } from './lib/inpr
 import { checkArgs, hasFlag, machineInfo, machineLine, managerSpec, markdownTable, optionValue, writeJson } from './lib/index.js'
 
 const argv = process.argv.slice(2)
-checkArgs(argv, ['no-profile'], ['users', 'rate', 'seconds', 'out', 'code', 'profile-out'])
+checkArgs(argv, ['no-profile'], ['users', 'rate', 'seconds', 'idle-seconds', 'out', 'code', 'profile-out'])
 const USERS = Number(optionValue(argv, 'users') ?? 100)
 const RATE = Number(optionValue(argv, 'rate') ?? 10)
 const SECONDS = Number(optionValue(argv, 'seconds') ?? 15)
+const IDLE_SECONDS = Number(optionValue(argv, 'idle-seconds') ?? 5)
 const OUT = optionValue(argv, 'out') ?? 'bench/results/headers.json'
 const CODE = resolve(optionValue(argv, 'code') ?? '.')
 const PROFILE = !hasFlag(argv, 'no-profile')
 const PROFILE_OUT = optionValue(argv, 'profile-out')
-if (!Number.isInteger(USERS) || USERS < 1 || !(RATE > 0) || !(SECONDS > 0)) throw new Error('--users must be an integer ≥ 1, --rate and --seconds > 0')
+if (!Number.isInteger(USERS) || USERS < 1 || !(RATE > 0) || !(SECONDS > 0) || !(IDLE_SECONDS >= 0)) throw new Error('--users must be an integer ≥ 1, --rate and --seconds > 0, --idle-seconds ≥ 0')
 if (!existsSync(join(CODE, 'src', 'node', 'node.ts')) || !existsSync(join(CODE, 'bin', 'pqmed.js'))) throw new Error(`--code ${CODE}: not a pqmed checkout (no src/node/node.ts or bin/pqmed.js)`)
 const commit = ((): string => {
   try { return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: CODE, encoding: 'utf8' }).trim() } catch { return 'unknown' }
@@ -123,6 +130,22 @@ try {
   clearInterval(timer)
   timer = undefined
   const cpuMs = (c1.user + c1.system) / 1000
+  // the idle window: no submissions, so no new blocks; what following costs per second without
+  // headers (heartbeats, the 5 s resync's status requests, keep-alives) — on a slow, loaded run
+  // with few blocks this fixed cost weighs on the per-header figure above
+  let idle: { wallSeconds: number, cpuMs: number, cpuMsPerSecondPerNode: number, heightsAdvanced: number } | null = null
+  if (IDLE_SECONDS > 0) {
+    let h = stats().max
+    for (let i = 0; i < 20; i++) { await sleep(1000); const n = stats(); if (n.max === h && n.min === n.max) break; h = n.max } // let the mempool drain
+    const i0 = stats()
+    const ic0 = process.cpuUsage()
+    const it0 = performance.now()
+    await sleep(IDLE_SECONDS * 1000)
+    const ic1 = process.cpuUsage(ic0)
+    const iw = (performance.now() - it0) / 1000
+    const icpu = (ic1.user + ic1.system) / 1000
+    idle = { wallSeconds: iw, cpuMs: icpu, cpuMsPerSecondPerNode: icpu / iw / USERS, heightsAdvanced: stats().max - i0.max }
+  }
   const appended = (s1.gossip - s0.gossip) + (s1.synced - s0.synced)
   // a component's CPU per header: its share of the sampled busy time × the measured CPU per header
   // (on a loaded machine samples also count time spent waiting for a core, so the sampled busy
@@ -138,6 +161,9 @@ try {
     fromSync: s1.synced - s0.synced,
     gossipShare: appended === 0 ? 0 : (s1.gossip - s0.gossip) / appended,
     cpuMsPerHeaderPerNode: appended === 0 ? NaN : cpuMs / appended,
+    idle,
+    // the CPU per header above the idle cost of following (the window's CPU minus the idle rate × its length)
+    cpuMsPerHeaderPerNodeAboveIdle: idle === null || appended === 0 ? null : (cpuMs - idle.cpuMsPerSecondPerNode * USERS * wallS) / appended,
     signaturesVerifiedPerHeader: s0.signatures === null || s1.signatures === null || appended === 0 ? null : (s1.signatures - s0.signatures) / appended,
     failedSubmissions: failed,
     // where the CPU went: sampled self time per component, as a share and as ms per header per node
@@ -151,10 +177,12 @@ try {
   }
   writeJson(OUT, result)
   console.log(`bench:headers — ${machineLine(machine)} — code ${commit.slice(0, 12)}${CODE === resolve('.') ? '' : ` (${CODE})`}\n`)
-  console.log(markdownTable(['user nodes', 'records/s', 'window s', 'headers appended', 'from gossip', 'CPU ms / header / node', 'ML-DSA verifications / header', 'process CPU share'], [[
+  console.log(markdownTable(['user nodes', 'records/s', 'window s', 'headers appended', 'from gossip', 'CPU ms / header / node', 'idle CPU ms / s / node', 'CPU ms / header / node above idle', 'ML-DSA verifications / header', 'process CPU share'], [[
     String(USERS), String(RATE), wallS.toFixed(1), String(appended), `${(result.gossipShare * 100).toFixed(1)} %`, result.cpuMsPerHeaderPerNode.toFixed(2),
+    idle === null ? '-' : `${idle.cpuMsPerSecondPerNode.toFixed(3)}${idle.heightsAdvanced > 0 ? ` (${idle.heightsAdvanced} blocks)` : ''}`,
+    result.cpuMsPerHeaderPerNodeAboveIdle === null ? '-' : result.cpuMsPerHeaderPerNodeAboveIdle.toFixed(2),
     result.signaturesVerifiedPerHeader === null ? 'not counted' : result.signaturesVerifiedPerHeader.toFixed(2), `${(result.window.cpuShare * 100).toFixed(0)} %`
-  ]], ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right']))
+  ]], ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right']))
   if (result.breakdown !== null) {
     console.log(`\nwhere it goes (CPU profile of the window, self time; ${result.breakdown.sampledBusyMs.toFixed(0)} ms sampled busy of ${cpuMs.toFixed(0)} ms CPU):\n`)
     console.log(markdownTable(['component', 'ms / header / node', 'share'], result.breakdown.categories.map((c) => [c.category, c.msPerHeaderPerNode.toFixed(3), `${(c.share * 100).toFixed(1)} %`]), ['left', 'right', 'right']))
