@@ -59,6 +59,8 @@ export class HeaderChain {
   private stopped = false
   /** Certificates verified for gossiped headers, by `height:headerHashHex`, with their received encoding. */
   private readonly verifiedCerts = new Map<string, { cert: CommitCertificate, certBytes: Uint8Array }>()
+  /** Certified headers from gossip beyond head + 1 (a gap), by height: appended as soon as the gap closes. */
+  private readonly ahead = new Map<number, { header: Header, bytes: Uint8Array, hash: Uint8Array, cert: CommitCertificate, certBytes: Uint8Array }>()
   /** Every signature check goes through it: a signature verified once is not verified again. */
   private readonly verifier: MemoVerifier
   /** Store writes not yet flushed (in order), the headers among them, and the running flush. */
@@ -167,6 +169,17 @@ export class HeaderChain {
     this.head = last.header
     this.headHash = last.hash ?? headerHash(last.header)
     this.newestCert = cert
+    for (const h of this.ahead.keys()) if (h <= this.head.height) this.ahead.delete(h)
+    // a certified header that arrived early now follows the head: append it (its certificate was verified)
+    const next = this.ahead.get(this.head.height + 1)
+    if (next !== undefined) {
+      this.ahead.delete(next.header.height)
+      if (verifyHeaderLink(this.head, next.header, this.headHash).ok) {
+        this.append([{ header: next.header, bytes: next.bytes, hash: next.hash }], next.cert, next.certBytes)
+        this.stats.gossip++
+        return
+      }
+    }
     // (ops are queued above, so flush() awaits before it clears `flushing`)
     if (this.flushing === null) this.flushing = this.flush()
   }
@@ -258,8 +271,11 @@ export class HeaderChain {
       }
       this.append([{ header, bytes: headerBytes, hash }], known.cert, known.certBytes)
       this.stats.gossip++
-    } else if (!repeat) {
-      void this.sync().catch(() => {})
+    } else {
+      // a gap: keep the certified header to append when the gap closes, and sync (once per header)
+      this.ahead.set(header.height, { header, bytes: headerBytes, hash, cert: known.cert, certBytes: known.certBytes })
+      if (this.ahead.size > VERIFIED_CACHE) this.ahead.delete(Math.max(...this.ahead.keys())) // the farthest is needed last
+      if (!repeat) void this.sync().catch(() => {})
     }
     // a repeat (another publisher's copy of a header already verified) is not forwarded again
     return repeat ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
