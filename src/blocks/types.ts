@@ -6,6 +6,7 @@
  * 32 random bytes chosen by the client; hashes are SHA-256 (32 bytes). Managers are referred to by
  * their index in the genesis manager list.
  */
+import type { KeyEpochTx } from './key-epoch.js'
 
 /** One searchable-encryption index update (label → masked value), produced by `src/sse`. */
 export interface IndexUpdate {
@@ -60,6 +61,7 @@ export interface PatientTx {
 }
 
 export type Tx = RecordTx | GrantTx | PatientTx
+  | KeyEpochTx
 
 export interface Header {
   chainId: string

@@ -51,6 +51,7 @@ const K = {
   patient: (id: Uint8Array) => `pat/${toHex(id)}`,
   grant: (rid: Uint8Array, h: number, i: number) => `gr/${toHex(rid)}/${pad(h)}/${pad(i)}`,
   tx: (hash: string) => `txh/${hash}`,
+  keyEpoch: (epoch: number) => `kep/${pad(epoch)}`,
   blob: (hash: Uint8Array) => `blob/${toHex(hash)}`
 }
 
@@ -117,7 +118,8 @@ export class ChainStore {
         })
       }
       else if (tx.type === 'patient') ops.push({ type: 'put', key: K.patient(tx.patientId), value: stored })
-      else ops.push({ type: 'put', key: K.grant(tx.recordId, h.height, i), value: stored })
+      else if (tx.type === 'key-epoch') ops.push({ type: 'put', key: K.keyEpoch(tx.epoch), value: stored })
+      else if (tx.type === 'grant') ops.push({ type: 'put', key: K.grant(tx.recordId, h.height, i), value: stored })
     })
     const updates = blockIndexUpdates(block)
     const idxLevels = merkleLevels(updates.map((u) => leafHash(indexLeaf(u))))
@@ -176,6 +178,13 @@ export class ChainStore {
     const p = `gr/${toHex(recordId)}/`
     const out: Uint8Array[] = []
     for await (const [, v] of this.kv.range(p, p + '\xff', 1000)) out.push(v)
+    return out
+  }
+
+  /** Committed key epochs above `since` (stored txs with their audit paths), in epoch order. */
+  async keyEpochsRaw (since: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    for await (const [, v] of this.kv.range(K.keyEpoch(since + 1), 'kep/\xff', 10_000)) out.push(v)
     return out
   }
 

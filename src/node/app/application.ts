@@ -27,6 +27,7 @@ import type { Logger } from '../log.js'
 import { Mempool, claimName, claimsOf } from '../mempool.js'
 import type { Submission, TxContext } from '../validation/tx.js'
 import { Committed, txKeys } from './committed.js'
+import { genesisKeyEpochAuthority, KeyEpochs, type KeyEpochAuthority } from './key-epochs.js'
 
 export interface ApplicationOptions {
   genesis: Genesis
@@ -43,6 +44,8 @@ export interface ApplicationOptions {
    * null. Bodies are checked here (hash, decoding), never trusted.
    */
   fetchTxs?: (from: number, keys: string[], timeoutMs?: number) => Promise<Array<Uint8Array | null>>
+  /** Active doctors and current managers for key epochs (default: the genesis ones). */
+  keyEpochAuthority?: KeyEpochAuthority
 }
 
 /** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
@@ -63,6 +66,8 @@ type Parsed = { block: Block, keys: string[], compact: boolean, missing?: undefi
 
 export class Application {
   readonly committed = new Committed()
+  /** Committed key epochs of the index-2 key (app/key-epochs.ts). */
+  readonly keyEpochs: KeyEpochs
   readonly mempool = new Mempool()
   private readonly opts: ApplicationOptions
   private readonly doctors = new Map<string, Uint8Array>()
@@ -79,6 +84,7 @@ export class Application {
 
   constructor (opts: ApplicationOptions) {
     this.opts = opts
+    this.keyEpochs = new KeyEpochs(opts.genesis.chainId, opts.pq, opts.keyEpochAuthority ?? genesisKeyEpochAuthority(opts.genesis))
     for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
   }
 
@@ -94,6 +100,7 @@ export class Application {
     const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
       `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
       'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
+    try { await this.keyEpochs.load(this.chain) } catch (err) { throw inconsistent((err as Error).message) }
     for (let h = 1; h <= this.chain.head.height; h++) {
       let b: Block | undefined
       try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} does not decode (${(err as Error).message})`) }
@@ -118,7 +125,8 @@ export class Application {
       },
       patientKey: async (id) => this.committed.patients.get(toHex(id)),
       txCommitted: async (b) => this.committed.txs.has(Mempool.key(b)),
-      labelCommitted: async (label) => this.labelCommitted(label)
+      labelCommitted: async (label) => this.labelCommitted(label),
+      keyEpoch: (tx) => this.keyEpochs.check(tx, this.chain.head.height)
     }
   }
 
@@ -183,6 +191,7 @@ export class Application {
       return !this.committed.records.has(toHex(tx.recordId)) && !tx.indexUpdates.some((u) => this.labelCommitted(u.label))
     }
     if (tx.type === 'patient') return !this.committed.patients.has(toHex(tx.patientId))
+    if (tx.type === 'key-epoch') return this.keyEpochs.check(tx, this.chain.head.height, { signature: false }) === undefined
     return this.committed.records.has(toHex(tx.recordId))
   }
 
@@ -222,7 +231,8 @@ export class Application {
     if (!basic.ok) return { ok: false, reason: basic.reason }
     // everything applying the block needs, against the committed state (a committed block always applies)
     const keys = parsed.keys
-    const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys })
+    const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys }) ??
+      this.keyEpochs.conflict(block, { height: head.height, verified: (i) => this.verifiedTxs.has(keys[i] as string) })
     if (conflict !== undefined) return { ok: false, reason: conflict }
     for (const [i, tx] of block.txs.entries()) {
       const key = keys[i] as string
@@ -232,7 +242,7 @@ export class Application {
         if (!sig.ok) return { ok: false, reason: sig.code === 'UNREGISTERED_DOCTOR' ? 'unregistered doctor' : 'bad record signature' }
       } else if (tx.type === 'patient') {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.opts.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
-      } else {
+      } else if (tx.type === 'grant') {
         // the record is committed (Committed.conflict); only its doctor or its owner may grant
         const parties = this.committed.recordParties.get(toHex(tx.recordId))
         if (parties === undefined) return { ok: false, reason: 'grant of an unknown record' }
@@ -361,12 +371,13 @@ export class Application {
     const height = block.header.height
     // Checked before the block is made durable: validateProposal refused any block with a conflict,
     // so this fires only for a certified block adopted by sync that a Byzantine quorum signed.
-    const conflict = this.committed.conflict(block, { keys })
+    const conflict = this.committed.conflict(block, { keys }) ?? this.keyEpochs.conflict(block)
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     const blockBytes = parsed.compact ? encodeBlockFromParts(block.header, block.txs.map((tx) => encodeTx(tx))) : value.bytes
     await this.chain.append(block, cert, { blockBytes, extra })
     for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
     this.committed.apply(block, keys)
+    this.keyEpochs.apply(block)
     for (const key of keys) {
       this.mempool.removeKey(key)
       this.verifiedTxs.delete(key)
@@ -382,7 +393,9 @@ export class Application {
           key,
           err: s.tx.type === 'record' && this.committed.records.has(toHex(s.tx.recordId))
             ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
-            : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
+            : s.tx.type === 'key-epoch'
+              ? new NodeError('DUPLICATE', `key epoch ${s.tx.epoch} was dropped at height ${height}: ${this.keyEpochs.check(s.tx, height, { signature: false })?.reason ?? 'no longer valid'}`)
+              : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
         })
       }
       return true

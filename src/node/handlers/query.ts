@@ -2,11 +2,12 @@
  * `/pqmed/<chainId>/query/1`: verified reads, answered from this manager's store with what a
  * user node needs to verify them (stored txs carry their audit paths):
  * `record {recordId}`, `search {token}`, `patient {patientId}`, `file {hash}`, `grants {recordId}`,
- * and `blobs {hashes}` (ciphertexts, between managers for repair).
+ * `keyEpochs {since}` (committed key epochs above `since`, stored with audit paths, and the doctors
+ * the next epoch must be wrapped to), and `blobs {hashes}` (ciphertexts, between managers for repair).
  */
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
-import { MAX_BLOBS_PER_REQUEST, bytes, list, obj } from '../messages.js'
+import { MAX_BLOBS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
 import type { ReqHandler } from '../reqresp.js'
 
 export interface QuerySource {
@@ -15,6 +16,10 @@ export interface QuerySource {
   search: (token: Uint8Array) => Promise<Uint8Array[]>
   /** A ciphertext checked against its hash (a corrupt copy is never served). */
   readBlob: (hash: Uint8Array) => Promise<Uint8Array | undefined>
+  /** The active doctors a next key epoch must be wrapped to. */
+  keyEpochRecipients?: () => Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>
+  /** The newest committed key epoch (1: none on chain). */
+  keyEpochLatest?: () => number
 }
 
 export function queryHandler (src: QuerySource): ReqHandler {
@@ -34,6 +39,10 @@ export function queryHandler (src: QuerySource): ReqHandler {
       }
       case 'grants':
         return await src.chain.grantsRaw(bytes(p.recordId, 'recordId', 32))
+      case 'keyEpochs': {
+        const since = p.since === undefined ? 1 : uint(p.since, 'since')
+        return { latest: src.keyEpochLatest?.() ?? 1, epochs: await src.chain.keyEpochsRaw(since), recipients: (src.keyEpochRecipients?.() ?? []).map((d) => ({ id: d.id, kemPublicKey: d.kemPublicKey })) }
+      }
       case 'blobs': {
         const hashes = list(p.hashes, 'hashes', MAX_BLOBS_PER_REQUEST, (h) => bytes(h, 'hash', 32))
         const out: Uint8Array[] = []

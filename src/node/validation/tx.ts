@@ -18,6 +18,7 @@
  * | grant: the authorized grantor's ML-DSA signature holds and the wrapped header matches | REJECT `BAD_SIGNATURE` |
  * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
  * | record: an index label already committed (a client with lost or stale counters) | IGNORE `DUPLICATE_LABEL` |
+ * | key-epoch: the rules of `app/key-epochs.ts` (next epoch, a current manager's signature, wrapped to exactly the active doctors) | see there |
  *
  * A record whose index labels repeat within the tx fails `validateTx` (REJECT `INVALID_TX`); one whose
  * label is written by another pending tx is refused by the mempool (`DUPLICATE_LABEL`). The labels
@@ -25,9 +26,10 @@
  * admitted just before the other one committed. See docs/CONSENSUS.md, "A committed block always applies".
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeTx, indexUpdatesHash, MAX_SUBMISSION_BYTES, validateTx, type Tx } from '../../blocks/index.js'
+import { decodeTx, indexUpdatesHash, MAX_SUBMISSION_BYTES, validateTx, type KeyEpochTx, type Tx } from '../../blocks/index.js'
 import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
+import type { NodeErrorCode } from '../errors.js'
 import { accept, ignore, reject, type Validation } from './result.js'
 
 export { encodeSubmission } from '../../blocks/index.js'
@@ -58,6 +60,8 @@ export interface TxContext {
   txCommitted: (txBytes: Uint8Array) => Promise<boolean>
   /** True if an index update with this label is committed (the index is append-only). */
   labelCommitted: (label: Uint8Array) => Promise<boolean>
+  /** Why a key-epoch tx cannot be the next epoch (`KeyEpochs.check`, app/key-epochs.ts); absent: key epochs are refused. */
+  keyEpoch?: (tx: KeyEpochTx) => { verdict: 'IGNORE' | 'REJECT', code: NodeErrorCode, reason: string } | undefined
 }
 
 export function decodeSubmission (bytes: Uint8Array): Validation<Submission> {
@@ -102,6 +106,10 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     if (!verifyPatientSignature(ctx.verifier, tx, tx.signature)) return reject('BAD_SIGNATURE', 'patient enrollment signature does not verify')
     if (await ctx.patientKey(tx.patientId) !== undefined) return ignore('DUPLICATE', 'patient already enrolled')
     return accept(s)
+  }
+  if (tx.type === 'key-epoch') {
+    const v = ctx.keyEpoch === undefined ? { verdict: 'REJECT' as const, code: 'INVALID_TX' as const, reason: 'this node does not accept key epochs' } : ctx.keyEpoch(tx)
+    return v === undefined ? accept(s) : v.verdict === 'IGNORE' ? ignore(v.code, v.reason) : reject(v.code, v.reason)
   }
   // grant: only the record's doctor or its owner may grant (one rule for every checker: authorizeGrant)
   const record = await ctx.committedRecord(tx.recordId)
