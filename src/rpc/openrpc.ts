@@ -68,7 +68,7 @@ export const RPC_METHOD_NAMES = [
   'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium',
   'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
   'ehr_getRecord', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
-  'sse_search', 'chain_getKeyEpochs', 'rpc.discover'
+  'sse_search', 'chain_getKeyEpochs', 'chain_submitKeyEpoch', 'rpc.discover'
 ] as const
 
 export type RpcMethodName = typeof RPC_METHOD_NAMES[number]
@@ -464,6 +464,13 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     params: [param('since', { type: 'integer', minimum: 1, maximum: 4294967295, default: 1 }, 'Return the epochs numbered above this one.', false)],
     result: { name: 'keyEpochs', schema: ref('KeyEpochs') },
     errors: readErrors
+  },
+  chain_submitKeyEpoch: {
+    summary: 'Submit a key epoch (a new consortium search key wrapped to the active doctors), signed by a manager.',
+    description: 'Validates and gossips a key-epoch tx: the next epoch number, signed by a current manager (hospital), wrapped to exactly the active doctors. `pqmed consortium-key rotate` builds one.',
+    params: submissionParams('key-epoch'),
+    result: { name: 'result', schema: ref('SubmitResult') },
+    errors: submitErrors
   },
   'rpc.discover': {
     summary: 'This OpenRPC document.',
