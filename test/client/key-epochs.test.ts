@@ -161,7 +161,10 @@ describe('client: key epochs of the consortium key (issue 14 item 4)', function 
     const b = doctor(1, ring2)
     const r = await b.search(idx.rpc, { keywords: ['cough'] }, keyRingWriters(ring2))
     assert.equal(r.matches.length, 4)
-    assert.equal(r.coverage.updates, 4, 'two updates under each epoch key')
+    assert.equal(r.coverage.updates, 4)
+    const [k1, k2] = b.epochKeys.map((e) => e.key) as [Uint8Array, Uint8Array]
+    const count = (key: Uint8Array): number => b.counters.get(b.sse.tree(key, fresh.id, 'kw:cough').id)
+    assert.deepEqual([count(k1), count(k2)], [2, 2], 'recovered per (keyword, epoch): two updates under each epoch key')
     assert.deepEqual(r.omitted, [])
   })
 })
