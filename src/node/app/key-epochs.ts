@@ -6,12 +6,13 @@
  * |---|---|
  * | epoch ≤ the newest committed epoch | IGNORE `DUPLICATE` |
  * | epoch > newest + 1 (a gap) | IGNORE `INVALID_TX` |
- * | the signing hospital is not a current manager (`hospitalKey`) | REJECT `BAD_SIGNATURE` |
+ * | the signing hospital is not a current manager (`hospitalKey`) | IGNORE `BAD_SIGNATURE` |
  * | the ML-DSA-65 signature does not verify under that key | REJECT `BAD_SIGNATURE` |
  * | recipients ≠ the active doctors (ids and ML-KEM key ids) of the committed state | IGNORE `INVALID_TX` |
  *
- * Recipient mismatches and gaps are IGNOREd, not REJECTed: an honest manager that admitted the tx
- * just before a doctor change or another epoch committed may gossip it. The wrapped ciphertexts
+ * Recipient mismatches, gaps and a signer that is no longer a manager are IGNOREd, not REJECTed:
+ * an honest manager that admitted the tx just before a doctor or manager change, or another epoch,
+ * committed may gossip it. The wrapped ciphertexts
  * themselves cannot be checked by a manager (only each doctor can open its entry): a doctor whose
  * entry does not open gets a clear error from its client, and any manager can issue the next epoch.
  *
@@ -101,7 +102,7 @@ export class KeyEpochs {
     if (tx.epoch < next) return { verdict: 'IGNORE', code: 'DUPLICATE', reason: `key epoch ${tx.epoch} is already committed (the newest is ${next - 1}): fetch the epochs and issue epoch ${next} if still needed` }
     if (tx.epoch > next) return { verdict: 'IGNORE', code: 'INVALID_TX', reason: `key epoch ${tx.epoch} does not follow the newest committed epoch ${next - 1} (the next must be ${next})` }
     const key = this.authority.hospitalKey(tx.hospital)
-    if (key === undefined) return { verdict: 'REJECT', code: 'BAD_SIGNATURE', reason: `hospital ${toHex(tx.hospital)} is not a current manager: only a manager may issue a key epoch` }
+    if (key === undefined) return { verdict: 'IGNORE', code: 'BAD_SIGNATURE', reason: `hospital ${toHex(tx.hospital)} is not a current manager: only a manager may issue a key epoch` }
     if (opts.signature !== false && !verifyKeyEpochTx(this.verifier, key, this.chainId, tx)) {
       return { verdict: 'REJECT', code: 'BAD_SIGNATURE', reason: `the key epoch's signature does not verify under hospital ${toHex(tx.hospital)}'s manager key` }
     }
