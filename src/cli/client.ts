@@ -131,6 +131,7 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
   const patientFile = await identityFile(need(values.patient, '--patient'))
   checkPatientName(raw, input.personalInfo.name, patientFile, need(values.patient, '--patient'), values['allow-patient-mismatch'] === true)
   const keys = await doctorKeys(ctx, consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), doctorFile)
+  requireNewestEpoch(keys, doctorFile.name)
   const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { epochKeys: keys.epochKeys, counters: await loadCounters(state) })
   const patient = Patient.fromIdentity(ctx.pq, patientFile)
   // patient's client → doctor's client: cip0 (field keys, personal info, index-1 key)
@@ -390,6 +391,21 @@ async function doctorKeys (ctx: Ctx, path: string, doctorFile: ClientIdentityFil
   const { ring, added } = await fetchKeyEpochs(ctx.rpc, read)
   if (added.length > 0) await writeJsonAtomic(path, ring)
   return { ring, epochKeys: openKeyRing(ctx.pq, ring, loadClientIdentity(doctorFile).keys.kem.secretKey), added }
+}
+
+/**
+ * A writer must hold the newest key epoch: a record indexed under an older one would be searchable
+ * by the doctors removed since (a revoked doctor, whose own submissions the managers refuse anyway,
+ * or a doctor whose keys changed after the newest epoch was issued).
+ */
+export function requireNewestEpoch (keys: { ring: ConsortiumKeyRing, epochKeys: EpochKey[] }, name: string): void {
+  const newest = keys.ring.epochs.length
+  const held = keys.epochKeys[keys.epochKeys.length - 1]?.epoch
+  if (held !== newest) {
+    throw new ClientError('BAD_CONSORTIUM_KEY', `${name} is not wrapped in the newest key epoch ${newest} (it holds ${keys.epochKeys.map((e) => e.epoch).join(', ')}): ` +
+      `its records would be indexed under epoch ${String(held)}, which doctors removed since can search; nothing was submitted. ` +
+      'If it is still an active doctor (its keys changed after that epoch), a manager issues a new epoch: pqmed consortium-key rotate')
+  }
 }
 
 async function writeJsonAtomic (path: string, value: unknown): Promise<void> {

@@ -220,7 +220,7 @@ export function openKeyRing (pq: PqBackend, ring: ConsortiumKeyRing, doctorKemSe
     const context = e.epoch === 1 ? V1_CONTEXT : keyEpochContext(ring.chainId as string, e.epoch)
     out.push({ epoch: e.epoch, key: openEntry(pq, entry, e.keyId, doctorKemSecretKey, context, `key epoch ${e.epoch} (ask a manager to issue a new epoch: pqmed consortium-key rotate)`) })
   }
-  if (out.length === 0) throw new ClientError('BAD_CONSORTIUM_KEY', `the consortium key file has no entry for this doctor in any of its ${ring.epochs.length} epochs`)
+  if (out.length === 0) throw new ClientError('BAD_CONSORTIUM_KEY', `the consortium key file has no entry for this doctor in any of its ${ring.epochs.length} epochs (a doctor registered or re-keyed after the newest epoch needs a new one: a manager runs pqmed consortium-key rotate, then the doctor fetches it)`)
   return out
 }
 

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { rpc } from '../../src/cli/procs.js'
 import type { KeyEpochsJson } from '../../src/rpc/backend.js'
+import { requireNewestEpoch } from '../../src/cli/client.js'
+import type { ConsortiumKeyRing } from '../../src/client/consortium.js'
 import { BIN, startDevnet, type Run } from './helpers.js'
 
 interface CliResult { code: number, stdout: string, stderr: string }
@@ -103,5 +105,12 @@ describe('cli: consortium key epochs on a 4-manager network with a user node', f
       await cli(['search', 'visit-2', '--doctor', doctor1, '--consortium-key', ck, '--state', join(dir, 's1'), '--rpc', user, '--json'], dir))
     assert.deepEqual(late.matches.map((m) => m.recordId), [second.recordId])
     assert.ok((late.matches[0]?.locations[0]?.height ?? 0) > rotated.result.height)
+  })
+
+  it('a doctor not wrapped in the newest epoch may not write (its record would be searchable by doctors removed since)', () => {
+    const ring = { format: 'pqmed-consortium-key/2', chainId: 'c', epochs: [{ epoch: 1 }, { epoch: 2 }] } as unknown as ConsortiumKeyRing
+    assert.throws(() => { requireNewestEpoch({ ring, epochKeys: [{ epoch: 1, key: new Uint8Array(32) }] }, 'doctor-9') },
+      /doctor-9 is not wrapped in the newest key epoch 2 \(it holds 1\).*nothing was submitted/)
+    requireNewestEpoch({ ring, epochKeys: [{ epoch: 1, key: new Uint8Array(32) }, { epoch: 2, key: new Uint8Array(32) }] }, 'doctor-0')
   })
 })
