@@ -51,7 +51,6 @@ const K = {
   patient: (id: Uint8Array) => `pat/${toHex(id)}`,
   grant: (rid: Uint8Array, h: number, i: number) => `gr/${toHex(rid)}/${pad(h)}/${pad(i)}`,
   tx: (hash: string) => `txh/${hash}`,
-  keyEpoch: (epoch: number) => `kep/${pad(epoch)}`,
   blob: (hash: Uint8Array) => `blob/${toHex(hash)}`
 }
 
@@ -118,7 +117,6 @@ export class ChainStore {
         })
       }
       else if (tx.type === 'patient') ops.push({ type: 'put', key: K.patient(tx.patientId), value: stored })
-      else if (tx.type === 'key-epoch') ops.push({ type: 'put', key: K.keyEpoch(tx.epoch), value: stored })
       else if (tx.type === 'grant') ops.push({ type: 'put', key: K.grant(tx.recordId, h.height, i), value: stored })
     })
     const updates = blockIndexUpdates(block)
@@ -178,13 +176,6 @@ export class ChainStore {
     const p = `gr/${toHex(recordId)}/`
     const out: Uint8Array[] = []
     for await (const [, v] of this.kv.range(p, p + '\xff', 1000)) out.push(v)
-    return out
-  }
-
-  /** Committed key epochs above `since` (stored txs with their audit paths), in epoch order. */
-  async keyEpochsRaw (since: number): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = []
-    for await (const [, v] of this.kv.range(K.keyEpoch(since + 1), 'kep/\xff', 10_000)) out.push(v)
     return out
   }
 

@@ -100,7 +100,7 @@ export class Application {
     const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
       `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
       'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
-    try { await this.keyEpochs.load(this.chain) } catch (err) { throw inconsistent((err as Error).message) }
+    try { await this.keyEpochs.load(this.chain.kv) } catch (err) { throw inconsistent((err as Error).message) }
     for (let h = 1; h <= this.chain.head.height; h++) {
       let b: Block | undefined
       try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} does not decode (${(err as Error).message})`) }
@@ -374,7 +374,7 @@ export class Application {
     const conflict = this.committed.conflict(block, { keys }) ?? this.keyEpochs.conflict(block)
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     const blockBytes = parsed.compact ? encodeBlockFromParts(block.header, block.txs.map((tx) => encodeTx(tx))) : value.bytes
-    await this.chain.append(block, cert, { blockBytes, extra })
+    await this.chain.append(block, cert, { blockBytes, extra: [...extra, ...this.keyEpochs.ops(block)] })
     for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
     this.committed.apply(block, keys)
     this.keyEpochs.apply(block)

@@ -20,12 +20,15 @@
  * so that any hospital can react to any revocation; an epoch cannot exclude an active doctor (it
  * must be wrapped to exactly the active set), so issuing one grants no power over others. The
  * state is small (one entry per epoch): it lives in memory, is written as its own keys
- * (`kep/<epoch>`) in the commit's atomic batch (`ChainStore.append`), and is loaded from those keys
- * at start (`load`), never by replaying the chain.
+ * (`kep/<epoch>`: the tx with its position and audit path, as records are stored) in the commit's
+ * atomic batch (`ops`, passed as `Application.commit`'s `extra`), and is loaded from those keys at
+ * start (`load`), never by replaying the chain.
  */
-import { verifyKeyEpochTx, type Block, type KeyEpochTx } from '../../blocks/index.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { encodeTx, recordInclusion, verifyKeyEpochTx, type Block, type KeyEpochTx } from '../../blocks/index.js'
 import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
-import { decodeStoredRecord, type ChainStore } from '../chain-store.js'
+import { decodeStoredRecord } from '../chain-store.js'
+import { pad, type BatchOp, type KvStore } from '../kv.js'
 import type { NodeErrorCode } from '../errors.js'
 import type { Genesis } from '../genesis.js'
 
@@ -46,6 +49,16 @@ export interface KeyEpochAuthority {
   activeDoctors: (height: number) => readonly ActiveDoctor[]
   /** The current ML-DSA-65 key of hospital `hospitalId`, or undefined if it is not a current manager. */
   hospitalKey: (hospitalId: Uint8Array) => Uint8Array | undefined
+}
+
+/** The chain-store key of a committed epoch. */
+export const keyEpochKey = (epoch: number): string => `kep/${pad(epoch)}`
+
+/** Committed key epochs above `since` as stored (dag-cbor `{ tx, height, txIndex, txCount, proof }`), in epoch order. */
+export async function keyEpochsRaw (kv: KvStore, since: number): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  for await (const [, v] of kv.range(keyEpochKey(since + 1), 'kep/\xff', 10_000)) out.push(v)
+  return out
 }
 
 /** Hospital id: SHA-256 of the manager's first (genesis) ML-DSA-65 public key. */
@@ -130,6 +143,17 @@ export class KeyEpochs {
     return undefined
   }
 
+  /** The batch ops that store the key epochs of a committed block (in the commit's atomic batch). */
+  ops (block: Block): BatchOp[] {
+    const out: BatchOp[] = []
+    block.txs.forEach((tx, i) => {
+      if (tx.type !== 'key-epoch') return
+      const p = recordInclusion(block, i)
+      out.push({ type: 'put', key: keyEpochKey(tx.epoch), value: dagCbor.encode({ tx: encodeTx(tx), height: p.height, txIndex: i, txCount: p.txCount, proof: p.proof }) })
+    })
+    return out
+  }
+
   /** Takes in the key epochs of a committed block (after `conflict` found none). */
   apply (block: Block): void {
     for (const tx of block.txs) {
@@ -138,9 +162,9 @@ export class KeyEpochs {
   }
 
   /** Loads the committed epochs from their own keys in the chain store (no chain replay). */
-  async load (chain: ChainStore): Promise<void> {
+  async load (kv: KvStore): Promise<void> {
     this.epochs.length = 0
-    for (const raw of await chain.keyEpochsRaw(1)) {
+    for (const raw of await keyEpochsRaw(kv, 1)) {
       const s = decodeStoredRecord(raw)
       if (s.tx.type !== 'key-epoch' || s.tx.epoch !== this.latest + 1) {
         throw new KeyEpochError(`stored key epoch ${this.latest + 1} is missing or out of order (found ${s.tx.type === 'key-epoch' ? `epoch ${s.tx.epoch}` : `a ${s.tx.type} tx`})`)

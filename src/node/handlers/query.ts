@@ -5,6 +5,7 @@
  * `keyEpochs {since}` (committed key epochs above `since`, stored with audit paths, and the doctors
  * the next epoch must be wrapped to), and `blobs {hashes}` (ciphertexts, between managers for repair).
  */
+import { keyEpochsRaw } from '../app/key-epochs.js'
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
 import { MAX_BLOBS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
@@ -41,7 +42,7 @@ export function queryHandler (src: QuerySource): ReqHandler {
         return await src.chain.grantsRaw(bytes(p.recordId, 'recordId', 32))
       case 'keyEpochs': {
         const since = p.since === undefined ? 1 : uint(p.since, 'since')
-        return { latest: src.keyEpochLatest?.() ?? 1, epochs: await src.chain.keyEpochsRaw(since), recipients: (src.keyEpochRecipients?.() ?? []).map((d) => ({ id: d.id, kemPublicKey: d.kemPublicKey })) }
+        return { latest: src.keyEpochLatest?.() ?? 1, epochs: await keyEpochsRaw(src.chain.kv, since), recipients: (src.keyEpochRecipients?.() ?? []).map((d) => ({ id: d.id, kemPublicKey: d.kemPublicKey })) }
       }
       case 'blobs': {
         const hashes = list(p.hashes, 'hashes', MAX_BLOBS_PER_REQUEST, (h) => bytes(h, 'hash', 32))
