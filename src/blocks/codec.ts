@@ -17,6 +17,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { equalBytes, sha256 } from '../crypto/index.js'
 import { BlockError } from './errors.js'
+import { keyEpochTxShape } from './key-epoch.js'
 import {
   HASH_BYTES, ID_BYTES, KEM_PUBLIC_KEY_BYTES, MAX_ATTACHMENTS, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_CERTIFICATE_BYTES,
   MAX_HEADER_BYTES, MAX_INDEX_UPDATES_PER_TX, MAX_INDEX_VALUE_BYTES, MAX_RECORD_IDS, MAX_TX_BYTES, MAX_VALIDATORS,
@@ -38,7 +39,7 @@ const BLOCK_KEYS = ['header', 'txs'] as const
 const CERT_KEYS = ['chainId', 'height', 'view', 'headerHash', 'signatures'] as const
 const COMMIT_SIG_KEYS = ['validator', 'signature'] as const
 
-export const TX_TYPES = ['record', 'grant', 'patient', 'doctor', 'user-node'] as const
+export const TX_TYPES = ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch'] as const
 
 export function indexUpdateShape (v: unknown, what = 'index update'): IndexUpdate {
   const o = record(v, what, INDEX_UPDATE_KEYS)
@@ -101,6 +102,7 @@ export function txShape (v: unknown): Tx {
     case 'patient': return patientTxShape(v)
     case 'doctor': return doctorTxShape(v)
     case 'user-node': return userNodeTxShape(v)
+    case 'key-epoch': return keyEpochTxShape(v)
     default: return invalid(`unknown tx type ${typeof type === 'string' ? `'${type.slice(0, 32)}'` : typeof type}`)
   }
 }

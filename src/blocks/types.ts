@@ -7,6 +7,7 @@
  * their index in the genesis manager list.
  */
 import type { DoctorTx, UserNodeTx } from './governance.js'
+import type { KeyEpochTx } from './key-epoch.js'
 
 /** One searchable-encryption index update (label → masked value), produced by `src/sse`. */
 export interface IndexUpdate {
@@ -60,7 +61,7 @@ export interface PatientTx {
   signature: Uint8Array
 }
 
-export type Tx = RecordTx | GrantTx | PatientTx | DoctorTx | UserNodeTx
+export type Tx = RecordTx | GrantTx | PatientTx | DoctorTx | UserNodeTx | KeyEpochTx
 
 export interface Header {
   chainId: string

@@ -11,12 +11,12 @@
  * given, omitted or forged search results, a file that matches no committed ciphertext).
  */
 import { existsSync } from 'node:fs'
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { loadPqBackend, sha256, type PqBackend } from '../crypto/index.js'
 import {
-  ClientError, consortiumWriters, DEFAULT_STATE_DIR, Doctor, enrollExistingIdentity, enrollNewIdentity, hex, loadCounters, openConsortiumKey,
-  parseClientIdentity, parseConsortiumKeyFile, parseRecordInputBytes, Patient, type EnrollOutcome, readJsonFile, RpcCallError, RpcClient, saveCounters,
+  ClientError, DEFAULT_STATE_DIR, Doctor, enrollExistingIdentity, enrollNewIdentity, fetchKeyEpochs, hex, keyRingWriters, loadCounters, openKeyRing,
+  parseClientIdentity, parseConsortiumKeyRing, parseRecordInputBytes, rotateConsortiumKey, type ConsortiumKeyRing, type EpochKey, Patient, type EnrollOutcome, readJsonFile, RpcCallError, RpcClient, saveCounters,
   describeRecordVerification, RECORD_CHECK_NAMES, trustFromGenesis, unb64, unhex, verifyRecordAnswer, type ClientIdentityFile,
   type LocalRecordVerification, type TrustAnchors
 } from '../client/index.js'
@@ -132,10 +132,9 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
   const patientFile = await identityFile(need(values.patient, '--patient'))
   checkPatientName(raw, input.personalInfo.name, patientFile, need(values.patient, '--patient'), values['allow-patient-mismatch'] === true)
-  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), 'consortium key file'))
-  const doctorIdent = loadClientIdentity(doctorFile)
-  const consortiumKey = openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey)
-  const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey, counters: await loadCounters(state) })
+  const keys = await doctorKeys(ctx, consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), doctorFile)
+  requireNewestEpoch(keys, doctorFile.name)
+  const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { epochKeys: keys.epochKeys, counters: await loadCounters(state) })
   const patient = Patient.fromIdentity(ctx.pq, patientFile)
   // patient's client → doctor's client: cip0 (field keys, personal info, index-1 key)
   const recordId = patient.newRecordId()
@@ -145,8 +144,9 @@ async function recordSubmit (ctx: Ctx, values: { doctor?: string, patient?: stri
   await saveCounters(state, doctor.counters)
   const bundleHash = s.built.tx.attachments[0]
   const bundleNote = input.fhir !== undefined && bundleHash !== undefined ? `; the FHIR Bundle (${input.fhir.bytes.length} bytes) is attachment 0, sha256 of its ciphertext ${hex(bundleHash)}` : ''
-  out(ctx, { recordId: s.recordId, patientId: hex(patient.id), doctor: hex(doctor.id), ...s.result, fieldHashes: s.built.tx.fields.map(hex), attachmentHashes: s.built.tx.attachments.map(hex), indexUpdates: s.built.tx.indexUpdates.length },
-    `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates${bundleNote})`)
+  const epoch = keys.epochKeys[keys.epochKeys.length - 1]?.epoch ?? 1
+  out(ctx, { recordId: s.recordId, patientId: hex(patient.id), doctor: hex(doctor.id), ...s.result, fieldHashes: s.built.tx.fields.map(hex), attachmentHashes: s.built.tx.attachments.map(hex), indexUpdates: s.built.tx.indexUpdates.length, keyEpoch: epoch },
+    `record ${s.recordId} ${s.result.status}${s.result.height !== undefined ? ` at height ${s.result.height}` : ''} (patient ${hex(patient.id)}, doctor ${doctor.name}, ${s.built.tx.indexUpdates.length} index updates under key epoch ${epoch}${bundleNote})`)
 }
 
 /**
@@ -292,7 +292,7 @@ async function recordVerify (ctx: Ctx, values: { genesis?: string }, positionals
 }
 
 async function writersFrom (consortium: string | undefined, genesis: string | undefined): Promise<Uint8Array[]> {
-  if (consortium !== undefined) return consortiumWriters(parseConsortiumKeyFile(await readJsonFile(consortium, 'consortium key file')))
+  if (consortium !== undefined) return keyRingWriters(parseConsortiumKeyRing(await readJsonFile(consortium, 'consortium key file')))
   if (genesis !== undefined) {
     const t = trustFromGenesis(await readJsonFile(genesis, 'genesis file'))
     const { principalId } = await import('../records/index.js')
@@ -356,16 +356,15 @@ async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doct
   if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
   const query = { keywords, fileType: values.type, birthYears: values.born === undefined ? undefined : parseBorn(values.born) }
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
-  const ck = parseConsortiumKeyFile(await readJsonFile(consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), 'consortium key file'))
-  const doctorIdent = loadClientIdentity(doctorFile)
-  const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { consortiumKey: openConsortiumKey(ctx.pq, ck, doctorIdent.keys.kem.secretKey), counters: await loadCounters(state) })
-  const r = await doctor.search(ctx.rpc, query, consortiumWriters(ck), { recover })
+  const keys = await doctorKeys(ctx, consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), doctorFile)
+  const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { epochKeys: keys.epochKeys, counters: await loadCounters(state) })
+  const r = await doctor.search(ctx.rpc, query, keyRingWriters(keys.ring), { recover })
   // the recovered counts make the next search cheaper and let it detect omissions of what it found now
   if (recover) await saveCounters(state, doctor.counters).catch((err: Error) => { console.error(`warning: the recovered counters were not saved to ${state}: ${err.message}`) })
   const cov = r.coverage
   const result = { query, matches: r.matches, omitted: r.omitted, forged: r.forged, coverage: { ...cov, stateDir: state } }
   const scope = cov.counters === 'recovered'
-    ? `covers every index update the node reports for these terms from ${cov.writers} doctor(s): ${cov.updates} update(s); counters recovered from the node in ${cov.recovery?.rounds ?? 0} round(s), ${cov.recovery?.updatesFound ?? 0} not known to this client before`
+    ? `covers every index update the node reports for these terms from ${cov.writers} doctor(s) under key epoch(s) ${cov.epochs.join(', ')}: ${cov.updates} update(s); counters recovered from the node in ${cov.recovery?.rounds ?? 0} round(s), ${cov.recovery?.updatesFound ?? 0} not known to this client before`
     : `covers ONLY the ${cov.updates} index update(s) the client state ${state} knows of (records this state wrote or recovered earlier); records written by other clients are NOT searched: run without --no-recover for the complete answer`
   const human = `${r.matches.length} matching record(s), verified (${r.omitted.length} omitted, ${r.forged.length} forged); ${scope}` +
     r.matches.map((m) => `\n  ${m.recordId} (height ${m.locations[0]?.height ?? '?'})`).join('')
@@ -468,7 +467,73 @@ async function userNode (ctx: Ctx, action: 'add' | 'remove', values: { hospital?
 const userNodeAdd = async (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> => { await userNode(ctx, 'add', values, args) }
 const userNodeRemove = async (ctx: Ctx, values: { hospital?: string }, args: string[]): Promise<void> => { await userNode(ctx, 'remove', values, args) }
 
-const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway, doctorAdd, doctorRotate, doctorRevoke, userNodeAdd, userNodeRemove }
+
+/**
+ * The doctor's index-2 keys: reads the consortium key file (either format), adds the key epochs
+ * committed since its newest (`fetchKeyEpochs`; the file is replaced atomically, mode 0600, when
+ * any is new), and opens every epoch wrapped to this doctor. So a record is always written under
+ * the newest epoch the chain has for this doctor, and a search covers every epoch it holds.
+ */
+async function doctorKeys (ctx: Ctx, path: string, doctorFile: ClientIdentityFile): Promise<{ ring: ConsortiumKeyRing, epochKeys: EpochKey[], added: number[] }> {
+  const read = parseConsortiumKeyRing(await readJsonFile(path, 'consortium key file'))
+  const { ring, added } = await fetchKeyEpochs(ctx.rpc, read)
+  if (added.length > 0) await writeJsonAtomic(path, ring)
+  return { ring, epochKeys: openKeyRing(ctx.pq, ring, loadClientIdentity(doctorFile).keys.kem.secretKey), added }
+}
+
+/**
+ * A writer must hold the newest key epoch: a record indexed under an older one would be searchable
+ * by the doctors removed since (a revoked doctor, whose own submissions the managers refuse anyway,
+ * or a doctor whose keys changed after the newest epoch was issued).
+ */
+export function requireNewestEpoch (keys: { ring: ConsortiumKeyRing, epochKeys: EpochKey[] }, name: string): void {
+  const newest = keys.ring.epochs.length
+  const held = keys.epochKeys[keys.epochKeys.length - 1]?.epoch
+  if (held !== newest) {
+    throw new ClientError('BAD_CONSORTIUM_KEY', `${name} is not wrapped in the newest key epoch ${newest} (it holds ${keys.epochKeys.map((e) => e.epoch).join(', ')}): ` +
+      `its records would be indexed under epoch ${String(held)}, which doctors removed since can search; nothing was submitted. ` +
+      'If it is still an active doctor (its keys changed after that epoch), a manager issues a new epoch: pqmed consortium-key rotate')
+  }
+}
+
+async function writeJsonAtomic (path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`
+  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 })
+  try { await rename(tmp, path) } catch (err) { await unlink(tmp).catch(() => {}); throw err }
+}
+
+/** `pqmed consortium-key fetch`: adds the committed key epochs to the file and reports what the doctor holds. */
+async function keyFetch (ctx: Ctx, values: { identity?: string, 'consortium-key'?: string, state?: string }): Promise<void> {
+  const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
+  const path = consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config)
+  const doctorFile = await identityFile(need(values.identity, '--identity'))
+  if (doctorFile.role !== 'doctor') throw new UsageError(`--identity must be a doctor's identity (${doctorFile.name} is a ${doctorFile.role})`)
+  const { ring, epochKeys, added } = await doctorKeys(ctx, path, doctorFile)
+  const held = epochKeys.map((e) => e.epoch)
+  const latest = ring.epochs.length
+  const result = { path: resolve(path), chainId: ring.chainId ?? null, epochs: latest, added, held, newest: held[held.length - 1] ?? null, writers: keyRingWriters(ring).length }
+  const warn = held[held.length - 1] !== latest ? `; WARNING: ${doctorFile.name} is not wrapped in the newest epoch ${latest} (revoked, or its key changed after it): it can search only records written under epochs ${held.join(', ')}` : ''
+  out(ctx, result, `${path}: ${latest} key epoch(s)${added.length > 0 ? `, added ${added.join(', ')}` : ', none new'}; ${doctorFile.name} holds epoch(s) ${held.join(', ')} and writes under ${String(held[held.length - 1])}${warn}`)
+}
+
+/** `pqmed consortium-key rotate`: a manager issues the next key epoch to the active doctors. */
+async function keyRotate (ctx: Ctx, values: { hospital?: string, 'hospital-id'?: string }): Promise<void> {
+  const { loadIdentity, readIdentityFile } = await import('../node/identity.js')
+  const { sha256 } = await import('../crypto/index.js')
+  const path = need(values.hospital, '--hospital')
+  let ident
+  try { ident = await loadIdentity(await readIdentityFile(path)) } catch (err) { throw new UsageError((err as Error).message) }
+  if (ident.role !== 'manager') throw new UsageError(`--hospital must be a manager identity (${ident.name} is a ${ident.role}): only a current manager may issue a key epoch`)
+  let hospitalId = sha256(ident.keys.sig.publicKey)
+  if (values['hospital-id'] !== undefined) {
+    try { hospitalId = unhex(values['hospital-id'].toLowerCase(), '--hospital-id') } catch (err) { throw new UsageError((err as Error).message) }
+  }
+  const r = await rotateConsortiumKey(ctx.pq, ctx.rpc, { hospitalId, sigSecretKey: ident.keys.sig.secretKey })
+  out(ctx, { ...r, doctorCount: r.doctors.length },
+    `key epoch ${r.epoch} ${r.result.status}${r.result.height !== undefined ? ` at height ${r.result.height}` : ''}: key ${r.keyId.slice(0, 16)}... wrapped to ${r.doctors.length} active doctor(s), signed by hospital ${r.hospital.slice(0, 16)}... (${ident.name}); doctors run \`pqmed consortium-key fetch\` (record submit and search fetch it too)`)
+}
+
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway, doctorAdd, doctorRotate, doctorRevoke, userNodeAdd, userNodeRemove, keyFetch, keyRotate }
 
 /**
  * Runs one client command (`group`: its top-level name, used in error messages) with its parsed

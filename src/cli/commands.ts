@@ -57,7 +57,7 @@ const lazy = (load: () => Promise<Handler>) => async (...args: unknown[]): Promi
 const nodeHandler = (name: 'genesisCmd' | 'nodeCmd' | 'peerIdCmd' | 'consortiumKeyCmd') => lazy(async () => (await import('./pqmed.js'))[name] as Handler)
 
 type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'recordExport' | 'fileVerify' | 'searchCmd' | 'grantCmd' | 'fhirGateway' |
-  'doctorAdd' | 'doctorRotate' | 'doctorRevoke' | 'userNodeAdd' | 'userNodeRemove'
+  'doctorAdd' | 'doctorRotate' | 'doctorRevoke' | 'userNodeAdd' | 'userNodeRemove' | 'keyRotate' | 'keyFetch'
 /** A client command: ./client.js, which loads the SDK and (except `file verify`) the crypto backend. */
 const clientHandler = (group: string, name: ClientHandlerName) => lazy(async () => {
   const { runClientCommand } = await import('./client.js')
@@ -141,15 +141,46 @@ function peerIdCommand (): Command {
 }
 
 function consortiumKeyCommand (): Command {
-  return new Command('consortium-key')
-    .summary('make a network\'s consortium key file (the doctors\' index key)')
+  const group = new Command('consortium-key')
+    .summary('the doctors\' search key (index 2): create it, rotate it to a new epoch, fetch its epochs')
+    .description('The consortium key file holds the index-2 search key of every key epoch, each wrapped to the doctors active when it was issued: ' +
+      'create writes epoch 1 for the genesis doctors; rotate (a manager) commits a new epoch on chain after a doctor is revoked; fetch adds the committed epochs to a doctor\'s file. ' +
+      '`pqmed consortium-key --genesis FILE --out FILE` still works as create.')
+    .enablePositionalOptions()
+    .addOption(new Option('--genesis <FILE>').hideHelp())
+    .addOption(new Option('--out <FILE>').hideHelp())
+    .addHelpText('after', examples('pqmed consortium-key create --help'))
+    .action(nodeHandler('consortiumKeyCmd'))
+  group.addCommand(new Command('create')
+    .summary('make a network\'s consortium key file (epoch 1 of the doctors\' index key)')
     .description('Writes a new consortium-key.json for the doctors of a genesis: one fresh index key wrapped to every doctor (ML-KEM-768), ' +
       'which only they can open. Make it once per network and give the same file to every doctor; an existing file is never replaced. ' +
       '`pqmed genesis`, `npm start`, `sim:local` and the Compose init service write one next to the genesis.')
     .requiredOption('--genesis <FILE>', 'genesis.json of the network (its doctors)')
     .requiredOption('--out <FILE>', 'consortium key file to write (never overwritten)')
-    .addHelpText('after', examples('pqmed consortium-key --genesis net/genesis.json --out net/consortium-key.json'))
-    .action(nodeHandler('consortiumKeyCmd'))
+    .addHelpText('after', examples('pqmed consortium-key create --genesis net/genesis.json --out net/consortium-key.json'))
+    .action(nodeHandler('consortiumKeyCmd')))
+  group.addCommand(client(new Command('rotate')
+    .summary('commit a new key epoch wrapped to the active doctors (as a manager; after a revocation)')
+    .description('Generates a fresh index-2 key, wraps it to every active doctor (ML-KEM-768; the node reports them, the managers check the set), ' +
+      'signs the key-epoch tx with the hospital\'s manager identity and waits for its commit. A revoked doctor holds no entry of the new epoch, so it cannot ' +
+      'search records written under it; doctors pick it up with `consortium-key fetch` (record submit and search fetch it too). ' +
+      'The key is generated here and never written: this machine\'s operator sees it once (docs/SSE.md, "Key epochs").')
+    .requiredOption('--hospital <MANAGER_IDENTITY_FILE>', 'the manager identity of a current hospital (signs the epoch)')
+    .option('--hospital-id <HEX>', 'the hospital id, if its manager key was rotated since it joined (default: SHA-256 of the identity\'s ML-DSA-65 key)')
+    .addHelpText('after', examples('pqmed consortium-key rotate --hospital net/identities/manager-0.json --rpc http://127.0.0.1:8645/')))
+    .action(clientHandler('consortium-key', 'keyRotate')))
+  group.addCommand(client(new Command('fetch')
+    .summary('add the committed key epochs to a doctor\'s consortium key file')
+    .description('Fetches the key epochs committed after the newest one the file holds (chain_getKeyEpochs; a user node verifies their inclusion) ' +
+      'and adds them to the file (format pqmed-consortium-key/2; a format-1 file is upgraded when an epoch is added). Reports which epochs the --identity doctor can open. ' +
+      'The file is replaced atomically; it holds nothing secret in clear.')
+    .requiredOption('--identity <DOCTOR_FILE>', 'the doctor\'s identity file (to report the epochs it holds)')
+    .option('--consortium-key <FILE>', 'consortium key file (default: the config file\'s consortiumKey without --state, else STATE/consortium-key.json)')
+    .option('--state <DIR>', 'client state directory (default: the config file\'s state, else ~/.pqmed/client)')
+    .addHelpText('after', examples('pqmed consortium-key fetch --identity net/identities/doctor-0.json --consortium-key net/consortium-key.json')))
+    .action(clientHandler('consortium-key', 'keyFetch')))
+  return group
 }
 
 /** `backup` and `restore`: ./backup-cmd.js (LevelDB), loaded only when they run. */

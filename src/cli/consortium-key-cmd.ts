@@ -1,5 +1,5 @@
 /**
- * `pqmed consortium-key --genesis FILE --out FILE`: makes the consortium key file
+ * `pqmed consortium-key create --genesis FILE --out FILE` (also `pqmed consortium-key --genesis FILE --out FILE`): makes the consortium key file
  * (`consortium-key.json`, src/client/consortium.ts) of a network, so that doctors can submit and
  * search records with the CLI on any network, not only the devnet. `pqmed genesis`, `npm start`,
  * `sim:local` and the Compose `init` service write it next to the genesis with `writeConsortiumKey`.

@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve } from 'node:path'
-import { openConsortiumKey, parseConsortiumKeyFile } from '../client/consortium.js'
+import { openKeyRing, parseConsortiumKeyRing } from '../client/consortium.js'
 import { SimulatedDoctor } from '../client/simulated-doctor.js'
 import { loadCounters, readJsonFile, saveCounters } from '../client/state.js'
 import { seededRng } from '../client/synthetic.js'
@@ -38,7 +38,9 @@ import { parseEntryArgs } from './usage.js'
  * DIR/consortium-key.json (src/client/consortium.ts); a doctor opens it with its own KEM key.
  */
 async function consortiumKey (dir: string, pq: PqBackend, doctorKemSecretKey: Uint8Array): Promise<Uint8Array> {
-  return openConsortiumKey(pq, parseConsortiumKeyFile(await readJsonFile(join(dir, CONSORTIUM_KEY_FILE), 'consortium key file')), doctorKemSecretKey)
+  // the newest key epoch the file holds for this doctor (records are written under the newest)
+  const held = openKeyRing(pq, parseConsortiumKeyRing(await readJsonFile(join(dir, CONSORTIUM_KEY_FILE), 'consortium key file')), doctorKemSecretKey)
+  return (held[held.length - 1] as { key: Uint8Array }).key
 }
 
 /** user-0's JSON-RPC port: the CLI's default node (src/client/rpc.ts DEFAULT_RPC_URL). */

@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolve } from 'node:path'
 import type { PqBackend } from '../crypto/index.js'
 import {
-  ClientError, consortiumWriters, DEFAULT_STATE_DIR, Doctor, FHIR_BUNDLE_ATTACHMENT, hex, loadCounters, openConsortiumKey, parseClientIdentity, parseConsortiumKeyFile,
+  ClientError, DEFAULT_STATE_DIR, Doctor, FHIR_BUNDLE_ATTACHMENT, fetchKeyEpochs, hex, keyRingWriters, loadCounters, openKeyRing, parseClientIdentity, parseConsortiumKeyRing,
   parseRecordInputBytes, Patient, readJsonFile, RpcCallError, saveCounters, trustFromGenesis, unhex, type ClientIdentityFile, type ReadRecordResult, type RpcClient, type TrustAnchors
 } from '../client/index.js'
 import { loadClientIdentity } from '../client/identity.js'
@@ -69,15 +69,17 @@ export async function startFhirGateway (ctx: GatewayCtx, values: GatewayOptions)
   const asFile = parseClientIdentity(await readJsonFile(asPath, 'identity file'))
   const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
   const ckPath = values['consortium-key'] ?? (values.state === undefined ? ctx.config.consortiumKey : undefined) ?? resolve(state, 'consortium-key.json')
-  const ck = parseConsortiumKeyFile(await readJsonFile(ckPath, 'consortium key file'))
-  const writers = consortiumWriters(ck)
+  const read = parseConsortiumKeyRing(await readJsonFile(ckPath, 'consortium key file'))
+  // a doctor writes under the newest key epoch: the epochs committed since the file's newest are fetched at start (the file is not changed)
+  const ck = asFile.role === 'doctor' ? (await fetchKeyEpochs(ctx.rpc, read)).ring : read
+  const writers = keyRingWriters(ck)
   const genesis = values.genesis ?? ctx.config.genesis
   const trust: TrustAnchors | undefined = genesis === undefined ? undefined : trustFromGenesis(await readJsonFile(genesis, 'genesis file'))
   let doctor: Doctor | undefined
   let patient: Patient | undefined
   if (asFile.role === 'doctor') {
     const ident = loadClientIdentity(asFile)
-    doctor = Doctor.fromIdentity(ctx.pq, asFile, { consortiumKey: openConsortiumKey(ctx.pq, ck, ident.keys.kem.secretKey), counters: await loadCounters(state) })
+    doctor = Doctor.fromIdentity(ctx.pq, asFile, { epochKeys: openKeyRing(ctx.pq, ck, ident.keys.kem.secretKey), counters: await loadCounters(state) })
   } else {
     patient = Patient.fromIdentity(ctx.pq, asFile)
   }

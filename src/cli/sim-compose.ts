@@ -161,7 +161,7 @@ function initScript (t: Topology, names: string[]): string {
     `node -e '${rewrite}'`,
     'fi',
     // a genesis made before `pqmed genesis` wrote the consortium key gets one now
-    ...(t.doctors > 0 ? ['[ -f /network/consortium-key.json ] || node /app/bin/pqmed.js consortium-key --genesis /network/genesis.json --out /network/consortium-key.json'] : []),
+    ...(t.doctors > 0 ? ['[ -f /network/consortium-key.json ] || node /app/bin/pqmed.js consortium-key create --genesis /network/genesis.json --out /network/consortium-key.json'] : []),
     `[ -f ${SHARED_ALLOW_FILE} ] || echo "# user nodes admitted besides genesis userNodes: one libp2p peer id per line (re-read by the managers)" > ${SHARED_ALLOW_FILE}`,
     ...ensureUsers,
     ...copies,

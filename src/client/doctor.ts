@@ -8,9 +8,10 @@ import { encodeSubmission, MAX_INDEX_UPDATES_PER_TX, MAX_SUBMISSION_BYTES, type 
 import { utf8, type PqBackend } from '../crypto/index.js'
 import { deriveAttachmentKeyFromFields, openKeyTransfer, type FieldKeyMap, type FieldKeys } from '../records/index.js'
 import type { SubmitResultJson } from '../rpc/backend.js'
-import { CounterState, intersectClauses, planConjunction, recordTerms, recoverCounters, SseClient, type ConjunctiveQuery, type RecordTerm, type VerifiedSearch } from '../sse/index.js'
+import { CounterState, intersectClauses, planConjunctionKeys, recordTerms, recoverCounters, SseClient, type ConjunctiveQuery, type RecordTerm, type VerifiedSearch } from '../sse/index.js'
 import { conjunctionClauses } from '../sse/index.js'
 import { readRecord, type ReadRecordResult } from './access.js'
+import type { EpochKey } from './consortium.js'
 import { ClientError } from './errors.js'
 import { loadClientIdentity, type ClientIdentityFile, type LoadedIdentity } from './identity.js'
 import { FHIR_BUNDLE_ATTACHMENT, type PersonalInfo, type RecordInput } from './input.js'
@@ -55,6 +56,8 @@ export interface SearchCoverage {
   counters: 'recovered' | 'local'
   /** Index writers (doctors) searched. */
   writers: number
+  /** Key epochs of the consortium key searched (one token group set each). */
+  epochs: number[]
   /** (writer, term) trees searched. */
   trees: number
   /** Index updates the search expected, over all those trees. */
@@ -81,28 +84,41 @@ export class Doctor {
   readonly id: Uint8Array
   readonly sigPublicKey: Uint8Array
   readonly kemPublicKey: Uint8Array
-  /** The index-2 key (from the consortium key file), if this doctor has it. */
+  /**
+   * The index-2 key new records are written under: the newest key epoch this doctor holds (from
+   * the consortium key file), if it holds any.
+   */
   readonly consortiumKey?: Uint8Array
+  /** Every index-2 key epoch this doctor holds, oldest first; searches cover all of them. */
+  readonly epochKeys: readonly EpochKey[]
   private sseClient: SseClient
   private readonly ident: LoadedIdentity
   private readonly pq: PqBackend
 
-  private constructor (pq: PqBackend, ident: LoadedIdentity, consortiumKey: Uint8Array | undefined, counters: CounterState) {
+  private constructor (pq: PqBackend, ident: LoadedIdentity, epochKeys: readonly EpochKey[], counters: CounterState) {
     this.pq = pq
     this.ident = ident
     this.name = ident.name
     this.id = ident.keys.id
     this.sigPublicKey = ident.keys.sig.publicKey
     this.kemPublicKey = ident.keys.kem.publicKey
-    this.consortiumKey = consortiumKey
+    this.epochKeys = [...epochKeys].sort((a, b) => a.epoch - b.epoch)
+    this.consortiumKey = this.epochKeys[this.epochKeys.length - 1]?.key
     this.sseClient = new SseClient({ counters })
   }
 
-  /** Loads a doctor from its identity file (including those written by `pqmed genesis`). */
-  static fromIdentity (pq: PqBackend, file: ClientIdentityFile, opts: { consortiumKey?: Uint8Array, counters?: CounterState } = {}): Doctor {
+  /**
+   * Loads a doctor from its identity file (including those written by `pqmed genesis`), with
+   * either one index-2 key (`consortiumKey`, taken as epoch 1) or the key epochs it holds
+   * (`epochKeys`, from `openKeyRing`): records are written under the newest, searches cover all.
+   */
+  static fromIdentity (pq: PqBackend, file: ClientIdentityFile, opts: { consortiumKey?: Uint8Array, epochKeys?: readonly EpochKey[], counters?: CounterState } = {}): Doctor {
     const ident = loadClientIdentity(file)
     if (ident.role !== 'doctor') throw new ClientError('BAD_IDENTITY', `${ident.name} is a ${ident.role}, not a doctor`)
-    return new Doctor(pq, ident, opts.consortiumKey, opts.counters ?? new CounterState())
+    if (opts.consortiumKey !== undefined && opts.epochKeys !== undefined) throw new ClientError('BAD_INPUT', 'give consortiumKey or epochKeys, not both')
+    const epochKeys = opts.epochKeys ?? (opts.consortiumKey !== undefined ? [{ epoch: 1, key: opts.consortiumKey }] : [])
+    if (new Set(epochKeys.map((e) => e.epoch)).size !== epochKeys.length) throw new ClientError('BAD_INPUT', 'each key epoch may be given once')
+    return new Doctor(pq, ident, epochKeys, opts.counters ?? new CounterState())
   }
 
   get sse (): SseClient { return this.sseClient }
@@ -219,7 +235,9 @@ export class Doctor {
 
   /**
    * Searches index 2: every keyword AND the file type AND the birth-year range, over `writers`
-   * (doctor ids; the consortium key file lists them). The answer is verified against this
+   * (doctor ids; the consortium key file lists them: `keyRingWriters`) under every key epoch this
+   * doctor holds, in one token (one group per (epoch, term, writer) tree with updates, so the
+   * token, the node's work and the recovery probes grow linearly with the epochs). The answer is verified against this
    * client's counters: missing entries are `omitted`, inauthentic ones `forged`.
    *
    * By default (`recover` not false) the counts of every writer's tree for the query's terms are
@@ -230,17 +248,19 @@ export class Doctor {
    * client's state was created) are NOT searched, and `coverage.counters` says so.
    */
   async search (rpc: RpcClient, query: ConjunctiveQuery, writers: readonly Uint8Array[], opts: { recover?: boolean } = {}): Promise<SearchResult> {
-    if (this.consortiumKey === undefined) throw new ClientError('BAD_CONSORTIUM_KEY', 'searching index 2 needs the consortium index key')
-    const indexKey = this.consortiumKey
+    if (this.epochKeys.length === 0) throw new ClientError('BAD_CONSORTIUM_KEY', 'searching index 2 needs the consortium index key')
+    const indexKeys = this.epochKeys.map((e) => e.key)
     const headers: HeaderRanges = new Map()
     const terms = [...new Set(conjunctionClauses(query).flat())]
-    const countsOf = (): number[] => terms.flatMap((term) => writers.map((w) => this.sseClient.counters.get(this.sseClient.tree(indexKey, w, term).id)))
+    const countsOf = (): number[] => indexKeys.flatMap((indexKey) => terms.flatMap((term) => writers.map((w) => this.sseClient.counters.get(this.sseClient.tree(indexKey, w, term).id))))
     const known = countsOf()
     let recovery: SearchCoverage['recovery']
     const recoveryForged: SearchResult['forged'] = []
     if (opts.recover !== false) {
       const t0 = performance.now()
-      const report = await recoverCounters(this.sseClient, {
+      // one recovery per key epoch (its trees are distinct: tree ids derive from the key), run
+      // concurrently, so the rounds are those of the slowest epoch and the labels add up
+      const reports = await Promise.all(indexKeys.map(async (indexKey) => await recoverCounters(this.sseClient, {
         indexKey,
         writers,
         terms,
@@ -249,18 +269,18 @@ export class Doctor {
           return entries.filter(verifyProof)
         },
         verifyProof: () => true
-      })
+      })))
       const after = countsOf()
       recovery = {
-        rounds: report.rounds,
-        labelsProbed: report.labelsProbed,
+        rounds: Math.max(...reports.map((r) => r.rounds)),
+        labelsProbed: reports.reduce((a, r) => a + r.labelsProbed, 0),
         updatesFound: after.reduce((a, c, i) => a + c - (known[i] ?? 0), 0),
         ms: Math.round(performance.now() - t0)
       }
-      for (const f of report.forged) recoveryForged.push({ reason: `recovery probe: ${f.reason}`, label: f.entry.label instanceof Uint8Array ? hex(f.entry.label) : '' })
+      for (const f of reports.flatMap((r) => r.forged)) recoveryForged.push({ reason: `recovery probe: ${f.reason}`, label: f.entry.label instanceof Uint8Array ? hex(f.entry.label) : '' })
     }
     const counts = countsOf()
-    const plan = planConjunction(this.sseClient, indexKey, writers, query)
+    const plan = planConjunctionKeys(this.sseClient, indexKeys, writers, query)
     const search = await runSearch(rpc, plan, headers)
     const matches = intersectClauses(plan.clauses, search.locations).map((m) => ({
       recordId: hex(m.recordId),
@@ -273,6 +293,7 @@ export class Doctor {
       coverage: {
         counters: recovery !== undefined ? 'recovered' : 'local',
         writers: writers.length,
+        epochs: this.epochKeys.map((e) => e.epoch),
         trees: counts.length,
         updates: counts.reduce((a, c) => a + c, 0),
         recovery

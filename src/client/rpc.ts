@@ -3,7 +3,7 @@
  * (`src/rpc/openrpc.ts`): one method per RPC method, bytes as base64, ids as lowercase hex.
  */
 import {
-  RPC_ERRORS, type ChainStatus, type CertificateJson, type FileMatchJson, type GrantJson, type HeaderJson, type NodeInfo,
+  RPC_ERRORS, type ChainStatus, type CertificateJson, type FileMatchJson, type KeyEpochsJson, type GrantJson, type HeaderJson, type NodeInfo,
   type PatientJson, type RecordJson, type RecordVerificationJson, type RpcErrorName, type SearchEntryJson, type SubmitResultJson, type BlockJson, type ConsortiumStateJson
 } from '../rpc/backend.js'
 import * as codec from '../rpc/codec.js'
@@ -121,4 +121,7 @@ export class RpcClient {
   getPatient = async (patientId: Uint8Array): Promise<PatientJson> => await this.call('ehr_getPatient', { patientId: hex(patientId) })
   listGrants = async (recordId: Uint8Array): Promise<GrantJson[]> => await this.call('ehr_listGrants', { recordId: hex(recordId) })
   search = async (token: Uint8Array): Promise<SearchEntryJson[]> => await this.call('sse_search', { token: b64(token) })
+  /** Committed key epochs above `since` (default 1: all on-chain epochs), with the doctors a next epoch must be wrapped to. */
+  getKeyEpochs = async (since = 1): Promise<KeyEpochsJson> => await this.call('chain_getKeyEpochs', { since })
+  submitKeyEpoch = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('chain_submitKeyEpoch', { submission: b64(submission), wait })
 }

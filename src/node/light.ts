@@ -292,6 +292,45 @@ export class LightNode {
     }) ?? []
   }
 
+  /**
+   * The committed key epochs above `since`, each verified (inclusion under our certified header,
+   * a key-epoch tx, epochs consecutive from `since + 1`). A manager cannot forge an epoch but could
+   * withhold the newest ones, so f + 1 managers are asked and the longest verified answer wins (at
+   * least one of them is honest). `recipients` (the doctors a next epoch must be wrapped to) is
+   * that manager's word, not verified here: the managers refuse an epoch wrapped to another set.
+   */
+  async getKeyEpochs (since: number): Promise<{ latest: number, epochs: Array<StoredRecord & { header: Header }>, recipients: Array<{ id: Uint8Array, kemPublicKey: Uint8Array }> }> {
+    const managers = this.managers()
+    if (managers.length === 0) throw new NodeError('NO_MANAGER', 'not connected to any manager')
+    const want = Math.floor((this.genesis.managers.length - 1) / 3) + 1
+    let best: { latest: number, epochs: Array<StoredRecord & { header: Header }>, recipients: Array<{ id: Uint8Array, kemPublicKey: Uint8Array }> } | undefined
+    let answered = 0
+    for (const peer of managers) {
+      if (answered >= want) break
+      let res: unknown
+      try { res = await this.query.request(peer, 'keyEpochs', { since }) } catch { continue }
+      try {
+        const o = obj(res, 'key epochs answer')
+        const epochs = []
+        for (const raw of list(o.epochs, 'epochs', 10_000, (x) => bytes(x, 'epoch'))) {
+          const v = await this.verifyStored(raw)
+          if (v.tx.type !== 'key-epoch' || v.tx.epoch !== since + 1 + epochs.length) throw new Error('answer is not the consecutive key epochs asked for')
+          epochs.push(v)
+        }
+        const recipients = list(o.recipients, 'recipients', 10_000, (x) => {
+          const r = obj(x, 'recipient')
+          return { id: bytes(r.id, 'id', 32), kemPublicKey: bytes(r.kemPublicKey, 'kemPublicKey', 1184) }
+        })
+        // the newest epoch: proven when the answer holds epochs above `since`, else the manager's word (capped at `since`)
+        const latest = epochs.length > 0 ? since + epochs.length : Math.min(since, uint(o.latest, 'latest'))
+        answered++
+        if (best === undefined || epochs.length > best.epochs.length) best = { latest, epochs, recipients }
+      } catch (err) { this.distrust(peer, (err as Error).message) }
+    }
+    if (best === undefined) throw new NodeError('UNVERIFIABLE', 'no manager returned verifiable key epochs')
+    return best
+  }
+
   /** The committed record whose field (or attachment) ciphertext has SHA-256 `hash`, verified. */
   async findFile (hash: Uint8Array): Promise<{ stored: StoredRecord & { header: Header }, field: number } | undefined> {
     return await this.askVerified('file', { hash }, async (res) => {

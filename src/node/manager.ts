@@ -18,6 +18,7 @@ import { Application } from './app/application.js'
 import { DiskIndexStore } from './app/index-store.js'
 import { Waiters } from './app/waiters.js'
 import type { Registry } from './app/governance.js'
+import type { ActiveDoctor, KeyEpochs } from './app/key-epochs.js'
 import { BlobRepair } from './blob-repair.js'
 import type { BlobStore } from './blob-store.js'
 import { BlockSync } from './block-sync.js'
@@ -120,7 +121,7 @@ export class ManagerNode {
         const bodies = await this.app.txBytes(keys)
         return this.hooks.serveTxs?.(keys, bodies) ?? bodies
       }),
-      query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h) }),
+      query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h), keyEpochRecipients: () => this.keyEpochRecipients(), keyEpochLatest: () => this.app.keyEpochs.latest }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))
     }, this.metrics)
     this.net.syncService = this.services.sync
@@ -333,6 +334,12 @@ export class ManagerNode {
   }
 
   /** A committed record with its inclusion proof and ciphertexts (this manager's own store). */
+  /** The committed key epochs of the index-2 key (app/key-epochs.ts). */
+  get keyEpochs (): KeyEpochs { return this.app.keyEpochs }
+
+  /** The doctors the next key epoch must be wrapped to (the active doctors of the committed state). */
+  keyEpochRecipients (): ActiveDoctor[] { return [...this.app.keyEpochs.authority.activeDoctors(this.chain.head.height)] }
+
   async getRecord (recordId: Uint8Array): Promise<{ stored: Uint8Array, blobs: Uint8Array[] } | undefined> {
     const stored = await this.chain.recordRaw(recordId)
     if (stored === undefined) return undefined

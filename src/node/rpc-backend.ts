@@ -12,12 +12,13 @@ import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { blobCidString, verifyRecordTx } from '../records/index.js'
 import {
   RpcDomainError, type ConsortiumDoctorJson, type ConsortiumStateJson, type BlockJson, type BlockSummaryJson, type ChainStatus, type ConsortiumJson, type FileMatchJson, type HeaderJson, type ManagerStateJson, type TxSummaryJson, type GrantJson, type NodeInfo,
-  type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
+  type KeyEpochsJson, type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
   type SubmitResultJson
 } from '../rpc/backend.js'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CONSORTIUM_STATUS_TIMEOUT_MS } from '../rpc/openrpc.js'
 import { b64, certJson, headerJson, txJson } from '../rpc/codec.js'
+import { keyEpochsRaw } from './app/key-epochs.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import { NodeError, type NodeErrorCode } from './errors.js'
 import { faultTolerance, genesisHash, protocols, type Genesis } from './genesis.js'
@@ -84,6 +85,7 @@ function txSummary (tx: Tx, index: number): TxSummaryJson {
     case 'patient': return { ...base, id: toHex(tx.patientId), signer: toHex(tx.patientId) }
     case 'doctor': return { ...base, id: toHex(tx.doctor), signer: toHex(tx.hospital) }
     case 'user-node': return { ...base, id: toHex(sha256(new TextEncoder().encode(tx.peerId))), signer: toHex(tx.hospital) }
+    case 'key-epoch': return { ...base, id: toHex(tx.keyId), signer: toHex(tx.hospital) }
   }
 }
 
@@ -369,6 +371,24 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
         const tx = txJson(s.tx)
         return tx.type === 'grant' ? [{ tx, height: s.height }] : []
       })
+    },
+
+    async getKeyEpochs (since): Promise<KeyEpochsJson> {
+      let epochs: StoredRecord[]
+      let recipients: Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>
+      let latest: number
+      if (m !== undefined) {
+        epochs = (await keyEpochsRaw(m.chain.kv, since)).map(decodeStoredRecord)
+        recipients = m.keyEpochRecipients()
+        latest = m.keyEpochs.latest
+      } else {
+        try { ({ latest, epochs, recipients } = await (l as NonNullable<typeof l>).getKeyEpochs(since)) } catch (err) { domain(err) }
+      }
+      const out = epochs.flatMap((s) => {
+        const tx = txJson(s.tx)
+        return tx.type === 'key-epoch' ? [{ epoch: tx.epoch, tx, height: s.height }] : []
+      })
+      return { latest, epochs: out, recipients: recipients.map((d) => ({ id: toHex(d.id), kemPublicKey: b64(d.kemPublicKey) })), verifiedBy: m !== undefined ? 'manager-store' : 'user-node' }
     },
 
     async search (token): Promise<SearchEntryJson[]> {

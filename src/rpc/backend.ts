@@ -106,6 +106,28 @@ export type TxJson =
   | { type: 'patient', patientId: string, sigPublicKey: string, kemPublicKey: string, time: number, signature: string }
   | { type: 'doctor', action: 'add' | 'rotate' | 'revoke', hospital: string, doctor: string, name?: string, sigPublicKey?: string, kemPublicKey?: string, time: number, signature: string }
   | { type: 'user-node', action: 'add' | 'remove', hospital: string, peerId: string, time: number, signature: string }
+  | { type: 'key-epoch', epoch: number, keyId: string, recipients: KeyEpochRecipientJson[], hospital: string, time: number, signature: string }
+
+/** The index key of a key epoch wrapped to one doctor (hex ids, base64 ciphertexts). */
+export interface KeyEpochRecipientJson { doctor: string, kemKeyId: string, kemCiphertext: string, sealed: string }
+
+/** A committed key epoch of the consortium index-2 key. */
+export interface KeyEpochJson {
+  epoch: number
+  tx: Extract<TxJson, { type: 'key-epoch' }>
+  height: number
+}
+
+export interface KeyEpochsJson {
+  /** The newest committed epoch (1: only the genesis key of consortium-key.json). */
+  latest: number
+  /** Epochs above `since`, oldest first. */
+  epochs: KeyEpochJson[]
+  /** The active doctors a next epoch must be wrapped to (a manager's committed state). */
+  recipients: Array<{ id: string, kemPublicKey: string }>
+  /** `user-node`: each epoch's inclusion was verified against certified headers, the longest of f + 1 managers' answers taken; recipients are not verified. */
+  verifiedBy: 'user-node' | 'manager-store'
+}
 
 export interface BlockJson { header: HeaderJson, txs: TxJson[], certificate: CertificateJson | null }
 
@@ -268,7 +290,7 @@ export interface RpcBackend {
   /** The managers, doctors and user nodes with status at `height` (default: the head). */
   getConsortium: (height?: number) => Promise<ConsortiumStateJson>
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
-  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance') => Promise<SubmitResultJson>
+  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance' | 'key-epoch') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
   verifyRecord: (recordId: Uint8Array) => Promise<RecordVerificationJson>
   verifyFile: (file: Uint8Array) => Promise<FileMatchJson>
@@ -277,4 +299,6 @@ export interface RpcBackend {
   getPatient: (patientId: Uint8Array) => Promise<PatientJson>
   listGrants: (recordId: Uint8Array) => Promise<GrantJson[]>
   search: (token: Uint8Array) => Promise<SearchEntryJson[]>
+  /** Committed key epochs above `since` (≥ 1), with the doctors the next one must be wrapped to. */
+  getKeyEpochs: (since: number) => Promise<KeyEpochsJson>
 }

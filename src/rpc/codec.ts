@@ -3,7 +3,7 @@
  * (re-verification): bytes as base64, hashes and ids as 64 lowercase hex digits. `*Json` encode a
  * chain value; `*FromJson` decode one and throw `JsonCodecError` on a malformed id or shape.
  */
-import { headerHash, type CommitCertificate, type GrantTx, type Header, type RecordTx, type Tx } from '../blocks/index.js'
+import { headerHash, type CommitCertificate, type GrantTx, type Header, type KeyEpochTx, type RecordTx, type Tx } from '../blocks/index.js'
 import { fromHex, toHex } from '../crypto/index.js'
 import type { CertificateJson, HeaderJson, TxJson } from './backend.js'
 
@@ -75,6 +75,16 @@ export function txJson (tx: Tx): TxJson {
     }
     case 'user-node':
       return { type: 'user-node', action: tx.action, hospital: toHex(tx.hospital), peerId: tx.peerId, time: tx.time, signature: b64(tx.signature) }
+    case 'key-epoch':
+      return {
+        type: 'key-epoch',
+        epoch: tx.epoch,
+        keyId: toHex(tx.keyId),
+        recipients: tx.recipients.map((r) => ({ doctor: toHex(r.doctor), kemKeyId: toHex(r.kemKeyId), kemCiphertext: b64(r.kemCiphertext), sealed: b64(r.sealed) })),
+        hospital: toHex(tx.hospital),
+        time: tx.time,
+        signature: b64(tx.signature)
+      }
   }
 }
 
@@ -120,6 +130,18 @@ export function grantTxFromJson (t: Extract<TxJson, { type: 'grant' }>): GrantTx
     grantee: unhex(t.grantee, 'grantee'),
     fields: [...t.fields],
     wrapped: unb64(t.wrapped),
+    time: t.time,
+    signature: unb64(t.signature)
+  }
+}
+
+export function keyEpochTxFromJson (t: Extract<TxJson, { type: 'key-epoch' }>): KeyEpochTx {
+  return {
+    type: 'key-epoch',
+    epoch: t.epoch,
+    keyId: unhex(t.keyId, 'keyId'),
+    recipients: t.recipients.map((r) => ({ doctor: unhex(r.doctor, 'doctor'), kemKeyId: unhex(r.kemKeyId, 'kemKeyId'), kemCiphertext: unb64(r.kemCiphertext), sealed: unb64(r.sealed) })),
+    hospital: unhex(t.hospital, 'hospital'),
     time: t.time,
     signature: unb64(t.signature)
   }

@@ -60,7 +60,9 @@ const HANDLERS: Record<Exclude<RpcMethodName, 'rpc.discover'>, Handler> = {
   ehr_verifyFile: verifyFile,
   ehr_getPatient: async (b, p) => await b.getPatient(hex(p.patientId)),
   ehr_listGrants: async (b, p) => await b.listGrants(hex(p.recordId)),
-  sse_search: async (b, p) => await b.search(bytes(p.token))
+  sse_search: async (b, p) => await b.search(bytes(p.token)),
+  chain_submitKeyEpoch: submit('key-epoch'),
+  chain_getKeyEpochs: async (b, p) => await b.getKeyEpochs(p.since === undefined ? 1 : p.since as number)
 }
 
 /** Longest domain-error message passed to clients. */

@@ -68,7 +68,7 @@ export const RPC_METHOD_NAMES = [
   'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium', 'chain_getConsortium', 'chain_submitGovernance',
   'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
   'ehr_getRecord', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
-  'sse_search', 'rpc.discover'
+  'sse_search', 'chain_getKeyEpochs', 'chain_submitKeyEpoch', 'rpc.discover'
 ] as const
 
 export type RpcMethodName = typeof RPC_METHOD_NAMES[number]
@@ -207,7 +207,21 @@ const SCHEMAS: Record<string, JsonSchema> = {
     time: ref('Time'),
     signature: ref('Base64')
   }),
-  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx'), ref('DoctorTx'), ref('UserNodeTx')], description: 'A transaction, discriminated by `type`.' },
+  KeyEpochTx: object('A key epoch: a new consortium index-2 key (keywords, file types, birth years) wrapped to every active doctor, signed by a hospital\'s manager.', {
+    type: { const: 'key-epoch' },
+    epoch: { type: 'integer', minimum: 2, maximum: 4294967295, description: 'Epoch number: 1 is the genesis key of consortium-key.json, on-chain epochs are 2, 3, … in order.' },
+    keyId: { ...ref('Hex32'), description: 'SHA-256(\'pqmed/consortium-key-id/v1\' ‖ key).' },
+    recipients: arrayOf(object('The key wrapped to one doctor (ML-KEM-768 → HKDF-SHA256 → AES-256-GCM).', {
+      doctor: { ...ref('Hex32'), description: 'The doctor id (an index writer of this epoch).' },
+      kemKeyId: { ...ref('Hex32'), description: 'SHA-256 of the ML-KEM-768 public key it is wrapped to.' },
+      kemCiphertext: ref('Base64'),
+      sealed: ref('Base64')
+    })),
+    hospital: { ...ref('Hex32'), description: 'Hospital id of the signer: SHA-256 of its manager\'s first ML-DSA-65 public key.' },
+    time: ref('Time'),
+    signature: ref('Base64')
+  }),
+  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx'), ref('DoctorTx'), ref('UserNodeTx'), ref('KeyEpochTx')], description: 'A transaction, discriminated by `type`.' },
   Block: object('A block with its certificate.', {
     header: ref('Header'),
     txs: arrayOf(ref('Tx')),
@@ -266,11 +280,11 @@ const SCHEMAS: Record<string, JsonSchema> = {
   }, ['recordId', 'field', 'height']),
   TxSummary: object('One tx of a block as the explorer lists it: ids, kind, size and signer, never a ciphertext (no node holds a plaintext).', {
     index: { ...ref('Uint'), description: 'Position of the tx in its block.' },
-    type: { enum: ['record', 'grant', 'patient', 'doctor', 'user-node'] },
+    type: { enum: ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch'] },
     txHash: { ...ref('Hex32'), description: 'SHA-256 of the tx\'s canonical encoding (the hash a submission returns).' },
     size: { ...ref('Uint'), description: 'Bytes of the tx\'s canonical encoding (without its ciphertexts, which live off chain).' },
-    id: { ...ref('Hex32'), description: 'The record id (record, grant), the patient id (patient), the doctor id (doctor), SHA-256 of the peer id text (user-node).' },
-    signer: { ...ref('Hex32'), description: 'Who signed it: the doctor id (record), the grantor id (grant), the patient id (patient), the hospital id (doctor, user-node).' },
+    id: { ...ref('Hex32'), description: 'The record id (record, grant), the patient id (patient), the doctor id (doctor), SHA-256 of the peer id text (user-node), the key id (key-epoch).' },
+    signer: { ...ref('Hex32'), description: 'Who signed it: the doctor id (record), the grantor id (grant), the patient id (patient), the hospital id (doctor, user-node, key-epoch).' },
     time: ref('Time'),
     attachments: { ...ref('Uint'), description: 'Records: number of attachment ciphertexts (besides the three fields).' },
     indexUpdates: { ...ref('Uint'), description: 'Records: number of encrypted search-index entries.' },
@@ -347,6 +361,12 @@ const SCHEMAS: Record<string, JsonSchema> = {
     }, ['until'])),
     configHash: { ...ref('Hex32'), description: 'SHA-256 of the dag-cbor encoding of { managers, faultTolerance, doctors, userNodes } as returned.' },
     verifiedBy: { enum: ['manager-store', 'user-node'], description: 'A manager answered from its registry; a user node rebuilt it from governance txs whose inclusion it verified against its certified headers (omissions are not detectable).' }
+  }),
+  KeyEpochs: object('Committed key epochs of the consortium index-2 key.', {
+    latest: { ...ref('Uint'), description: 'The newest committed epoch (1: only the genesis key of consortium-key.json).' },
+    epochs: arrayOf(object('A committed key epoch.', { epoch: ref('Uint'), tx: ref('KeyEpochTx'), height: ref('Height') }), 'Epochs above `since`, oldest first.'),
+    recipients: arrayOf(object('An active doctor.', { id: ref('Hex32'), kemPublicKey: { ...ref('Base64'), description: 'ML-KEM-768 public key.' } }), 'The doctors a next epoch must be wrapped to (the answering manager\'s committed state; not verified by a user node, but managers refuse an epoch wrapped to another set).'),
+    verifiedBy: { enum: ['user-node', 'manager-store'], description: '`user-node`: each epoch\'s inclusion was checked against certified headers, and the longest of f + 1 managers\' answers taken (a manager cannot forge an epoch, and cannot withhold one unless all f + 1 do).' }
   }),
   OpenRpcDocument: {
     type: 'object',
@@ -513,6 +533,20 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     params: [param('token', ref('Base64'), 'The encoded search token.')],
     result: { name: 'entries', schema: arrayOf(ref('SearchEntry')) },
     errors: ['MALFORMED_TOKEN', 'LIMIT_EXCEEDED', ...readErrors]
+  },
+  chain_getKeyEpochs: {
+    summary: 'Key epochs of the consortium search key (index 2), to fetch the ones wrapped to a doctor.',
+    description: 'The committed key-epoch txs above `since` (default 1: every on-chain epoch; epoch 1 is the genesis key of consortium-key.json), each with the index key wrapped to every doctor active when it was issued; a doctor opens its entry with its ML-KEM-768 secret key. Also the active doctors a next epoch must be wrapped to. A user node verifies each epoch\'s inclusion against its certified headers.',
+    params: [param('since', { type: 'integer', minimum: 1, maximum: 4294967295, default: 1 }, 'Return the epochs numbered above this one.', false)],
+    result: { name: 'keyEpochs', schema: ref('KeyEpochs') },
+    errors: readErrors
+  },
+  chain_submitKeyEpoch: {
+    summary: 'Submit a key epoch (a new consortium search key wrapped to the active doctors), signed by a manager.',
+    description: 'Validates and gossips a key-epoch tx: the next epoch number, signed by a current manager (hospital), wrapped to exactly the active doctors. `pqmed consortium-key rotate` builds one.',
+    params: submissionParams('key-epoch'),
+    result: { name: 'result', schema: ref('SubmitResult') },
+    errors: submitErrors
   },
   'rpc.discover': {
     summary: 'This OpenRPC document.',

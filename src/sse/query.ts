@@ -37,8 +37,19 @@ export function conjunctionClauses (q: ConjunctiveQuery): string[][] {
 }
 
 export function planConjunction (client: SseClient, indexKey: Uint8Array, writers: readonly Uint8Array[], q: ConjunctiveQuery, opts?: PlanOptions): ConjunctivePlan {
+  return planConjunctionKeys(client, [indexKey], writers, q, opts)
+}
+
+/**
+ * One plan (one token) for a conjunctive query over several index keys, e.g. every key epoch of
+ * the consortium key: each term is searched under each key (a term's clause is the union of its
+ * answers under all keys), for every writer. The token has one group per (key, term, writer)
+ * tree with updates, so its size and the holder's work grow linearly with the number of keys.
+ */
+export function planConjunctionKeys (client: SseClient, indexKeys: readonly Uint8Array[], writers: readonly Uint8Array[], q: ConjunctiveQuery, opts?: PlanOptions): ConjunctivePlan {
+  if (!Array.isArray(indexKeys) || indexKeys.length === 0) throw new SseError('BAD_INPUT', 'at least one index key is needed')
   const queries: TermQuery[] = []
-  const clauses = conjunctionClauses(q).map((terms) => terms.map((term) => queries.push({ indexKey, term }) - 1))
+  const clauses = conjunctionClauses(q).map((terms) => terms.flatMap((term) => indexKeys.map((indexKey) => queries.push({ indexKey, term }) - 1)))
   return { ...client.planSearch(queries, writers, opts), queries, clauses }
 }
 

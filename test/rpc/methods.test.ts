@@ -65,7 +65,10 @@ const CASES: Case[] = [
   { method: 'ehr_verifyFile', params: { cid: cid32(0x14) }, backend: { method: 'verifyHash', args: [bytesOf(hex32(0x14))] } },
   { method: 'ehr_getPatient', params: { patientId: hex32(0xb0) }, backend: { method: 'getPatient', args: [bytesOf(hex32(0xb0))] } },
   { method: 'ehr_listGrants', params: { recordId: hex32(0xaa) }, backend: { method: 'listGrants', args: [bytesOf(hex32(0xaa))] } },
-  { method: 'sse_search', params: { token: b64([1, 0, 0, 0, 9]) }, backend: { method: 'search', args: [Uint8Array.from([1, 0, 0, 0, 9])] } }
+  { method: 'sse_search', params: { token: b64([1, 0, 0, 0, 9]) }, backend: { method: 'search', args: [Uint8Array.from([1, 0, 0, 0, 9])] } },
+  { method: 'chain_getKeyEpochs', params: {}, backend: { method: 'getKeyEpochs', args: [1] } },
+  { method: 'chain_submitKeyEpoch', params: { submission: SUBMISSION, wait: true }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), true, 'key-epoch'] } },
+  { method: 'chain_getKeyEpochs', params: { since: 2 }, backend: { method: 'getKeyEpochs', args: [2] } }
 ]
 
 describe('rpc methods (json-rpc-2.0 client, fake backend)', () => {

@@ -319,6 +319,9 @@ async function txPage (root, height, index) {
   } else if (tx.type === 'grant') {
     rows.push(['Record id', mono(tx.recordId)], ['Grantor (signer)', mono(tx.grantor)], ['Grantee', mono(tx.grantee)],
       ['Granted fields', tx.fields.map(fieldName).join(', ')], ['Wrapped keys', `${b64len(tx.wrapped)} bytes (ML-KEM-768 + AEAD)`], ['ML-DSA-65 signature', `${b64len(tx.signature)} bytes`])
+  } else if (tx.type === 'key-epoch') {
+    rows.push(['Key epoch', String(tx.epoch)], ['Key id', mono(tx.keyId)], ['Hospital (signer)', mono(tx.hospital)],
+      ['Wrapped to doctors', String(tx.recipients.length)], ['ML-DSA-65 signature', `${b64len(tx.signature)} bytes`])
   } else {
     rows.push(['Patient id (signer)', mono(tx.patientId)], ['ML-DSA-65 public key', `${b64len(tx.sigPublicKey)} bytes`], ['ML-KEM-768 public key', `${b64len(tx.kemPublicKey)} bytes`])
   }

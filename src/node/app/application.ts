@@ -36,6 +36,7 @@ import { Mempool, claimName, claimsOf } from '../mempool.js'
 import type { Submission, TxContext } from '../validation/tx.js'
 import { Committed, factsOf, txKeys, type Fact, type RecordParties } from './committed.js'
 import { Registry } from './governance.js'
+import { KeyEpochs, type KeyEpochAuthority } from './key-epochs.js'
 
 export interface ApplicationOptions {
   genesis: Genesis
@@ -54,6 +55,8 @@ export interface ApplicationOptions {
   fetchTxs?: (from: number, keys: string[], timeoutMs?: number) => Promise<Array<Uint8Array | null>>
   /** Unpinned committed facts kept in memory (`Committed`); default 100,000. */
   maxFacts?: number
+  /** Active doctors and current managers for key epochs (default: the genesis ones). */
+  keyEpochAuthority?: KeyEpochAuthority
 }
 
 /** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
@@ -76,6 +79,8 @@ type Parsed = { block: Block, keys: string[], compact: boolean, missing?: undefi
 
 export class Application {
   readonly committed: Committed
+  /** Committed key epochs of the index-2 key (app/key-epochs.ts). */
+  readonly keyEpochs: KeyEpochs
   readonly mempool = new Mempool()
   private readonly opts: ApplicationOptions
   /** Doctors and user nodes (genesis, then governance txs), persisted in the commit batch. */
@@ -95,6 +100,7 @@ export class Application {
     this.opts = opts
     this.committed = new Committed(opts.chain, { maxFacts: opts.maxFacts })
     this.gov = new Registry(opts.genesis, opts.pq)
+    this.keyEpochs = new KeyEpochs(opts.genesis.chainId, opts.pq, opts.keyEpochAuthority ?? this.gov.keyEpochAuthority())
   }
 
   private get chain (): ChainStore { return this.opts.chain }
@@ -115,6 +121,7 @@ export class Application {
       `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
       'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
     await this.gov.load(this.chain.kv) // the registry's own keys, written by each commit (never a replay)
+    try { await this.keyEpochs.load(this.chain.kv) } catch (err) { throw inconsistent((err as Error).message) }
     const head = this.chain.head
     if (head.height === 0) return
     const h = head.height
@@ -154,7 +161,8 @@ export class Application {
       },
       patientKey: async (id) => (await this.factOf(`p:${toHex(id)}`) as Uint8Array | null) ?? undefined,
       txCommitted: async (b) => await this.factOf(`t:${Mempool.key(b)}`, b) !== null,
-      labelCommitted: async (label) => await this.factOf(`l:${toHex(label)}`) !== null && (this.opts.hooks.labelCommitted?.(label) ?? true)
+      labelCommitted: async (label) => await this.factOf(`l:${toHex(label)}`) !== null && (this.opts.hooks.labelCommitted?.(label) ?? true),
+      keyEpoch: (tx) => this.keyEpochs.check(tx, this.chain.head.height)
     }
   }
 
@@ -274,6 +282,7 @@ export class Application {
     if (tx.type === 'patient') return f(`p:${toHex(tx.patientId)}`) !== null
     if (tx.type === 'grant') return f(`r:${toHex(tx.recordId)}`) === null || this.gov.inactive(tx.grantor) !== undefined
     if (tx.type === 'doctor' || tx.type === 'user-node') return !this.gov.checkState(tx).ok
+    if (tx.type === 'key-epoch') return this.keyEpochs.check(tx, this.chain.head.height, { signature: false }) !== undefined
     return false
   }
 
@@ -313,7 +322,8 @@ export class Application {
     if (!basic.ok) return { ok: false, reason: basic.reason }
     // everything applying the block needs, against the committed state (a committed block always applies)
     const keys = parsed.keys
-    const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys })
+    const conflict = this.committed.conflict(block, { labelCommitted: this.opts.hooks.labelCommitted, keys }) ??
+      this.keyEpochs.conflict(block, { height: head.height, verified: (i) => this.verifiedTxs.has(keys[i] as string) })
     if (conflict !== undefined) return { ok: false, reason: conflict }
     const govConflict = this.gov.conflict(block, keys, this.verifiedTxs) // governance txs against the registry before the block
     if (govConflict !== undefined) return { ok: false, reason: govConflict }
@@ -327,7 +337,7 @@ export class Application {
         if (!sig.ok) return { ok: false, reason: sig.code === 'UNREGISTERED_DOCTOR' ? 'unregistered doctor' : 'bad record signature' }
       } else if (tx.type === 'patient') {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.opts.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
-      } else {
+      } else if (tx.type === 'grant') {
         // the record is committed (Committed.conflict); only its doctor or its owner may grant
         const parties = this.committed.fact(`r:${toHex(tx.recordId)}`) as RecordParties | null | undefined
         if (parties == null) return { ok: false, reason: 'grant of an unknown record' }
@@ -463,13 +473,14 @@ export class Application {
     await this.committed.prepareValue(toHex(value.hash), block, keys)
     // Checked before the block is made durable: validateProposal refused any block with a conflict,
     // so this fires only for a certified block adopted by sync that a Byzantine quorum signed.
-    const conflict = this.committed.conflict(block, { keys })
+    const conflict = this.committed.conflict(block, { keys }) ?? this.keyEpochs.conflict(block)
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     const blockBytes = parsed.compact ? encodeBlockFromParts(block.header, block.txs.map((tx) => encodeTx(tx))) : value.bytes
-    await this.chain.append(block, cert, { blockBytes, extra: [...extra, ...this.gov.commitOps(block)] })
+    await this.chain.append(block, cert, { blockBytes, extra: [...extra, ...this.gov.commitOps(block), ...this.keyEpochs.ops(block)] })
     for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
     this.committed.apply(block, keys)
     this.gov.apply(block)
+    this.keyEpochs.apply(block)
     for (const key of keys) {
       this.mempool.removeKey(key)
       this.verifiedTxs.delete(key)
@@ -489,7 +500,9 @@ export class Application {
             : inactive !== undefined ? new NodeError('INACTIVE_DOCTOR', `tx ${key} was dropped: ${inactive}`)
             : s.tx.type === 'record' && this.committed.fact(`r:${toHex(s.tx.recordId)}`) !== null
             ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
-            : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
+            : s.tx.type === 'key-epoch'
+              ? new NodeError('DUPLICATE', `key epoch ${s.tx.epoch} was dropped at height ${height}: ${this.keyEpochs.check(s.tx, height, { signature: false })?.reason ?? 'no longer valid'}`)
+              : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
         })
       }
       return true

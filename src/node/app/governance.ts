@@ -20,7 +20,7 @@ import {
   encodeTx, hospitalId, isGovernanceTx, leafHash, merkleLevels, proofFromLevels, verifyGovernanceSignature,
   type Block, type DoctorTx, type GovernanceTx, type Tx, type UserNodeTx
 } from '../../blocks/index.js'
-import { sha256, toHex, type SigVerifier } from '../../crypto/index.js'
+import { fromHex, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import type { Genesis } from '../genesis.js'
 import type { BatchOp, KvStore } from '../kv.js'
 import { pad } from '../kv.js'
@@ -306,6 +306,18 @@ export class Registry {
       }
     }
     return { doctors: [...doctors.values()], userNodes: [...userNodes.values()] }
+  }
+
+  /**
+   * What key epochs ask (app/key-epochs.ts): the doctors active after block `height` (registered,
+   * not rotated away or revoked) with their current ML-KEM-768 keys, and the hospitals' keys. A
+   * new epoch must be wrapped to exactly these, so a revoked doctor is left out of it.
+   */
+  keyEpochAuthority (): { activeDoctors: (height: number) => Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>, hospitalKey: (id: Uint8Array) => Uint8Array | undefined } {
+    return {
+      activeDoctors: (height) => this.doctorsAt(height).filter((e) => e.status === 'active').map((e) => ({ id: fromHex(e.id), kemPublicKey: e.kemPublicKey })),
+      hospitalKey: (id) => this.hospitalKey(id)
+    }
   }
 
   // ------------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
  * user node needs to verify them (stored txs carry their audit paths):
  * `record {recordId}`, `search {token}`, `patient {patientId}`, `file {hash}`, `grants {recordId}`,
  * `governance {to}` (the committed doctor and user-node txs up to height `to`, with audit paths),
- * and `blobs {hashes}` (ciphertexts, between managers for repair).
+ * `keyEpochs {since}` (committed key epochs above `since`, stored with audit paths, and the doctors
+ * the next epoch must be wrapped to), and `blobs {hashes}` (ciphertexts, between managers for repair).
  */
+import { keyEpochsRaw } from '../app/key-epochs.js'
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
 import { governanceTxsRaw } from '../app/governance.js'
@@ -17,6 +19,10 @@ export interface QuerySource {
   search: (token: Uint8Array) => Promise<Uint8Array[]>
   /** A ciphertext checked against its hash (a corrupt copy is never served). */
   readBlob: (hash: Uint8Array) => Promise<Uint8Array | undefined>
+  /** The active doctors a next key epoch must be wrapped to. */
+  keyEpochRecipients?: () => Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>
+  /** The newest committed key epoch (1: none on chain). */
+  keyEpochLatest?: () => number
 }
 
 export function queryHandler (src: QuerySource): ReqHandler {
@@ -38,6 +44,10 @@ export function queryHandler (src: QuerySource): ReqHandler {
         return await governanceTxsRaw(src.chain.kv, Math.min(uint(p.to, 'to'), src.chain.head.height))
       case 'grants':
         return await src.chain.grantsRaw(bytes(p.recordId, 'recordId', 32))
+      case 'keyEpochs': {
+        const since = p.since === undefined ? 1 : uint(p.since, 'since')
+        return { latest: src.keyEpochLatest?.() ?? 1, epochs: await keyEpochsRaw(src.chain.kv, since), recipients: (src.keyEpochRecipients?.() ?? []).map((d) => ({ id: d.id, kemPublicKey: d.kemPublicKey })) }
+      }
       case 'blobs': {
         const hashes = list(p.hashes, 'hashes', MAX_BLOBS_PER_REQUEST, (h) => bytes(h, 'hash', 32))
         const out: Uint8Array[] = []

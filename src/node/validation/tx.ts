@@ -22,6 +22,7 @@
  * | doctor / user-node: a valid transition (unknown or inactive doctor, key in use, peer admitted already) | IGNORE `GOVERNANCE_CONFLICT` |
  * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
  * | record: an index label already committed (a client with lost or stale counters) | IGNORE `DUPLICATE_LABEL` |
+ * | key-epoch: the rules of `app/key-epochs.ts` (next epoch, a current manager's signature, wrapped to exactly the active doctors) | see there |
  *
  * A record whose index labels repeat within the tx fails `validateTx` (REJECT `INVALID_TX`); one whose
  * label is written by another pending tx is refused by the mempool (`DUPLICATE_LABEL`). The labels
@@ -29,9 +30,10 @@
  * admitted just before the other one committed. See docs/CONSENSUS.md, "A committed block always applies".
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeTx, indexUpdatesHash, isGovernanceTx, MAX_SUBMISSION_BYTES, validateTx, type GovernanceTx, type Tx } from '../../blocks/index.js'
+import { decodeTx, indexUpdatesHash, isGovernanceTx, MAX_SUBMISSION_BYTES, validateTx, type GovernanceTx, type KeyEpochTx, type Tx } from '../../blocks/index.js'
 import { equalBytes, fromHex, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
+import type { NodeErrorCode } from '../errors.js'
 import { accept, ignore, reject, type Validation } from './result.js'
 
 export { encodeSubmission } from '../../blocks/index.js'
@@ -64,6 +66,8 @@ export interface TxContext {
   labelCommitted: (label: Uint8Array) => Promise<boolean>
   /** The governance registry (src/node/app/governance.ts); without it, governance txs are refused. */
   governance?: GovernanceContext
+  /** Why a key-epoch tx cannot be the next epoch (`KeyEpochs.check`, app/key-epochs.ts); absent: key epochs are refused. */
+  keyEpoch?: (tx: KeyEpochTx) => { verdict: 'IGNORE' | 'REJECT', code: NodeErrorCode, reason: string } | undefined
 }
 
 /** What tx validation asks the governance registry. */
@@ -126,6 +130,10 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     const g = ctx.governance.check(tx)
     if (!g.ok) return g.code === 'GOVERNANCE_CONFLICT' ? ignore(g.code, g.reason) : reject(g.code, g.reason)
     return accept(s)
+  }
+  if (tx.type === 'key-epoch') {
+    const v = ctx.keyEpoch === undefined ? { verdict: 'REJECT' as const, code: 'INVALID_TX' as const, reason: 'this node does not accept key epochs' } : ctx.keyEpoch(tx)
+    return v === undefined ? accept(s) : v.verdict === 'IGNORE' ? ignore(v.code, v.reason) : reject(v.code, v.reason)
   }
   // grant: only the record's doctor or its owner may grant (one rule for every checker: authorizeGrant)
   const record = await ctx.committedRecord(tx.recordId)

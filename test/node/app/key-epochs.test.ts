@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { describe, it } from 'mocha'
+import { buildBlock, encodeBlock, encodeSubmission, genesisHeader, headerHash, type Block, type KeyEpochTx } from '../../../src/blocks/index.js'
+import { buildKeyEpochTx } from '../../../src/client/key-epochs.js'
+import { randomBytes, sha256, sigKeygen, toHex, loadPqBackend, type PqBackend } from '../../../src/crypto/index.js'
+import { Application } from '../../../src/node/app/application.js'
+import { genesisKeyEpochAuthority, keyEpochsRaw, KeyEpochs, type ActiveDoctor, type KeyEpochAuthority } from '../../../src/node/app/key-epochs.js'
+import type { BlobStore } from '../../../src/node/blob-store.js'
+import { ChainStore } from '../../../src/node/chain-store.js'
+import { createDevnet, type DevnetFiles } from '../../../src/node/devnet.js'
+import { genesisHash } from '../../../src/node/genesis.js'
+import { loadIdentity } from '../../../src/node/identity.js'
+import { quietLog } from '../../../src/node/log.js'
+import { decodeSubmission, validateSubmission } from '../../../src/node/validation/tx.js'
+import { tempDir } from '../helpers.js'
+
+describe('node/app: key epochs (admission, proposal, commit, persistence)', function () {
+  this.timeout(120_000)
+  let pq: PqBackend
+  let files: DevnetFiles
+  let manager0: { hospitalId: Uint8Array, sigSecretKey: Uint8Array }
+  let doctors: ActiveDoctor[]
+  before(async () => {
+    pq = await loadPqBackend()
+    files = await createDevnet({ chainId: 'pqmed-key-epochs', managers: 4, doctors: 3, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${4100 + i}` })
+    const m = await loadIdentity(files.managers[0] as never)
+    manager0 = { hospitalId: sha256(m.keys.sig.publicKey), sigSecretKey: m.keys.sig.secretKey }
+    doctors = files.genesis.doctors.map((d) => ({ id: sha256(d.sigPublicKey), kemPublicKey: d.kemPublicKey }))
+  })
+
+  async function withApp (fn: (app: Application, chain: ChainStore, dir: string) => Promise<void>, authority?: KeyEpochAuthority, dir?: string): Promise<void> {
+    const root = dir === undefined ? await tempDir('key-epochs') : undefined
+    const path = dir ?? (root as { path: string }).path
+    const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+    const chain = await ChainStore.open(join(path, 'chain'), g)
+    try {
+      const app = new Application({ genesis: files.genesis, self: 0, pq, chain, blobs: {} as unknown as BlobStore, log: quietLog, hooks: {}, keyEpochAuthority: authority })
+      await app.restore()
+      await fn(app, chain, path)
+    } finally {
+      await chain.close()
+      await root?.remove()
+    }
+  }
+
+  const epochTx = (epoch: number, recipients: readonly ActiveDoctor[] = doctors, signer = manager0): KeyEpochTx =>
+    buildKeyEpochTx(pq, signer, { chainId: files.genesis.chainId, epoch, recipients }).tx
+
+  async function admit (app: Application, tx: KeyEpochTx): Promise<{ verdict: string, code?: string, reason?: string }> {
+    const d = decodeSubmission(encodeSubmission(tx, []))
+    assert.equal(d.verdict, 'ACCEPT')
+    if (d.verdict !== 'ACCEPT') throw new Error('undecodable')
+    const v = await validateSubmission(d.value, app.txContext())
+    return v.verdict === 'ACCEPT' ? { verdict: 'ACCEPT' } : { verdict: v.verdict, code: v.code, reason: v.reason }
+  }
+
+  async function commit (app: Application, chain: ChainStore, txs: KeyEpochTx[]): Promise<{ ok: boolean, reason?: string }> {
+    const head = chain.head
+    const block: Block = buildBlock({ chainId: files.genesis.chainId, height: head.height + 1, prevHash: head.hash, time: Date.now(), proposer: 0, view: 0, indexStart: head.indexNext, txs })
+    const value = { hash: headerHash(block.header), bytes: encodeBlock(block) }
+    const r = app.validateProposal(block.header.height, value, head.hash)
+    if (!r.ok) return { ok: false, reason: r.reason }
+    await app.commit(value, { chainId: files.genesis.chainId, height: block.header.height, view: 0, headerHash: value.hash, signatures: [] }, [])
+    return { ok: true }
+  }
+
+  it('admits the next epoch signed by a manager and wrapped to exactly the active doctors; refuses the rest with a clear code', async () => {
+    await withApp(async (app) => {
+      assert.equal(app.keyEpochs.latest, 1)
+      assert.deepEqual(await admit(app, epochTx(2)), { verdict: 'ACCEPT' })
+      const gap = await admit(app, epochTx(3))
+      assert.deepEqual([gap.verdict, gap.code], ['IGNORE', 'INVALID_TX'])
+      assert.match(gap.reason ?? '', /does not follow the newest committed epoch 1 \(the next must be 2\)/)
+      const missing = await admit(app, epochTx(2, doctors.slice(0, 2)))
+      assert.deepEqual([missing.verdict, missing.code], ['IGNORE', 'INVALID_TX'])
+      assert.match(missing.reason ?? '', /not wrapped to exactly the active doctors.*missing/)
+      const stranger = { id: randomBytes(32), kemPublicKey: (doctors[0] as ActiveDoctor).kemPublicKey }
+      const extra = await admit(app, epochTx(2, [...doctors, stranger]))
+      assert.match(extra.reason ?? '', /is not an active doctor/)
+      const otherKem = await admit(app, epochTx(2, [{ id: (doctors[0] as ActiveDoctor).id, kemPublicKey: (doctors[1] as ActiveDoctor).kemPublicKey }, ...doctors.slice(1)]))
+      assert.match(otherKem.reason ?? '', /wrapped to ML-KEM key .* not its current one/)
+      const outsider = sigKeygen(randomBytes(32))
+      const notManager = await admit(app, epochTx(2, doctors, { hospitalId: sha256(outsider.publicKey), sigSecretKey: outsider.secretKey }))
+      assert.deepEqual([notManager.verdict, notManager.code], ['IGNORE', 'BAD_SIGNATURE'])
+      assert.match(notManager.reason ?? '', /is not a current manager/)
+      const forged = await admit(app, epochTx(2, doctors, { hospitalId: manager0.hospitalId, sigSecretKey: outsider.secretKey }))
+      assert.deepEqual([forged.verdict, forged.code], ['REJECT', 'BAD_SIGNATURE'])
+      assert.match(forged.reason ?? '', /signature does not verify/)
+    })
+  })
+
+  it('commits epochs in order (proposal checks them too), persists them as their own keys and loads them at start without the blocks', async () => {
+    const root = await tempDir('key-epochs-persist')
+    try {
+      const e2 = epochTx(2)
+      await withApp(async (app, chain) => {
+        // a proposal with a gap, a repeated epoch or a wrong recipient set is refused by every replica
+        assert.match((await commit(app, chain, [epochTx(3)])).reason ?? '', /key epoch 3, but the next epoch is 2/)
+        assert.match((await commit(app, chain, [e2, epochTx(2)])).reason ?? '', /key epoch 2, but the next epoch is 3/)
+        assert.match((await commit(app, chain, [epochTx(2, doctors.slice(1))])).reason ?? '', /not wrapped to exactly the active doctors/)
+        assert.deepEqual(await commit(app, chain, [e2]), { ok: true })
+        assert.equal(app.keyEpochs.latest, 2)
+        const again = await admit(app, epochTx(2))
+        assert.deepEqual([again.verdict, again.code], ['IGNORE', 'DUPLICATE'])
+        assert.deepEqual(await commit(app, chain, [epochTx(3)]), { ok: true })
+        assert.deepEqual(app.keyEpochs.since(2).map((e) => e.epoch), [3])
+        assert.equal((await keyEpochsRaw(chain.kv, 1)).length, 2)
+      }, undefined, root.path)
+      // a fresh KeyEpochs reads the epochs from their keys alone: the blocks are not needed
+      const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+      const chain = await ChainStore.open(join(root.path, 'chain'), g)
+      try {
+        await chain.kv.del('blk/000000000001')
+        await chain.kv.del('blk/000000000002')
+        const k = new KeyEpochs(files.genesis.chainId, pq, genesisKeyEpochAuthority(files.genesis))
+        await k.load(chain.kv)
+        assert.equal(k.latest, 3)
+        assert.equal(toHex((k.since(1)[0] as { tx: KeyEpochTx }).tx.keyId), toHex(e2.keyId))
+        assert.equal((k.since(1)[0] as { height: number }).height, 1)
+      } finally { await chain.close() }
+    } finally { await root.remove() }
+  })
+
+  it('follows the authority it is given: after a revocation the epoch must leave the revoked doctor out', async () => {
+    const remaining = doctors.slice(0, 2)
+    const authority: KeyEpochAuthority = { ...genesisKeyEpochAuthority(files.genesis), activeDoctors: () => remaining }
+    await withApp(async (app) => {
+      const all = await admit(app, epochTx(2))
+      assert.match(all.reason ?? '', new RegExp(`doctor ${toHex((doctors[2] as ActiveDoctor).id)} is not an active doctor`))
+      assert.deepEqual(await admit(app, epochTx(2, remaining)), { verdict: 'ACCEPT' })
+    }, authority)
+  })
+})
