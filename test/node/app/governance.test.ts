@@ -62,6 +62,23 @@ describe('node/app/governance: the registry', function () {
     assert.deepEqual(reg.doctorsAt(7).filter((d) => d.name === 'Dr. Ada').map((d) => d.status), ['active'])
   })
 
+  it('key epochs follow the registry: the active doctors after each change (a revoked or rotated-away key left out, the new key in)', () => {
+    const reg = new Registry(files.genesis, pq)
+    const auth = reg.keyEpochAuthority()
+    const ids = (height: number): string[] => auth.activeDoctors(height).map((d) => toHex(d.id)).sort()
+    const genesisIds = files.genesis.doctors.map((d) => toHex(sha256(d.sigPublicKey)))
+    assert.deepEqual(ids(0), [...genesisIds].sort())
+    reg.applyTx(addAda(), 5)
+    assert.deepEqual(ids(5), [...genesisIds, toHex(ada.keys.id)].sort())
+    assert.equal(toHex(auth.activeDoctors(5).find((d) => toHex(d.id) === toHex(ada.keys.id))?.kemPublicKey ?? new Uint8Array()), toHex(ada.keys.kem.publicKey))
+    reg.applyTx(rotateAda(), 9)
+    assert.deepEqual(ids(9), [...genesisIds, toHex(ada2.keys.id)].sort())
+    reg.applyTx(sign(m1, { type: 'doctor', action: 'revoke', hospital: h(m1), doctor: ada2.keys.id, time: 3 }), 12)
+    assert.deepEqual(ids(12), [...genesisIds].sort())
+    assert.equal(toHex(auth.hospitalKey(h(m1)) ?? new Uint8Array()), toHex(m1.keys.sig.publicKey))
+    assert.equal(auth.hospitalKey(ada.keys.id), undefined)
+  })
+
   it('refuses another hospital, a non-member, a bad signature, key reuse, and changes to inactive doctors', () => {
     const reg = new Registry(files.genesis, pq)
     reg.applyTx(addAda(), 2)
