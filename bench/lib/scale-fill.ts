@@ -41,7 +41,7 @@ export interface FillMeta extends FillSpec {
   chainId: string
   /** Index-2 (consortium) key the records were indexed under, hex. */
   consortiumKey: string
-  /** Every doctor's SSE counter state (CounterState.encode), base64. */
+  /** Every doctor's update counts of the index-2 keyword trees (CounterState.encode), base64. */
   counters: string
   /** Record ids (hex) sampled uniformly over the row, for the queries. */
   sampleIds: string[]

@@ -2,12 +2,13 @@
  * A `bench:scale` record generator (a worker thread, started through scale-boot.mjs): the doctors
  * it owns sign records (bench/lib/scale-records.ts) on demand. Protocol (`ScaleWorkerRequest` →
  * `ScaleWorkerReply`): `gen n` → a batch of n submissions; `counters` →
- * the SSE counter state of its doctors (the searcher's view of how many updates each tree has).
+ * how many updates its doctors made to each index-2 keyword tree (the searcher's view of the
+ * counts; the many per-patient index-1 trees are left out).
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { seededRng } from '../../src/client/synthetic.js'
+import { CONDITIONS, seededRng } from '../../src/client/synthetic.js'
 import { loadPqBackend, sha256, utf8 } from '../../src/crypto/index.js'
-import { SseClient } from '../../src/sse/index.js'
+import { CounterState, SseClient, keywordTerm } from '../../src/sse/index.js'
 import { scaleRecord } from './scale-records.js'
 
 export interface ScaleWorkerData {
@@ -39,7 +40,18 @@ let made = 0
 
 port.on('message', (req: ScaleWorkerRequest) => {
   try {
-    if (req.cmd === 'counters') { port.postMessage({ cmd: 'counters', state: sse.counters.encode() } satisfies ScaleWorkerReply); return }
+    if (req.cmd === 'counters') {
+      const keywords = new CounterState()
+      for (const doctor of d.doctors) {
+        for (const kw of new Set(CONDITIONS.flatMap((c) => [c.disease, ...c.symptoms]))) {
+          const id = sse.tree(d.consortiumKey, doctor.id, keywordTerm(kw)).id
+          const n = sse.counters.get(id)
+          if (n > 0) keywords.raise(id, n)
+        }
+      }
+      port.postMessage({ cmd: 'counters', state: keywords.encode() } satisfies ScaleWorkerReply)
+      return
+    }
     const t0 = performance.now()
     const items = []
     for (let i = 0; i < req.n; i++, made++) {
