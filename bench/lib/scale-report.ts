@@ -107,7 +107,7 @@ export function markdownReport (rep: ScaleReport): string {
     '',
     '## Where memory goes',
     '',
-    e === undefined ? '' : `A manager of the same network on an empty store: ready in ${e.readyMs.toFixed(0)} ms, first answer at ${e.firstAnswerMs.toFixed(0)} ms, ${f1(e.rssMiB)} MiB RSS (the fixed cost of a process: Node, tsx, libp2p, liboqs).`,
+    e === undefined ? '' : `A manager of the same network on an empty store: ready in ${e.readyMs.toFixed(0)} ms, first answer at ${e.firstAnswerMs.toFixed(0)} ms, ${f1(e.rssMiB)} MiB RSS (the fixed cost of a manager process: Node${opts.nodeEntry === 'dist' ? '' : ', compiling the sources with tsx'}, libp2p, liboqs, the stores' open).`,
     '',
     mem,
     '',
