@@ -129,7 +129,7 @@ export function markdownReport (rep: ScaleReport): string {
 interface Series { name: string, color: string, dash?: string, pts: Array<[number, number]> }
 
 function panel (x0: number, width: number, height: number, title: string, unit: (v: number) => string, series: Series[], xs: number[]): string[] {
-  const L = 60; const R = 10; const T = 30; const B = 150
+  const L = 60; const R = 30; const T = 30; const B = 170
   const vals = series.flatMap((s) => s.pts.map((p) => p[1])).filter((v) => v > 0)
   if (vals.length === 0 || xs.length === 0) return []
   const xmin = Math.log10(Math.min(...xs)); const xmax = Math.log10(Math.max(...xs))
@@ -158,7 +158,7 @@ function panel (x0: number, width: number, height: number, title: string, unit: 
 export function svgChart (rows: ScaleRow[]): string {
   const rs = [...rows].sort((a, b) => a.records - b.records)
   const xs = rs.map((r) => r.records)
-  const W = 960; const H = 520; const half = W / 2
+  const W = 960; const H = 560; const half = W / 2
   const ms = (v: number): string => v >= 1000 ? `${v / 1000} s` : `${v} ms`
   const time: Series[] = [
     { name: 'manager start → first answer', color: '#2ca02c', pts: rs.map((r) => [r.records, r.figures.manager.firstAnswerMs]) },
