@@ -3,7 +3,7 @@
  * manager 0's stores and commits blocks the way a running manager does, without the network:
  * every submission goes through `validateSubmission` (with the application's committed state) and
  * `admit` (ciphertexts stored, mempool); the block is `buildProposal`'s, checked by
- * `validateProposal` on its parent, and applied by `commit` with a commit certificate signed by
+ * `prepare` (the committed state it reads, loaded from disk) and `validateProposal` on its parent, and applied by `commit` with a commit certificate signed by
  * three of the four genesis managers (ML-DSA-65 over `certificateSignBytes`), verified before use.
  * Kept small on purpose: the application's internals change, this file follows them.
  */
@@ -48,6 +48,8 @@ export async function openFillTarget (o: { dataDir: string, genesis: Genesis, pq
       const height = chain.head.height + 1
       const value = app.buildProposal(height, 0, submissions.length)
       if (value === null) throw new Error(`nothing to propose at height ${height}`)
+      // as a replica would: load the committed state the checks read, then validate
+      await app.prepare(value)
       const r = app.validateProposal(height, value, chain.head.hash)
       if (!r.ok) throw new Error(`proposal for height ${height} refused: ${r.reason}`)
       const unsigned = { chainId: g.chainId, height, view: 0, headerHash: value.hash }
