@@ -60,6 +60,8 @@ export interface QueryFigures {
 export interface RowFigures {
   disk: DiskFigures
   manager: ProcFigures & {
+    /** VmRSS once the user node has synced every header from it, MiB. */
+    rssAfterSyncMiB: number
     /** VmRSS and VmHWM (peak) after every measurement of the row, MiB. */
     rssAfterQueriesMiB: number
     peakRssMiB: number
@@ -221,6 +223,7 @@ export async function measureRow (o: MeasureOptions): Promise<RowFigures> {
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
     const syncMs = performance.now() - ts
+    const syncRss = rssMiB(m.child.pid)
     o.progress(`user node ready in ${userReadyMs.toFixed(0)} ms, synced ${meta.blocks} headers in ${syncMs.toFixed(0)} ms`)
 
     // ---- a /query/1 client with the second user identity genesis lists
@@ -279,7 +282,7 @@ export async function measureRow (o: MeasureOptions): Promise<RowFigures> {
     for (let i = 0; i < o.queries; i++) { t.sm.push(await searchManager()); t.su.push(await searchUser()) }
     const figures: RowFigures = {
       disk,
-      manager: { readyMs, firstAnswerMs, rssMiB: startRss, rssAfterQueriesMiB: rssMiB(m.child.pid), peakRssMiB: rssMiB(m.child.pid, 'VmHWM'), height: status.height },
+      manager: { readyMs, firstAnswerMs, rssMiB: startRss, rssAfterSyncMiB: syncRss, rssAfterQueriesMiB: rssMiB(m.child.pid), peakRssMiB: rssMiB(m.child.pid, 'VmHWM'), height: status.height },
       lightSync: { headers: meta.blocks, readyMs: userReadyMs, syncMs, perHeaderMs: syncMs / Math.max(1, meta.blocks) },
       queries: o.queries,
       record: { manager: summarize(t.rm), user: summarize(t.ru) },

@@ -86,10 +86,10 @@ export function markdownReport (rep: ScaleReport): string {
     rows.map((r) => [String(r.records), `${f1(r.fill.seconds)}${r.reused ? ' (reused)' : ''}`, r.fill.recordsPerSecond.toFixed(0), f1(r.fill.buildSeconds), f1(r.fill.commitSeconds), f1(r.measureSeconds), f1(r.rowSeconds), r.fill.filledAt.slice(0, 16), r.fill.commit.slice(0, 10)]),
     ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'])
   const e = rep.emptyStart
-  const mem = markdownTable(['records', 'RSS after start MiB', 'minus empty-store start MiB', 'RSS after queries MiB', 'peak (VmHWM) MiB', 'light sync: headers', 'user node ready ms', 'sync ms', 'ms/header'],
-    rows.map((r) => [String(r.records), f1(r.figures.manager.rssMiB), e === undefined ? '' : f1(r.figures.manager.rssMiB - e.rssMiB), f1(r.figures.manager.rssAfterQueriesMiB), f1(r.figures.manager.peakRssMiB),
+  const mem = markdownTable(['records', 'RSS after start MiB', 'minus empty-store start MiB', 'RSS after the light sync MiB', 'RSS after queries MiB', 'peak (VmHWM) MiB', 'light sync: headers', 'user node ready ms', 'sync ms', 'ms/header'],
+    rows.map((r) => [String(r.records), f1(r.figures.manager.rssMiB), e === undefined ? '' : f1(r.figures.manager.rssMiB - e.rssMiB), f1(r.figures.manager.rssAfterSyncMiB), f1(r.figures.manager.rssAfterQueriesMiB), f1(r.figures.manager.peakRssMiB),
       String(r.figures.lightSync.headers), r.figures.lightSync.readyMs.toFixed(0), r.figures.lightSync.syncMs.toFixed(0), r.figures.lightSync.perHeaderMs.toFixed(3)]),
-    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
+    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
   const opts = rep.options as { perBlock?: number, queries?: number, noteBytes?: number, doctors?: number, nodeEntry?: string }
   const entry = opts.nodeEntry === 'dist' ? 'The node processes ran the compiled build (dist/).' : 'The node processes ran the TypeScript sources through tsx: every start includes compiling them (`--build` runs the compiled dist/, as a production install does).'
   return [
