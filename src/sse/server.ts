@@ -1,8 +1,15 @@
 /**
  * The index holder's search: derive every leaf below the token's nodes, compute each label with
  * one HMAC, look it up. About 3 HMAC-SHA256 per covered leaf (2 for the tree, 1 for the label).
+ *
+ * Paging (`serverSearchPage`): the token's labels are numbered in token order (groups, their
+ * nodes' leaves left to right, then bare labels), and a page resumes at a label number (its
+ * cursor). Skipped labels below the cursor cost nothing but the path down to it, so every page
+ * costs about what its own labels cost. The cursor is a count of the client's own token labels:
+ * it tells the holder nothing the token does not.
  */
-import { forEachLeaf, leafLabel } from './ggm.js'
+import { SseError } from './errors.js'
+import { childKey, forEachLeaf, leafLabel, nodeSpan, TREE_DEPTH } from './ggm.js'
 import type { IndexStore, StoredEntry } from './store.js'
 import { validateSearchToken, type SearchToken, type TokenLimits } from './token.js'
 
@@ -31,4 +38,69 @@ export function serverSearch (store: IndexStore, token: SearchToken, opts: Serve
     if (e !== undefined) out.push(e)
   }
   return out
+}
+
+/**
+ * The labels of a (validated) token in token order, each with its number (0-based over the whole
+ * token), starting at number `from`. Subtrees wholly below `from` are not derived.
+ */
+export function * tokenLabels (token: SearchToken, from = 0): Generator<{ ordinal: number, label: Uint8Array }> {
+  let base = 0
+  for (const group of token.groups) {
+    for (const node of group) {
+      const { size } = nodeSpan(node)
+      if (base + size > from) {
+        // depth-first, left to right; a pending subtree is (key, height, first label number)
+        const stack: Array<[Uint8Array, number, number]> = [[node.key, TREE_DEPTH - node.depth, base]]
+        while (stack.length > 0) {
+          const [key, height, start] = stack.pop() as [Uint8Array, number, number]
+          if (start + 2 ** height <= from) continue
+          if (height === 0) { yield { ordinal: start, label: leafLabel(key) }; continue }
+          const half = 2 ** (height - 1)
+          if (start + half > from) stack.push([childKey(key, 1), height - 1, start + half], [childKey(key, 0), height - 1, start])
+          else stack.push([childKey(key, 1), height - 1, start + half])
+        }
+      }
+      base += size
+    }
+  }
+  for (let i = Math.max(0, from - base); i < token.labels.length; i++) yield { ordinal: base + i, label: token.labels[i] as Uint8Array }
+}
+
+/** Number of labels a token covers (leaves of its nodes plus bare labels). */
+export function tokenLabelCount (token: SearchToken): number {
+  let n = token.labels.length
+  for (const group of token.groups) for (const node of group) n += nodeSpan(node).size
+  return n
+}
+
+export interface SearchPage {
+  /** At most `limit` committed entries, in token order. */
+  entries: StoredEntry[]
+  /** The label number to continue from (the next page's cursor); absent when the token is exhausted. */
+  next?: number
+}
+
+/**
+ * One page of `serverSearch`: the committed entries among the token's labels numbered `cursor`
+ * and up, at most `limit` of them. Throws `MALFORMED_TOKEN` / `TOKEN_LIMIT` on a bad token and
+ * `BAD_INPUT` on a bad cursor or limit, before doing any work.
+ */
+export function serverSearchPage (store: IndexStore, token: SearchToken, page: { cursor?: number, limit: number }, opts: ServerSearchOptions = {}): SearchPage {
+  validateSearchToken(token, opts.limits)
+  const cursor = page.cursor ?? 0
+  checkPage(cursor, page.limit)
+  const entries: StoredEntry[] = []
+  for (const { ordinal, label } of tokenLabels(token, cursor)) {
+    const e = store.get(label)
+    if (e === undefined) continue
+    if (entries.length === page.limit) return { entries, next: ordinal }
+    entries.push(e)
+  }
+  return { entries }
+}
+
+function checkPage (cursor: number, limit: number): void {
+  if (!Number.isSafeInteger(cursor) || cursor < 0) throw new SseError('BAD_INPUT', 'cursor must be a non-negative integer')
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new SseError('BAD_INPUT', 'limit must be a positive integer')
 }
