@@ -14,8 +14,9 @@ import type { CommitCertificate } from '../blocks/index.js'
 import { Pbft, encodeMessage, headerPublishers, mlDsaSigner, mlDsaVerifier, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult } from '../consensus/index.js'
 import { toHex, type PqBackend } from '../crypto/index.js'
 import { SEARCH_PAGE_DEFAULT } from '../rpc/openrpc.js'
-import { SseError, decodeSearchToken, serverSearchPage } from '../sse/index.js'
+import { SseError, decodeSearchToken, serverSearchPageAsync } from '../sse/index.js'
 import { Application } from './app/application.js'
+import { DiskIndexStore } from './app/index-store.js'
 import { Waiters } from './app/waiters.js'
 import { BlobRepair } from './blob-repair.js'
 import type { BlobStore } from './blob-store.js'
@@ -89,8 +90,11 @@ export class ManagerNode {
   private readonly repair: BlobRepair
   private readonly metrics: NodeMetrics
   private stopped = false
-  /** Tx-body fetches in flight, by value hash (hex). */
+  /** Tx-body fetches and committed-state loads in flight, by value hash (hex). */
   private readonly fetching = new Map<string, Promise<void>>()
+  /** Blocks from block sync, fed in order once their committed state is loaded. */
+  private syncFeed: Promise<void> = Promise.resolve()
+  private readonly index: DiskIndexStore
 
   constructor (opts: ManagerOptions) {
     this.host = opts.host
@@ -107,6 +111,7 @@ export class ManagerNode {
       genesis: opts.genesis, self: opts.self, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir,
       fetchTxs: async (from, keys, timeoutMs) => await this.net.fetchTxs(from, keys, timeoutMs)
     })
+    this.index = new DiskIndexStore(opts.chain)
     this.waiters = new Waiters(opts.commitTimeoutMs ?? 30_000, (key) => this.app.committed.txs.get(key))
     const managerPeers = new Set(opts.genesis.managers.filter((_, i) => i !== opts.self).map((m) => m.peerId))
     this.services = new ManagerServices(opts.host, opts.genesis, {
@@ -146,7 +151,7 @@ export class ManagerNode {
       sync: (from, peers) => { this.repair.background(this.blockSync.run(from, peers), 'block sync') },
       log: opts.log
     })
-    this.blockSync = new BlockSync({ chain: opts.chain, net: this.net, sync: () => this.services.sync, feed: (e) => { this.feed(e) }, drained: async () => { await this.driver.drained() } })
+    this.blockSync = new BlockSync({ chain: opts.chain, net: this.net, sync: () => this.services.sync, feed: (e) => { this.feedSynced(e) }, drained: async () => { await this.syncFeed; await this.driver.drained() } })
   }
 
   async start (): Promise<void> {
@@ -162,6 +167,11 @@ export class ManagerNode {
     // every subscribed peer (gossipsub floodPublish), i.e. every connected user node.
     await this.services.start()
     const wal = await this.wal.restore(this.chain.head.height)
+    // the committed state the restored values are validated against (`Application.prepare`)
+    for (const r of wal) {
+      if (r.kind === 'pre-prepare') await this.app.prepare(r.value)
+      else if (r.kind === 'commit') await this.app.prepare({ hash: r.hash, bytes: r.bytes })
+    }
     await this.driver.start(wal)
     this.log.info(`manager ${this.self} started at height ${this.chain.head.height} (${wal.length} WAL records restored)`)
   }
@@ -186,7 +196,7 @@ export class ManagerNode {
 
   /** Bytes of the txs in the mempool, and committed records (metrics). */
   get mempoolBytes (): number { return this.app.mempool.bytes }
-  get recordCount (): number { return this.app.committed.records.size }
+  get recordCount (): number { return this.app.committed.records }
   /** Tx bodies of compact proposals fetched from proposers: accepted, and refused (wrong hash or undecodable). */
   get txFetchStats (): { fetched: number, refused: number } { return { ...this.app.fetchStats } }
 
@@ -197,6 +207,12 @@ export class ManagerNode {
 
   private feed (e: ConsensusEvent): void {
     if (!this.stopped) this.driver.feed(e)
+  }
+
+  /** A block from block sync, fed once the committed state it is validated against is loaded (in order). */
+  private feedSynced (e: ConsensusEvent): void {
+    if (e.type !== 'sync-block') { this.feed(e); return }
+    this.syncFeed = this.syncFeed.then(async () => { await this.app.prepare(e.value) }).catch(() => {}).then(() => { this.feed(e) })
   }
 
   // ------------------------------------------------------------------------------------------
@@ -213,18 +229,21 @@ export class ManagerNode {
    * Feeds a verified message to PBFT once this manager holds the txs of the value it carries (a
    * compact block): missing ones are first fetched from the sender, who proposed or relays the
    * value. If the sender cannot supply them the message is fed anyway and the value fails
-   * validation: no vote (the view changes if the proposer never supplies them).
+   * validation: no vote (the view changes if the proposer never supplies them). Then the committed
+   * state the value is validated against is loaded from the store (`Application.prepare`).
    */
   private deliver (msg: ConsensusMessage): void {
     const value = msg.type === 'pre-prepare' ? msg.value
       : msg.type === 'new-view' ? msg.prePrepare?.value
         : msg.type === 'view-change' && msg.prepared !== null && msg.value !== null ? { hash: msg.prepared.hash, bytes: msg.value } : undefined
     const missing = value === undefined ? [] : this.app.missingTxs(value)
-    if (value === undefined || missing.length === 0) { this.feed({ type: 'message', now: Date.now(), msg }); return }
+    if (value === undefined || (missing.length === 0 && !this.app.needsPrepare(value))) { this.feed({ type: 'message', now: Date.now(), msg }); return }
     const key = toHex(value.hash)
     let fetching = this.fetching.get(key)
     if (fetching === undefined) {
-      fetching = this.complete(msg.from, value).catch(() => {}).finally(() => { this.fetching.delete(key) })
+      fetching = (missing.length > 0 ? this.complete(msg.from, value) : Promise.resolve())
+        .then(async () => { await this.app.prepare(value) })
+        .catch(() => {}).finally(() => { this.fetching.delete(key) })
       this.fetching.set(key, fetching)
     }
     void fetching.then(() => { this.feed({ type: 'message', now: Date.now(), msg }) })
@@ -291,7 +310,7 @@ export class ManagerNode {
     const key = Mempool.key(d.value.txBytes)
     const v = await validateSubmission(d.value, this.app.txContext())
     if (v.verdict !== 'ACCEPT') {
-      const at = this.app.committed.txs.get(key)
+      const at = v.code === 'DUPLICATE' ? await this.app.txHeight(key, d.value.txBytes) : undefined
       if (v.code === 'DUPLICATE' && at !== undefined) {
         // a replay of a committed tx: refused, but the submitter learns that its tx is committed
         throw new NodeError('DUPLICATE', `tx ${key} is already committed at height ${String(at)} (a replay is refused; nothing was stored)`, { txHash: key, committed: true, height: at })
@@ -330,21 +349,21 @@ export class ManagerNode {
   async readBlob (hash: Uint8Array): Promise<Uint8Array | undefined> { return await this.repair.read(hash) }
 
   /**
-   * Runs a search token against the committed index, one page at a time (`limit` entries from the
-   * token label numbered `cursor`, `serverSearchPage`); each entry comes with its inclusion proof.
-   * `next`: the cursor of the following page, absent on the last one.
+   * Runs a search token against the committed index (on disk), one page at a time (`limit`
+   * entries from the token label numbered `cursor`, `serverSearchPageAsync`); each entry comes
+   * with its inclusion proof. `next`: the cursor of the following page, absent on the last one.
    */
   async search (token: Uint8Array, page: { cursor?: number, limit: number } = { limit: SEARCH_PAGE_DEFAULT }): Promise<{ entries: Uint8Array[], next?: number }> {
-    let found
-    try { found = serverSearchPage(this.app.committed.index, decodeSearchToken(token), page) } catch (err) {
+    let decoded
+    try { decoded = decodeSearchToken(token) } catch (err) {
       throw new NodeError(err instanceof SseError && err.code === 'TOKEN_LIMIT' ? 'TOKEN_LIMIT' : 'MALFORMED_TOKEN', (err as Error).message)
     }
-    const entries = found.entries
-    const raws = await this.chain.indexRaw(entries.map((e) => e.label))
-    const out = raws.map((r, i) => {
-      if (r === undefined) throw new NodeError('INTERNAL', 'index entry without stored proof')
-      return dagCbor.encode({ label: entries[i]?.label, stored: r })
-    })
-    return found.next === undefined ? { entries: out } : { entries: out, next: found.next }
+    let found
+    try { found = await serverSearchPageAsync(this.index, decoded, page) } catch (err) {
+      if (!(err instanceof SseError)) throw err
+      throw new NodeError(err.code === 'TOKEN_LIMIT' ? 'TOKEN_LIMIT' : 'MALFORMED_TOKEN', err.message)
+    }
+    const entries = found.entries.map((e) => dagCbor.encode({ label: e.label, stored: e.stored }))
+    return found.next === undefined ? { entries } : { entries, next: found.next }
   }
 }

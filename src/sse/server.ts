@@ -10,7 +10,7 @@
  */
 import { SseError } from './errors.js'
 import { childKey, forEachLeaf, leafLabel, nodeSpan, TREE_DEPTH } from './ggm.js'
-import type { IndexStore, StoredEntry } from './store.js'
+import type { AsyncIndexStore, IndexStore, StoredEntry } from './store.js'
 import { validateSearchToken, type SearchToken, type TokenLimits } from './token.js'
 
 export interface ServerSearchOptions {
@@ -103,4 +103,66 @@ export function serverSearchPage (store: IndexStore, token: SearchToken, page: {
 function checkPage (cursor: number, limit: number): void {
   if (!Number.isSafeInteger(cursor) || cursor < 0) throw new SseError('BAD_INPUT', 'cursor must be a non-negative integer')
   if (!Number.isSafeInteger(limit) || limit < 1) throw new SseError('BAD_INPUT', 'limit must be a positive integer')
+}
+
+/** Labels looked up per `getMany` call by `serverSearchAsync`. */
+export const SEARCH_BATCH = 1024
+
+/**
+ * `serverSearch` against an `AsyncIndexStore` (e.g. the node's on-disk index): the token's labels
+ * are derived in token order and looked up `SEARCH_BATCH` at a time. Same answers, same errors.
+ */
+export async function serverSearchAsync<E extends StoredEntry> (store: AsyncIndexStore<E>, token: SearchToken, opts: ServerSearchOptions = {}): Promise<E[]> {
+  validateSearchToken(token, opts.limits)
+  const out: E[] = []
+  let batch: Uint8Array[] = []
+  const flush = async (): Promise<void> => {
+    const got = await store.getMany(batch)
+    batch = []
+    for (const e of got) if (e !== undefined) out.push(e)
+  }
+  const labels: Uint8Array[] = []
+  for (const group of token.groups) {
+    for (const node of group) forEachLeaf(node, (_i, leaf) => { labels.push(leafLabel(leaf)) })
+  }
+  labels.push(...token.labels)
+  for (const l of labels) {
+    batch.push(l)
+    if (batch.length >= SEARCH_BATCH) await flush()
+  }
+  if (batch.length > 0) await flush()
+  return out
+}
+
+/**
+ * `serverSearchPage` against an `AsyncIndexStore` (the node's on-disk index): the labels from the
+ * cursor on, looked up `SEARCH_BATCH` at a time, until the page is full. Same answers, same errors.
+ */
+export async function serverSearchPageAsync<E extends StoredEntry> (store: AsyncIndexStore<E>, token: SearchToken, page: { cursor?: number, limit: number }, opts: ServerSearchOptions = {}): Promise<{ entries: E[], next?: number }> {
+  validateSearchToken(token, opts.limits)
+  const cursor = page.cursor ?? 0
+  checkPage(cursor, page.limit)
+  const entries: E[] = []
+  let batch: Array<{ ordinal: number, label: Uint8Array }> = []
+  /** Looks the batch up; the number of the first entry the page has no room for, if any. */
+  const flush = async (): Promise<number | undefined> => {
+    const got = await store.getMany(batch.map((b) => b.label))
+    for (let i = 0; i < got.length; i++) {
+      const e = got[i]
+      if (e === undefined) continue
+      if (entries.length === page.limit) return (batch[i] as { ordinal: number }).ordinal
+      entries.push(e)
+    }
+    batch = []
+    return undefined
+  }
+  for (const l of tokenLabels(token, cursor)) {
+    batch.push(l)
+    if (batch.length >= Math.min(SEARCH_BATCH, page.limit + 1)) {
+      const next = await flush()
+      if (next !== undefined) return { entries, next }
+    }
+  }
+  const next = batch.length > 0 ? await flush() : undefined
+  return next === undefined ? { entries } : { entries, next }
 }

@@ -32,6 +32,16 @@ export interface IndexStore {
   readonly size: number
 }
 
+/**
+ * An index held elsewhere (on disk, by the node), looked up many labels at a time: what
+ * `serverSearchAsync` walks. Entries may carry more than `StoredEntry` (`E`), e.g. the stored
+ * proof the node answers with.
+ */
+export interface AsyncIndexStore<E extends StoredEntry = StoredEntry> {
+  /** The entries with these labels, in order (undefined where none is committed). */
+  getMany: (labels: Uint8Array[]) => Promise<Array<E | undefined>>
+}
+
 export function checkPosition (p: IndexPosition): void {
   if (p === null || typeof p !== 'object' || !Number.isSafeInteger(p.height) || p.height < 0 || !Number.isSafeInteger(p.index) || p.index < 0) {
     throw new SseError('BAD_POSITION', 'position needs non-negative safe integers height and index')

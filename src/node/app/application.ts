@@ -8,6 +8,14 @@
  * the commit stores the block's encoding assembled from the txs' bytes (`encodeBlockFromParts`).
  * A block is decoded once and each of its txs encoded once per manager: the leader keeps the
  * block it built, a replica the block it validated (`held`).
+ *
+ * The committed state is on disk (`Committed`, ./committed.ts) with bounded caches; the PBFT app
+ * port (`validateProposal`, `buildProposal`, `stillValid`) stays synchronous because the facts it
+ * reads are loaded before: `admit` loads those of a pending tx (kept while it is pending), and
+ * `prepare(value)` (async) those of a proposed block. Call `prepare` before `validateProposal` on a
+ * value this manager did not build: on a store that is not fresh, a block whose committed state
+ * was not loaded is refused ("…not loaded"), never wrongly accepted. `commit` loads what it needs
+ * itself. `restore` checks the head block and does not replay the chain.
  */
 import { join } from 'node:path'
 import {
@@ -26,7 +34,7 @@ import type { BatchOp } from '../kv.js'
 import type { Logger } from '../log.js'
 import { Mempool, claimName, claimsOf } from '../mempool.js'
 import type { Submission, TxContext } from '../validation/tx.js'
-import { Committed, txKeys } from './committed.js'
+import { Committed, factsOf, txKeys, type Fact, type RecordParties } from './committed.js'
 
 export interface ApplicationOptions {
   genesis: Genesis
@@ -43,6 +51,8 @@ export interface ApplicationOptions {
    * null. Bodies are checked here (hash, decoding), never trusted.
    */
   fetchTxs?: (from: number, keys: string[], timeoutMs?: number) => Promise<Array<Uint8Array | null>>
+  /** Unpinned committed facts kept in memory (`Committed`); default 100,000. */
+  maxFacts?: number
 }
 
 /** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
@@ -57,12 +67,14 @@ export interface CommitOutcome {
 const MAX_HELD = 64
 /** Tx bodies of held blocks and bodies fetched from a proposer, kept until committed (oldest dropped first). */
 const MAX_BODIES = 16_384
+/** Tx hashes remembered as signature-checked (oldest forgotten first: a forgotten one is checked again). */
+const MAX_VERIFIED = 65_536
 
 /** A value read: the block (txs resolved), or the hashes of the txs this manager lacks. */
 type Parsed = { block: Block, keys: string[], compact: boolean, missing?: undefined } | { missing: string[] }
 
 export class Application {
-  readonly committed = new Committed()
+  readonly committed: Committed
   readonly mempool = new Mempool()
   private readonly opts: ApplicationOptions
   private readonly doctors = new Map<string, Uint8Array>()
@@ -79,6 +91,7 @@ export class Application {
 
   constructor (opts: ApplicationOptions) {
     this.opts = opts
+    this.committed = new Committed(opts.chain, { maxFacts: opts.maxFacts })
     for (const d of opts.genesis.doctors) this.doctors.set(toHex(sha256(d.sigPublicKey)), d.sigPublicKey)
   }
 
@@ -86,23 +99,42 @@ export class Application {
 
   /** Whether a committed label counts as committed for admission, building and validation (see `ManagerHooks`). */
   private labelCommitted = (label: Uint8Array): boolean =>
-    this.committed.hasLabel(label) && (this.opts.hooks.labelCommitted?.(label) ?? true)
+    this.committed.fact(`l:${toHex(label)}`) != null && (this.opts.hooks.labelCommitted?.(label) ?? true)
 
-  /** Rebuilds the committed state from the chain store; STORE_INCONSISTENT names what is wrong. */
+  /**
+   * Checks, in bounded time whatever the chain's length, that the store's head is whole: the head
+   * block is present, decodes, has the head's height and hash, and its txs and index entries are
+   * stored where the head says. STORE_INCONSISTENT names what is wrong. (The committed state is
+   * read from the store on demand: nothing is replayed.)
+   */
   async restore (): Promise<void> {
     const where = join(this.opts.dataDir ?? '', 'chain')
     const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
       `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
       'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
-    for (let h = 1; h <= this.chain.head.height; h++) {
-      let b: Block | undefined
-      try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} does not decode (${(err as Error).message})`) }
-      if (b === undefined) throw inconsistent(`block ${h} is missing below the head at ${this.chain.head.height}`)
-      if (b.header.height !== h) throw inconsistent(`the block stored at height ${h} has height ${b.header.height}`)
-      const keys = txKeys(b)
-      const why = this.committed.conflict(b, { keys })
-      if (why !== undefined) throw inconsistent(`block ${h}, ${why}`)
-      this.committed.apply(b, keys)
+    const head = this.chain.head
+    if (head.height === 0) return
+    const h = head.height
+    let b: Block | undefined
+    try { b = await this.chain.block(h) } catch (err) { throw inconsistent(`block ${h} (the head) does not decode (${(err as Error).message})`) }
+    if (b === undefined) throw inconsistent(`block ${h} (the head) is missing`)
+    if (b.header.height !== h) throw inconsistent(`the block stored at height ${h} has height ${b.header.height}`)
+    if (!equalBytes(headerHash(b.header), head.hash)) throw inconsistent(`block ${h} does not match the head's header`)
+    if (b.header.indexStart + b.header.indexCount !== head.indexNext) throw inconsistent(`block ${h} ends the index at ${b.header.indexStart + b.header.indexCount}, the head says ${head.indexNext}`)
+    const keys = txKeys(b)
+    const locs = await this.chain.txLocations(keys, b.txs.map((tx) => encodeTx(tx)))
+    const updates = b.txs.flatMap((tx) => tx.type === 'record' ? tx.indexUpdates : [])
+    const stored = await this.chain.indexPositions(updates.map((u) => u.label))
+    let pos = b.header.indexStart
+    for (const [i, tx] of b.txs.entries()) {
+      const at = locs[i]
+      if (at?.height !== h || at.txIndex !== i) throw inconsistent(`block ${h}, tx ${i} (${keys[i] as string}) is not recorded as committed there`)
+      if (tx.type !== 'record') continue
+      for (const [j, u] of tx.indexUpdates.entries()) {
+        const p = stored[pos - b.header.indexStart]
+        if (p?.height !== h || p.index !== pos) throw inconsistent(`block ${h}, tx ${i} (record ${toHex(tx.recordId)}), index update ${j}: label ${toHex(u.label)} is stored at ${p === undefined ? 'no position' : `height ${p.height} (position ${p.index})`}, not at position ${pos}`)
+        pos++
+      }
     }
   }
 
@@ -111,15 +143,52 @@ export class Application {
     return {
       verifier: this.opts.pq,
       doctorKey: (id) => this.doctors.get(toHex(id)),
-      recordCommitted: async (id) => this.committed.records.has(toHex(id)),
+      recordCommitted: async (id) => await this.factOf(`r:${toHex(id)}`) !== null,
       committedRecord: async (id) => {
         const raw = await this.chain.recordRaw(id)
         return raw === undefined ? undefined : decodeStoredRecord(raw).tx
       },
-      patientKey: async (id) => this.committed.patients.get(toHex(id)),
-      txCommitted: async (b) => this.committed.txs.has(Mempool.key(b)),
-      labelCommitted: async (label) => this.labelCommitted(label)
+      patientKey: async (id) => (await this.factOf(`p:${toHex(id)}`) as Uint8Array | null) ?? undefined,
+      txCommitted: async (b) => await this.factOf(`t:${Mempool.key(b)}`, b) !== null,
+      labelCommitted: async (label) => await this.factOf(`l:${toHex(label)}`) !== null && (this.opts.hooks.labelCommitted?.(label) ?? true)
     }
+  }
+
+  /** A committed fact (see `Committed`), from memory or the store. */
+  private async factOf (k: string, txBytes?: Uint8Array): Promise<Fact | null> {
+    const f = this.committed.fact(k)
+    if (f !== undefined) return f
+    await this.committed.ensure([{ k, txBytes }])
+    return this.committed.fact(k) ?? null
+  }
+
+  /** The height a tx (by hash) is committed at, if it is (from memory or the store). */
+  async txHeight (key: string, txBytes?: Uint8Array): Promise<number | undefined> {
+    return (await this.factOf(`t:${key}`, txBytes) as number | null) ?? undefined
+  }
+
+  /**
+   * Loads (async) the committed state `validateProposal` will check `value` against, and keeps it
+   * until the value is committed or among the oldest 64 prepared (the manager calls this before
+   * feeding PBFT a message carrying a value, once its tx bodies are here). Does nothing for a value
+   * it cannot read yet (missing bodies, undecodable: `validateProposal` refuses those anyway).
+   */
+  async prepare (value: Value): Promise<void> {
+    const id = toHex(value.hash)
+    if (this.committed.holds(`v:${id}`)) return
+    let p: Parsed
+    try { p = this.heldFor(value) ?? this.parse(value) } catch { return }
+    if (p.missing !== undefined) return
+    await this.committed.prepareValue(id, p.block, p.keys)
+  }
+
+  /** Whether `prepare(value)` has anything to load (false: `validateProposal` can run now). */
+  needsPrepare (value: Value): boolean {
+    if (this.committed.holds(`v:${toHex(value.hash)}`)) return false
+    try {
+      const p: Parsed = this.heldFor(value) ?? this.parse(value)
+      return p.missing === undefined && p.block.txs.some((tx, i) => factsOf(tx, p.keys[i] as string).some((w) => this.committed.fact(w.k) === undefined))
+    } catch { return false }
   }
 
   /**
@@ -135,13 +204,17 @@ export class Application {
       throw new NodeError('DUPLICATE_LABEL', `${claimName(conflict)} is already written by a pending tx: the submitting client's index counters are behind (recover them from the node and rebuild the record); nothing was stored`)
     }
     if (conflict !== undefined) throw new NodeError('DUPLICATE', `${claimName(conflict)} is already claimed by a pending tx (a second record or enrollment with the same id is refused; nothing was stored)`)
+    // the committed state its checks read while it is pending (buildProposal, stillValid)
+    await this.committed.ensure(factsOf(s.tx, key), `m:${key}`)
     if (s.tx.type === 'record') {
       // validateSubmission checked that the blobs hash to the tx's fields and attachments, in order
       const hashes = [...s.tx.fields, ...s.tx.attachments]
       await this.opts.blobs.putChecked(s.blobs.map((bytes, i) => ({ hash: hashes[i] as Uint8Array, bytes })))
     }
-    const added = this.mempool.add(s)
-    this.verifiedTxs.add(key)
+    let added
+    try { added = this.mempool.add(s) } catch (err) { if (!this.mempool.hasKey(key)) this.committed.release(`m:${key}`); throw err }
+    // (not added: pending already, admitted meanwhile by a concurrent call whose facts stay pinned)
+    this.verified(key)
     return added
   }
 
@@ -173,17 +246,30 @@ export class Application {
     const keys = txKeys(block)
     const value = { hash: headerHash(block.header), bytes: encodeCompactBlock({ header: block.header, txHashes: keys.map(fromHex) }) }
     this.hold(value, block, keys)
+    this.committed.pinValue(toHex(value.hash), block, keys) // (its txs' facts are pinned while pending)
     return value
   }
 
-  /** Whether a tx can still go into the next block (not committed meanwhile, no label committed meanwhile, dependencies present). */
+  /**
+   * Whether a tx can still go into the next block (not committed meanwhile, no label committed
+   * meanwhile, dependencies present). A pending tx's facts are loaded (`admit`); for a tx whose
+   * facts are not, false.
+   */
   stillValid (tx: Tx, key?: string): boolean {
-    if (this.committed.txs.has(key ?? Mempool.key(encodeTx(tx)))) return false
+    return this.stale(tx, key ?? Mempool.key(encodeTx(tx))) === false
+  }
+
+  /** Whether a tx can no longer go into a block; undefined if its committed state is not loaded. */
+  private stale (tx: Tx, key: string): boolean | undefined {
+    const f = (k: string): Fact | null | undefined => this.committed.fact(k)
+    if (factsOf(tx, key).some((w) => f(w.k) === undefined)) return undefined
+    if (f(`t:${key}`) !== null) return true
     if (tx.type === 'record') {
-      return !this.committed.records.has(toHex(tx.recordId)) && !tx.indexUpdates.some((u) => this.labelCommitted(u.label))
+      return f(`r:${toHex(tx.recordId)}`) !== null || tx.indexUpdates.some((u) => this.labelCommitted(u.label))
     }
-    if (tx.type === 'patient') return !this.committed.patients.has(toHex(tx.patientId))
-    return this.committed.records.has(toHex(tx.recordId))
+    if (tx.type === 'patient') return f(`p:${toHex(tx.patientId)}`) !== null
+    if (tx.type === 'grant') return f(`r:${toHex(tx.recordId)}`) === null
+    return false
   }
 
   /** The PBFT app port: `validateProposal`, logging each refused proposal once (an operator sees why a view changed). */
@@ -234,15 +320,20 @@ export class Application {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.opts.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
       } else {
         // the record is committed (Committed.conflict); only its doctor or its owner may grant
-        const parties = this.committed.recordParties.get(toHex(tx.recordId))
-        if (parties === undefined) return { ok: false, reason: 'grant of an unknown record' }
+        const parties = this.committed.fact(`r:${toHex(tx.recordId)}`) as RecordParties | null | undefined
+        if (parties == null) return { ok: false, reason: 'grant of an unknown record' }
         const auth = authorizeGrant(this.opts.pq, tx, { recordId: tx.recordId, ...parties }, this.doctors.get(toHex(parties.doctor)))
         if (!auth.ok) return { ok: false, reason: `${auth.code}: ${auth.reason}` }
       }
-      this.verifiedTxs.add(key)
+      this.verified(key)
     }
     if (held === undefined) this.hold(value, block, keys)
     return { ok: true, origin: { proposer: h.proposer, view: h.view } } // who proposed it, in which view: the leader schedule learns from it
+  }
+
+  private verified (key: string): void {
+    if (this.verifiedTxs.size >= MAX_VERIFIED) this.verifiedTxs.delete(this.verifiedTxs.values().next().value as string)
+    this.verifiedTxs.add(key)
   }
 
   private hold (value: Value, block: Block, keys: string[]): void {
@@ -275,10 +366,10 @@ export class Application {
   async txBytes (keys: string[]): Promise<Array<Uint8Array | null>> {
     const out = keys.map((k) => { const tx = this.tx(k); return tx === undefined ? null : encodeTx(tx) })
     const byHeight = new Map<number, number[]>()
-    keys.forEach((k, i) => {
-      const h = out[i] === null ? this.committed.txs.get(k) : undefined
+    for (const [i, k] of keys.entries()) {
+      const h = out[i] === null && byHeight.size <= 16 ? (await this.chain.txLocation(k))?.height : undefined
       if (h !== undefined && (byHeight.has(h) || byHeight.size < 16)) byHeight.set(h, [...(byHeight.get(h) ?? []), i])
-    })
+    }
     for (const [h, idx] of byHeight) {
       const block = await this.chain.block(h)
       if (block === undefined) continue
@@ -359,6 +450,7 @@ export class Application {
     const parsed = this.heldFor(value) ?? await this.parseFetching(value, cert.height)
     const { block, keys } = parsed
     const height = block.header.height
+    await this.committed.prepareValue(toHex(value.hash), block, keys)
     // Checked before the block is made durable: validateProposal refused any block with a conflict,
     // so this fires only for a certified block adopted by sync that a Byzantine quorum signed.
     const conflict = this.committed.conflict(block, { keys })
@@ -375,18 +467,19 @@ export class Application {
     const dropped: CommitOutcome['dropped'] = []
     this.mempool.prune((s) => {
       const key = Mempool.key(s.txBytes)
-      if (this.stillValid(s.tx, key)) return false
+      if (this.stale(s.tx, key) !== true) return false
       // another tx took its record id or an index label: its waiting submitter is told now, truthfully
-      if (!this.committed.txs.has(key)) {
+      if (this.committed.fact(`t:${key}`) === null) {
         dropped.push({
           key,
-          err: s.tx.type === 'record' && this.committed.records.has(toHex(s.tx.recordId))
+          err: s.tx.type === 'record' && this.committed.fact(`r:${toHex(s.tx.recordId)}`) !== null
             ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
             : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
         })
       }
       return true
     })
+    this.committed.sweepPending((key) => this.mempool.hasKey(key))
     return { height, block, keys, dropped }
   }
 
