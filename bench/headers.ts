@@ -4,36 +4,80 @@
  * nodes run in this process (in-memory header stores, as in bench:table4's workers). Over a
  * measured window it reports this process's CPU time per committed header per user node, and how
  * the user nodes got their headers (appended from gossip, or fetched by range sync: at start, on a
- * gap, or by the 5 s resync), which shows whether gossip keeps up.
+ * gap, or by the 5 s resync), which shows whether gossip keeps up. A V8 CPU profile of this
+ * process over the same window (sampled every 1 ms, in-process) says where that CPU goes: self time
+ * grouped by component (ML-DSA, Noise, yamux, gossipsub, CBOR, the header chain code, GC, ...) and
+ * the top functions.
  *
- * Options: --users 100  --rate 10 (records/s)  --seconds 15 (measured window)  --out bench/results/headers.json
+ * After the window, submissions stop and an idle window (`--idle-seconds`, no new blocks) measures
+ * what following costs without headers (gossipsub heartbeats, the 5 s resync's status requests,
+ * keep-alives); the CPU per header above that idle cost is reported too, since on a loaded machine
+ * the block rate, and with it the share of this fixed cost per header, varies from run to run.
+ *
+ * Options: --users 100  --rate 10 (records/s)  --seconds 15 (measured window)  --idle-seconds 5
+ *   --out bench/results/headers.json
+ *   --code DIR: run the user nodes and the manager processes from the checkout at DIR instead of
+ *     this one (e.g. a `git worktree` of an older commit with node_modules symlinked), to compare
+ *     two versions alternately on the same machine; the result records DIR and its commit.
+ *   --no-profile: no CPU profile (the profiler's own cost is small: sampling every 1 ms).
+ *   --profile-out FILE: also write the window's raw V8 profile there (opens in Chrome DevTools).
  */
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { ProcNet, freePorts, rpc } from '../src/cli/procs.js'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { freePorts, rpc } from '../src/cli/procs.js'
 import { SimulatedDoctor } from '../src/client/simulated-doctor.js'
 import { seededRng } from '../src/client/synthetic.js'
 import { loadPqBackend } from '../src/crypto/index.js'
 import { createDevnet, writeDevnet } from '../src/node/devnet.js'
-import { parseGenesis } from '../src/node/genesis.js'
 import { loadIdentity } from '../src/node/identity.js'
-import { startNode, type RunningNode } from '../src/node/node.js'
-import { checkArgs, machineInfo, machineLine, managerSpec, markdownTable, optionValue, writeJson } from './lib/index.js'
+import type { RunningNode } from '../src/node/node.js'
+import { startNode as startProc, stopAllNodes, stopNode, type NodeProc } from './lib/baseline.js'
+import { WindowProfiler, type Category, type ProfileBreakdown } from './lib/inproc-profile.js'
+import { checkArgs, hasFlag, machineInfo, machineLine, managerSpec, markdownTable, optionValue, writeJson } from './lib/index.js'
 
 const argv = process.argv.slice(2)
-checkArgs(argv, [], ['users', 'rate', 'seconds', 'out'])
+checkArgs(argv, ['no-profile'], ['users', 'rate', 'seconds', 'idle-seconds', 'out', 'code', 'profile-out'])
 const USERS = Number(optionValue(argv, 'users') ?? 100)
 const RATE = Number(optionValue(argv, 'rate') ?? 10)
 const SECONDS = Number(optionValue(argv, 'seconds') ?? 15)
+const IDLE_SECONDS = Number(optionValue(argv, 'idle-seconds') ?? 5)
 const OUT = optionValue(argv, 'out') ?? 'bench/results/headers.json'
-if (!Number.isInteger(USERS) || USERS < 1 || !(RATE > 0) || !(SECONDS > 0)) throw new Error('--users must be an integer ≥ 1, --rate and --seconds > 0')
+const CODE = resolve(optionValue(argv, 'code') ?? '.')
+const PROFILE = !hasFlag(argv, 'no-profile')
+const PROFILE_OUT = optionValue(argv, 'profile-out')
+if (!Number.isInteger(USERS) || USERS < 1 || !(RATE > 0) || !(SECONDS > 0) || !(IDLE_SECONDS >= 0)) throw new Error('--users must be an integer ≥ 1, --rate and --seconds > 0, --idle-seconds ≥ 0')
+if (!existsSync(join(CODE, 'src', 'node', 'node.ts')) || !existsSync(join(CODE, 'bin', 'pqmed.js'))) throw new Error(`--code ${CODE}: not a pqmed checkout (no src/node/node.ts or bin/pqmed.js)`)
+const commit = ((): string => {
+  try { return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: CODE, encoding: 'utf8' }).trim() } catch { return 'unknown' }
+})()
+// the user nodes' code: this checkout's or --code's (same exports in every version compared)
+const nodeMod = await import(pathToFileURL(join(CODE, 'src', 'node', 'node.ts')).href) as typeof import('../src/node/node.js')
+const genesisMod = await import(pathToFileURL(join(CODE, 'src', 'node', 'genesis.ts')).href) as typeof import('../src/node/genesis.js')
+
+/** Where a sampled function's self time is counted: the first matching category (file as `shortUrl`). */
+const CATEGORIES: Category[] = [
+  { name: 'ML-DSA-65 verify (liboqs wasm / noble)', test: (f) => f.startsWith('@oqs/') || f.startsWith('@noble/post-quantum') || f.startsWith('wasm://') },
+  { name: 'Noise (ChaCha20-Poly1305, handshake)', test: (f) => f.startsWith('@chainsafe/libp2p-noise') || f.startsWith('@chainsafe/as-chacha20poly1305') || f.startsWith('@noble/ciphers') || f.startsWith('@noble/curves') },
+  { name: 'yamux (stream muxing)', test: (f) => f.startsWith('@chainsafe/libp2p-yamux') },
+  { name: 'gossipsub (RPC handling, heartbeats, scoring)', test: (f) => f.startsWith('@libp2p/gossipsub') },
+  { name: 'other libp2p (connections, identify, streams, protobuf)', test: (f) => /^(@libp2p\/|libp2p\/|it-|uint8arraylist|protons-runtime|@multiformats|multiformats|race-|p-queue|main-event-target|abort-error|progress-events)/.test(f) },
+  { name: 'CBOR decode/encode (dag-cbor, cborg)', test: (f) => f.startsWith('@ipld/dag-cbor') || f.startsWith('cborg') },
+  { name: 'hashing (SHA-256)', test: (f) => f.startsWith('@noble/hashes') || f.startsWith('@chainsafe/as-sha256') || f === 'src/crypto/hash.ts' },
+  { name: 'header chain code (src/blocks, src/node, store)', test: (f) => f.startsWith('src/') },
+  { name: 'Node.js internals (net, streams, timers, promises)', test: (f) => f.startsWith('node:') },
+  { name: 'garbage collector', test: (_f, fn) => fn === '(garbage collector)' },
+  { name: '(program): native code not attributed to JS', test: (_f, fn) => fn === '(program)' }
+]
 
 const log = (m: string): void => { process.stderr.write(`[headers] ${m}\n`) }
 const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
 const machine = machineInfo()
 const root = await mkdtemp(join(tmpdir(), 'pqmed-bench-headers-'))
-const net = new ProcNet()
+const managers: NodeProc[] = []
 const users: RunningNode[] = []
 let timer: NodeJS.Timeout | undefined
 try {
@@ -42,11 +86,13 @@ try {
   const files = await createDevnet({ chainId: 'pqmed-headers', managers: 4, doctors: 1, managerAddr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}`, params })
   await writeDevnet(root, files)
   // open managers: the user nodes below are throwaway in-process nodes with random peer ids
-  log('starting the managers with --open (any peer may connect): benchmark only')
-  await Promise.all([0, 1, 2, 3].map(async (i) => await net.start(managerSpec(root, i, ports[i]!, { open: true }), 120_000)))
-  const genesis = parseGenesis(await readFile(join(root, 'genesis.json'), 'utf8'))
+  log(`code: ${CODE} (${commit.slice(0, 12)}); starting the managers with --open (any peer may connect): benchmark only`)
+  // PQMED_NODE_FLAGS passes Node flags to the manager processes (as ProcNet does), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const flags = (process.env.PQMED_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
+  managers.push(...await Promise.all([0, 1, 2, 3].map(async (i) => await startProc(join(CODE, 'bin', 'pqmed.js'), `m${i}`, managerSpec(root, i, ports[i]!, { open: true }).args, flags, 120_000))))
+  const genesis = genesisMod.parseGenesis(await readFile(join(root, 'genesis.json'), 'utf8'))
   log(`4 managers up; starting ${USERS} user nodes in this process`)
-  for (let i = 0; i < USERS; i++) users.push(await startNode({ role: 'user', genesis, dataDir: join(root, `u${i}`), listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true, headerStore: 'memory' }))
+  for (let i = 0; i < USERS; i++) users.push(await nodeMod.startNode({ role: 'user', genesis, dataDir: join(root, `u${i}`), listen: ['/ip4/127.0.0.1/tcp/0'], loopback: true, headerStore: 'memory' }))
 
   const pq = await loadPqBackend()
   const id = await loadIdentity(files.doctors[0]!)
@@ -54,7 +100,7 @@ try {
   const rng = seededRng(1)
   const total = Math.ceil(RATE * (SECONDS + 10))
   const recs = Array.from({ length: total }, (_, i) => doctor.record(rng, i))
-  const urls = [0, 1, 2, 3].map((i) => net.procs.get(`m${i}`)!.rpc)
+  const urls = managers.map((m) => m.rpc)
   let k = 0
   let failed = 0
   timer = setInterval(() => {
@@ -63,12 +109,16 @@ try {
     rpc(urls[k % 4]!, 'ehr_submitRecord', { submission: Buffer.from(r.bytes).toString('base64'), wait: false }).catch(() => { failed++ })
   }, 1000 / RATE)
   await sleep(5000) // warm-up: submissions flowing, every user node following
-  const stats = (): { gossip: number, synced: number, min: number, max: number } => ({
+  const stats = (): { gossip: number, synced: number, signatures: number | null, min: number, max: number } => ({
     gossip: users.reduce((a, u) => a + (u.light?.headerStats.gossip ?? 0), 0),
     synced: users.reduce((a, u) => a + (u.light?.headerStats.synced ?? 0), 0),
+    // ML-DSA signatures verified by the user nodes (a version that does not count them: null)
+    signatures: users.some((u) => typeof u.light?.headerStats.signatures !== 'number') ? null : users.reduce((a, u) => a + (u.light?.headerStats.signatures ?? 0), 0),
     min: Math.min(...users.map((u) => u.light?.height ?? 0)),
     max: Math.max(...users.map((u) => u.light?.height ?? 0))
   })
+  const profiler = PROFILE ? new WindowProfiler() : undefined
+  await profiler?.start(1000)
   const s0 = stats()
   const c0 = process.cpuUsage()
   const t0 = performance.now()
@@ -76,12 +126,34 @@ try {
   const c1 = process.cpuUsage(c0)
   const wallS = (performance.now() - t0) / 1000
   const s1 = stats()
+  const profile: ProfileBreakdown | undefined = await profiler?.stop(CATEGORIES, 25, PROFILE_OUT)
   clearInterval(timer)
   timer = undefined
   const cpuMs = (c1.user + c1.system) / 1000
+  // the idle window: no submissions, so no new blocks; what following costs per second without
+  // headers (heartbeats, the 5 s resync's status requests, keep-alives) — on a slow, loaded run
+  // with few blocks this fixed cost weighs on the per-header figure above
+  let idle: { wallSeconds: number, cpuMs: number, cpuMsPerSecondPerNode: number, heightsAdvanced: number } | null = null
+  if (IDLE_SECONDS > 0) {
+    let h = stats().max
+    for (let i = 0; i < 20; i++) { await sleep(1000); const n = stats(); if (n.max === h && n.min === n.max) break; h = n.max } // let the mempool drain
+    const i0 = stats()
+    const ic0 = process.cpuUsage()
+    const it0 = performance.now()
+    await sleep(IDLE_SECONDS * 1000)
+    const ic1 = process.cpuUsage(ic0)
+    const iw = (performance.now() - it0) / 1000
+    const icpu = (ic1.user + ic1.system) / 1000
+    idle = { wallSeconds: iw, cpuMs: icpu, cpuMsPerSecondPerNode: icpu / iw / USERS, heightsAdvanced: stats().max - i0.max }
+  }
   const appended = (s1.gossip - s0.gossip) + (s1.synced - s0.synced)
+  // a component's CPU per header: its share of the sampled busy time × the measured CPU per header
+  // (on a loaded machine samples also count time spent waiting for a core, so the sampled busy
+  // time exceeds the process's CPU time; the shares stay meaningful)
+  const perHeader = (share: number): number => appended === 0 ? NaN : Math.round(share * cpuMs / appended * 1000) / 1000
   const result = {
     machine,
+    code: { dir: CODE, commit },
     options: { users: USERS, rate: RATE, seconds: SECONDS, blockIntervalMs: params.blockInterval },
     window: { wallSeconds: wallS, cpuMs, cpuShare: cpuMs / 1000 / wallS, heights: [s0.max, s1.max], lagAtEnd: s1.max - s1.min },
     headersAppended: appended,
@@ -89,17 +161,39 @@ try {
     fromSync: s1.synced - s0.synced,
     gossipShare: appended === 0 ? 0 : (s1.gossip - s0.gossip) / appended,
     cpuMsPerHeaderPerNode: appended === 0 ? NaN : cpuMs / appended,
-    failedSubmissions: failed
+    idle,
+    // the CPU per header above the idle cost of following (the window's CPU minus the idle rate × its length)
+    cpuMsPerHeaderPerNodeAboveIdle: idle === null || appended === 0 ? null : (cpuMs - idle.cpuMsPerSecondPerNode * USERS * wallS) / appended,
+    signaturesVerifiedPerHeader: s0.signatures === null || s1.signatures === null || appended === 0 ? null : (s1.signatures - s0.signatures) / appended,
+    failedSubmissions: failed,
+    // where the CPU went: sampled self time per component, as a share and as ms per header per node
+    breakdown: profile === undefined
+      ? null
+      : {
+          sampledBusyMs: profile.busyMs,
+          categories: profile.categories.map((c) => ({ ...c, msPerHeaderPerNode: perHeader(c.share) })),
+          topFunctions: profile.top.map((f) => ({ ...f, msPerHeaderPerNode: perHeader(f.share) }))
+        }
   }
   writeJson(OUT, result)
-  console.log(`bench:headers — ${machineLine(machine)}\n`)
-  console.log(markdownTable(['user nodes', 'records/s', 'window s', 'headers appended', 'from gossip', 'CPU ms / header / node', 'process CPU share'], [[
-    String(USERS), String(RATE), wallS.toFixed(1), String(appended), `${(result.gossipShare * 100).toFixed(1)} %`, result.cpuMsPerHeaderPerNode.toFixed(2), `${(result.window.cpuShare * 100).toFixed(0)} %`
-  ]], ['right', 'right', 'right', 'right', 'right', 'right', 'right']))
+  console.log(`bench:headers — ${machineLine(machine)} — code ${commit.slice(0, 12)}${CODE === resolve('.') ? '' : ` (${CODE})`}\n`)
+  console.log(markdownTable(['user nodes', 'records/s', 'window s', 'headers appended', 'from gossip', 'CPU ms / header / node', 'idle CPU ms / s / node', 'CPU ms / header / node above idle', 'ML-DSA verifications / header', 'process CPU share'], [[
+    String(USERS), String(RATE), wallS.toFixed(1), String(appended), `${(result.gossipShare * 100).toFixed(1)} %`, result.cpuMsPerHeaderPerNode.toFixed(2),
+    idle === null ? '-' : `${idle.cpuMsPerSecondPerNode.toFixed(3)}${idle.heightsAdvanced > 0 ? ` (${idle.heightsAdvanced} blocks)` : ''}`,
+    result.cpuMsPerHeaderPerNodeAboveIdle === null ? '-' : result.cpuMsPerHeaderPerNodeAboveIdle.toFixed(2),
+    result.signaturesVerifiedPerHeader === null ? 'not counted' : result.signaturesVerifiedPerHeader.toFixed(2), `${(result.window.cpuShare * 100).toFixed(0)} %`
+  ]], ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right']))
+  if (result.breakdown !== null) {
+    console.log(`\nwhere it goes (CPU profile of the window, self time; ${result.breakdown.sampledBusyMs.toFixed(0)} ms sampled busy of ${cpuMs.toFixed(0)} ms CPU):\n`)
+    console.log(markdownTable(['component', 'ms / header / node', 'share'], result.breakdown.categories.map((c) => [c.category, c.msPerHeaderPerNode.toFixed(3), `${(c.share * 100).toFixed(1)} %`]), ['left', 'right', 'right']))
+    console.log('\ntop functions:\n')
+    console.log(markdownTable(['function', 'ms / header / node', 'share'], result.breakdown.topFunctions.slice(0, 15).map((f) => [f.fn, f.msPerHeaderPerNode.toFixed(3), `${(f.share * 100).toFixed(1)} %`]), ['left', 'right', 'right']))
+  }
   console.log(`\nwrote ${OUT}`)
 } finally {
   if (timer !== undefined) clearInterval(timer)
   for (const u of users) await u.stop().catch(() => {})
-  await net.stopAll()
+  for (const m of managers) await stopNode(m)
+  await stopAllNodes()
   await rm(root, { recursive: true, force: true })
 }

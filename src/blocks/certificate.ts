@@ -3,7 +3,7 @@
  * `voteSignBytes('commit', chainId, height, view, headerHash)`. Verification is a pure function of
  * the certificate, the genesis manager list and a `SigVerifier`.
  */
-import { equalBytes, type SigVerifier } from '../crypto/index.js'
+import { equalBytes, sha256, toHex, type SigVerifier } from '../crypto/index.js'
 import { type Check, fail, OK } from './errors.js'
 import { MAX_VALIDATORS, SIG_PUBLIC_KEY_BYTES } from './limits.js'
 import { chainId as chainIdShape, checked } from './shape.js'
@@ -88,5 +88,41 @@ export function verifyCertificate (cert: CommitCertificate, ctx: CertificateCont
     return OK
   } catch (err) {
     return fail('INVALID', `certificate verification failed on malformed input: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * A `SigVerifier` that remembers the signatures it has verified (the last `max`, keyed by SHA-256 of
+ * public key ‖ message ‖ signature) and answers them again from memory, so the same signature is
+ * never verified twice: a light node sees a header's certificate from several publishers and the
+ * same certificate again in range sync. Only successes are remembered (a bad signature costs a
+ * verification every time, as it should). Pass it as `CertificateContext.verifier`; the
+ * verification functions stay pure functions of their inputs.
+ */
+export class MemoVerifier implements SigVerifier {
+  private readonly inner: SigVerifier
+  private readonly max: number
+  private readonly ok = new Set<string>()
+  /** Signatures actually verified by `inner` (the rest were answered from memory). */
+  verified = 0
+
+  constructor (inner: SigVerifier, max = 4096) {
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`memo size must be a positive integer, got ${max}`)
+    this.inner = inner
+    this.max = max
+  }
+
+  verify (sig: Uint8Array, msg: Uint8Array, publicKey: Uint8Array): boolean {
+    // lengths first: the key must not let two different (pk, msg, sig) triples concatenate alike
+    const key = `${publicKey.length}:${msg.length}:${toHex(sha256(publicKey, msg, sig))}`
+    if (this.ok.has(key)) return true
+    this.verified++
+    if (!this.inner.verify(sig, msg, publicKey)) return false
+    this.ok.add(key)
+    if (this.ok.size > this.max) {
+      const first = this.ok.values().next().value
+      if (first !== undefined) this.ok.delete(first)
+    }
+    return true
   }
 }

@@ -8,7 +8,7 @@
  * - `hash.ts` — `headerHash`, `txHash`, `indexLeaf`, CIDs, `genesisHeader`.
  * - `merkle.ts` — RFC 6962 Merkle roots, audit paths and their verification.
  * - `validate.ts` — `validateTx` / `validateHeader` / `validateBlock` (structural, no signatures).
- * - `certificate.ts` — `quorumSize`, `verifyCertificate`.
+ * - `certificate.ts` — `quorumSize`, `verifyCertificate`, `MemoVerifier` (each signature verified once).
  * - `light.ts` — `verifyHeaderLink`, `verifyHeaderChain` (light-client sequential verification).
  * - `builder.ts` — `buildBlock`, per-tx and per-index-update inclusion proofs and their checks.
  * - `proposal.ts` — the compact block of a PRE-PREPARE (header + tx hashes), `encodeBlockFromParts`.

@@ -16,14 +16,16 @@ import { validateHeader } from './validate.js'
  * Checks that `next` directly follows `prev`: `validateHeader(next)`, same chain id (WRONG_CHAIN),
  * height + 1 (NON_CONSECUTIVE), `prevHash = headerHash(prev)`, `time ≥ prev.time` and
  * `indexStart = prev.indexStart + prev.indexCount` (BROKEN_LINK). `prev` is assumed valid.
+ * `prevHash`, when given, must be `headerHash(prev)` (a caller that keeps its head's hash, or hashed
+ * the received canonical bytes, passes it so that `prev` is not encoded again).
  */
-export function verifyHeaderLink (prev: Header, next: Header): Check {
+export function verifyHeaderLink (prev: Header, next: Header, prevHash?: Uint8Array): Check {
   try {
     const v = validateHeader(next)
     if (!v.ok) return v
     if (next.chainId !== prev.chainId) return fail('WRONG_CHAIN', `header is for chain '${next.chainId}', expected '${prev.chainId}'`)
     if (next.height !== prev.height + 1) return fail('NON_CONSECUTIVE', `height ${next.height} does not follow ${prev.height}`)
-    if (!equalBytes(next.prevHash, headerHash(prev))) return fail('BROKEN_LINK', `prevHash of height ${next.height} is not the hash of header ${prev.height}`)
+    if (!equalBytes(next.prevHash, prevHash ?? headerHash(prev))) return fail('BROKEN_LINK', `prevHash of height ${next.height} is not the hash of header ${prev.height}`)
     if (next.time < prev.time) return fail('BROKEN_LINK', `time of height ${next.height} goes backwards`)
     if (next.indexStart !== prev.indexStart + prev.indexCount) {
       return fail('BROKEN_LINK', `indexStart of height ${next.height} is ${next.indexStart}, expected ${prev.indexStart + prev.indexCount}`)

@@ -1,5 +1,6 @@
 /**
- * The libp2p host of a pqmed node: TCP, Noise, Yamux, identify, ping and gossipsub (libp2p v3).
+ * The libp2p host of a pqmed node: TCP, Noise, Yamux (window updates at half the window:
+ * ./yamux-window.ts), identify, ping and gossipsub (libp2p v3).
  * This is the only module that composes libp2p; the rest of src/node talks to the narrow
  * `PqmedHost` interface.
  *
@@ -18,6 +19,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
+import { yamuxHalfWindowUpdates } from './yamux-window.js'
 
 export type PqmedHost = Libp2p<{ pubsub: GossipSub, identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
 
@@ -38,6 +40,13 @@ export interface HostOptions {
   /** Gossipsub mesh degree (lower for light user nodes). */
   meshDegree?: number
   /**
+   * A user node, whose only topic is the headers topic, which every manager publishing a header
+   * floods to it directly (and the 5 s resync backs up): gossipsub's own repair (IHAVE/IWANT gossip
+   * among user nodes) and mesh upkeep matter little, so heartbeats are half as frequent and gossip
+   * goes to fewer peers (`USER_GOSSIP`).
+   */
+  headersOnly?: boolean
+  /**
    * Connections kept before libp2p prunes the least valuable ones (libp2p's default is 300).
    * A manager is connected to every user node of the consortium, so it needs more.
    */
@@ -49,6 +58,14 @@ export interface HostOptions {
    */
   metricsRegistry?: Registry
 }
+
+/**
+ * Gossipsub settings of a user node (`headersOnly`), beside its mesh degree: a heartbeat every 2 s
+ * instead of 1 s (mesh upkeep, IHAVE gossip, score decay bookkeeping), IHAVE to at least 2 peers
+ * (Dlazy, default 6) and to 10 % of the other candidates (gossipFactor, default 0.25). A header
+ * missed by gossip is still fetched by range sync within 5 s.
+ */
+export const USER_GOSSIP = { heartbeatInterval: 2000, Dlazy: 2, gossipFactor: 0.1 } as const
 
 /** A manager's default connection limit: every user node keeps a connection to every manager. */
 export const MANAGER_MAX_CONNECTIONS = 4096
@@ -73,6 +90,8 @@ export function peerGater (allow: PeerFilter | undefined): ConnectionGater {
 
 export async function createHost (opts: HostOptions): Promise<PqmedHost> {
   const D = opts.meshDegree ?? 6
+  // one WINDOW_UPDATE per half receive window instead of per data frame (./yamux-window.ts)
+  yamuxHalfWindowUpdates()
   return await createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
@@ -105,6 +124,7 @@ export async function createHost (opts: HostOptions): Promise<PqmedHost> {
         Dlo: Math.max(1, D - 2),
         Dhi: D + 4,
         maxInboundDataLength: opts.maxGossipBytes + 4096,
+        ...(opts.headersOnly === true ? USER_GOSSIP : {}),
         ...(opts.loopback === true ? { scoreParams: { IPColocationFactorWeight: 0 } } : {})
       })
     }

@@ -3,19 +3,28 @@
  * synced by range from managers (hash links checked, the certificate checked on the newest header
  * of each batch), extended by certified headers from gossip, and older certificates fetched on
  * demand. No block contents: a user node trusts only what links to these headers.
+ *
+ * Cost per header (the headers topic is the only thing a user node follows): each header arrives
+ * from f + 1 publishers, each copy with its own certificate. A copy is decoded header-first; one at
+ * or below the head is ignored before its certificate is even decoded; a header whose certificate
+ * was already verified (same height and hash) is answered from memory; the head moves before any
+ * await, so a copy processed right after never races into a second verification; and signatures
+ * go through a `MemoVerifier`, so no ML-DSA signature is verified twice. The header is hashed from
+ * the received canonical bytes and stored as received (no re-encoding). Store writes are queued
+ * and written in one batch per flush (headers, the newest certificate and the head together).
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  decodeCertificate, decodeHeader, encodeCertificate, encodeHeader, headerHash, verifyCertificate, verifyHeaderChain, verifyHeaderLink,
-  type CommitCertificate, type Header
+  MemoVerifier, decodeCertificate, decodeHeader, encodeCertificate, encodeHeader, headerHash, verifyCertificate, verifyHeaderChain, verifyHeaderLink,
+  type CertificateContext, type CommitCertificate, type Header
 } from '../blocks/index.js'
-import type { PqBackend } from '../crypto/index.js'
+import { sha256, toHex, type PqBackend } from '../crypto/index.js'
 import type { Genesis } from './genesis.js'
-import { pad, type KvStore } from './kv.js'
+import { pad, type BatchOp, type KvStore } from './kv.js'
 import type { ManagerChoice } from './light-peers.js'
 import type { Logger } from './log.js'
-import { MAX_HEADERS_PER_REQUEST, bytes, decodeCertifiedHeader, list, obj, uint } from './messages.js'
+import { MAX_HEADERS_PER_REQUEST, bytes, list, obj, splitCertifiedHeader, uint } from './messages.js'
 import type { NodeMetrics } from './ops/node-metrics.js'
 import type { ReqResp } from './reqresp.js'
 
@@ -35,6 +44,8 @@ export interface HeaderChainOptions {
 
 const HEADER_CACHE = 4096
 const CERT_CACHE = 1024
+/** Certificates verified from gossip, by height and header hash (a window well beyond the f + 1 copies of the newest headers). */
+const VERIFIED_CACHE = 64
 
 export class HeaderChain {
   private readonly opts: HeaderChainOptions
@@ -46,6 +57,16 @@ export class HeaderChain {
   private newestCert: CommitCertificate | null = null
   private syncing: Promise<void> | null = null
   private stopped = false
+  /** Certificates verified for gossiped headers, by `height:headerHashHex`, with their received encoding. */
+  private readonly verifiedCerts = new Map<string, { cert: CommitCertificate, certBytes: Uint8Array }>()
+  /** Certified headers from gossip beyond head + 1 (a gap), by height: appended as soon as the gap closes. */
+  private readonly ahead = new Map<number, { header: Header, bytes: Uint8Array, hash: Uint8Array, cert: CommitCertificate, certBytes: Uint8Array }>()
+  /** Every signature check goes through it: a signature verified once is not verified again. */
+  private readonly verifier: MemoVerifier
+  /** Store writes not yet flushed (in order), the headers among them, and the running flush. */
+  private pending: BatchOp[] = []
+  private readonly unwritten = new Map<number, Header>()
+  private flushing: Promise<void> | null = null
   /** How headers arrived: appended from gossip, or fetched by range sync (at start, on a gap, every 5 s). */
   readonly stats = { gossip: 0, synced: 0 }
 
@@ -53,7 +74,11 @@ export class HeaderChain {
     this.opts = opts
     this.head = opts.genesisHeader
     this.headHash = headerHash(opts.genesisHeader)
+    this.verifier = new MemoVerifier(opts.pq)
   }
+
+  /** ML-DSA signatures verified so far (repeats are answered from memory and not counted). */
+  get signaturesVerified (): number { return this.verifier.verified }
 
   get height (): number { return this.head.height }
   get headHashBytes (): Uint8Array { return this.headHash }
@@ -79,10 +104,11 @@ export class HeaderChain {
   async close (): Promise<void> {
     this.stopped = true
     await this.syncing?.catch(() => {})
+    await this.flushed()
   }
 
-  private ctx (): { chainId: string, managers: Uint8Array[], verifier: PqBackend } {
-    return { chainId: this.opts.genesis.chainId, managers: this.opts.genesis.managers.map((m) => m.sigPublicKey), verifier: this.opts.pq }
+  private ctx (): CertificateContext {
+    return { chainId: this.opts.genesis.chainId, managers: this.opts.genesis.managers.map((m) => m.sigPublicKey), verifier: this.verifier }
   }
 
   /** Brings the header chain up to the highest height any connected manager reports. */
@@ -115,24 +141,75 @@ export class HeaderChain {
         const cert = decodeCertificate(bytes(res.cert, 'cert'))
         const check = verifyHeaderChain(this.head, headers, cert, this.ctx())
         if (!check.ok) { peers.distrust(peer, `header chain: ${check.reason}`); break }
-        await this.store(headers, cert)
+        this.append(headers.map((h) => ({ header: h })), cert)
         this.stats.synced += headers.length
+        await this.flushed() // a long sync writes batch by batch, not all at the end
       }
       if (this.head.height >= target) return
     }
   }
 
-  private async store (headers: Header[], cert: CommitCertificate): Promise<void> {
+  /**
+   * Makes verified `headers` (following the head) and the certificate of the last one the new head
+   * at once, in memory, and queues their writes; `bytes`/`hash`/`certBytes`, when the caller has the
+   * received canonical encodings, spare encoding them again.
+   */
+  private append (headers: Array<{ header: Header, bytes?: Uint8Array, hash?: Uint8Array }>, cert: CommitCertificate, certBytes?: Uint8Array): void {
     const last = headers[headers.length - 1]
     if (last === undefined) return
-    const ops = headers.map((h) => ({ type: 'put' as const, key: `hdr/${pad(h.height)}`, value: encodeHeader(h) }))
-    ops.push({ type: 'put', key: 'meta/cert', value: encodeCertificate(cert) })
-    ops.push({ type: 'put', key: 'meta/head', value: dagCbor.encode(last.height) })
-    await this.opts.kv.batch(ops, true)
-    for (const h of headers) this.cacheHeader(h)
-    this.head = last
-    this.headHash = headerHash(last)
+    for (const { header: h, bytes } of headers) {
+      this.pending.push({ type: 'put', key: `hdr/${pad(h.height)}`, value: bytes ?? encodeHeader(h) })
+      this.unwritten.set(h.height, h)
+      this.cacheHeader(h)
+    }
+    // the head and its certificate are written in the same batch as the headers they name
+    this.pending = this.pending.filter((op) => op.key !== 'meta/cert' && op.key !== 'meta/head')
+    this.pending.push({ type: 'put', key: 'meta/cert', value: certBytes ?? encodeCertificate(cert) })
+    this.pending.push({ type: 'put', key: 'meta/head', value: dagCbor.encode(last.header.height) })
+    this.head = last.header
+    this.headHash = last.hash ?? headerHash(last.header)
     this.newestCert = cert
+    for (const h of this.ahead.keys()) if (h <= this.head.height) this.ahead.delete(h)
+    // a certified header that arrived early now follows the head: append it (its certificate was verified)
+    const next = this.ahead.get(this.head.height + 1)
+    if (next !== undefined) {
+      this.ahead.delete(next.header.height)
+      if (verifyHeaderLink(this.head, next.header, this.headHash).ok) {
+        this.append([{ header: next.header, bytes: next.bytes, hash: next.hash }], next.cert, next.certBytes)
+        this.stats.gossip++
+        return
+      }
+    }
+    // (ops are queued above, so flush() awaits before it clears `flushing`)
+    if (this.flushing === null) this.flushing = this.flush()
+  }
+
+  /**
+   * Writes queued ops, one batch per round, until none is left (appends during a write join the
+   * next batch). It clears `flushing` in the same step as it finds the queue empty, so an append
+   * never finds a flush that is about to end.
+   */
+  private async flush (): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const ops = this.pending
+        this.pending = []
+        try {
+          await this.opts.kv.batch(ops, true)
+        } catch (err) {
+          // the headers stay in memory (and are synced again after a restart): say so, do not crash the node
+          this.opts.log.warn(`header store write failed: ${(err as Error).message}`)
+        }
+        for (const op of ops) if (op.key.startsWith('hdr/')) this.unwritten.delete(parseInt(op.key.slice(4), 16))
+      }
+    } finally {
+      this.flushing = null
+    }
+  }
+
+  /** Resolves when every header appended so far has been written. */
+  async flushed (): Promise<void> {
+    while (this.flushing !== null) await this.flushing
   }
 
   private cacheHeader (h: Header): void {
@@ -147,7 +224,7 @@ export class HeaderChain {
   async header (height: number): Promise<Header | undefined> {
     if (height > this.head.height) await this.sync()
     if (height > this.head.height) return undefined
-    const c = this.headerCache.get(height)
+    const c = this.headerCache.get(height) ?? this.unwritten.get(height)
     if (c !== undefined) return c
     const b = await this.opts.kv.get(`hdr/${pad(height)}`)
     if (b === undefined) return undefined
@@ -156,26 +233,52 @@ export class HeaderChain {
     return h
   }
 
-  /** The gossip validator of the headers topic: a certified header extends the chain or triggers a sync. */
+  /**
+   * The gossip validator of the headers topic: a certified header extends the chain or triggers a
+   * sync. Each header comes from f + 1 publishers: the first valid copy is accepted (and forwarded),
+   * the others are ignored without verifying their certificates again.
+   */
   async onGossip (data: Uint8Array): Promise<TopicValidatorResult> {
-    let ch
-    try { ch = decodeCertifiedHeader(data) } catch { return TopicValidatorResult.Reject }
-    const { header, cert } = ch
-    if (header.height <= this.head.height) return TopicValidatorResult.Ignore
-    const v = verifyCertificate(cert, this.ctx(), { height: header.height, headerHash: headerHash(header) })
-    if (!v.ok) return TopicValidatorResult.Reject
+    let headerBytes: Uint8Array, certBytes: Uint8Array, header: Header
+    try {
+      ({ headerBytes, certBytes } = splitCertifiedHeader(data))
+      header = decodeHeader(headerBytes)
+    } catch { return TopicValidatorResult.Reject }
+    if (header.height <= this.head.height) return TopicValidatorResult.Ignore // a copy of a header we have: certificate not even decoded
+    // decodeHeader accepts only the canonical encoding, so these bytes hash to headerHash(header)
+    const hash = sha256(headerBytes)
+    const key = `${header.height}:${toHex(hash)}`
+    let known = this.verifiedCerts.get(key)
+    const repeat = known !== undefined
+    if (known === undefined) {
+      let cert: CommitCertificate
+      try { cert = decodeCertificate(certBytes) } catch { return TopicValidatorResult.Reject }
+      const v = verifyCertificate(cert, this.ctx(), { height: header.height, headerHash: hash })
+      if (!v.ok) return TopicValidatorResult.Reject
+      known = { cert, certBytes }
+      this.verifiedCerts.set(key, known)
+      if (this.verifiedCerts.size > VERIFIED_CACHE) {
+        const first = this.verifiedCerts.keys().next().value
+        if (first !== undefined) this.verifiedCerts.delete(first)
+      }
+    }
+    // from here to the append nothing awaits: the next copy of this header already sees the new head
     if (header.height === this.head.height + 1) {
-      if (!verifyHeaderLink(this.head, header).ok) {
+      if (!verifyHeaderLink(this.head, header, this.headHash).ok) {
         this.opts.log.warn(`certified header ${header.height} does not extend our head: resyncing`)
         void this.sync().catch(() => {})
         return TopicValidatorResult.Ignore
       }
-      await this.store([header], cert)
+      this.append([{ header, bytes: headerBytes, hash }], known.cert, known.certBytes)
       this.stats.gossip++
     } else {
-      void this.sync().catch(() => {})
+      // a gap: keep the certified header to append when the gap closes, and sync (once per header)
+      this.ahead.set(header.height, { header, bytes: headerBytes, hash, cert: known.cert, certBytes: known.certBytes })
+      if (this.ahead.size > VERIFIED_CACHE) this.ahead.delete(Math.max(...this.ahead.keys())) // the farthest is needed last
+      if (!repeat) void this.sync().catch(() => {})
     }
-    return TopicValidatorResult.Accept
+    // a repeat (another publisher's copy of a header already verified) is not forwarded again
+    return repeat ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
   }
 
   /**

@@ -40,8 +40,16 @@ export function encodeCertifiedHeader (header: Header, cert: CommitCertificate):
 }
 
 export function decodeCertifiedHeader (data: Uint8Array): CertifiedHeader {
+  const { headerBytes, certBytes } = splitCertifiedHeader(data)
+  return { header: decodeHeader(headerBytes), cert: decodeCertificate(certBytes), headerBytes }
+}
+
+/**
+ * The two encodings inside a headers-topic message, not decoded: a light node decodes the header
+ * first and the certificate only if the header is new to it.
+ */
+export function splitCertifiedHeader (data: Uint8Array): { headerBytes: Uint8Array, certBytes: Uint8Array } {
   if (data.length > MAX_HEADER_GOSSIP_BYTES) throw new WireError('header message too large')
   const o = obj(dagCbor.decode(data), 'certified header')
-  const headerBytes = bytes(o.header, 'header')
-  return { header: decodeHeader(headerBytes), cert: decodeCertificate(bytes(o.cert, 'cert')), headerBytes }
+  return { headerBytes: bytes(o.header, 'header'), certBytes: bytes(o.cert, 'cert') }
 }

@@ -169,6 +169,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     loopback: cfg.loopback ?? false,
     maxGossipBytes: cfg.role === 'manager' ? 2 * MAX_BLOCK_BYTES : 1024 * 1024,
     meshDegree: cfg.role === 'manager' ? 6 : 4,
+    headersOnly: cfg.role === 'user',
     maxConnections: cfg.maxConnections ?? (cfg.role === 'manager' ? MANAGER_MAX_CONNECTIONS : undefined),
     metricsRegistry: cfg.metricsRegistry
   })
