@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes, toHex } from '../../src/crypto/index.js'
 import {
-  SseClient, SseError, forEachLeaf, keywordTerm, leafLabel, serverSearch, serverSearchPage, tokenLabelCount, tokenLabels,
+  SseClient, SseError, forEachLeaf, keywordTerm, leafLabel, serverSearch, serverSearchPage, serverSearchPageAsync, tokenLabelCount, tokenLabels,
   verifySearchResults, type QueryPlan, type StoredEntry
 } from '../../src/sse/index.js'
 import { FakeChain, ids } from './helpers.js'
@@ -73,6 +73,18 @@ describe('sse: paged search', () => {
       assert.deepEqual([v.omitted.length, v.forged.length], [0, 0])
     })
   }
+
+  it('serverSearchPageAsync (an on-disk index, looked up in batches) pages exactly as serverSearchPage', async () => {
+    const asyncStore = { getMany: async (labels: Uint8Array[]) => labels.map((l) => chain.store.get(l)) }
+    for (const limit of [1, 7, 63, 1000]) {
+      for (const cursor of [undefined, 0, 5, 33, 62, 63, 500]) {
+        const a = await serverSearchPageAsync(asyncStore, plan.token, { cursor, limit })
+        const b = serverSearchPage(chain.store, plan.token, { cursor, limit })
+        assert.deepEqual({ labels: a.entries.map((e) => toHex(e.label)), next: a.next }, { labels: b.entries.map((e) => toHex(e.label)), next: b.next }, `limit ${limit} cursor ${String(cursor)}`)
+      }
+    }
+    await assert.rejects(serverSearchPageAsync(asyncStore, plan.token, { limit: 0 }), (e: unknown) => e instanceof SseError && e.code === 'BAD_INPUT')
+  })
 
   it('a holder that stops early or skips a page is caught by the client\'s counters', () => {
     const first = serverSearchPage(chain.store, plan.token, { limit: 20 })
