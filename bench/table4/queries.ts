@@ -9,7 +9,7 @@ import type { SimulatedDoctor, SimulatedRecord } from '../../src/client/simulate
 import { fromHex, toHex } from '../../src/crypto/index.js'
 import { deriveFieldKeys } from '../../src/puf/index.js'
 import { decryptField, decryptFields } from '../../src/records/index.js'
-import type { RecordJson, SearchEntryJson } from '../../src/rpc/index.js'
+import type { RecordJson, RecordsJson, SearchEntryJson, SearchPageJson } from '../../src/rpc/index.js'
 import { encodeSearchToken, keywordTerm, verifySearchResults, type StoredEntry } from '../../src/sse/index.js'
 import { summarize, type Summary } from '../lib/index.js'
 
@@ -81,7 +81,7 @@ export interface QueryKitOptions {
 
 export function queryKit (o: QueryKitOptions): QueryKit {
   const keysOf = new Map(o.committed.map((c) => [c.idHex, c.rec]))
-  const bd: Record<string, number[]> = { 'record: rpc': [], 'record: decrypt': [], 'symptom: plan': [], 'symptom: sse_search rpc': [], 'symptom: verify results': [], 'symptom: fetch + decrypt': [] }
+  const bd: Record<string, number[]> = { 'record: rpc': [], 'record: decrypt': [], 'symptom: plan': [], 'symptom: sse_search rpc': [], 'symptom: verify results': [], 'symptom: ehr_getRecords rpc': [], 'symptom: decrypt': [] }
   const matches: number[] = []
   const fetched: number[] = []
   const recordQuery = async (record: boolean = true): Promise<number> => {
@@ -103,30 +103,43 @@ export function queryKit (o: QueryKitOptions): QueryKit {
     const t0 = performance.now()
     const plan = o.doctor.sse.planSearch([{ indexKey: o.consortiumKey, term: keywordTerm(kw) }], [o.doctor.keys.id])
     const t1 = performance.now()
-    const entries = await call<SearchEntryJson[]>(url, 'sse_search', { token: b64(encodeSearchToken(plan.token)) })
+    const token = b64(encodeSearchToken(plan.token))
+    const entries: SearchEntryJson[] = []
+    const ranges = new Map<number, { start: number, end: number }>()
+    for (let cursor: number | undefined; ;) {
+      const page = await call<SearchPageJson>(url, 'sse_search', cursor === undefined ? { token } : { token, cursor })
+      entries.push(...page.entries)
+      for (const h of page.headers) ranges.set(h.height, { start: h.indexStart, end: h.indexStart + h.indexCount })
+      if (page.next === undefined) break
+      cursor = page.next
+    }
     const t2 = performance.now()
     const stored: StoredEntry[] = entries.map((e) => ({ label: fromHex(e.label), value: unb64(e.value), position: { height: e.height, index: e.position } }))
-    // inclusion proofs were checked by the user node against its headers; they do not cross JSON-RPC
-    const v = verifySearchResults(plan, stored, () => true)
+    // the user node checked each inclusion proof against its headers and sent their index ranges: positions are checked against them
+    const v = verifySearchResults(plan, stored, (e) => { const r = ranges.get(e.position.height); return r !== undefined && e.position.index >= r.start && e.position.index < r.end })
     if (v.forged.length > 0 || v.omitted.length > 0) throw new Error(`search for '${kw}': ${v.forged.length} forged, ${v.omitted.length} omitted`)
     const ids = [...new Set(v.locations.map((l) => toHex(l.location.recordId)))]
     const t3 = performance.now()
     const take = ids.slice(-o.fetch)
-    await Promise.all(take.map(async (idHex) => {
-      const r = await call<RecordJson>(url, 'ehr_getRecord', { recordId: idHex })
-      const rec = keysOf.get(idHex)
-      if (rec === undefined) throw new Error('search returned an unknown record')
-      const id = fromHex(idHex)
-      const keys = deriveFieldKeys(rec.patientSecret, id)
-      decryptField(keys[1], id, 1, unb64(r.ciphertexts[1]!))
-      decryptField(keys[2], id, 2, unb64(r.ciphertexts[2]!))
-    }))
+    // one call for all of them, symptoms and prescriptions only
+    const got = await call<RecordsJson>(url, 'ehr_getRecords', { recordIds: take, fields: [1, 2] })
     const t4 = performance.now()
+    if (got.records.length !== take.length || got.missing.length > 0) throw new Error(`ehr_getRecords: ${got.records.length} of ${take.length} records, ${got.missing.length} missing`)
+    for (const r of got.records) {
+      const rec = keysOf.get(r.recordId)
+      if (rec === undefined) throw new Error('search returned an unknown record')
+      const id = fromHex(r.recordId)
+      const keys = deriveFieldKeys(rec.patientSecret, id)
+      decryptField(keys[1], id, 1, unb64(r.ciphertexts[r.fields.indexOf(1)]!))
+      decryptField(keys[2], id, 2, unb64(r.ciphertexts[r.fields.indexOf(2)]!))
+    }
+    const t5 = performance.now()
     if (record) {
-      bd['symptom: plan']!.push(t1 - t0); bd['symptom: sse_search rpc']!.push(t2 - t1); bd['symptom: verify results']!.push(t3 - t2); bd['symptom: fetch + decrypt']!.push(t4 - t3)
+      bd['symptom: plan']!.push(t1 - t0); bd['symptom: sse_search rpc']!.push(t2 - t1); bd['symptom: verify results']!.push(t3 - t2)
+      bd['symptom: ehr_getRecords rpc']!.push(t4 - t3); bd['symptom: decrypt']!.push(t5 - t4)
       matches.push(ids.length); fetched.push(take.length)
     }
-    return t4 - t0
+    return t5 - t0
   }
   return { recordQuery, symptomQuery, breakdown: bd, matches, fetched }
 }

@@ -26,6 +26,7 @@ import { BlockError } from '../blocks/index.js'
 import { FHIR_BUNDLE_ATTACHMENT } from '../client/input.js'
 import { blobCidString, blobHashFromCidString } from '../records/cid.js'
 import type { RecordJson } from '../rpc/backend.js'
+import { SEARCH_PAGE_MAX } from '../rpc/openrpc.js'
 import { NodeUnreachableError } from '../client/rpc.js'
 import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage, type CliConfig, type NodeUrlSource } from './node-url.js'
 import { UsageError, type OptionValues } from './usage.js'
@@ -348,9 +349,11 @@ function looksLikeCid (s: string): boolean {
   return /^(b[a-z2-7]{20,}|z[1-9A-HJ-NP-Za-km-z]{20,}|Qm[1-9A-HJ-NP-Za-km-z]{44})$/.test(s)
 }
 
-async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doctor?: string, 'consortium-key'?: string, state?: string, recover?: boolean }, positionals: string[]): Promise<void> {
+async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doctor?: string, 'consortium-key'?: string, state?: string, recover?: boolean, 'page-size'?: string }, positionals: string[]): Promise<void> {
   // --recover (the default) and --no-recover: commander keeps the last one given
   const recover = values.recover !== false
+  const pageSize = values['page-size'] === undefined ? undefined : Number(values['page-size'])
+  if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= SEARCH_PAGE_MAX)) throw new UsageError(`--page-size must be an integer 1..${SEARCH_PAGE_MAX}, got ${values['page-size'] as string}`)
   const state = resolve(values.state ?? ctx.config.state ?? DEFAULT_STATE_DIR)
   const keywords = positionals.filter((k) => k.trim() !== '')
   if (keywords.length === 0 && values.type === undefined && values.born === undefined) throw new UsageError('give a KEYWORD, --type or --born')
@@ -358,7 +361,7 @@ async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doct
   const doctorFile = await identityFile(need(values.doctor, '--doctor'))
   const keys = await doctorKeys(ctx, consortiumPath(values['consortium-key'], state, values.state !== undefined ? {} : ctx.config), doctorFile)
   const doctor = Doctor.fromIdentity(ctx.pq, doctorFile, { epochKeys: keys.epochKeys, counters: await loadCounters(state) })
-  const r = await doctor.search(ctx.rpc, query, keyRingWriters(keys.ring), { recover })
+  const r = await doctor.search(ctx.rpc, query, keyRingWriters(keys.ring), { recover, pageSize })
   // the recovered counts make the next search cheaper and let it detect omissions of what it found now
   if (recover) await saveCounters(state, doctor.counters).catch((err: Error) => { console.error(`warning: the recovered counters were not saved to ${state}: ${err.message}`) })
   const cov = r.coverage
@@ -366,7 +369,7 @@ async function searchCmd (ctx: Ctx, values: { type?: string, born?: string, doct
   const scope = cov.counters === 'recovered'
     ? `covers every index update the node reports for these terms from ${cov.writers} doctor(s) under key epoch(s) ${cov.epochs.join(', ')}: ${cov.updates} update(s); counters recovered from the node in ${cov.recovery?.rounds ?? 0} round(s), ${cov.recovery?.updatesFound ?? 0} not known to this client before`
     : `covers ONLY the ${cov.updates} index update(s) the client state ${state} knows of (records this state wrote or recovered earlier); records written by other clients are NOT searched: run without --no-recover for the complete answer`
-  const human = `${r.matches.length} matching record(s), verified (${r.omitted.length} omitted, ${r.forged.length} forged); ${scope}` +
+  const human = `${r.matches.length} matching record(s), verified (${r.omitted.length} omitted, ${r.forged.length} forged; ${cov.pages} page(s) of results); ${scope}` +
     r.matches.map((m) => `\n  ${m.recordId} (height ${m.locations[0]?.height ?? '?'})`).join('')
   if (r.omitted.length > 0 || r.forged.length > 0) throw new VerificationFailed(`${human}\nthe node's answer is incomplete or forged: ${JSON.stringify({ omitted: r.omitted, forged: r.forged })}`, result)
   out(ctx, result, human)

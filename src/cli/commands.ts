@@ -118,6 +118,7 @@ function nodeCommand (): Command {
     // fault injection for the adversarial tests (test/cli/duplicate-labels.test.ts, test/node/*byzantine*): never in production
     .addOption(new Option('--fault-equivocate').hideHelp().conflicts('faultUncheckedLabels'))
     .addOption(new Option('--fault-unchecked-labels').hideHelp())
+    .addOption(new Option('--fault-records <MODE>').hideHelp().choices(['wrong-records', 'withhold-records', 'extra-records', 'corrupt-records']).conflicts(['faultEquivocate', 'faultUncheckedLabels']))
     .addHelpText('after', examples(
       'pqmed node --role manager --genesis net/genesis.json --data-dir net/m0 --identity net/identities/manager-0.json \\',
       '    --listen /ip4/127.0.0.1/tcp/4100 --rpc-port 8645 --allow-peers-file net/allow-peers.txt',
@@ -321,6 +322,7 @@ function searchCommand (): Command {
     .option('--state <DIR>', 'client state with the index counters (default: the config file\'s state, else ~/.pqmed/client)')
     .option('--recover', 'recover every doctor\'s index counters from the node first (the default; finds records written by any client)')
     .option('--no-recover', 'search only what the --state DIR knows (records written by other clients are not searched; the output says so)')
+    .option('--page-size <N>', 'index entries per sse_search call, 1..10000 (default: the node\'s, 1000); every page is fetched and verified')
     .addHelpText('after', examples(
       'pqmed search fever --doctor net/identities/doctor-0.json --consortium-key net/consortium-key.json --state net/client-state',
       'pqmed search --type fhir-bundle --born 1960-1965 --doctor net/identities/doctor-0.json --json'))

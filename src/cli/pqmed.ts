@@ -18,6 +18,7 @@ import { parseGenesis } from '../node/genesis.js'
 import { loadIdentity, newIdentityFile, readIdentityFile, writeFileAtomic } from '../node/identity.js'
 import { createNodeLogger, LOG_LEVELS, type LogFormat, type LogLevel } from '../node/log-pino.js'
 import { startNode, userPeerKey } from '../node/node.js'
+import type { RecordsFault } from '../node/faults.js'
 import { PromNodeMetrics, startOps, type RunningOps } from '../node/ops/index.js'
 import { createRpcBackend } from '../node/rpc-backend.js'
 import { createRpcServer, type RateLimit } from '../rpc/index.js'
@@ -101,7 +102,7 @@ export async function peerIdCmd (values: PeerIdValues): Promise<void> {
 export type NodeValues = {
   role?: string, genesis?: string, 'data-dir'?: string, identity?: string, listen?: string[], bootstrap?: string[], 'allow-peer'?: string[],
   'allow-peers-file'?: string, open?: boolean, 'rpc-port'?: string, 'rpc-host'?: string, 'rpc-rate-limit'?: string, loopback?: boolean,
-  'max-connections'?: string, pq?: string, quiet?: boolean, 'fault-equivocate'?: boolean, 'fault-unchecked-labels'?: boolean,
+  'max-connections'?: string, pq?: string, quiet?: boolean, 'fault-equivocate'?: boolean, 'fault-unchecked-labels'?: boolean, 'fault-records'?: string,
   'ops-port'?: string, 'ops-host'?: string, 'log-level'?: string, 'log-format'?: string
 }
 
@@ -149,7 +150,7 @@ export async function nodeCmd (values: NodeValues): Promise<void> {
     log,
     metrics,
     metricsRegistry: metrics?.registry,
-    byzantine: values['fault-equivocate'] === true ? 'equivocate' : values['fault-unchecked-labels'] === true ? 'unchecked-labels' : undefined
+    byzantine: values['fault-equivocate'] === true ? 'equivocate' : values['fault-unchecked-labels'] === true ? 'unchecked-labels' : values['fault-records'] as RecordsFault | undefined
   })
   let rpc: Awaited<ReturnType<typeof createRpcServer>> | undefined
   if (values['rpc-port'] !== undefined) {

@@ -64,6 +64,8 @@ export interface SearchCoverage {
   updates: number
   /** Cost of the counter recovery (absent with `counters: 'local'`). */
   recovery?: { rounds: number, labelsProbed: number, updatesFound: number, ms: number }
+  /** `sse_search` pages the search itself took (a page holds at most `pageSize` entries). */
+  pages: number
 }
 
 export interface SearchResult {
@@ -247,7 +249,7 @@ export class Doctor {
    * the counts this client holds are searched: updates written by other clients (or before this
    * client's state was created) are NOT searched, and `coverage.counters` says so.
    */
-  async search (rpc: RpcClient, query: ConjunctiveQuery, writers: readonly Uint8Array[], opts: { recover?: boolean } = {}): Promise<SearchResult> {
+  async search (rpc: RpcClient, query: ConjunctiveQuery, writers: readonly Uint8Array[], opts: { recover?: boolean, pageSize?: number } = {}): Promise<SearchResult> {
     if (this.epochKeys.length === 0) throw new ClientError('BAD_CONSORTIUM_KEY', 'searching index 2 needs the consortium index key')
     const indexKeys = this.epochKeys.map((e) => e.key)
     const headers: HeaderRanges = new Map()
@@ -265,7 +267,7 @@ export class Doctor {
         writers,
         terms,
         probe: async (token) => {
-          const { entries, verifyProof } = await querySearch(rpc, token, headers)
+          const { entries, verifyProof } = await querySearch(rpc, token, headers, { pageSize: opts.pageSize })
           return entries.filter(verifyProof)
         },
         verifyProof: () => true
@@ -281,7 +283,7 @@ export class Doctor {
     }
     const counts = countsOf()
     const plan = planConjunctionKeys(this.sseClient, indexKeys, writers, query)
-    const search = await runSearch(rpc, plan, headers)
+    const search = await runSearch(rpc, plan, headers, { pageSize: opts.pageSize })
     const matches = intersectClauses(plan.clauses, search.locations).map((m) => ({
       recordId: hex(m.recordId),
       locations: m.locations.map((l) => ({ term: l.term, field: l.location.field, ciphertextHash: hex(l.location.ciphertextHash), height: l.position.height, position: l.position.index }))
@@ -296,7 +298,8 @@ export class Doctor {
         epochs: this.epochKeys.map((e) => e.epoch),
         trees: counts.length,
         updates: counts.reduce((a, c) => a + c, 0),
-        recovery
+        recovery,
+        pages: search.pages
       },
       search
     }

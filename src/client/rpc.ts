@@ -4,7 +4,7 @@
  */
 import {
   RPC_ERRORS, type ChainStatus, type CertificateJson, type FileMatchJson, type KeyEpochsJson, type GrantJson, type HeaderJson, type NodeInfo,
-  type PatientJson, type RecordJson, type RecordVerificationJson, type RpcErrorName, type SearchEntryJson, type SubmitResultJson, type BlockJson, type ConsortiumStateJson
+  type PatientJson, type RecordJson, type RecordsJson, type RecordVerificationJson, type RpcErrorName, type SearchPageJson, type SubmitResultJson, type BlockJson, type ConsortiumStateJson
 } from '../rpc/backend.js'
 import * as codec from '../rpc/codec.js'
 import { ClientError } from './errors.js'
@@ -114,13 +114,30 @@ export class RpcClient {
   /** The consortium configuration at `height` (default: the head). */
   getConsortium = async (height?: number): Promise<ConsortiumStateJson> => await this.call('chain_getConsortium', height === undefined ? {} : { height })
   getRecord = async (recordId: Uint8Array): Promise<RecordJson> => await this.call('ehr_getRecord', { recordId: hex(recordId) })
+  /**
+   * `ehr_getRecords`: up to 100 distinct records in one call, with only the ciphertexts of
+   * `fields` (0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i; default all);
+   * ids that are not committed come back in `missing`.
+   */
+  getRecords = async (recordIds: readonly Uint8Array[], opts: { fields?: readonly number[], certificates?: boolean } = {}): Promise<RecordsJson> => {
+    const params: Record<string, unknown> = { recordIds: recordIds.map(hex) }
+    if (opts.fields !== undefined) params.fields = [...opts.fields]
+    if (opts.certificates === true) params.certificates = true
+    return await this.call('ehr_getRecords', params)
+  }
   verifyRecord = async (recordId: Uint8Array): Promise<RecordVerificationJson> => await this.call('ehr_verifyRecord', { recordId: hex(recordId) })
   verifyFile = async (file: Uint8Array): Promise<FileMatchJson> => await this.call('ehr_verifyFile', { file: b64(file) })
   /** `ehr_verifyFile` by a ciphertext's IPFS CID (CIDv1, raw, sha2-256). */
   verifyCid = async (cid: string): Promise<FileMatchJson> => await this.call('ehr_verifyFile', { cid })
   getPatient = async (patientId: Uint8Array): Promise<PatientJson> => await this.call('ehr_getPatient', { patientId: hex(patientId) })
   listGrants = async (recordId: Uint8Array): Promise<GrantJson[]> => await this.call('ehr_listGrants', { recordId: hex(recordId) })
-  search = async (token: Uint8Array): Promise<SearchEntryJson[]> => await this.call('sse_search', { token: b64(token) })
+  /** One page of `sse_search` (`cursor`: the previous page's `next`; `limit`: entries per page). */
+  search = async (token: Uint8Array, page: { cursor?: number, limit?: number } = {}): Promise<SearchPageJson> => {
+    const params: Record<string, unknown> = { token: b64(token) }
+    if (page.cursor !== undefined) params.cursor = page.cursor
+    if (page.limit !== undefined) params.limit = page.limit
+    return await this.call('sse_search', params)
+  }
   /** Committed key epochs above `since` (default 1: all on-chain epochs), with the doctors a next epoch must be wrapped to. */
   getKeyEpochs = async (since = 1): Promise<KeyEpochsJson> => await this.call('chain_getKeyEpochs', { since })
   submitKeyEpoch = async (submission: Uint8Array, wait = true): Promise<SubmitResultJson> => await this.call('chain_submitKeyEpoch', { submission: b64(submission), wait })

@@ -60,12 +60,23 @@ export class BlobRepair {
   /**
    * The ciphertexts of a committed record, in field then attachment order. Missing ones (not yet
    * fetched after a sync, or corrupt and deleted by `read`) are fetched from the other managers,
-   * waiting briefly before answering BLOB_MISSING.
+   * waiting briefly before answering BLOB_MISSING. With `fields` (numbers: 0–2 the fields, 3 + i
+   * attachment i), only those, in that order, null for a field the record does not have.
    */
-  async recordBlobs (tx: RecordTx): Promise<Uint8Array[]> {
-    const hashes = [...tx.fields, ...tx.attachments]
+  async recordBlobs (tx: RecordTx, fields: readonly number[]): Promise<Array<Uint8Array | null>>
+  async recordBlobs (tx: RecordTx): Promise<Uint8Array[]>
+  async recordBlobs (tx: RecordTx, fields?: readonly number[]): Promise<Array<Uint8Array | null>> {
+    const all = [...tx.fields, ...tx.attachments]
+    if (fields === undefined) return await this.readAll(all, tx.recordId)
+    // only the asked fields, in that order; null for a field this record does not have
+    const have = fields.filter((f) => f < all.length)
+    const got = await this.readAll(have.map((f) => all[f] as Uint8Array), tx.recordId)
+    return fields.map((f) => f < all.length ? got[have.indexOf(f)] as Uint8Array : null)
+  }
+
+  private async readAll (hashes: Uint8Array[], recordId: Uint8Array): Promise<Uint8Array[]> {
     const blobs: Array<Uint8Array | undefined> = []
-    for (const h of hashes) blobs.push(await this.read(h, tx.recordId))
+    for (const h of hashes) blobs.push(await this.read(h, recordId))
     const deadline = Date.now() + BLOB_REPAIR_WAIT_MS
     for (;;) {
       const missing = hashes.filter((_, i) => blobs[i] === undefined)

@@ -21,4 +21,9 @@ export interface ManagerHooks {
   txGossip?: () => boolean
   /** Replaces the tx bodies this manager answers to a replica's `/sync/1 txs` request. */
   serveTxs?: (keys: string[], bodies: Array<Uint8Array | null>) => Array<Uint8Array | null>
+  /** Replaces this manager's answer to a `/query/1 records` request (`handlers/query.ts`). */
+  serveRecords?: (answer: RecordsAnswer) => RecordsAnswer
 }
+
+/** A `/query/1 records` answer: per asked id, the record with its ciphertexts, null (not committed) or 0 (not in this answer). */
+export type RecordsAnswer = Array<{ stored: Uint8Array, blobs: Array<Uint8Array | null> } | null | 0>

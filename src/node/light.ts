@@ -26,6 +26,7 @@ import { NodeError, ReqRespError, asNodeError } from './errors.js'
 import type { Logger } from './log.js'
 import type { SubmitResult } from './manager.js'
 import { MAX_FRAME_BYTES, bytes, list, obj, uint } from './messages.js'
+import { MAX_FIELD_NUMBER, MAX_RECORDS_PER_CALL, SEARCH_PAGE_DEFAULT } from '../rpc/openrpc.js'
 import { ReqResp } from './reqresp.js'
 import type { NodeMetrics } from './ops/node-metrics.js'
 import type { PeerId } from '@libp2p/interface'
@@ -61,6 +62,24 @@ export interface VerifiedIndexEntry {
   value: Uint8Array
   height: number
   position: number
+}
+
+/** One page of a verified search, with the index range of each height's certified header. */
+export interface VerifiedSearchPage {
+  entries: VerifiedIndexEntry[]
+  /** `indexStart`/`indexCount` of our certified header at each height an entry is at, ascending. */
+  headers: Array<{ height: number, indexStart: number, indexCount: number }>
+  /** The cursor of the next page; absent on the last. */
+  next?: number
+}
+
+/**
+ * A record of a multi-record read, verified like `getRecord`; `fields` lists the ciphertexts in
+ * `blobs` (null where the record has no such field).
+ */
+export interface VerifiedRecordFields extends Omit<VerifiedRecord, 'blobs'> {
+  fields: number[]
+  blobs: Array<Uint8Array | null>
 }
 
 export class LightNode {
@@ -151,20 +170,9 @@ export class LightNode {
       if (res === null) { notFound++; continue }
       try {
         const o = obj(res, 'record response')
-        const stored = decodeStoredRecord(bytes(o.stored, 'stored'))
         const blobs = list(o.blobs, 'blobs', 100, (b) => bytes(b, 'blob'))
-        const tx = stored.tx
-        if (tx.type !== 'record' || !equalBytes(tx.recordId, recordId)) throw new Error('answer is not the requested record')
-        const header = await this.header(stored.height)
-        if (header === undefined) throw new Error(`no certified header at height ${stored.height}`)
-        const inclusion = verifyRecordInclusion(header, { tx, txIndex: stored.txIndex, txCount: stored.txCount, height: stored.height, proof: stored.proof })
-        const expected = [...tx.fields, ...tx.attachments]
-        const ciphertexts = blobs.length === expected.length && blobs.every((b, i) => equalBytes(sha256(b), expected[i] as Uint8Array))
-        const gov = this.gov.keyAt(tx.doctor, stored.height) === undefined ? await this.registryAt(stored.height) : this.gov
-        const signature = verifyRecordTx(this.opts.pq, (id) => gov.keyAt(id, stored.height), tx, indexUpdatesHash(tx.indexUpdates)).ok
-        const checks = { inclusion, ciphertexts, signature, certificate: true }
-        if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)
-        return { tx, height: stored.height, txIndex: stored.txIndex, txCount: stored.txCount, proof: stored.proof, header, blobs, checks, source: peer.toString() }
+        const v = await this.verifyRecordAnswer(recordId, o.stored, blobs, undefined, peer)
+        return { ...v, blobs }
       } catch (err) {
         this.distrust(peer, (err as Error).message)
       }
@@ -174,22 +182,113 @@ export class LightNode {
   }
 
   /**
-   * Runs an encoded search token on a manager and verifies every returned entry's inclusion proof
-   * against our headers. Omissions are detected by the client (it knows its counters).
+   * Checks a manager's answer for one record (as `record` and `records` send it) against our
+   * certified headers: the tx is the record asked for, its audit path verifies against the
+   * header's `txRoot`, each ciphertext hashes to the hash the tx commits to (`fields`: which ones
+   * `blobs` holds, in order; null where the record has no such field; all of them without), and the
+   * doctor's ML-DSA signature verifies. Throws on any failure.
    */
-  async search (token: Uint8Array): Promise<VerifiedIndexEntry[]> {
+  private async verifyRecordAnswer (recordId: Uint8Array, rawStored: unknown, blobs: Array<Uint8Array | null>, fields: readonly number[] | undefined, peer: PeerId): Promise<Omit<VerifiedRecord, 'blobs'>> {
+    const stored = decodeStoredRecord(bytes(rawStored, 'stored'))
+    const tx = stored.tx
+    if (tx.type !== 'record' || !equalBytes(tx.recordId, recordId)) throw new Error('answer is not the requested record')
+    const header = await this.header(stored.height)
+    if (header === undefined) throw new Error(`no certified header at height ${stored.height}`)
+    const inclusion = verifyRecordInclusion(header, { tx, txIndex: stored.txIndex, txCount: stored.txCount, height: stored.height, proof: stored.proof })
+    const hashes = [...tx.fields, ...tx.attachments]
+    const asked = fields ?? hashes.map((_, i) => i)
+    const ciphertexts = blobs.length === asked.length && blobs.every((b, i) => {
+      const h = hashes[asked[i] as number]
+      return h === undefined ? b === null : b !== null && equalBytes(sha256(b), h)
+    })
+    const gov = this.gov.keyAt(tx.doctor, stored.height) === undefined ? await this.registryAt(stored.height) : this.gov
+    const signature = verifyRecordTx(this.opts.pq, (id) => gov.keyAt(id, stored.height), tx, indexUpdatesHash(tx.indexUpdates)).ok
+    const checks = { inclusion, ciphertexts, signature, certificate: true }
+    if (!inclusion || !ciphertexts || !signature) throw new Error(`verification failed: ${JSON.stringify(checks)}`)
+    return { tx, height: stored.height, txIndex: stored.txIndex, txCount: stored.txCount, proof: stored.proof, header, checks, source: peer.toString() }
+  }
+
+  /**
+   * Many records in one request (`/query/1 records`), each verified as `getRecord` verifies one,
+   * with only the ciphertexts of `fields` (all without). Ids a manager reports missing, leaves
+   * out or answers wrongly are asked of the next manager (a wrong, extra or misplaced record
+   * makes that manager distrusted); `missing` lists the ids no manager has. Throws
+   * `UNVERIFIABLE` if some id got neither a verified record nor a "not committed" answer.
+   */
+  async getRecords (recordIds: readonly Uint8Array[], fields?: readonly number[]): Promise<{ records: Array<VerifiedRecordFields | undefined>, missing: Uint8Array[] }> {
+    if (recordIds.length > MAX_RECORDS_PER_CALL) throw new NodeError('TOO_LARGE', `at most ${MAX_RECORDS_PER_CALL} record ids per request`)
     const managers = this.managers()
     if (managers.length === 0) throw new NodeError('NO_MANAGER', 'not connected to any manager')
+    const records: Array<VerifiedRecordFields | undefined> = recordIds.map(() => undefined)
+    const notFound = new Set<number>()
+    let lastErr: Error | undefined
+    for (const peer of managers) {
+      let ask = recordIds.map((_, i) => i).filter((i) => records[i] === undefined)
+      while (ask.length > 0) {
+        let res: unknown
+        try { res = await this.query.request(peer, 'records', fields === undefined ? { recordIds: ask.map((i) => recordIds[i]) } : { recordIds: ask.map((i) => recordIds[i]), fields }) } catch (err) {
+          lastErr = err as Error
+          break
+        }
+        const deferred: number[] = []
+        let got = 0
+        try {
+          const items = list(res, 'records answer', ask.length, (x) => x)
+          if (items.length !== ask.length) throw new Error(`answer has ${items.length} entries for ${ask.length} ids`)
+          for (let k = 0; k < items.length; k++) {
+            const i = ask[k] as number
+            const item = items[k]
+            if (item === null) { notFound.add(i); continue }
+            if (item === 0) { deferred.push(i); continue }
+            const o = obj(item, 'record entry')
+            const blobs = list(o.blobs, 'blobs', MAX_FIELD_NUMBER + 1, (b) => b === null ? null : bytes(b, 'blob'))
+            const v = await this.verifyRecordAnswer(recordIds[i] as Uint8Array, o.stored, blobs, fields, peer)
+            const tx = v.tx as RecordTx
+            records[i] = { ...v, fields: [...(fields ?? [...tx.fields, ...tx.attachments].map((_, f) => f))], blobs }
+            got++
+          }
+        } catch (err) {
+          lastErr = err as Error
+          this.distrust(peer, `records: ${(err as Error).message}`)
+          break
+        }
+        // left out for size: ask this manager again while it makes progress
+        ask = got > 0 ? deferred : []
+      }
+      if (records.every((r) => r !== undefined)) break
+    }
+    const open = recordIds.map((_, i) => i).filter((i) => records[i] === undefined)
+    const unanswered = open.filter((i) => !notFound.has(i))
+    if (unanswered.length > 0) {
+      throw new NodeError('UNVERIFIABLE', `no manager returned a verifiable answer for ${unanswered.length} of ${recordIds.length} records${lastErr !== undefined ? `: ${lastErr.message}` : ''}`)
+    }
+    return { records, missing: open.map((i) => recordIds[i] as Uint8Array) }
+  }
+
+  /**
+   * Runs an encoded search token on a manager, one page (`limit` entries from `cursor`), and
+   * verifies every returned entry's inclusion proof against our headers; the answer carries each
+   * height's certified index range. Omissions are detected by the client (it knows its counters).
+   */
+  async search (token: Uint8Array, page: { cursor?: number, limit?: number } = {}): Promise<VerifiedSearchPage> {
+    const managers = this.managers()
+    if (managers.length === 0) throw new NodeError('NO_MANAGER', 'not connected to any manager')
+    const limit = page.limit ?? SEARCH_PAGE_DEFAULT
+    const params: Record<string, unknown> = { token, limit }
+    if (page.cursor !== undefined) params.cursor = page.cursor
     let lastErr: Error | undefined
     for (const peer of managers) {
       let res: unknown
-      try { res = await this.query.request(peer, 'search', { token }) } catch (err) {
+      try { res = await this.query.request(peer, 'search', params) } catch (err) {
         lastErr = err as Error
         if (err instanceof ReqRespError && (err.code === 'MALFORMED_TOKEN' || err.code === 'TOKEN_LIMIT')) throw new NodeError(err.code, err.message)
         continue
       }
       try {
-        const items = list(res, 'results', 1_000_000, (x) => {
+        const o = obj(res, 'search answer')
+        const next = o.next === undefined ? undefined : uint(o.next, 'next')
+        if (next !== undefined && next <= (page.cursor ?? -1)) throw new Error('search answer does not advance its cursor')
+        const items = list(o.entries, 'results', limit, (x) => {
           const o = obj(dagCbor.decode(bytes(x, 'entry')), 'entry')
           const label = bytes(o.label, 'label', 32)
           const s = obj(dagCbor.decode(bytes(o.stored, 'stored')), 'stored entry')
@@ -203,12 +302,15 @@ export class LightNode {
           }
         })
         const out: VerifiedIndexEntry[] = []
+        const ranges = new Map<number, { height: number, indexStart: number, indexCount: number }>()
         for (const it of items) {
           const header = await this.header(it.height)
           if (header === undefined || !verifyIndexInclusion(header, it)) throw new Error(`index entry at position ${it.position} fails its inclusion proof`)
           out.push({ label: it.update.label, value: it.update.value, height: it.height, position: it.position })
+          ranges.set(it.height, { height: it.height, indexStart: header.indexStart, indexCount: header.indexCount })
         }
-        return out
+        const headers = [...ranges.values()].sort((a, b) => a.height - b.height)
+        return next === undefined ? { entries: out, headers } : { entries: out, headers, next }
       } catch (err) {
         lastErr = err as Error
         this.distrust(peer, (err as Error).message)

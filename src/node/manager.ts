@@ -13,7 +13,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { CommitCertificate } from '../blocks/index.js'
 import { Pbft, encodeMessage, headerPublishers, mlDsaSigner, mlDsaVerifier, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult } from '../consensus/index.js'
 import { toHex, type PqBackend } from '../crypto/index.js'
-import { SseError, decodeSearchToken, serverSearchAsync } from '../sse/index.js'
+import { SEARCH_PAGE_DEFAULT } from '../rpc/openrpc.js'
+import { SseError, decodeSearchToken, serverSearchPageAsync } from '../sse/index.js'
 import { Application } from './app/application.js'
 import { DiskIndexStore } from './app/index-store.js'
 import { Waiters } from './app/waiters.js'
@@ -121,7 +122,7 @@ export class ManagerNode {
         const bodies = await this.app.txBytes(keys)
         return this.hooks.serveTxs?.(keys, bodies) ?? bodies
       }),
-      query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h), keyEpochRecipients: () => this.keyEpochRecipients(), keyEpochLatest: () => this.app.keyEpochs.latest }),
+      query: queryHandler({ chain: opts.chain, getRecord: async (id, fields) => fields === undefined ? await this.getRecord(id) : await this.getRecord(id, fields), search: async (t, page) => await this.search(t, page), readBlob: async (h) => await this.repair.read(h), serveRecords: this.hooks.serveRecords, keyEpochRecipients: () => this.keyEpochRecipients(), keyEpochLatest: () => this.app.keyEpochs.latest }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))
     }, this.metrics)
     this.net.syncService = this.services.sync
@@ -333,33 +334,46 @@ export class ManagerNode {
     return { status: 'committed', txHash: key, height }
   }
 
-  /** A committed record with its inclusion proof and ciphertexts (this manager's own store). */
   /** The committed key epochs of the index-2 key (app/key-epochs.ts). */
   get keyEpochs (): KeyEpochs { return this.app.keyEpochs }
 
   /** The doctors the next key epoch must be wrapped to (the active doctors of the committed state). */
   keyEpochRecipients (): ActiveDoctor[] { return [...this.app.keyEpochs.authority.activeDoctors(this.chain.head.height)] }
 
-  async getRecord (recordId: Uint8Array): Promise<{ stored: Uint8Array, blobs: Uint8Array[] } | undefined> {
+  /**
+   * A committed record with its inclusion proof and ciphertexts (this manager's own store). With
+   * `fields` (0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i), only those
+   * ciphertexts, in that order, null for a field the record does not have.
+   */
+  async getRecord (recordId: Uint8Array, fields: readonly number[]): Promise<{ stored: Uint8Array, blobs: Array<Uint8Array | null> } | undefined>
+  async getRecord (recordId: Uint8Array): Promise<{ stored: Uint8Array, blobs: Uint8Array[] } | undefined>
+  async getRecord (recordId: Uint8Array, fields?: readonly number[]): Promise<{ stored: Uint8Array, blobs: Array<Uint8Array | null> } | undefined> {
     const stored = await this.chain.recordRaw(recordId)
     if (stored === undefined) return undefined
     const tx = decodeStoredRecord(stored).tx
     if (tx.type !== 'record') return undefined
-    return { stored, blobs: await this.repair.recordBlobs(tx) }
+    return { stored, blobs: fields === undefined ? await this.repair.recordBlobs(tx) : await this.repair.recordBlobs(tx, fields) }
   }
 
   /** A stored ciphertext checked against its hash (a corrupt copy is deleted, logged and repaired, never returned). */
   async readBlob (hash: Uint8Array): Promise<Uint8Array | undefined> { return await this.repair.read(hash) }
 
-  /** Runs a search token against the committed index (on disk); each entry comes with its inclusion proof. */
-  async search (token: Uint8Array): Promise<Uint8Array[]> {
+  /**
+   * Runs a search token against the committed index (on disk), one page at a time (`limit`
+   * entries from the token label numbered `cursor`, `serverSearchPageAsync`); each entry comes
+   * with its inclusion proof. `next`: the cursor of the following page, absent on the last one.
+   */
+  async search (token: Uint8Array, page: { cursor?: number, limit: number } = { limit: SEARCH_PAGE_DEFAULT }): Promise<{ entries: Uint8Array[], next?: number }> {
     let decoded
-    try { decoded = decodeSearchToken(token) } catch (err) { throw new NodeError('MALFORMED_TOKEN', (err as Error).message) }
-    let entries
-    try { entries = await serverSearchAsync(this.index, decoded) } catch (err) {
+    try { decoded = decodeSearchToken(token) } catch (err) {
+      throw new NodeError(err instanceof SseError && err.code === 'TOKEN_LIMIT' ? 'TOKEN_LIMIT' : 'MALFORMED_TOKEN', (err as Error).message)
+    }
+    let found
+    try { found = await serverSearchPageAsync(this.index, decoded, page) } catch (err) {
       if (!(err instanceof SseError)) throw err
       throw new NodeError(err.code === 'TOKEN_LIMIT' ? 'TOKEN_LIMIT' : 'MALFORMED_TOKEN', err.message)
     }
-    return entries.map((e) => dagCbor.encode({ label: e.label, stored: e.stored }))
+    const entries = found.entries.map((e) => dagCbor.encode({ label: e.label, stored: e.stored }))
+    return found.next === undefined ? { entries } : { entries, next: found.next }
   }
 }

@@ -12,11 +12,11 @@ import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { blobCidString, verifyRecordTx } from '../records/index.js'
 import {
   RpcDomainError, type ConsortiumDoctorJson, type ConsortiumStateJson, type BlockJson, type BlockSummaryJson, type ChainStatus, type ConsortiumJson, type FileMatchJson, type HeaderJson, type ManagerStateJson, type TxSummaryJson, type GrantJson, type NodeInfo,
-  type KeyEpochsJson, type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type SearchEntryJson,
+  type KeyEpochsJson, type PatientJson, type PeerInfo, type RecordJson, type RecordVerificationJson, type RpcBackend, type RpcErrorName, type IndexRangeJson, type RecordFieldsJson, type RecordsJson, type SearchPageJson,
   type SubmitResultJson
 } from '../rpc/backend.js'
 import * as dagCbor from '@ipld/dag-cbor'
-import { CONSORTIUM_STATUS_TIMEOUT_MS } from '../rpc/openrpc.js'
+import { CONSORTIUM_STATUS_TIMEOUT_MS, SEARCH_PAGE_DEFAULT } from '../rpc/openrpc.js'
 import { b64, certJson, headerJson, txJson } from '../rpc/codec.js'
 import { keyEpochsRaw } from './app/key-epochs.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
@@ -391,18 +391,75 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       return { latest, epochs: out, recipients: recipients.map((d) => ({ id: toHex(d.id), kemPublicKey: b64(d.kemPublicKey) })), verifiedBy: m !== undefined ? 'manager-store' : 'user-node' }
     },
 
-    async search (token): Promise<SearchEntryJson[]> {
+    async getRecords (recordIds, fields, withCertificates): Promise<RecordsJson> {
+      const found: RecordFieldsJson[] = []
+      const missing: string[] = []
+      const headers = new Map<number, Header>()
+      const add = (stored: StoredRecord, header: Header, blobs: Array<Uint8Array | null>): void => {
+        const tx = stored.tx
+        if (tx.type !== 'record') return
+        const hashes = [...tx.fields, ...tx.attachments]
+        const asked = fields ?? hashes.map((_, i) => i)
+        const have = asked.map((f, i) => ({ f, b: blobs[i] })).filter((x): x is { f: number, b: Uint8Array } => x.f < hashes.length && x.b !== null && x.b !== undefined)
+        const json = txJson(tx)
+        if (json.type !== 'record') return
+        found.push({
+          recordId: toHex(tx.recordId),
+          tx: json,
+          height: stored.height,
+          txIndex: stored.txIndex,
+          proof: stored.proof.map(toHex),
+          fields: have.map((x) => x.f),
+          ciphertexts: have.map((x) => b64(x.b)),
+          cids: have.map((x) => blobCidString(hashes[x.f] as Uint8Array))
+        })
+        headers.set(stored.height, header)
+      }
       try {
         if (m !== undefined) {
-          const raws = await m.search(token)
-          return raws.map((x) => {
+          for (const id of recordIds) {
+            const r = fields === undefined ? await m.getRecord(id) : await m.getRecord(id, fields)
+            if (r === undefined) { missing.push(toHex(id)); continue }
+            const stored = decodeStoredRecord(r.stored)
+            add(stored, headers.get(stored.height) ?? await header(stored.height), r.blobs)
+          }
+        } else if (l !== undefined) {
+          const r = await l.getRecords(recordIds, fields)
+          r.records.forEach((v) => { if (v !== undefined) add(v, v.header, v.blobs) })
+          missing.push(...r.missing.map(toHex))
+        }
+      } catch (err) { domain(err) }
+      const heights = [...headers.keys()].sort((a, b) => a - b)
+      const out: RecordsJson = { records: found, missing, headers: heights.map((h) => headerJson(headers.get(h) as Header)), verifiedBy: m !== undefined ? 'manager-store' : 'user-node' }
+      if (withCertificates) {
+        out.certificates = await Promise.all(heights.map(async (h) => {
+          const c = m !== undefined ? await certificate(h) : await l?.certificateAt(h) ?? null
+          return c === null ? null : certJson(c)
+        }))
+      }
+      return out
+    },
+
+    async search (token, cursor, limit): Promise<SearchPageJson> {
+      const page = { cursor, limit: limit ?? SEARCH_PAGE_DEFAULT }
+      try {
+        if (m !== undefined) {
+          const res = await m.search(token, page)
+          const entries = res.entries.map((x) => {
             const o = dagCbor.decode<{ label: Uint8Array, stored: Uint8Array }>(x)
             const s = dagCbor.decode<{ value: Uint8Array, height: number, position: number }>(o.stored)
             return { label: toHex(o.label), value: b64(s.value), height: s.height, position: s.position }
           })
+          const headers: IndexRangeJson[] = []
+          for (const h of [...new Set(entries.map((e) => e.height))].sort((a, b) => a - b)) {
+            const hd = await header(h)
+            headers.push({ height: h, indexStart: hd.indexStart, indexCount: hd.indexCount })
+          }
+          return res.next === undefined ? { entries, headers } : { entries, headers, next: res.next }
         }
-        const entries = await l?.search(token) ?? []
-        return entries.map((e) => ({ label: toHex(e.label), value: b64(e.value), height: e.height, position: e.position }))
+        const res = await l?.search(token, page) ?? { entries: [], headers: [] }
+        const entries = res.entries.map((e) => ({ label: toHex(e.label), value: b64(e.value), height: e.height, position: e.position }))
+        return res.next === undefined ? { entries, headers: res.headers } : { entries, headers: res.headers, next: res.next }
       } catch (err) { return domain(err) }
     }
   }

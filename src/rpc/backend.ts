@@ -152,6 +152,33 @@ export interface RecordJson {
   verifiedBy: 'user-node' | 'manager-store'
 }
 
+/** One record of `ehr_getRecords`: the record tx, its proof and only the asked ciphertexts. */
+export interface RecordFieldsJson {
+  recordId: string
+  tx: Extract<TxJson, { type: 'record' }>
+  height: number
+  txIndex: number
+  proof: string[]
+  /** The field numbers whose ciphertexts follow (0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i): those asked that the record has. */
+  fields: number[]
+  /** The ciphertexts of `fields`, same order (base64). */
+  ciphertexts: string[]
+  /** The IPFS CID of each of those ciphertexts. */
+  cids: string[]
+}
+
+export interface RecordsJson {
+  /** The committed records among the ids asked, in the order asked. */
+  records: RecordFieldsJson[]
+  /** The ids asked that are not committed (per id; the others are still answered). */
+  missing: string[]
+  /** The header of each height a record is at, ascending, once each. */
+  headers: HeaderJson[]
+  /** With `certificates: true`: the commit certificate of each of `headers`, same order (null if none was available). */
+  certificates?: Array<CertificateJson | null>
+  verifiedBy: 'user-node' | 'manager-store'
+}
+
 export interface RecordVerificationJson {
   recordId: string
   valid: boolean
@@ -186,6 +213,22 @@ export interface SearchEntryJson {
   value: string
   height: number
   position: number
+}
+
+/** The certified index range of the header at `height` (`indexStart`, `indexCount` as in `HeaderJson`). */
+export interface IndexRangeJson {
+  height: number
+  indexStart: number
+  indexCount: number
+}
+
+/** One page of `sse_search`. */
+export interface SearchPageJson {
+  entries: SearchEntryJson[]
+  /** The index range of the header at each height an entry is at, ascending (a user node takes them from its certified headers). */
+  headers: IndexRangeJson[]
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  next?: number
 }
 
 export interface FileMatchJson {
@@ -292,13 +335,16 @@ export interface RpcBackend {
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
   submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance' | 'key-epoch') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
+  /** Up to `MAX_RECORDS_PER_CALL` distinct ids; `fields` undefined: every ciphertext. */
+  getRecords: (recordIds: Uint8Array[], fields: number[] | undefined, certificates: boolean) => Promise<RecordsJson>
   verifyRecord: (recordId: Uint8Array) => Promise<RecordVerificationJson>
   verifyFile: (file: Uint8Array) => Promise<FileMatchJson>
   /** `verifyFile` by the ciphertext's SHA-256 (`ehr_verifyFile` with a CID). */
   verifyHash: (hash: Uint8Array) => Promise<FileMatchJson>
   getPatient: (patientId: Uint8Array) => Promise<PatientJson>
   listGrants: (recordId: Uint8Array) => Promise<GrantJson[]>
-  search: (token: Uint8Array) => Promise<SearchEntryJson[]>
+  /** One page: at most `limit` entries (default `SEARCH_PAGE_DEFAULT`) from token label `cursor` (default 0). */
+  search: (token: Uint8Array, cursor?: number, limit?: number) => Promise<SearchPageJson>
   /** Committed key epochs above `since` (≥ 1), with the doctors the next one must be wrapped to. */
   getKeyEpochs: (since: number) => Promise<KeyEpochsJson>
 }

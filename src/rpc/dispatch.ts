@@ -56,11 +56,12 @@ const HANDLERS: Record<Exclude<RpcMethodName, 'rpc.discover'>, Handler> = {
   ehr_registerPatient: submit('patient'),
   ehr_grantAccess: submit('grant'),
   ehr_getRecord: async (b, p) => await b.getRecord(hex(p.recordId)),
+  ehr_getRecords: async (b, p) => await b.getRecords((p.recordIds as string[]).map(hex), p.fields as number[] | undefined, p.certificates === true),
   ehr_verifyRecord: async (b, p) => await b.verifyRecord(hex(p.recordId)),
   ehr_verifyFile: verifyFile,
   ehr_getPatient: async (b, p) => await b.getPatient(hex(p.patientId)),
   ehr_listGrants: async (b, p) => await b.listGrants(hex(p.recordId)),
-  sse_search: async (b, p) => await b.search(bytes(p.token)),
+  sse_search: async (b, p) => await b.search(bytes(p.token), p.cursor as number | undefined, p.limit as number | undefined),
   chain_submitKeyEpoch: submit('key-epoch'),
   chain_getKeyEpochs: async (b, p) => await b.getKeyEpochs(p.since === undefined ? 1 : p.since as number)
 }

@@ -7,7 +7,7 @@
 import { RPC_ERRORS, type RpcErrorName } from './backend.js'
 
 /** Version of the RPC API (OpenRPC `info.version`); bump the minor on additions, the major on breaks. */
-export const RPC_API_VERSION = '1.1.0'
+export const RPC_API_VERSION = '2.0.0'
 
 /** Standard JSON-RPC 2.0 error codes. */
 export const JSONRPC_ERRORS = {
@@ -67,7 +67,7 @@ export const RPC_METHOD_NAMES = [
   'node_info', 'net_peers', 'chain_status', 'chain_getHeader', 'chain_getBlock',
   'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium', 'chain_getConsortium', 'chain_submitGovernance',
   'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
-  'ehr_getRecord', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
+  'ehr_getRecord', 'ehr_getRecords', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
   'sse_search', 'chain_getKeyEpochs', 'chain_submitKeyEpoch', 'rpc.discover'
 ] as const
 
@@ -91,6 +91,13 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER
 export const MAX_HEADERS_PER_CALL = 100
 /** How long `chain_consortium` waits for each manager's status answer. */
 export const CONSORTIUM_STATUS_TIMEOUT_MS = 2_000
+/** Most record ids `ehr_getRecords` takes in one call. */
+export const MAX_RECORDS_PER_CALL = 100
+/** Highest field number: 0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i (at most 64 attachments). */
+export const MAX_FIELD_NUMBER = 66
+/** Index entries `sse_search` returns per page unless `limit` says otherwise, and the most it returns. */
+export const SEARCH_PAGE_DEFAULT = 1_000
+export const SEARCH_PAGE_MAX = 10_000
 
 const SCHEMAS: Record<string, JsonSchema> = {
   Hex32: { type: 'string', pattern: '^[0-9a-f]{64}$', description: '32 bytes as 64 lowercase hex digits (SHA-256 hashes, record/patient/doctor ids, index labels).' },
@@ -270,6 +277,33 @@ const SCHEMAS: Record<string, JsonSchema> = {
     height: ref('Height'),
     position: ref('Uint')
   }),
+  IndexRange: object('The index positions a certified header commits to: indexStart up to, not including, indexStart + indexCount.', {
+    height: ref('Height'),
+    indexStart: ref('Uint'),
+    indexCount: ref('Uint')
+  }),
+  SearchPage: object('One page of search results.', {
+    entries: arrayOf(ref('SearchEntry')),
+    headers: arrayOf(ref('IndexRange'), 'The index range of the header at each height an entry is at, ascending by height, once each (a user node takes them from its certified headers), so that a client can check every position without asking for headers.'),
+    next: { ...ref('Uint'), description: 'Absent on the last page; otherwise pass it as `cursor` with the same token to get the next page.' }
+  }, ['next']),
+  RecordFields: object('One record of ehr_getRecords: the record tx, its inclusion proof and the asked ciphertexts.', {
+    recordId: ref('Hex32'),
+    tx: ref('RecordTx'),
+    height: ref('Height'),
+    txIndex: ref('Uint'),
+    proof: arrayOf(ref('Hex32'), 'Merkle inclusion proof of the tx under the txRoot of the header at `height` (in `headers`).'),
+    fields: arrayOf(ref('Uint'), 'The field numbers of `ciphertexts`: those asked that this record has (0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i).'),
+    ciphertexts: arrayOf(ref('Base64'), 'The ciphertexts of `fields`, same order.'),
+    cids: arrayOf(ref('Cid'), 'The IPFS CID of each of `ciphertexts`.')
+  }),
+  Records: object('Several records in one answer.', {
+    records: arrayOf(ref('RecordFields'), 'The committed records among the ids asked, in the order asked.'),
+    missing: arrayOf(ref('Hex32'), 'The ids asked that are not committed; the others are answered all the same.'),
+    headers: arrayOf(ref('Header'), 'The header of each height a record is at, ascending, once each.'),
+    certificates: arrayOf(nullable('Certificate'), 'With certificates=true: the commit certificate of each of `headers`, same order; null if none was available.'),
+    verifiedBy: { enum: ['user-node', 'manager-store'], description: 'A user node verified every record before replying; a manager answered from its own store.' }
+  }, ['certificates']),
   FileMatch: object('Whether the given bytes are exactly a committed ciphertext, and which.', {
     match: { type: 'boolean' },
     sha256: { ...ref('Hex32'), description: 'SHA-256 of the given file (or the digest of the given CID).' },
@@ -496,6 +530,17 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     result: { name: 'record', schema: ref('Record') },
     errors: ['UNKNOWN_RECORD', ...readErrors]
   },
+  ehr_getRecords: {
+    summary: 'Many records in one call, with only the ciphertexts asked for.',
+    description: `Up to ${MAX_RECORDS_PER_CALL} distinct record ids in one round trip (more: INVALID_PARAMS). Each committed record comes with its record tx, Merkle proof and the ciphertexts of \`fields\` only (default: all of them), the headers of their heights once each, and with certificates=true the commit certificates of those heights. A user node sends one request to a manager for all of them and verifies every record as ehr_getRecord does; a record a manager leaves out, swaps or forges is asked of another manager. Ids that are not committed are listed in \`missing\`; the call still answers the others.`,
+    params: [
+      param('recordIds', { type: 'array', items: ref('Hex32'), minItems: 1, maxItems: MAX_RECORDS_PER_CALL, uniqueItems: true }, `The record ids, 1 to ${MAX_RECORDS_PER_CALL}, distinct.`),
+      param('fields', { type: 'array', items: { type: 'integer', minimum: 0, maximum: MAX_FIELD_NUMBER }, minItems: 1, maxItems: MAX_FIELD_NUMBER + 1, uniqueItems: true }, 'The ciphertexts to return, by field number: 0 personal info, 1 symptoms, 2 prescriptions, 3 + i attachment i. Default: all of them.', false),
+      param('certificates', { type: 'boolean', default: false }, 'Also return the commit certificate of each height; a user node fetches from a manager those it does not hold. Default false.', false)
+    ],
+    result: { name: 'records', schema: ref('Records') },
+    errors: readErrors
+  },
   ehr_verifyRecord: {
     summary: 'Verify a record, reporting each check.',
     description: 'Checks the doctor\'s signature, each ciphertext hash, the Merkle inclusion, the certificate and the doctor\'s registration; reports each check and whether all passed.',
@@ -529,9 +574,13 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
   },
   sse_search: {
     summary: 'Searchable-encryption query: token in, index entries out.',
-    description: 'Runs a search token (derived on the client from a keyword, type or birth-year range) against the encrypted index and returns the matching entries with their positions; a user node verifies every entry against the certified index roots before replying. The node learns nothing about the keyword.',
-    params: [param('token', ref('Base64'), 'The encoded search token.')],
-    result: { name: 'entries', schema: arrayOf(ref('SearchEntry')) },
+    description: `Runs a search token (derived on the client from a keyword, type or birth-year range) against the encrypted index and returns the matching entries with their positions, and the index range of each height's header; a user node verifies every entry against the certified index roots before replying. The node learns nothing about the keyword. Answers are paged: up to \`limit\` entries (default ${SEARCH_PAGE_DEFAULT}, maximum ${SEARCH_PAGE_MAX}); \`next\`, when present, is the cursor of the following page.`,
+    params: [
+      param('token', ref('Base64'), 'The encoded search token.'),
+      param('cursor', ref('Uint'), 'Where to continue: the `next` of the previous page, with the same token. Default 0, the first page.', false),
+      param('limit', { type: 'integer', minimum: 1, maximum: SEARCH_PAGE_MAX, default: SEARCH_PAGE_DEFAULT }, `Entries per page, 1 to ${SEARCH_PAGE_MAX} (default ${SEARCH_PAGE_DEFAULT}).`, false)
+    ],
+    result: { name: 'page', schema: ref('SearchPage') },
     errors: ['MALFORMED_TOKEN', 'LIMIT_EXCEEDED', ...readErrors]
   },
   chain_getKeyEpochs: {

@@ -76,7 +76,7 @@ describe('node: in-process network of 4 managers + 1 user node', function () {
     const user = nodes[4]?.light
     assert.ok(user)
     const plan = doctor.sse.planSearch([{ indexKey: doctor.consortiumKey, term: keywordTerm('fever') }], [doctor.id.keys.id])
-    const entries = await user.search(encodeSearchToken(plan.token))
+    const { entries } = await user.search(encodeSearchToken(plan.token))
     assert.ok(entries.length > 0)
   })
 

@@ -124,7 +124,16 @@ export function fakeBackend (): FakeBackend {
     async verifyHash (h) { return run('verifyHash', [h], { match: true, sha256: hex32(0x14), cid: cid32(0x14), recordId: hex32(0xaa), field: 3, height: 7 }) },
     async getPatient (id) { return run('getPatient', [id], { patientId: hex32(0xb0), sigPublicKey: b64([5, 5]), kemPublicKey: b64([6, 6, 6]), height: 5 }) },
     async listGrants (id) { return run('listGrants', [id], [{ tx: grantTx, height: 7 }]) },
-    async search (t) { return run('search', [t], [{ label: hex32(0x21), value: b64([9, 9, 9]), height: 7, position: 10 }]) },
+    async getRecords (ids, fields, certificates) {
+      return run('getRecords', [ids, fields, certificates], {
+        records: [{ recordId: hex32(0xaa), tx: recordTx, height: 7, txIndex: 0, proof: [hex32(0x31)], fields: [1], ciphertexts: [b64([2, 2])], cids: [blobCidString(unhexBytes(hex32(0x12)))] }],
+        missing: [hex32(0xab)],
+        headers: [header],
+        ...(certificates ? { certificates: [certificate] } : {}),
+        verifiedBy: 'user-node' as const
+      })
+    },
+    async search (t, cursor, limit) { return run('search', [t, cursor, limit], { entries: [{ label: hex32(0x21), value: b64([9, 9, 9]), height: 7, position: 10 }], headers: [{ height: 7, indexStart: 10, indexCount: 4 }], next: 5 }) },
     async getKeyEpochs (since) {
       const tx = { type: 'key-epoch' as const, epoch: 2, keyId: hex32(0x2e), recipients: [{ doctor: hex32(0xd0), kemKeyId: hex32(0xd1), kemCiphertext: b64([1, 2, 3]), sealed: b64([4, 5, 6]) }], hospital: hex32(0x40), time: header.time, signature: b64([7, 7]) }
       return run('getKeyEpochs', [since], { latest: 2, epochs: since < 2 ? [{ epoch: 2, tx, height: 6 }] : [], recipients: [{ id: hex32(0xd0), kemPublicKey: b64([8, 8]) }], verifiedBy: 'user-node' as const })

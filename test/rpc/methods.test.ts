@@ -65,7 +65,10 @@ const CASES: Case[] = [
   { method: 'ehr_verifyFile', params: { cid: cid32(0x14) }, backend: { method: 'verifyHash', args: [bytesOf(hex32(0x14))] } },
   { method: 'ehr_getPatient', params: { patientId: hex32(0xb0) }, backend: { method: 'getPatient', args: [bytesOf(hex32(0xb0))] } },
   { method: 'ehr_listGrants', params: { recordId: hex32(0xaa) }, backend: { method: 'listGrants', args: [bytesOf(hex32(0xaa))] } },
-  { method: 'sse_search', params: { token: b64([1, 0, 0, 0, 9]) }, backend: { method: 'search', args: [Uint8Array.from([1, 0, 0, 0, 9])] } },
+  { method: 'ehr_getRecords', params: { recordIds: [hex32(0xaa), hex32(0xab)], fields: [1] }, backend: { method: 'getRecords', args: [[bytesOf(hex32(0xaa)), bytesOf(hex32(0xab))], [1], false] } },
+  { method: 'ehr_getRecords', params: { recordIds: [hex32(0xaa)], certificates: true }, backend: { method: 'getRecords', args: [[bytesOf(hex32(0xaa))], undefined, true] } },
+  { method: 'sse_search', params: { token: b64([1, 0, 0, 0, 9]) }, backend: { method: 'search', args: [Uint8Array.from([1, 0, 0, 0, 9]), undefined, 1000] } },
+  { method: 'sse_search', params: { token: b64([1, 0, 0, 0, 9]), cursor: 5, limit: 10_000 }, backend: { method: 'search', args: [Uint8Array.from([1, 0, 0, 0, 9]), 5, 10_000] } },
   { method: 'chain_getKeyEpochs', params: {}, backend: { method: 'getKeyEpochs', args: [1] } },
   { method: 'chain_submitKeyEpoch', params: { submission: SUBMISSION, wait: true }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), true, 'key-epoch'] } },
   { method: 'chain_getKeyEpochs', params: { since: 2 }, backend: { method: 'getKeyEpochs', args: [2] } }
@@ -115,6 +118,28 @@ describe('rpc methods (json-rpc-2.0 client, fake backend)', () => {
     assert.deepEqual(backend.calls, [])
   })
 
+  it('ehr_getRecords: more than 100 ids, repeated ids, no ids, a field out of 0..66 or repeated → -32602 naming the param; the backend is not called', async () => {
+    const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => i.toString(16).padStart(64, '0'))
+    for (const params of [{ recordIds: ids(101) }, { recordIds: [hex32(1), hex32(1)] }, { recordIds: [] }, { recordIds: ids(2), fields: [67] }, { recordIds: ids(2), fields: [1, 1] }, { recordIds: ids(2), fields: [] }, { recordIds: ids(2), certificates: 'yes' }]) {
+      const r = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ehr_getRecords', params }))
+      const err = (r.json as { error: { code: number, data: Array<{ path: string, message: string }> } }).error
+      assert.equal(err.code, -32602, JSON.stringify(params).slice(0, 100))
+      assert.ok(err.data.some((i) => /^\/(recordIds|fields|certificates)/.test(i.path)), JSON.stringify(err.data))
+    }
+    const over = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ehr_getRecords', params: { recordIds: ids(101) } }))
+    assert.match(JSON.stringify(over.json), /more than 100 items/)
+    assert.ok((await request(server.url, 'ehr_getRecords', { recordIds: ids(100) })) !== undefined, '100 ids are accepted')
+    assert.equal(backend.calls.length, 1)
+  })
+
+  it('sse_search: a limit outside 1..10000 or a negative cursor → -32602; the backend is not called', async () => {
+    for (const params of [{ token: b64([1]), limit: 0 }, { token: b64([1]), limit: 10_001 }, { token: b64([1]), cursor: -1 }, { token: b64([1]), cursor: 1.5 }]) {
+      const r = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'sse_search', params }))
+      assert.equal((r.json as { error: { code: number } }).error.code, -32602, JSON.stringify(params))
+    }
+    assert.deepEqual(backend.calls, [])
+  })
+
   it('result validators reject drifted results (wrong case hex, missing or extra fields, wrong tx type)', async () => {
     const header = (await backend.getHeader('latest')).header
     assert.ok(results.get('chain_getHeader')?.({ header, certificate: null }))
@@ -126,6 +151,14 @@ describe('rpc methods (json-rpc-2.0 client, fake backend)', () => {
     assert.equal(results.get('ehr_getRecord')?.({ ...rec, tx: { ...rec.tx, type: 'grant' } }), false)
     assert.equal(results.get('ehr_getRecord')?.({ ...rec, ciphertexts: ['not base64!'] }), false)
     assert.equal(results.get('ehr_submitRecord')?.({ status: 'done', txHash: hex32(1) }), false)
+    const recs = await backend.getRecords([], [1], false)
+    assert.ok(results.get('ehr_getRecords')?.(recs))
+    assert.equal(results.get('ehr_getRecords')?.({ ...recs, missing: ['XY'] }), false)
+    assert.equal(results.get('ehr_getRecords')?.({ ...recs, records: [{ ...recs.records[0], ciphertexts: [1] }] }), false)
+    const page = await backend.search(new Uint8Array(1))
+    assert.ok(results.get('sse_search')?.(page))
+    assert.equal(results.get('sse_search')?.({ ...page, headers: undefined }), false)
+    assert.equal(results.get('sse_search')?.([...page.entries]), false, 'a bare array (the old answer) is not a page')
   })
 
   for (const name of Object.keys(RPC_ERRORS) as RpcErrorName[]) {
