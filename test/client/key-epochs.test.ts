@@ -31,7 +31,10 @@ class FakeIndex {
     search: async (token: Uint8Array) => {
       const t = decodeSearchToken(token)
       this.tokens.push(t.groups.length + t.labels.length)
-      return serverSearch(this.store, t).map((e) => ({ label: toHex(e.label), value: Buffer.from(e.value).toString('base64'), height: e.position.height, position: e.position.index }))
+      const entries = serverSearch(this.store, t).map((e) => ({ label: toHex(e.label), value: Buffer.from(e.value).toString('base64'), height: e.position.height, position: e.position.index }))
+      // one page (sse_search's answer), with the index range of each height's header
+      const headers = [...new Set(entries.map((e) => e.height))].sort((a, b) => a - b).map((height) => ({ height, ...(this.headers.get(height) as { indexStart: number, indexCount: number }) }))
+      return { entries, headers }
     },
     getHeader: async (h: number) => {
       const r = this.headers.get(h)
