@@ -175,7 +175,7 @@ describe('pqmed client commands: enroll, search and record verify report what th
       assert.deepEqual(r.matches.map((m) => m.recordId), [id])
       assert.equal(r.coverage.counters, 'recovered')
       assert.equal(human.code, 0, human.stderr)
-      assert.match(human.stdout, /^1 matching record\(s\), verified \(0 omitted, 0 forged\); covers every index update the node reports/)
+      assert.match(human.stdout, /^1 matching record\(s\), verified \(0 omitted, 0 forged; 1 page\(s\) of results\); covers every index update the node reports/)
       assert.ok(human.stdout.includes(id))
       // without recovery: no match, and the output says the answer covers only this state
       assert.equal(local.code, 0, local.stderr)
