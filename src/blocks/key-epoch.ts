@@ -48,8 +48,9 @@ const KEM_CIPHERTEXT_BYTES = 1088
 const SEALED_BYTES = 60
 /**
  * Most doctors one key epoch is wrapped to: 48 entries of about 1.25 KB keep the tx under
- * MAX_TX_BYTES (64 KiB) with its signature. A larger consortium would need an epoch split over
- * several txs (not implemented: the managers refuse a rotation to more doctors).
+ * MAX_TX_BYTES (64 KiB) with its signature. This is a limit of this version: a consortium with
+ * more active doctors cannot issue a key epoch (the client refuses to build one, naming the
+ * count; managers refuse the tx's shape). docs/SSE.md "Key epochs" states it.
  */
 export const MAX_KEY_EPOCH_RECIPIENTS = 48
 /** Epoch numbers fit a u32 (they are framed as one in the wrapping context). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'mocha'
-import { decodeTx, encodeTx } from '../../src/blocks/index.js'
+import { decodeTx, encodeTx, MAX_KEY_EPOCH_RECIPIENTS } from '../../src/blocks/index.js'
 import {
   addKeyEpochs, buildKeyEpochTx, CONSORTIUM_KEY_FORMAT, createConsortiumKeyFile, Doctor, keyRingWriters, loadClientIdentity, newClientIdentity, openConsortiumKey,
   openKeyRing, parseConsortiumKeyFile, parseConsortiumKeyRing, type ConsortiumKeyRing, type RpcClient
@@ -86,6 +86,14 @@ describe('client: key epochs of the consortium key (issue 14 item 4)', function 
 
   const doctor = (i: number, ring: ConsortiumKeyRing, counters = new CounterState()): Doctor =>
     Doctor.fromIdentity(pq, doctorFiles[i] as never, { epochKeys: openKeyRing(pq, ring, loadClientIdentity(doctorFiles[i] as never).keys.kem.secretKey), counters })
+
+  it('a rotation to more doctors than one epoch holds is refused before anything is built or sent, naming the count', () => {
+    const k = loadClientIdentity(doctorFiles[0] as never).keys
+    const many = Array.from({ length: MAX_KEY_EPOCH_RECIPIENTS + 1 }, () => ({ id: randomBytes(32), kemPublicKey: k.kem.publicKey }))
+    assert.throws(() => buildKeyEpochTx(pq, { hospitalId, sigSecretKey: manager.secretKey }, { chainId: CHAIN, epoch: 2, recipients: many }),
+      (err: Error & { code?: string }) => err.code === 'BAD_INPUT' && err.message.includes(`at most ${MAX_KEY_EPOCH_RECIPIENTS} doctors`) && err.message.includes(`${MAX_KEY_EPOCH_RECIPIENTS + 1} active doctors`))
+    assert.doesNotThrow(() => buildKeyEpochTx(pq, { hospitalId, sigSecretKey: manager.secretKey }, { chainId: CHAIN, epoch: 2, recipients: many.slice(1) }))
+  })
 
   it('a format-1 file reads as epoch 1 and opens to the same key; other formats are refused with the format named', () => {
     const v1 = JSON.parse(JSON.stringify(createConsortiumKeyFile(pq, doctorFiles.map((f) => { const k = loadClientIdentity(f).keys; return { name: f.name, sigPublicKey: k.sig.publicKey, kemPublicKey: k.kem.publicKey } }))))
