@@ -117,7 +117,7 @@ export class ChainStore {
         })
       }
       else if (tx.type === 'patient') ops.push({ type: 'put', key: K.patient(tx.patientId), value: stored })
-      else ops.push({ type: 'put', key: K.grant(tx.recordId, h.height, i), value: stored })
+      else if (tx.type === 'grant') ops.push({ type: 'put', key: K.grant(tx.recordId, h.height, i), value: stored })
     })
     const updates = blockIndexUpdates(block)
     const idxLevels = merkleLevels(updates.map((u) => leafHash(indexLeaf(u))))

@@ -24,6 +24,9 @@ export type ValidationCode =
   | 'DUPLICATE' // the tx, its record id or its patient is committed or pending already
   | 'DUPLICATE_LABEL' // an index label is committed or pending already
   | 'STALE' // a consensus message for a height this node has decided
+  | 'STALE_CONFIG' // a manager change signed against another consortium configuration than the one in effect
+  | 'CHANGE_PENDING' // a manager change while another one is committed but not yet in effect
+  | 'BAD_MANAGER_CHANGE' // a manager change that does not apply or lacks 2f+1 current managers' signatures
 
 export type NodeErrorCode =
   | ValidationCode

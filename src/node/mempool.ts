@@ -19,10 +19,11 @@ export { MempoolError } from './errors.js'
 export function claimsOf (tx: Tx): string[] {
   if (tx.type === 'record') return [`r:${toHex(tx.recordId)}`, ...tx.indexUpdates.map((u) => `l:${toHex(u.label)}`)]
   if (tx.type === 'patient') return [`p:${toHex(tx.patientId)}`]
+  if (tx.type === 'manager') return [`m:${toHex(tx.baseConfig)}`] // one change of the manager set at a time
   return []
 }
 
-const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', p: 'patient id' }
+const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', p: 'patient id', m: 'manager change of configuration' }
 
 /** A readable name of a claim, e.g. `index label ab12…`. */
 export function claimName (claim: string): string { return `${CLAIM_NAMES[claim[0] as string] ?? 'claim'} ${claim.slice(2)}` }

@@ -53,6 +53,7 @@ function txSummary (tx: Tx, index: number): TxSummaryJson {
     case 'record': return { ...base, id: toHex(tx.recordId), signer: toHex(tx.doctor), attachments: tx.attachments.length, indexUpdates: tx.indexUpdates.length }
     case 'grant': return { ...base, id: toHex(tx.recordId), signer: toHex(tx.grantor), grantee: toHex(tx.grantee), grantedFields: [...tx.fields] }
     case 'patient': return { ...base, id: toHex(tx.patientId), signer: toHex(tx.patientId) }
+    case 'manager': return { ...base, id: toHex(tx.change.action === 'add' ? tx.change.manager.hospitalId : tx.change.hospitalId), signer: toHex(tx.signatures[0]?.hospitalId ?? new Uint8Array(32)) }
   }
 }
 

@@ -84,6 +84,9 @@ export interface HeaderJson {
   indexRoot: string
   indexCount: number
   indexStart: number
+  /** Hash of the consortium configuration (manager set) certifying this block, and of the one certifying the next. */
+  configHash: string
+  nextConfigHash: string
   hash: string
 }
 
@@ -101,6 +104,7 @@ export type TxJson =
   | { type: 'record', recordId: string, doctor: string, owner: string, fields: string[], attachments: string[], indexUpdates: IndexUpdateJson[], time: number, signature: string }
   | { type: 'grant', recordId: string, grantor: string, grantorKey: string, grantee: string, fields: number[], wrapped: string, time: number, signature: string }
   | { type: 'patient', patientId: string, sigPublicKey: string, kemPublicKey: string, time: number, signature: string }
+  | { type: 'manager', action: 'add' | 'remove' | 'rotate', baseConfig: string, hospitalId: string, name?: string, sigPublicKey?: string, peerId?: string, addrs?: string[], time: number, signers: string[] }
 
 export interface BlockJson { header: HeaderJson, txs: TxJson[], certificate: CertificateJson | null }
 

@@ -144,6 +144,8 @@ const SCHEMAS: Record<string, JsonSchema> = {
     indexRoot: ref('Hex32'),
     indexCount: ref('Uint'),
     indexStart: ref('Uint'),
+    configHash: { ...ref('Hex32'), description: 'Hash of the consortium configuration (manager set) that certifies this block.' },
+    nextConfigHash: { ...ref('Hex32'), description: 'Hash of the configuration that certifies the next block (differs only before a manager change takes effect).' },
     hash: { ...ref('Hex32'), description: 'The header hash.' }
   }),
   Certificate: object('A commit certificate: 2f + 1 manager signatures over the header hash.', {
@@ -188,7 +190,19 @@ const SCHEMAS: Record<string, JsonSchema> = {
     time: ref('Time'),
     signature: ref('Base64')
   }),
-  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx')], description: 'A transaction, discriminated by `type`.' },
+  ManagerTx: object('A change of the manager set (a hospital joins, leaves or rotates its manager key), signed by at least 2f + 1 current managers.', {
+    type: { const: 'manager' },
+    action: { enum: ['add', 'remove', 'rotate'] },
+    baseConfig: { ...ref('Hex32'), description: 'Hash of the configuration the change applies to.' },
+    hospitalId: { ...ref('Hex32'), description: 'The hospital joining, leaving or rotating (SHA-256 of its first manager key).' },
+    name: { type: 'string', description: 'add: the hospital\'s name.' },
+    sigPublicKey: { ...ref('Base64'), description: 'add, rotate: the manager\'s (new) ML-DSA-65 public key.' },
+    peerId: { type: 'string', description: 'add, rotate: the manager node\'s libp2p peer id.' },
+    addrs: arrayOf({ type: 'string' }, 'add, rotate: the manager node\'s multiaddrs.'),
+    time: ref('Time'),
+    signers: arrayOf(ref('Hex32'), 'Hospital ids of the managers who signed the change.')
+  }, ['name', 'sigPublicKey', 'peerId', 'addrs']),
+  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx'), ref('ManagerTx')], description: 'A transaction, discriminated by `type`.' },
   Block: object('A block with its certificate.', {
     header: ref('Header'),
     txs: arrayOf(ref('Tx')),
@@ -245,7 +259,7 @@ const SCHEMAS: Record<string, JsonSchema> = {
   }, ['recordId', 'field', 'height']),
   TxSummary: object('One tx of a block as the explorer lists it: ids, kind, size and signer, never a ciphertext (no node holds a plaintext).', {
     index: { ...ref('Uint'), description: 'Position of the tx in its block.' },
-    type: { enum: ['record', 'grant', 'patient'] },
+    type: { enum: ['record', 'grant', 'patient', 'manager'] },
     txHash: { ...ref('Hex32'), description: 'SHA-256 of the tx\'s canonical encoding (the hash a submission returns).' },
     size: { ...ref('Uint'), description: 'Bytes of the tx\'s canonical encoding (without its ciphertexts, which live off chain).' },
     id: { ...ref('Hex32'), description: 'The record id (record, grant) or the patient id (patient).' },

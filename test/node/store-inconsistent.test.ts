@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildBlock, genesisHeader, headerHash } from '../../src/blocks/index.js'
+import { buildBlock, headerHash } from '../../src/blocks/index.js'
 import { loadPqBackend, toHex } from '../../src/crypto/index.js'
 import { ChainStore } from '../../src/node/chain-store.js'
 import { createDevnet, writeDevnet } from '../../src/node/devnet.js'
-import { genesisHash } from '../../src/node/genesis.js'
+import { genesisHeaderOf } from '../../src/node/genesis.js'
 import { freePorts, tempDir, TestDoctor } from './helpers.js'
 
 const BIN = fileURLToPath(new URL('../../bin/pqmed.js', import.meta.url))
@@ -27,13 +27,13 @@ describe('node: a manager with an inconsistent store', function () {
       const files = await createDevnet({ chainId: 'pqmed-bad-store', managers: 1, doctors: 1, managerAddr: () => `/ip4/127.0.0.1/tcp/${ports[0]}` })
       await writeDevnet(root.path, files)
       const dataDir = join(root.path, 'm0')
-      const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+      const g = genesisHeaderOf(files.genesis)
       const chain = await ChainStore.open(join(dataDir, 'chain'), g)
       const first = (await TestDoctor.create(files, 0, pq)).record(1)
       const again = (await TestDoctor.create(files, 0, pq)).record(1) // lost counters: the same labels
       let prev = g
       for (const [i, tx] of [first.tx, again.tx].entries()) {
-        const b = buildBlock({ chainId: g.chainId, height: i + 1, prevHash: headerHash(prev), time: Date.now(), proposer: 0, view: 0, indexStart: chain.head.indexNext, txs: [tx] })
+        const b = buildBlock({ chainId: g.chainId, height: i + 1, prevHash: headerHash(prev), time: Date.now(), proposer: 0, view: 0, indexStart: chain.head.indexNext, configHash: g.configHash, nextConfigHash: g.configHash, txs: [tx] })
         await chain.append(b, { chainId: g.chainId, height: i + 1, view: 0, headerHash: headerHash(b.header), signatures: [] })
         prev = b.header
       }

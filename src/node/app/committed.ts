@@ -59,7 +59,7 @@ export class Committed {
         const id = toHex(tx.patientId)
         if (this.patients.has(id) || patients.has(id)) return `${at}: patient ${id} is already enrolled or twice in the block`
         patients.add(id)
-      } else if (!this.records.has(toHex(tx.recordId))) {
+      } else if (tx.type === 'grant' && !this.records.has(toHex(tx.recordId))) {
         return `${at}: grant for record ${toHex(tx.recordId)}, which is not committed`
       }
     }

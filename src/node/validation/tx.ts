@@ -25,7 +25,7 @@
  * admitted just before the other one committed. See docs/CONSENSUS.md, "A committed block always applies".
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeTx, indexUpdatesHash, MAX_SUBMISSION_BYTES, validateTx, type Tx } from '../../blocks/index.js'
+import { decodeTx, indexUpdatesHash, MAX_SUBMISSION_BYTES, validateTx, type ManagerTx, type Tx } from '../../blocks/index.js'
 import { equalBytes, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
 import { accept, ignore, reject, type Validation } from './result.js'
@@ -58,6 +58,8 @@ export interface TxContext {
   txCommitted: (txBytes: Uint8Array) => Promise<boolean>
   /** True if an index update with this label is committed (the index is append-only). */
   labelCommitted: (label: Uint8Array) => Promise<boolean>
+  /** Whether a manager change may be committed next (src/blocks/consortium.ts `ConsortiumHistory.check`). */
+  managerChange?: (tx: ManagerTx) => { ok: true } | { ok: false, code: string, reason: string }
 }
 
 export function decodeSubmission (bytes: Uint8Array): Validation<Submission> {
@@ -103,6 +105,16 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     if (await ctx.patientKey(tx.patientId) !== undefined) return ignore('DUPLICATE', 'patient already enrolled')
     return accept(s)
   }
+  if (tx.type === 'manager') {
+    // ≥ 2f+1 current managers' signatures over the change, against the configuration in effect, none pending
+    const c = ctx.managerChange?.(tx) ?? { ok: false as const, code: 'INVALID', reason: 'this node does not take manager changes' }
+    if (!c.ok) {
+      if (c.code === 'CHANGE_PENDING' || c.code === 'STALE_CONFIG') return ignore(c.code, c.reason)
+      return reject(c.code === 'BAD_SIGNATURE' ? 'BAD_SIGNATURE' : 'BAD_MANAGER_CHANGE', `${c.code}: ${c.reason}`)
+    }
+    return accept(s)
+  }
+  if (tx.type !== 'grant') return reject('INVALID_TX', 'unknown tx kind')
   // grant: only the record's doctor or its owner may grant (one rule for every checker: authorizeGrant)
   const record = await ctx.committedRecord(tx.recordId)
   if (record === undefined || record.type !== 'record') return ignore('UNKNOWN_RECORD', `record ${toHex(tx.recordId)} is not committed (yet)`)
