@@ -230,7 +230,7 @@ export interface RpcBackend {
   getBlockSummary: (height: number) => Promise<BlockSummaryJson>
   consortium: () => Promise<ConsortiumJson>
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
-  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant') => Promise<SubmitResultJson>
+  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'manager') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
   verifyRecord: (recordId: Uint8Array) => Promise<RecordVerificationJson>
   verifyFile: (file: Uint8Array) => Promise<FileMatchJson>

@@ -68,7 +68,7 @@ export const RPC_METHOD_NAMES = [
   'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium',
   'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
   'ehr_getRecord', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
-  'sse_search', 'rpc.discover'
+  'sse_search', 'consortium_submitChange', 'rpc.discover'
 ] as const
 
 export type RpcMethodName = typeof RPC_METHOD_NAMES[number]
@@ -406,6 +406,13 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     params: submissionParams('grant'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
     errors: [...submitErrors, 'UNKNOWN_RECORD', 'UNAUTHORIZED_GRANTOR']
+  },
+  consortium_submitChange: {
+    summary: 'Submit a change of the manager set (a hospital joins, leaves or rotates its manager key).',
+    description: 'Submits a manager tx (`pqmed consortium submit`): the change, signed against the consortium configuration in effect by at least 2f + 1 of its managers (detached signatures, each made on the hospital\'s own machine). Refused with INVALID_TX if it is signed against another configuration (STALE_CONFIG), while another change is pending (CHANGE_PENDING), or if it does not apply or lacks the signatures (BAD_MANAGER_CHANGE), and with BAD_SIGNATURE if a signature does not verify. Committed at height c, it takes effect at c + configDelay (genesis params, default 2).',
+    params: submissionParams('manager'),
+    result: { name: 'submitResult', schema: ref('SubmitResult') },
+    errors: submitErrors
   },
   ehr_getRecord: {
     summary: 'A record\'s ciphertexts with inclusion proof, header and certificate.',
