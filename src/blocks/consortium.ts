@@ -388,3 +388,33 @@ export class ConsortiumHistory {
     return new ConsortiumHistory([...this.configs, next], this.delay)
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Light clients
+
+/**
+ * The configuration links of a run of headers following `trusted` (ascending, the first at
+ * trusted.height + 1), for sequential verification across manager changes: every header is
+ * certified by the configuration the previous header announced (`configHash` = previous
+ * `nextConfigHash`, else STALE_CONFIG), and only the LAST header of the run may announce a change
+ * (`nextConfigHash` ≠ `configHash`; else STALE_CONFIG at that header): a run's certificate, made
+ * by the set certifying its newest header, vouches for the headers before it only if they were
+ * certified by that same set. So a light client verifies one run per configuration, ending each
+ * at the header announcing the next set; it learns the next set by its hash (fetched and checked
+ * with `configHash`), and a chain signed by a removed set fails here or at the certificate.
+ */
+export function checkConfigLinks (trusted: { nextConfigHash: Uint8Array }, headers: ReadonlyArray<{ height: number, configHash: Uint8Array, nextConfigHash: Uint8Array }>): Check {
+  let expect = trusted.nextConfigHash
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i] as { height: number, configHash: Uint8Array, nextConfigHash: Uint8Array }
+    if (!equalBytes(h.configHash, expect)) return fail('STALE_CONFIG', `header ${h.height} names another consortium configuration than the one its predecessor announced`, i)
+    if (i < headers.length - 1 && !equalBytes(h.nextConfigHash, h.configHash)) return fail('STALE_CONFIG', `header ${h.height} announces a manager change: a run of headers must end there (verify its certificate first)`, i)
+    expect = h.nextConfigHash
+  }
+  return OK
+}
+
+/** The first index in `headers` that announces a change of configuration (nextConfigHash ≠ configHash), or −1. */
+export function firstConfigChange (headers: ReadonlyArray<{ configHash: Uint8Array, nextConfigHash: Uint8Array }>): number {
+  return headers.findIndex((h) => !equalBytes(h.configHash, h.nextConfigHash))
+}

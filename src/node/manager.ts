@@ -10,7 +10,7 @@
  *   commit ──► chain store (one batch, decided WAL records dropped in it) ──► waiters, headers gossip, blob-repair
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { MAX_VALIDATORS, configHash, configKeys, hospitalIdOf, managerIndex, type CommitCertificate, type ConsortiumConfig } from '../blocks/index.js'
+import { MAX_VALIDATORS, configHash, configKeys, encodeConsortiumConfig, hospitalIdOf, managerIndex, type CommitCertificate, type ConsortiumConfig } from '../blocks/index.js'
 import { EpochPbft, encodeMessage, headerPublishers, mlDsaSigner, mlDsaVerifier, type ConsensusEvent, type ConsensusMessage, type Epoch, type Value, type ValidateResult } from '../consensus/index.js'
 import { equalBytes, toHex, type PqBackend } from '../crypto/index.js'
 import { SseError, decodeSearchToken, serverSearch } from '../sse/index.js'
@@ -124,7 +124,7 @@ export class ManagerNode {
       sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => this.isManagerPeer(peer.toString()), async (keys) => {
         const bodies = await this.app.txBytes(keys)
         return this.hooks.serveTxs?.(keys, bodies) ?? bodies
-      }),
+      }, (hash) => { const c = this.app.consortium.byHash(hash); return c === undefined ? undefined : encodeConsortiumConfig(c) }),
       query: queryHandler({ chain: opts.chain, getRecord: async (id) => await this.getRecord(id), search: async (t) => await this.search(t), readBlob: async (h) => await this.repair.read(h) }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))
     }, this.metrics)
