@@ -115,8 +115,11 @@ describe('node: a hospital joins and another leaves, as real processes', functio
     const k = ids[4] as Identity
     const joinHeight = await change({ action: 'add', manager: { name: 'hospital-4', sigPublicKey: k.keys.sig.publicKey, peerId: k.peerId, addrs: [`/ip4/127.0.0.1/tcp/${ports[4]}`] } }, [0, 2, 3])
     assert.ok(joinHeight > start.height)
+    // its manager starts from the genesis file and its identity, and syncs the chain as a follower
+    // (the change takes effect joinHeight + 2, two blocks later: no block is made while nothing is submitted)
     await net.start({ name: 'm4', args: managerArgs(4) }, 240_000)
-    // records keep coming; the new manager syncs and leads heights ≡ 4 (mod 5) from joinHeight + 2 on
+    await converge(['m0', 'm1', 'm2', 'm3', 'm4'], joinHeight)
+    // records keep coming; the new manager takes part and leads heights ≡ 4 (mod 5) from joinHeight + 2 on
     await submit(12, ['m0', 'm2', 'm4'])
     const afterJoin = await converge(['m0', 'm1', 'm2', 'm3', 'm4'], joinHeight + 8)
     const proposers = new Set<number>()
