@@ -60,6 +60,14 @@ export class EpochPbft {
   private started = false
   private nextFollowSync = -Infinity
   private now = 0
+  /**
+   * Since when a message for a height above the one being decided was seen and no commit followed.
+   * A manager still deciding the last height of an epoch cannot verify the next set's messages (other
+   * indices, other keys), so PBFT's own "we are behind" signal never fires across a boundary: after
+   * `followSyncMs` of such hints it asks for certified blocks (at most once per `followSyncMs`;
+   * every fetched block is verified, so a forged hint costs one request).
+   */
+  private aheadSince = Infinity
   /** Epoch boundaries crossed (diagnostics, tests). */
   readonly switches: Array<{ height: number, n: number, self: number }> = []
 
@@ -92,13 +100,20 @@ export class EpochPbft {
     if (event.type === 'start') this.started = true
     let fx: ConsensusEffect[]
     if (this.pbft !== null) {
+      if (event.type === 'message' && typeof event.msg?.height === 'number' && event.msg.height > this.head.height + 1 && this.aheadSince === Infinity) this.aheadSince = this.now
       fx = this.pbft.step(event)
+      const every = this.config.followSyncMs ?? 1000
+      if (event.type === 'tick' && this.now >= this.aheadSince + every && this.now >= this.nextFollowSync) {
+        fx.push({ type: 'sync', fromHeight: this.head.height + 1, peers: [] })
+        this.nextFollowSync = this.now + every
+        this.aheadSince = Infinity
+      }
     } else {
       fx = []
       if (event.type === 'sync-block') this.followBlock(event.value, event.certificate, fx)
       if (this.started && (event.type === 'tick' || event.type === 'start')) this.followTick(fx)
     }
-    for (const e of fx) if (e.type === 'commit') this.head = { height: e.height, hash: e.value.hash }
+    for (const e of fx) if (e.type === 'commit') { this.head = { height: e.height, hash: e.value.hash }; this.aheadSince = Infinity }
     return fx
   }
 

@@ -10,6 +10,7 @@ import type { CommitCertificate } from '../../src/blocks/types.js'
 import { voteSignBytes } from '../../src/blocks/vote.js'
 import { GENESIS_HASH, makeValue, parseValue, validateSimValue } from './sim/app.js'
 import { hmacKit } from './sim/crypto.js'
+import { Prng } from './sim/prng.js'
 import { CHAIN, TEST_TIMING } from './cluster.js'
 
 const DELAY = 2
@@ -30,6 +31,9 @@ class ReconfNet {
   readonly plan = new Map<number, number>()
   /** Nodes whose messages are dropped (crashed). */
   readonly down = new Set<number>()
+  /** Seeded faults: random delivery order, drops before `gst`, a Byzantine node sending conflicting votes. */
+  faults?: { rng: Prng, dropRate: number, gst: number, byzantine: number }
+  evidence = 0
 
   /** The set index certifying `height`, from node `i`'s committed chain. */
   setAt (i: number, height: number): { k: number, lastHeight?: number } {
@@ -96,6 +100,7 @@ class ReconfNet {
         case 'send': { const to = members[e.to]; if (to !== undefined) this.queue.push({ to, msg: e.msg, fromNode: i }); break }
         case 'build-proposal': this.builds.push({ node: i, height: e.height, view: e.view }); break
         case 'commit': (this.commits.get(i) as Commit[]).push({ height: e.height, value: e.value, certificate: e.certificate }); break
+        case 'evidence': this.evidence++; break
         case 'sync': {
           // any node further ahead answers with its certified blocks, in order
           const best = [...this.commits.entries()].filter(([j]) => j !== i && !this.down.has(j)).sort((a, b) => b[1].length - a[1].length)[0]
@@ -108,10 +113,19 @@ class ReconfNet {
   }
 
   deliver (): void {
+    const f = this.faults
     for (let n = 0; this.queue.length > 0; n++) {
       if (n > 200_000) throw new Error('no convergence')
-      const m = this.queue.shift() as { to: number, msg: ConsensusMessage, fromNode: number }
+      const at = f === undefined ? 0 : f.rng.int(0, this.queue.length - 1) // reordering
+      const m = this.queue.splice(at, 1)[0] as { to: number, msg: ConsensusMessage, fromNode: number }
       if (this.down.has(m.fromNode)) continue
+      if (f !== undefined && this.now < f.gst && f.rng.chance(f.dropRate)) continue
+      if (f !== undefined && m.fromNode === f.byzantine && (m.msg.type === 'prepare' || m.msg.type === 'commit') && f.rng.chance(0.3)) {
+        // the Byzantine manager also sends a validly signed vote for another block to this receiver
+        const hash = f.rng.bytes(32)
+        const sig = this.kit.signer(f.byzantine).sign(voteSignBytes(m.msg.type, CHAIN, m.msg.height, m.msg.view, hash))
+        this.step(m.to, { type: 'message', now: this.now, msg: { ...m.msg, hash, sig } })
+      }
       this.step(m.to, { type: 'message', now: this.now, msg: m.msg })
     }
   }
@@ -141,8 +155,54 @@ class ReconfNet {
   chain (i: number): Commit[] { return this.commits.get(i) as Commit[] }
 }
 
+/** One seeded run: a join and a removal at random heights, reordering, drops and a pause before GST, a Byzantine manager. */
+function seededRun (seed: number): { heights: number, evidence: number } {
+  const rng = new Prng(seed)
+  const net = new ReconfNet()
+  const addAt = rng.int(1, 4)
+  const removeAt = addAt + DELAY + rng.int(0, 3)
+  net.plan.set(addAt, 1)
+  net.plan.set(removeAt, 2)
+  // node 3 is a member of every set: the Byzantine one (f = 1 in each)
+  net.faults = { rng, dropRate: rng.float() * 0.2, gst: rng.int(500, 3000), byzantine: 3 }
+  for (const i of [0, 1, 2, 3, 4]) net.start(i)
+  const paused = rng.pick([0, 2, 4])
+  const pauseAt = rng.int(0, net.faults.gst)
+  const target = removeAt + DELAY + 6
+  const all = [0, 1, 2, 3, 4]
+  while (net.now < net.faults.gst + 60_000 && !all.every((i) => net.chain(i).length >= target)) {
+    if (net.now >= pauseAt && net.now < net.faults.gst) net.down.add(paused)
+    else net.down.delete(paused)
+    net.run(net.now + 20, 20, () => false)
+  }
+  for (const i of all) assert.ok(net.chain(i).length >= target, `seed ${seed}: node ${i} reached ${target} (at ${net.chain(i).length}); add ${addAt} remove ${removeAt}; ${all.map((j) => `${j}: chain ${net.chain(j).length} ${JSON.stringify({ ...net.nodes.get(j)?.status(), parentHash: undefined })} sw ${JSON.stringify(net.nodes.get(j)?.switches)}`).join(' | ')}`)
+  const top = Math.max(...all.map((i) => net.chain(i).length))
+  for (let h = 1; h <= top; h++) {
+    const hashes = new Set(all.flatMap((i) => { const c = net.chain(i)[h - 1]; return c === undefined ? [] : [toHex(c.value.hash)] }))
+    assert.equal(hashes.size, 1, `seed ${seed}: fork at height ${h}`)
+    const k = h < addAt + DELAY ? 0 : h < removeAt + DELAY ? 1 : 2
+    const c = net.chain(0)[h - 1]
+    if (c !== undefined) assert.ok(checkCommitCertificate({ chainId: CHAIN, n: (SETS[k] as number[]).length, verifier: net.verifierOf(k) }, c.certificate, h, c.value.hash), `seed ${seed}: certificate ${h} under set ${k}`)
+  }
+  return { heights: top, evidence: net.evidence }
+}
+
 describe('consensus: PBFT across changes of the manager set (EpochPbft)', function () {
-  this.timeout(60_000)
+  this.timeout(600_000)
+
+  it(`seeded runs with a join and a removal, reordering, drops, a paused manager and a Byzantine one: no fork (${process.env.SIM_RECONF_RUNS ?? 20} runs; SIM_RECONF_RUNS=N for more)`, () => {
+    const runs = Number(process.env.SIM_RECONF_RUNS ?? 20)
+    const first = Number(process.env.SIM_RECONF_SEED ?? 1)
+    let heights = 0
+    let evidence = 0
+    const t0 = performance.now()
+    for (let seed = first; seed < first + runs; seed++) {
+      const r = seededRun(seed)
+      heights += r.heights
+      evidence += r.evidence
+    }
+    if (process.env.SIM_RECONF_RUNS !== undefined) console.log(`reconfiguration runs: ${runs} (seeds ${first}..${first + runs - 1}), 0 forks, ${heights} heights decided, ${evidence} equivocations detected, ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  })
 
   it('a hospital joins (n 4 → 5), another leaves (5 → 4): every node agrees, each certificate verifies against its height\'s set, the new manager signs, the removed one stops', () => {
     const net = new ReconfNet()
