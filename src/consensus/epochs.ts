@@ -37,6 +37,8 @@ export interface Epoch {
   signer?: SignerPort
   /** The epoch's last height, if a change is already committed (after a restart); else Infinity. */
   lastHeight?: number
+  /** The epoch's first height (the configuration's activation height); default 1. */
+  firstHeight?: number
 }
 
 export interface EpochPorts {
@@ -89,7 +91,7 @@ export class EpochPbft {
     if (e.self < 0) return null
     if (e.signer === undefined) throw new ConsensusError('BAD_CONFIG', `no signing key for this manager in the manager set of height ${height}`)
     return new Pbft(
-      { chainId: this.config.chainId, managers: e.n, self: e.self, head: { ...this.head }, timing: this.config.timing, configDelay: this.config.configDelay, ...(e.lastHeight !== undefined ? { lastHeight: e.lastHeight } : {}) },
+      { chainId: this.config.chainId, managers: e.n, self: e.self, head: { ...this.head }, timing: this.config.timing, configDelay: this.config.configDelay, epochStart: Math.min(e.firstHeight ?? 1, height), ...(e.lastHeight !== undefined ? { lastHeight: e.lastHeight } : {}) },
       { signer: e.signer, verifier: e.verifier, app: this.ports.app }
     )
   }

@@ -204,7 +204,8 @@ export class Pbft {
     this.lastHeight = last
     this.configDelay = config.configDelay ?? 2
     if (!Number.isSafeInteger(this.configDelay) || this.configDelay < 2) throw new ConsensusError('BAD_CONFIG', 'configDelay must be an integer ≥ 2')
-    this.epochStart = head.height + 1
+    this.epochStart = config.epochStart ?? 1
+    if (!Number.isSafeInteger(this.epochStart) || this.epochStart < 1 || this.epochStart > this.height) throw new ConsensusError('BAD_CONFIG', `epochStart ${this.epochStart} must be in [1, ${this.height}]`)
   }
 
   /** The first height this instance decides (leader blacklist records from before it belong to another manager set). */
@@ -267,8 +268,8 @@ export class Pbft {
     for (const r of records) {
       if (r.kind !== 'leaders') continue
       // a record with at > height was written before a commit that did not become durable; one with
-      // at ≤ epochStart by the previous manager set (its indices name other managers)
-      if (r.at <= this.height && r.at > this.epochStart && (leaders === null || r.at >= leaders.at)) leaders = r
+      // at ≤ epochStart (> 1) by the previous manager set (its indices name other managers)
+      if (r.at <= this.height && (this.epochStart === 1 || r.at > this.epochStart) && (leaders === null || r.at >= leaders.at)) leaders = r
       if (r.height > this.leadersLabel) this.leadersLabel = r.height
     }
     if (leaders !== null) this.schedule.restore(leaders.entries)

@@ -250,4 +250,9 @@ export interface ConsensusConfig {
    * height of the next manager set: the epoch then ends at c + configDelay − 1. Default 2, at least 2.
    */
   configDelay?: number
+  /**
+   * First height of this manager set's epoch (default 1): WAL `leaders` records with `at` ≤ it were
+   * written under the previous set (other indices) and are ignored on restore.
+   */
+  epochStart?: number
 }

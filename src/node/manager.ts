@@ -155,6 +155,7 @@ export class ManagerNode {
     const pending = this.app.consortium.pendingAt(height)
     return {
       n: c.managers.length,
+      firstHeight: c.activationHeight,
       self: key === undefined ? -1 : self,
       verifier: this.verifierFor(c),
       ...(key !== undefined ? { signer: mlDsaSigner(this.pq, key.secretKey) } : {}),
