@@ -8,12 +8,12 @@
  * Kept small on purpose: the application's internals change, this file follows them.
  */
 import { join } from 'node:path'
-import { certificateSignBytes, genesisHeader, quorumSize, verifyCertificate, type CommitCertificate } from '../../src/blocks/index.js'
+import { certificateSignBytes, hospitalIdOf, quorumSize, verifyCertificate, type CommitCertificate } from '../../src/blocks/index.js'
 import type { PqBackend } from '../../src/crypto/index.js'
 import { Application } from '../../src/node/app/application.js'
 import { BlobStore } from '../../src/node/blob-store.js'
 import { ChainStore } from '../../src/node/chain-store.js'
-import { genesisHash, type Genesis } from '../../src/node/genesis.js'
+import { genesisHeaderOf, type Genesis } from '../../src/node/genesis.js'
 import { quietLog } from '../../src/node/log.js'
 import { decodeSubmission, validateSubmission } from '../../src/node/validation/tx.js'
 
@@ -27,9 +27,9 @@ export interface FillTarget {
 
 export async function openFillTarget (o: { dataDir: string, genesis: Genesis, pq: PqBackend, managerSecretKeys: readonly Uint8Array[] }): Promise<FillTarget> {
   const g = o.genesis
-  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeader(g.chainId, genesisHash(g)))
+  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeaderOf(g))
   const blobs = await BlobStore.open(join(o.dataDir, 'blobs'))
-  const app = new Application({ genesis: g, self: 0, pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir })
+  const app = new Application({ genesis: g, hospitalId: hospitalIdOf(g.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir })
   await app.restore()
   const signers = o.managerSecretKeys.slice(0, quorumSize(g.managers.length))
   const certCtx = { chainId: g.chainId, managers: g.managers.map((m) => m.sigPublicKey), verifier: o.pq }

@@ -24,6 +24,7 @@ import {
   MAX_WRAPPED_BYTES, RECORD_FIELDS, SIG_PUBLIC_KEY_BYTES, SIGNATURE_BYTES
 } from './limits.js'
 import { doctorTxShape, userNodeTxShape } from './governance.js'
+import { managerTxShape } from './consortium.js'
 import { bytes, bytesUpTo, chainId, invalid, list, type Obj, record, uint } from './shape.js'
 import type { Block, CommitCertificate, CommitSignature, GrantTx, Header, IndexUpdate, PatientTx, RecordTx, Tx } from './types.js'
 
@@ -34,12 +35,12 @@ const INDEX_UPDATE_KEYS = ['label', 'value'] as const
 const RECORD_KEYS = ['type', 'recordId', 'doctor', 'owner', 'fields', 'attachments', 'indexUpdates', 'time', 'signature'] as const
 const GRANT_KEYS = ['type', 'recordId', 'grantor', 'grantorKey', 'grantee', 'fields', 'wrapped', 'time', 'signature'] as const
 const PATIENT_KEYS = ['type', 'patientId', 'sigPublicKey', 'kemPublicKey', 'time', 'signature'] as const
-const HEADER_KEYS = ['chainId', 'height', 'prevHash', 'time', 'proposer', 'view', 'recordIds', 'txRoot', 'txCount', 'indexRoot', 'indexCount', 'indexStart'] as const
+const HEADER_KEYS = ['chainId', 'height', 'prevHash', 'time', 'proposer', 'view', 'recordIds', 'txRoot', 'txCount', 'indexRoot', 'indexCount', 'indexStart', 'configHash', 'nextConfigHash'] as const
 const BLOCK_KEYS = ['header', 'txs'] as const
 const CERT_KEYS = ['chainId', 'height', 'view', 'headerHash', 'signatures'] as const
 const COMMIT_SIG_KEYS = ['validator', 'signature'] as const
 
-export const TX_TYPES = ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch'] as const
+export const TX_TYPES = ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch', 'manager'] as const
 
 export function indexUpdateShape (v: unknown, what = 'index update'): IndexUpdate {
   const o = record(v, what, INDEX_UPDATE_KEYS)
@@ -103,6 +104,7 @@ export function txShape (v: unknown): Tx {
     case 'doctor': return doctorTxShape(v)
     case 'user-node': return userNodeTxShape(v)
     case 'key-epoch': return keyEpochTxShape(v)
+    case 'manager': return managerTxShape(v)
     default: return invalid(`unknown tx type ${typeof type === 'string' ? `'${type.slice(0, 32)}'` : typeof type}`)
   }
 }
@@ -122,6 +124,8 @@ export function headerShape (v: unknown): Header {
   const indexCount = uint(o.indexCount, 'header indexCount', MAX_BLOCK_TXS * MAX_INDEX_UPDATES_PER_TX)
   const indexStart = uint(o.indexStart, 'header indexStart')
   if (!Number.isSafeInteger(indexStart + indexCount)) invalid('header indexStart + indexCount exceeds the safe integer range')
+  bytes(o.configHash, 'header configHash', HASH_BYTES)
+  bytes(o.nextConfigHash, 'header nextConfigHash', HASH_BYTES)
   return o as unknown as Header
 }
 

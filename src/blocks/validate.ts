@@ -44,8 +44,8 @@ export function validateHeader (header: unknown): Check {
     seen.add(k)
   }
   if (h.height === 0 && (h.txCount !== 0 || h.indexCount !== 0 || h.indexStart !== 0 ||
-      !equalBytes(h.txRoot, EMPTY_ROOT) || !equalBytes(h.indexRoot, EMPTY_ROOT))) {
-    return fail('INVALID', 'a height-0 header must be a genesis header (no txs, no index updates, empty roots)')
+      !equalBytes(h.txRoot, EMPTY_ROOT) || !equalBytes(h.indexRoot, EMPTY_ROOT) || !equalBytes(h.configHash, h.nextConfigHash))) {
+    return fail('INVALID', 'a height-0 header must be a genesis header (no txs, no index updates, empty roots, one configuration)')
   }
   return OK
 }

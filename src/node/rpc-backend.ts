@@ -34,7 +34,7 @@ export { headerJson, certJson, txJson } from '../rpc/codec.js'
 /** The node error codes that are JSON-RPC domain errors of the same name. */
 const SAME_NAME = new Set<NodeErrorCode & RpcErrorName>(['INACTIVE_DOCTOR', 'UNAUTHORIZED_HOSPITAL', 'GOVERNANCE_CONFLICT', 'BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE', 'UNKNOWN_RECORD'])
 /** Node error codes mapped to another JSON-RPC domain error. */
-const RENAMED: Partial<Record<NodeErrorCode, RpcErrorName>> = { MALFORMED: 'INVALID_TX', TOO_LARGE: 'LIMIT_EXCEEDED', TOKEN_LIMIT: 'LIMIT_EXCEEDED', MEMPOOL_FULL: 'LIMIT_EXCEEDED', BUSY: 'LIMIT_EXCEEDED' }
+const RENAMED: Partial<Record<NodeErrorCode, RpcErrorName>> = { MALFORMED: 'INVALID_TX', STALE_CONFIG: 'INVALID_TX', CHANGE_PENDING: 'INVALID_TX', BAD_MANAGER_CHANGE: 'INVALID_TX', TOO_LARGE: 'LIMIT_EXCEEDED', TOKEN_LIMIT: 'LIMIT_EXCEEDED', MEMPOOL_FULL: 'LIMIT_EXCEEDED', BUSY: 'LIMIT_EXCEEDED' }
 
 /** Maps node errors to stable RPC domain errors; anything else stays an internal error. */
 function domain (err: unknown): never {
@@ -86,6 +86,7 @@ function txSummary (tx: Tx, index: number): TxSummaryJson {
     case 'doctor': return { ...base, id: toHex(tx.doctor), signer: toHex(tx.hospital) }
     case 'user-node': return { ...base, id: toHex(sha256(new TextEncoder().encode(tx.peerId))), signer: toHex(tx.hospital) }
     case 'key-epoch': return { ...base, id: toHex(tx.keyId), signer: toHex(tx.hospital) }
+    case 'manager': return { ...base, id: toHex(tx.change.action === 'add' ? tx.change.manager.hospitalId : tx.change.hospitalId), signer: toHex(tx.signatures[0]?.hospitalId ?? new Uint8Array(32)) }
   }
 }
 

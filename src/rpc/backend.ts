@@ -87,6 +87,9 @@ export interface HeaderJson {
   indexRoot: string
   indexCount: number
   indexStart: number
+  /** Hash of the consortium configuration (manager set) certifying this block, and of the one certifying the next. */
+  configHash: string
+  nextConfigHash: string
   hash: string
 }
 
@@ -107,6 +110,7 @@ export type TxJson =
   | { type: 'doctor', action: 'add' | 'rotate' | 'revoke', hospital: string, doctor: string, name?: string, sigPublicKey?: string, kemPublicKey?: string, time: number, signature: string }
   | { type: 'user-node', action: 'add' | 'remove', hospital: string, peerId: string, time: number, signature: string }
   | { type: 'key-epoch', epoch: number, keyId: string, recipients: KeyEpochRecipientJson[], hospital: string, time: number, signature: string }
+  | { type: 'manager', action: 'add' | 'remove' | 'rotate', baseConfig: string, hospitalId: string, name?: string, sigPublicKey?: string, peerId?: string, addrs?: string[], time: number, signers: string[] }
 
 /** The index key of a key epoch wrapped to one doctor (hex ids, base64 ciphertexts). */
 export interface KeyEpochRecipientJson { doctor: string, kemKeyId: string, kemCiphertext: string, sealed: string }
@@ -333,7 +337,7 @@ export interface RpcBackend {
   /** The managers, doctors and user nodes with status at `height` (default: the head). */
   getConsortium: (height?: number) => Promise<ConsortiumStateJson>
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
-  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance' | 'key-epoch') => Promise<SubmitResultJson>
+  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance' | 'key-epoch' | 'manager') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
   /** Up to `MAX_RECORDS_PER_CALL` distinct ids; `fields` undefined: every ciphertext. */
   getRecords: (recordIds: Uint8Array[], fields: number[] | undefined, certificates: boolean) => Promise<RecordsJson>

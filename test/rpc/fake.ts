@@ -27,6 +27,8 @@ const header: HeaderJson = {
   indexRoot: hex32(3),
   indexCount: 4,
   indexStart: 10,
+  configHash: hex32(5),
+  nextConfigHash: hex32(5),
   hash: hex32(4)
 }
 const certificate: CertificateJson = {

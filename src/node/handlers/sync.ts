@@ -9,7 +9,10 @@
  *   holds it (pending, in a block it proposed or validated, or committed), else null: a replica
  *   that lacks some txs of a compact PRE-PREPARE fetches them from the proposer before voting.
  *
- * `consensus` and `txs` are answered to other genesis managers only.
+ * - `config {hash}` → the encoded consortium configuration with this hash (src/blocks/consortium.ts),
+ *   or null: a light client learns the manager set a header announces and checks the hash.
+ *
+ * `consensus` and `txs` are answered to other managers only.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { ChainStore } from '../chain-store.js'
@@ -24,7 +27,7 @@ import type { ReqHandler } from '../reqresp.js'
  * messages directly; an admitted user node could otherwise make a manager verify an ML-DSA
  * signature per request, outside gossip's peer scoring.
  */
-export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean, txBytes: (keys: string[]) => Promise<Array<Uint8Array | null>> = async (keys) => keys.map(() => null)): ReqHandler {
+export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean, txBytes: (keys: string[]) => Promise<Array<Uint8Array | null>> = async (keys) => keys.map(() => null), config: (hash: Uint8Array) => Uint8Array | undefined = () => undefined): ReqHandler {
   return async (method, params, from) => {
     if (method === 'txs') {
       if (!isManager(from)) throw new NodeError('FORBIDDEN', 'only managers fetch tx bodies')
@@ -43,6 +46,10 @@ export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) 
       const to = Math.min(uint(p.to, 'to'), chain.head.height, from + MAX_HEADERS_PER_REQUEST - 1)
       if (to < from) return { headers: [], cert: null }
       return { headers: await chain.headerBytes(from, to), cert: await chain.certBytes(to) ?? null }
+    }
+    if (method === 'config') {
+      // a consortium configuration by its hash (light clients learn a manager change from a header's nextConfigHash)
+      return config(bytes(p.hash, 'hash', 32)) ?? null
     }
     if (method === 'blocks') {
       const from = uint(p.from, 'from')

@@ -22,7 +22,7 @@ describe('node/app/governance: the registry', function () {
   const addAda = (): GovernanceTx => sign(m1, { type: 'doctor', action: 'add', hospital: h(m1), doctor: ada.keys.id, name: 'Dr. Ada', sigPublicKey: ada.keys.sig.publicKey, kemPublicKey: ada.keys.kem.publicKey, time: 1 })
   const rotateAda = (): GovernanceTx => sign(m1, { type: 'doctor', action: 'rotate', hospital: h(m1), doctor: ada.keys.id, sigPublicKey: ada2.keys.sig.publicKey, kemPublicKey: ada2.keys.kem.publicKey, time: 2 })
   const block = (height: number, txs: GovernanceTx[]): ReturnType<typeof buildBlock> =>
-    buildBlock({ chainId: CHAIN, height, prevHash: headerHash(genesisHeader(CHAIN, new Uint8Array(32))), time: 1, proposer: 0, view: 0, indexStart: 0, txs })
+    buildBlock({ chainId: CHAIN, height, prevHash: headerHash(genesisHeader(CHAIN, new Uint8Array(32), new Uint8Array(32))), time: 1, proposer: 0, view: 0, indexStart: 0, configHash: new Uint8Array(32), nextConfigHash: new Uint8Array(32), txs })
 
   before(async () => {
     pq = await loadPqBackend()

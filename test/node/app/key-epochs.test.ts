@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'mocha'
-import { buildBlock, encodeBlock, encodeSubmission, genesisHeader, headerHash, type Block, type KeyEpochTx } from '../../../src/blocks/index.js'
+import { buildBlock, encodeBlock, encodeSubmission, headerHash, hospitalIdOf, type Block, type KeyEpochTx } from '../../../src/blocks/index.js'
 import { buildKeyEpochTx } from '../../../src/client/key-epochs.js'
 import { randomBytes, sha256, sigKeygen, toHex, loadPqBackend, type PqBackend } from '../../../src/crypto/index.js'
 import { Application } from '../../../src/node/app/application.js'
@@ -9,7 +9,7 @@ import { genesisKeyEpochAuthority, keyEpochsRaw, KeyEpochs, type ActiveDoctor, t
 import type { BlobStore } from '../../../src/node/blob-store.js'
 import { ChainStore } from '../../../src/node/chain-store.js'
 import { createDevnet, type DevnetFiles } from '../../../src/node/devnet.js'
-import { genesisHash } from '../../../src/node/genesis.js'
+import { genesisHeaderOf } from '../../../src/node/genesis.js'
 import { loadIdentity } from '../../../src/node/identity.js'
 import { quietLog } from '../../../src/node/log.js'
 import { decodeSubmission, validateSubmission } from '../../../src/node/validation/tx.js'
@@ -32,10 +32,10 @@ describe('node/app: key epochs (admission, proposal, commit, persistence)', func
   async function withApp (fn: (app: Application, chain: ChainStore, dir: string) => Promise<void>, authority?: KeyEpochAuthority, dir?: string): Promise<void> {
     const root = dir === undefined ? await tempDir('key-epochs') : undefined
     const path = dir ?? (root as { path: string }).path
-    const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+    const g = genesisHeaderOf(files.genesis)
     const chain = await ChainStore.open(join(path, 'chain'), g)
     try {
-      const app = new Application({ genesis: files.genesis, self: 0, pq, chain, blobs: {} as unknown as BlobStore, log: quietLog, hooks: {}, keyEpochAuthority: authority })
+      const app = new Application({ genesis: files.genesis, hospitalId: hospitalIdOf(files.genesis.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq, chain, blobs: {} as unknown as BlobStore, log: quietLog, hooks: {}, keyEpochAuthority: authority })
       await app.restore()
       await fn(app, chain, path)
     } finally {
@@ -57,7 +57,7 @@ describe('node/app: key epochs (admission, proposal, commit, persistence)', func
 
   async function commit (app: Application, chain: ChainStore, txs: KeyEpochTx[]): Promise<{ ok: boolean, reason?: string }> {
     const head = chain.head
-    const block: Block = buildBlock({ chainId: files.genesis.chainId, height: head.height + 1, prevHash: head.hash, time: Date.now(), proposer: 0, view: 0, indexStart: head.indexNext, txs })
+    const block: Block = buildBlock({ chainId: files.genesis.chainId, height: head.height + 1, prevHash: head.hash, time: Date.now(), proposer: 0, view: 0, indexStart: head.indexNext, configHash: head.header.configHash, nextConfigHash: head.header.nextConfigHash, txs })
     const value = { hash: headerHash(block.header), bytes: encodeBlock(block) }
     const r = app.validateProposal(block.header.height, value, head.hash)
     if (!r.ok) return { ok: false, reason: r.reason }
@@ -108,7 +108,7 @@ describe('node/app: key epochs (admission, proposal, commit, persistence)', func
         assert.equal((await keyEpochsRaw(chain.kv, 1)).length, 2)
       }, undefined, root.path)
       // a fresh KeyEpochs reads the epochs from their keys alone: the blocks are not needed
-      const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+      const g = genesisHeaderOf(files.genesis)
       const chain = await ChainStore.open(join(root.path, 'chain'), g)
       try {
         await chain.kv.del('blk/000000000001')
