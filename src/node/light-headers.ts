@@ -292,6 +292,12 @@ export class HeaderChain {
     return h
   }
 
+  /** The consortium configuration (manager set) that certifies block `height` (its header's `configHash`). */
+  async configAt (height: number): Promise<ConsortiumConfig | undefined> {
+    const h = await this.header(Math.max(1, height))
+    return h === undefined ? undefined : await this.configByHash(h.configHash)
+  }
+
   /**
    * The gossip validator of the headers topic: a certified header extends the chain or triggers a
    * sync. Each header comes from f + 1 publishers: the first valid copy is accepted (and forwarded),

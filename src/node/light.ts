@@ -12,12 +12,13 @@ import * as dagCbor from '@ipld/dag-cbor'
 import {
   decodeBlock, isGovernanceTx, validateBlock, type Block, headerHash, indexUpdatesHash, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
 } from '../blocks/index.js'
+import type { ConsortiumConfig } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { verifyRecordTx } from '../records/index.js'
 import { Registry } from './app/governance.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
-import { protocols, topics } from './genesis.js'
+import { genesisConsortium, protocols, topics } from './genesis.js'
 import type { KvStore } from './kv.js'
 import { HeaderChain } from './light-headers.js'
 import { ManagerPicker } from './light-peers.js'
@@ -123,6 +124,8 @@ export class LightNode {
    * How headers arrived: appended from gossip, or fetched by range sync (at start, on a gap, every
    * 5 s); and how many ML-DSA signatures of certificates were verified (repeats answered from memory).
    */
+  /** The manager set certifying block `height`, as this node's verified headers name it (fetched by hash once). */
+  async configAt (height: number): ReturnType<HeaderChain['configAt']> { return await this.chain.configAt(height) }
   get headerStats (): { gossip: number, synced: number, signatures: number } { return { ...this.chain.stats, signatures: this.chain.signaturesVerified } }
 
   async start (): Promise<void> {
@@ -356,16 +359,22 @@ export class LightNode {
     if (height <= this.govHeight) return this.gov
     const to = Math.min(Math.max(height, this.chain.height), this.chain.height)
     const reg = await this.askVerified('governance', { to }, async (res) => {
-      const r = new Registry(this.genesis, this.opts.pq)
+      // each tx is checked against the hospitals of the manager set certifying its block (joins, departures, rotated keys)
+      let config: ConsortiumConfig = genesisConsortium(this.genesis)
+      const r = new Registry(this.genesis, this.opts.pq, (id) => config.managers.find((m) => equalBytes(m.hospitalId, id))?.sigPublicKey)
       let last = 0
       for (const raw of list(res, 'governance txs', 100_000, (x) => bytes(x, 'stored tx'))) {
         const v = await this.verifyStored(raw)
         if (!isGovernanceTx(v.tx) || v.height < last || v.height > to) throw new Error('answer holds a non-governance tx or is out of order')
+        const c0 = await this.configAt(v.height)
+        if (c0 === undefined) throw new Error(`the manager set of height ${v.height} is unknown`)
+        config = c0
         const c = r.check(v.tx)
         if (!c.ok) throw new Error(`governance tx at height ${v.height} does not apply: ${c.reason}`)
         r.applyTx(v.tx, v.height)
         last = v.height
       }
+      config = await this.configAt(to) ?? config
       return r
     })
     if (reg !== undefined && to >= this.govHeight) { this.gov = reg; this.govHeight = to }

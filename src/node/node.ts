@@ -125,7 +125,9 @@ async function allowListFor (cfg: NodeConfig, log: Logger, chainSource: ChainPee
   }
   if (cfg.role === 'user' && !lists) return undefined
   const sources = [
-    genesisPeerSource(cfg.genesis),
+    // a manager admits the managers of the chain's manager sets (`extra`), not every genesis manager:
+    // a hospital that left is refused once its removal takes effect
+    genesisPeerSource(cfg.genesis, { managers: cfg.role !== 'manager' }),
     ...(cfg.role === 'manager' ? [chainSource] : []), // user nodes admitted on chain (fed once the registry is loaded)
     ...(cfg.allowPeers !== undefined ? [staticPeerSource('--allow-peer', cfg.allowPeers)] : []),
     ...(cfg.allowPeersFile !== undefined ? [filePeerSource(cfg.allowPeersFile)] : []),
@@ -172,7 +174,8 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
 
   // managers admit the managers of the chain's current and committed (pending) manager sets: a
   // hospital that joins is admitted once the change adding it is committed (filled in once the manager runs)
-  const consortiumPeers: { ids: string[], changed?: () => void } = { ids: [] }
+  // (the genesis managers until the manager's store is open)
+  const consortiumPeers: { ids: string[], changed?: () => void } = { ids: g.managers.map((m) => m.peerId).sort() }
   const consortiumSource: PeerListSource = {
     name: 'consortium (manager changes on chain)',
     load: async () => consortiumPeers.ids,
@@ -248,7 +251,7 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     if (ids.join() !== consortiumPeers.ids.join()) {
       consortiumPeers.ids = ids
       consortiumPeers.changed?.()
-      targets = [...new Set([...dialable(g.managers), ...sets.flatMap((s) => dialable(s.managers)), ...(cfg.bootstrap ?? [])])]
+      targets = [...new Set([...sets.flatMap((s) => dialable(s.managers)), ...(cfg.bootstrap ?? [])])]
     }
   }
   followConsortium()

@@ -6,7 +6,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   encodeBlock, encodeTx, headerHash, isGovernanceTx, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
-  type Block, type CommitCertificate, type Header, type Tx
+  configHash, configKeys, type Block, type CommitCertificate, type ConsortiumConfig, type Header, type Tx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { blobCidString, verifyRecordTx } from '../records/index.js'
@@ -25,7 +25,7 @@ import { faultTolerance, genesisHash, protocols, type Genesis } from './genesis.
 import type { RunningNode } from './node.js'
 import { ReqResp } from './reqresp.js'
 import { decodeSubmission } from './validation/tx.js'
-import { managersAt, type Registry } from './app/governance.js'
+import type { Registry } from './app/governance.js'
 
 export const VERSION = '0.1.0'
 
@@ -48,12 +48,13 @@ function domain (err: unknown): never {
 }
 
 /**
- * `chain_getConsortium` at `height` from a registry covering it: the managers (`managersAt`), f,
- * the doctor keys and user nodes with status and heights, and `configHash`, SHA-256 of the
+ * `chain_getConsortium` at `height` from a registry covering it: the managers of `config` (the
+ * manager set certifying `height`), f, the doctor keys and user nodes with status and heights,
+ * `configHash` (the config's hash, as headers commit to it) and `stateHash`, SHA-256 of the
  * dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned.
  */
-export function consortiumState (genesis: Genesis, reg: Registry, height: number, verifiedBy: ConsortiumStateJson['verifiedBy']): ConsortiumStateJson {
-  const managers = managersAt(genesis, height).map((mg, index) => ({ index, name: mg.name, hospital: toHex(mg.hospital), peerId: mg.peerId, sigPublicKey: b64(mg.sigPublicKey) }))
+export function consortiumState (genesis: Genesis, reg: Registry, height: number, config: ConsortiumConfig, verifiedBy: ConsortiumStateJson['verifiedBy']): ConsortiumStateJson {
+  const managers = config.managers.map((mg, index) => ({ index, name: mg.name, hospital: toHex(mg.hospitalId), peerId: mg.peerId, sigPublicKey: b64(mg.sigPublicKey) }))
   const doctors = reg.doctorsAt(height).map((d): ConsortiumDoctorJson => ({
     id: d.id,
     name: d.name,
@@ -71,8 +72,8 @@ export function consortiumState (genesis: Genesis, reg: Registry, height: number
     ...reg.userNodesAt(height)
   ]
   const f = faultTolerance(managers.length)
-  const configHash = toHex(sha256(dagCbor.encode(JSON.parse(JSON.stringify({ managers, faultTolerance: f, doctors, userNodes })))))
-  return { chainId: genesis.chainId, height, managers, faultTolerance: f, doctors, userNodes, configHash, verifiedBy }
+  const stateHash = toHex(sha256(dagCbor.encode(JSON.parse(JSON.stringify({ managers, faultTolerance: f, doctors, userNodes })))))
+  return { chainId: genesis.chainId, height, managers, faultTolerance: f, doctors, userNodes, configHash: toHex(configHash(config)), stateHash, verifiedBy }
 }
 
 /** A tx as the explorer lists it: ids, kind, size, signer; no ciphertext. */
@@ -118,11 +119,17 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
     try { return await (l as NonNullable<typeof l>).registryAt(h) } catch (err) { return domain(err) }
   }
   const managerIds = new Set(genesis.managers.map((m) => m.peerId))
-  const ctx = { chainId: genesis.chainId, managers: genesis.managers.map((m) => m.sigPublicKey), verifier: pq }
   const m = node.manager
   const l = node.light
 
   const height = (): number => m?.chain.head.height ?? l?.height ?? 0
+  /** The manager set certifying block `h` (≥ 1): a manager's committed history, a user node's verified headers. */
+  async function configAt (h: number): Promise<ConsortiumConfig> {
+    if (m !== undefined) return m.consortium.at(Math.max(1, h))
+    const c = await l?.configAt(h)
+    if (c === undefined) throw new RpcDomainError('UNKNOWN_BLOCK', `the manager set of height ${h} is not known to this node (no header or configuration)`)
+    return c
+  }
   /** A client of the managers' status protocol (no handler: a manager's own service answers). */
   let statusClient: ReqResp | undefined
   const status = async (): Promise<ReqResp> => {
@@ -284,7 +291,8 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       const head = height()
       const h = at ?? head
       if (h > head) throw new RpcDomainError('UNKNOWN_BLOCK', `no header at height ${h} (head is ${head})`)
-      return consortiumState(genesis, await registry(h), h, m !== undefined ? 'manager-store' : 'user-node')
+      const config = await configAt(h)
+      return consortiumState(genesis, await registry(h), h, config, m !== undefined ? 'manager-store' : 'user-node')
     },
 
     async submit (submission, wait, kind): Promise<SubmitResultJson> {
@@ -334,7 +342,7 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       const cert = await certificate(r.stored.height)
       const certificateOk = r.verifiedBy === 'user-node'
         ? true // the user node's header chain is certified (hash links + certificate on its newest header)
-        : cert !== null && verifyCertificate(cert, ctx, { height: r.header.height, headerHash: headerHash(r.header) }).ok
+        : cert !== null && verifyCertificate(cert, { chainId: genesis.chainId, managers: configKeys(await configAt(r.header.height)), verifier: pq }, { height: r.header.height, headerHash: headerHash(r.header) }).ok
       const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered }
       const doctor = (await registry(height())).doctor(tx.doctor) // its status now (a user node's registry as of its head)
       return {

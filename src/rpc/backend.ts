@@ -317,8 +317,10 @@ export interface ConsortiumStateJson {
   faultTolerance: number
   doctors: ConsortiumDoctorJson[]
   userNodes: Array<{ peerId: string, hospital: string | null, status: 'active' | 'removed', since: number, until?: number }>
-  /** SHA-256 (hex) of the dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned. */
+  /** The manager-set configuration certifying block `height` (hex): the `configHash` its header commits to. */
   configHash: string
+  /** SHA-256 (hex) of the dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned. */
+  stateHash: string
   /** `manager-store` (a manager's registry) or `user-node` (rebuilt from governance txs verified against the user node's headers). */
   verifiedBy: 'manager-store' | 'user-node'
 }

@@ -407,7 +407,8 @@ const SCHEMAS: Record<string, JsonSchema> = {
       since: ref('Height'),
       until: { ...ref('Height'), description: 'Height of the removal.' }
     }, ['until'])),
-    configHash: { ...ref('Hex32'), description: 'SHA-256 of the dag-cbor encoding of { managers, faultTolerance, doctors, userNodes } as returned.' },
+    configHash: { ...ref('Hex32'), description: 'Hash of the manager-set configuration certifying block `height`: the configHash its header commits to.' },
+    stateHash: { ...ref('Hex32'), description: 'SHA-256 of the dag-cbor encoding of { managers, faultTolerance, doctors, userNodes } as returned.' },
     verifiedBy: { enum: ['manager-store', 'user-node'], description: 'A manager answered from its registry; a user node rebuilt it from governance txs whose inclusion it verified against its certified headers (omissions are not detectable).' }
   }),
   KeyEpochs: object('Committed key epochs of the consortium index-2 key.', {

@@ -116,6 +116,7 @@ export function fakeBackend (): FakeBackend {
         ],
         userNodes: [{ peerId: '12D3KooWU0', hospital: hex32(0x40), status: 'active', since: 3 }],
         configHash: hex32(0xcc),
+        stateHash: hex32(0xcd),
         verifiedBy: 'manager-store'
       })
     },

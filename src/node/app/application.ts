@@ -107,10 +107,12 @@ export class Application {
 
   constructor (opts: ApplicationOptions) {
     this.opts = opts
-    this.committed = new Committed(opts.chain, { maxFacts: opts.maxFacts })
-    this.gov = new Registry(opts.genesis, opts.pq)
-    this.keyEpochs = new KeyEpochs(opts.genesis.chainId, opts.pq, opts.keyEpochAuthority ?? this.gov.keyEpochAuthority())
     this.history = new ConsortiumHistory([genesisConsortium(opts.genesis)], opts.genesis.params.configDelay ?? DEFAULT_CONFIG_DELAY)
+    this.committed = new Committed(opts.chain, { maxFacts: opts.maxFacts })
+    // a hospital signs governance txs and key epochs with its manager's key in the configuration the
+    // next block is certified by: a hospital that joined may, one that left may not, a rotated key replaces the old
+    this.gov = new Registry(opts.genesis, opts.pq, (id) => this.hospitalKey(id))
+    this.keyEpochs = new KeyEpochs(opts.genesis.chainId, opts.pq, opts.keyEpochAuthority ?? this.gov.keyEpochAuthority())
   }
 
   private get chain (): ChainStore { return this.opts.chain }
@@ -124,6 +126,12 @@ export class Application {
 
   /** The configuration that certifies block `height`. */
   configAt (height: number): ConsortiumConfig { return this.history.at(height) }
+
+  /** The current signing key of hospital `id` in the configuration of the next block, if it is a member. */
+  hospitalKey (id: Uint8Array): Uint8Array | undefined {
+    const cfg = this.history.at(this.chain.head.height + 1)
+    return cfg.managers.find((m) => equalBytes(m.hospitalId, id))?.sigPublicKey
+  }
 
   /** This manager's index in the configuration certifying `height`, or −1 if it is not a member there. */
   selfAt (height: number): number { return managerIndex(this.history.at(height), this.opts.hospitalId) }

@@ -141,8 +141,11 @@ export class Registry {
   /** The ML-DSA key of an active doctor (what a new record or grant must be signed with). */
   activeKey (id: Uint8Array): Uint8Array | undefined {
     const e = this.doctor(id)
-    return e?.status === 'active' ? e.sigPublicKey : undefined
+    return e?.status === 'active' && this.member(e.hospital) ? e.sigPublicKey : undefined
   }
+
+  /** Whether hospital `hex` is a member of the consortium now (a hospital that left no longer is). */
+  private member (hex: string): boolean { return this.hospitalKey(fromHex(hex)) !== undefined }
 
   /** The key that signed, under doctor id `id`, a record committed at `height`: registered before it, retired at or after it. */
   keyAt (id: Uint8Array, height: number): Uint8Array | undefined {
@@ -160,7 +163,12 @@ export class Registry {
   /** Why a new record or grant signed by doctor `id` is refused (`INACTIVE_DOCTOR`), or undefined if it is not. */
   inactive (id: Uint8Array): string | undefined {
     const e = this.doctor(id)
-    if (e === undefined || e.status === 'active') return undefined
+    if (e === undefined) return undefined
+    if (e.status === 'active') {
+      return this.member(e.hospital)
+        ? undefined
+        : `doctor ${e.id} (${e.name}) belongs to hospital ${short(e.hospital)}, which is no longer a member of the consortium: records and grants it signed before stay valid, new ones are refused`
+    }
     return e.status === 'revoked'
       ? `doctor ${e.id} (${e.name}) was revoked at height ${String(e.until)}: records and grants it signed before stay valid, new ones are refused`
       : `the key of doctor ${e.id} (${e.name}) was rotated at height ${String(e.until)} to ${String(e.next)}: sign with the new key`
@@ -315,7 +323,8 @@ export class Registry {
    */
   keyEpochAuthority (): { activeDoctors: (height: number) => Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>, hospitalKey: (id: Uint8Array) => Uint8Array | undefined } {
     return {
-      activeDoctors: (height) => this.doctorsAt(height).filter((e) => e.status === 'active').map((e) => ({ id: fromHex(e.id), kemPublicKey: e.kemPublicKey })),
+      // a hospital that left takes its doctors out of new epochs
+      activeDoctors: (height) => this.doctorsAt(height).filter((e) => e.status === 'active' && this.member(e.hospital)).map((e) => ({ id: fromHex(e.id), kemPublicKey: e.kemPublicKey })),
       hospitalKey: (id) => this.hospitalKey(id)
     }
   }
