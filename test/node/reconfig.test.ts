@@ -3,6 +3,10 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadPqBackend, sha256, toHex, type PqBackend } from '../../src/crypto/index.js'
 import { changeSubmission, mergeChangeFiles, proposeChange, signChangeFile, type ChangeFile } from '../../src/client/manager-change.js'
+import { loadHospital, registerDoctor, submitGovernanceTx, type Hospital } from '../../src/client/governance.js'
+import { RpcClient } from '../../src/client/rpc.js'
+import { readJsonFile } from '../../src/client/state.js'
+import { RPC_ERRORS, type ConsortiumStateJson, type RecordVerificationJson } from '../../src/rpc/backend.js'
 import { createDevnet, writeDevnet, type DevnetFiles } from '../../src/node/devnet.js'
 import { loadIdentity, newIdentityFile, type Identity } from '../../src/node/identity.js'
 import { freePorts, tempDir, TestDoctor } from './helpers.js'
@@ -12,10 +16,13 @@ interface Status { height: number, headerHash: string }
 interface HeaderAnswer { header: { height: number, proposer: number, configHash: string, nextConfigHash: string }, certificate: { signatures: Array<{ validator: number }> } | null }
 
 /**
- * Issue 14's manager-change acceptance test, as real processes: 4 managers commit records while a
+ * Issue 14's acceptance test ("Done when"), as real processes: 4 managers commit records while a
  * fifth hospital joins (its manager process starts from the genesis file, syncs, and takes part in
- * consensus: it proposes blocks), then one hospital leaves; a user node stopped before the first
- * change catches up and verifies records committed after the last. No fork, no lost record.
+ * consensus: it proposes blocks), then one hospital leaves. The joined hospital adds a doctor, who
+ * writes a record, rotates its key, writes another, is revoked, and is refused afterwards; the
+ * departed hospital's doctor is refused after the departure, and its node no longer receives
+ * blocks. A user node stopped before the first change catches up and verifies every record after
+ * the last. No fork, no lost record.
  */
 describe('node: a hospital joins and another leaves, as real processes', function () {
   this.timeout(600_000)
@@ -37,6 +44,24 @@ describe('node: a hospital joins and another leaves, as real processes', functio
     '--role', 'user', '--genesis', '', '--data-dir', '', '--identity', '', '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc-port', '0', '--loopback'
   ]
   const url = (name: string): string => { const p = net.procs.get(name); if (p === undefined) throw new Error(`${name} not running`); return p.rpc }
+  const client = (name: string): RpcClient => new RpcClient(url(name))
+  const doctorFrom = async (path: string): Promise<TestDoctor> => await TestDoctor.create({ doctors: [await readJsonFile(path, 'doctor')] } as unknown as DevnetFiles, 0, pq)
+
+  /** A record of `d` submitted through `via`, committed; its id is kept to verify at the end. */
+  async function record (d: TestDoctor, i: number, via: string): Promise<string> {
+    const s = d.record(i)
+    const r = await rpc<{ status: string }>(url(via), 'ehr_submitRecord', { submission: Buffer.from(s.bytes).toString('base64'), wait: true })
+    assert.equal(r.status, 'committed')
+    committed.push(toHex(s.tx.recordId))
+    return toHex(s.tx.recordId)
+  }
+
+  /** A record of `d` refused as INACTIVE_DOCTOR. */
+  async function refused (d: TestDoctor, i: number, via: string): Promise<void> {
+    const s = d.record(i)
+    await assert.rejects(rpc(url(via), 'ehr_submitRecord', { submission: Buffer.from(s.bytes).toString('base64'), wait: true }),
+      (err: Error & { rpcCode?: number }) => { assert.equal(err.rpcCode, RPC_ERRORS.INACTIVE_DOCTOR.code, err.message); return true })
+  }
 
   async function submit (count: number, via: string[]): Promise<string[]> {
     const out: string[] = []
@@ -107,6 +132,12 @@ describe('node: a hospital joins and another leaves, as real processes', functio
 
   it('a fifth hospital joins (2f+1 signatures), syncs and takes part in consensus; then one hospital leaves; a user node offline across both catches up and verifies', async () => {
     await submit(6, ['m0', 'm1'])
+    // hospital 1 registers a doctor, who writes a record (hospital 1 leaves later)
+    const h1: Hospital = await loadHospital(join(root.path, 'identities', 'manager-1.json'))
+    const bobPath = join(root.path, 'bob.json')
+    assert.equal((await registerDoctor(pq, client('m1'), h1, { path: bobPath, name: 'Dr. Bob' })).status, 'committed')
+    const bob = await doctorFrom(bobPath)
+    const bobRecord = await record(bob, 1, 'm2')
     const start = await converge(['m0', 'm1', 'm2', 'm3', 'u0'])
     // the user node goes offline before the first change
     assert.equal(await net.stop('u0'), 0)
@@ -130,6 +161,26 @@ describe('node: a hospital joins and another leaves, as real processes', functio
       assert.notEqual(a.header.configHash, (await rpc<HeaderAnswer>(url('m4'), 'chain_getHeader', { height: 1 })).header.configHash, `height ${h} is certified by the new set`)
     }
     assert.ok(proposers.has(4), `the new manager proposed a committed block (proposers ${[...proposers].join(',')})`)
+    const set5 = await rpc<ConsortiumStateJson>(url('m2'), 'chain_getConsortium')
+    assert.deepEqual([set5.managers.length, set5.faultTolerance], [5, 1])
+    assert.equal(set5.configHash, (await rpc<HeaderAnswer>(url('m2'), 'chain_getHeader', { height: set5.height })).header.configHash)
+
+    // the joined hospital adds a doctor (signed with its manager key, which only the chain's manager set knows),
+    // who writes a record, rotates its key, writes another, and is revoked: its next submission is refused
+    const h4: Hospital = await loadHospital(join(root.path, 'identities', 'manager-4.json'))
+    const adaPath = join(root.path, 'ada.json')
+    const added = await registerDoctor(pq, client('m4'), h4, { path: adaPath, name: 'Dr. Ada' })
+    assert.equal(added.status, 'committed')
+    const ada = await doctorFrom(adaPath)
+    const adaRecords = [await record(ada, 1, 'm0')]
+    const ada2Path = join(root.path, 'ada-2.json')
+    assert.equal((await registerDoctor(pq, client('m3'), h4, { path: ada2Path, previous: await readJsonFile(adaPath, 'doctor') as never })).status, 'committed')
+    await refused(ada, 2, 'm2')
+    const ada2 = await doctorFrom(ada2Path)
+    adaRecords.push(await record(ada2, 3, 'm4'))
+    const revoked = await submitGovernanceTx(pq, client('m0'), h4, { type: 'doctor', action: 'revoke', hospital: h4.id, doctor: ada2.id.keys.id, time: Date.now() })
+    assert.equal(revoked.status, 'committed')
+    await refused(ada2, 4, 'm1')
 
     // 2. hospital 1 leaves: 4 of the 5 current managers sign (the new one among them)
     const leaveHeight = await change({ action: 'remove', hospitalId: toHex(sha256((ids[1] as Identity).keys.sig.publicKey)) }, [0, 2, 3, 4])
@@ -139,16 +190,31 @@ describe('node: a hospital joins and another leaves, as real processes', functio
       const a = await rpc<HeaderAnswer>(url('m0'), 'chain_getHeader', { height: h })
       assert.ok(a.certificate !== null && a.certificate.signatures.every((s) => s.validator < 4), `height ${h}: certified by the 4 remaining managers`)
     }
-    // the removed hospital's node no longer votes, but still follows the chain
-    await converge(['m0', 'm1'], last.height)
+    // the departed hospital's doctor is refused from now on (its earlier record stays valid, below)
+    await refused(bob, 2, 'm3')
+    // the departed hospital's node is no longer admitted by the managers: it stops receiving blocks
+    await new Promise((r) => setTimeout(r, 4000)) // the managers' allow lists follow the set every 2 s
+    const cut = (await rpc<Status>(url('m1'), 'chain_status')).height
+    await submit(2, ['m0'])
+    const after = await converge(['m0', 'm2', 'm3', 'm4'], cut + 1)
+    await new Promise((r) => setTimeout(r, 2000))
+    assert.equal((await rpc<Status>(url('m1'), 'chain_status')).height, cut, `the departed manager stays at ${cut} while the chain is at ${after.height}`)
+    const set4 = await rpc<ConsortiumStateJson>(url('m0'), 'chain_getConsortium')
+    assert.deepEqual(set4.managers.map((m) => m.name).sort(), ['hospital-4', 'manager-0', 'manager-2', 'manager-3'].sort())
 
     // 3. the user node comes back, catches up across both changes and verifies records committed after the last one
     await net.start({ name: 'u0', args: userArgs }, 240_000)
-    await converge(['m0', 'u0'], last.height)
+    await converge(['m0', 'u0'], after.height)
     for (const id of [...tail, committed[0] as string]) {
       const r = await rpc<{ verifiedBy: string, tx: { recordId: string } }>(url('u0'), 'ehr_getRecord', { recordId: id })
       assert.equal(r.verifiedBy, 'user-node')
       assert.equal(r.tx.recordId, id)
+    }
+    // the revoked and the departed hospital's doctors' earlier records still verify, with their status
+    for (const [id, status] of [[adaRecords[0], 'rotated'], [adaRecords[1], 'revoked'], [bobRecord, 'active']] as const) {
+      const v = await rpc<RecordVerificationJson>(url('u0'), 'ehr_verifyRecord', { recordId: id })
+      assert.equal(v.valid, true, JSON.stringify(v))
+      assert.equal(v.doctorStatus, status)
     }
     // no lost record: every committed record is on every manager
     for (const id of committed) await rpc(url('m4'), 'ehr_getRecord', { recordId: id })
