@@ -7,7 +7,7 @@
  * lives in this process's memory and is never written). That grants nothing new: a hospital
  * registers its own doctors and could always obtain the key through one of them (docs/SSE.md).
  */
-import { encodeSubmission, MAX_KEY_EPOCH_RECIPIENTS, signKeyEpochTx, type KeyEpochTx } from '../blocks/index.js'
+import { encodeSubmission, MAX_KEY_EPOCH_RECIPIENTS, MAX_KEY_EPOCH_TX_BYTES, signKeyEpochTx, type KeyEpochTx } from '../blocks/index.js'
 import { randomBytes, type PqBackend } from '../crypto/index.js'
 import { indexKeyId, keyEpochContext, wrapIndexKey } from '../records/index.js'
 import type { SubmitResultJson } from '../rpc/backend.js'
@@ -32,7 +32,7 @@ const NO_EPOCHS = 0xffffffff
 export function buildKeyEpochTx (pq: PqBackend, signer: HospitalSigner, o: { chainId: string, epoch: number, recipients: ReadonlyArray<{ id: Uint8Array, kemPublicKey: Uint8Array }>, key?: Uint8Array, time?: number }): { tx: KeyEpochTx, key: Uint8Array } {
   if (o.recipients.length === 0) throw new ClientError('BAD_INPUT', 'a key epoch needs at least one active doctor')
   if (o.recipients.length > MAX_KEY_EPOCH_RECIPIENTS) {
-    throw new ClientError('BAD_INPUT', `a key epoch is wrapped to at most ${MAX_KEY_EPOCH_RECIPIENTS} doctors in this version (one tx under 64 KiB); the consortium has ${o.recipients.length} active doctors, so no epoch was issued`)
+    throw new ClientError('BAD_INPUT', `a key epoch is wrapped to at most ${MAX_KEY_EPOCH_RECIPIENTS} doctors (one tx of at most ${MAX_KEY_EPOCH_TX_BYTES} bytes, MAX_KEY_EPOCH_TX_BYTES; the managers keep the active doctors at or below it, MAX_ACTIVE_DOCTORS); the consortium has ${o.recipients.length} active doctors, so no epoch was issued`)
   }
   const key = o.key ?? randomBytes(32)
   const context = keyEpochContext(o.chainId, o.epoch)
