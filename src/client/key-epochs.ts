@@ -73,12 +73,20 @@ export async function rotateConsortiumKey (pq: PqBackend, rpc: RpcClient, signer
 }
 
 /**
- * Fetches the committed epochs newer than the ring's newest and adds them (`addKeyEpochs`).
+ * Fetches the committed epochs newer than the ring's newest and adds them (`addKeyEpochs`). An
+ * answer holds as many epochs as fit its byte budget (an epoch wrapped to 1,600 doctors is about
+ * 2 MB), so this asks again from the newest one added while the node says there are more.
  * Returns the new ring (unchanged if nothing was added) and the epochs added.
  */
 export async function fetchKeyEpochs (rpc: RpcClient, ring: ConsortiumKeyRing): Promise<{ ring: ConsortiumKeyRing, added: number[], latest: number }> {
   const { chainId } = await rpc.nodeInfo()
-  const answer = await rpc.getKeyEpochs(latestEpoch(ring))
-  const r = addKeyEpochs(ring, chainId, answer.epochs)
-  return { ...r, latest: Math.max(answer.latest, latestEpoch(r.ring)) }
+  const added: number[] = []
+  for (;;) {
+    const answer = await rpc.getKeyEpochs(latestEpoch(ring))
+    const r = addKeyEpochs(ring, chainId, answer.epochs)
+    ring = r.ring
+    added.push(...r.added)
+    // done: nothing new (the answer was empty or added nothing), or the node's newest reached
+    if (r.added.length === 0 || latestEpoch(ring) >= answer.latest) return { ring, added, latest: Math.max(answer.latest, latestEpoch(ring)) }
+  }
 }
