@@ -110,6 +110,12 @@ describe('node/app: key epochs (admission, proposal, commit, persistence)', func
         assert.deepEqual(await commit(app, chain, [epochTx(3)]), { ok: true })
         assert.deepEqual(app.keyEpochs.since(2).map((e) => e.epoch), [3])
         assert.equal((await keyEpochsRaw(chain.kv, 1)).length, 2)
+        // an answer's byte budget: the first epoch always, the next ones while they fit
+        const raws = await keyEpochsRaw(chain.kv, 1)
+        assert.equal((await keyEpochsRaw(chain.kv, 1, 1)).length, 1)
+        assert.equal((await keyEpochsRaw(chain.kv, 1, (raws[0]?.length ?? 0) + (raws[1]?.length ?? 0) - 1)).length, 1)
+        assert.equal((await keyEpochsRaw(chain.kv, 1, (raws[0]?.length ?? 0) + (raws[1]?.length ?? 0))).length, 2)
+        assert.equal((await keyEpochsRaw(chain.kv, 2, 1)).length, 1)
       }, undefined, root.path)
       // a fresh KeyEpochs reads the epochs from their keys alone: the blocks are not needed
       const g = genesisHeaderOf(files.genesis)
