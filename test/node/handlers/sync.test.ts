@@ -53,7 +53,7 @@ describe('node/handlers: sync', () => {
     const items = await handle('blocks', { from: 1, count: 8 }, undefined as never) as Array<{ block: Uint8Array, cert: Uint8Array }>
     assert.equal(items.length, 2)
     assert.ok(items.reduce((n, it) => n + it.block.length + it.cert.length, 0) <= MAX_BLOCKS_ANSWER_BYTES)
-    assert.ok(MAX_BLOCKS_ANSWER_BYTES < MAX_FRAME_BYTES - MiB, "room for the framing")
+    assert.ok(MAX_BLOCKS_ANSWER_BYTES < MAX_FRAME_BYTES - MiB, 'room for the framing')
     const huge = { ...big, blockBytes: async () => new Uint8Array(13 * MiB) } as unknown as ChainStore
     assert.equal((await syncHandler(huge, () => {}, () => true)('blocks', { from: 1, count: 8 }, undefined as never) as unknown[]).length, 1)
     const small = { ...big, blockBytes: async () => new Uint8Array(1000) } as unknown as ChainStore
