@@ -530,7 +530,8 @@ async function keyRotate (ctx: Ctx, values: { hospital?: string, 'hospital-id'?:
   let ident
   try { ident = await loadIdentity(await readIdentityFile(path)) } catch (err) { throw new UsageError((err as Error).message) }
   if (ident.role !== 'manager') throw new UsageError(`--hospital must be a manager identity (${ident.name} is a ${ident.role}): only a current manager may issue a key epoch`)
-  let hospitalId = sha256(ident.keys.sig.publicKey)
+  const file = await readIdentityFile(path)
+  let hospitalId = file.hospitalId !== undefined && /^[0-9a-f]{64}$/.test(file.hospitalId) ? fromHex(file.hospitalId) : sha256(ident.keys.sig.publicKey)
   if (values['hospital-id'] !== undefined) {
     try { hospitalId = unhex(values['hospital-id'].toLowerCase(), '--hospital-id') } catch (err) { throw new UsageError((err as Error).message) }
   }

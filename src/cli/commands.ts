@@ -131,14 +131,19 @@ function peerIdCommand (): Command {
   return new Command('peer-id')
     .summary('print a node\'s libp2p peer id (the line to add to a manager\'s allow file)')
     .description('Prints the peer id of an identity file (--identity), of a user node\'s DATA_DIR/peer-key (--data-dir; created if missing), ' +
-      'or of a new user identity written to FILE (--new-identity). Give exactly one of the three.')
+      'or of a new identity written to FILE (--new-identity: a user node\'s by default; --role manager for a hospital that joins, ' +
+      'or with --hospital-id for the new key of a hospital whose manager key is rotated). Give exactly one of the three.')
     .option('--identity <FILE>', 'an identity file')
     .option('--data-dir <DIR>', 'a user node\'s data dir')
     .option('--new-identity <FILE>', 'write a new user identity to FILE (never overwrites)')
     .option('--name <NAME>', 'name of the new identity, with --new-identity (default: the file name)')
+    .option('--role <ROLE>', 'with --new-identity: user (default) or manager')
+    .option('--hospital-id <HEX>', 'with --new-identity --role manager: the hospital this new manager key belongs to (a key rotation: pqmed consortium propose --action rotate)')
     .addHelpText('after', examples(
       'pqmed peer-id --data-dir /srv/pqmed/u7 >> /etc/pqmed/allow-peers.txt',
-      'pqmed peer-id --new-identity net/identities/user-9.json'))
+      'pqmed peer-id --new-identity net/identities/user-9.json',
+      'pqmed peer-id --new-identity hospital-5.json --role manager',
+      'pqmed peer-id --new-identity manager-2-key2.json --role manager --hospital-id 3f1c...e9'))
     .action(nodeHandler('peerIdCmd'))
 }
 

@@ -10,6 +10,7 @@ import { RPC_ERRORS, type ConsortiumStateJson, type RecordVerificationJson } fro
 import { createDevnet, writeDevnet, type DevnetFiles } from '../../src/node/devnet.js'
 import { loadIdentity, newIdentityFile, type Identity } from '../../src/node/identity.js'
 import { freePorts, tempDir, TestDoctor } from './helpers.js'
+import { ensureBuilt, pqmed } from '../cli/helpers.js'
 import { ProcNet, rpc } from '../../src/cli/procs.js'
 
 interface Status { height: number, headerHash: string }
@@ -18,7 +19,8 @@ interface HeaderAnswer { header: { height: number, proposer: number, configHash:
 /**
  * Issue 14's acceptance test ("Done when"), as real processes: 4 managers commit records while a
  * fifth hospital joins (its manager process starts from the genesis file, syncs, and takes part in
- * consensus: it proposes blocks), then one hospital leaves. The joined hospital adds a doctor, who
+ * consensus: it proposes blocks), a hospital rotates its manager key (its node restarts on the new
+ * key and proposes again; the new key signs the next change), then one hospital leaves. The joined hospital adds a doctor, who
  * writes a record, rotates its key, writes another, is revoked, and is refused afterwards; the
  * departed hospital's doctor is refused after the departure, and its node no longer receives
  * blocks. A user node stopped before the first change catches up and verifies every record after
@@ -36,9 +38,9 @@ describe('node: a hospital joins and another leaves, as real processes', functio
   const committed: string[] = []
   let seq = 0
 
-  const managerArgs = (i: number): string[] => [
+  const managerArgs = (i: number, identity = `manager-${i}.json`): string[] => [
     '--role', 'manager', '--genesis', join(root.path, 'genesis.json'), '--data-dir', join(root.path, `m${i}`),
-    '--identity', join(root.path, 'identities', `manager-${i}.json`), '--listen', `/ip4/127.0.0.1/tcp/${ports[i]}`, '--rpc-port', '0', '--loopback'
+    '--identity', join(root.path, 'identities', identity), '--listen', `/ip4/127.0.0.1/tcp/${ports[i]}`, '--rpc-port', '0', '--loopback'
   ]
   const userArgs = [
     '--role', 'user', '--genesis', '', '--data-dir', '', '--identity', '', '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc-port', '0', '--loopback'
@@ -101,6 +103,7 @@ describe('node: a hospital joins and another leaves, as real processes', functio
   }
 
   before(async () => {
+    await ensureBuilt() // the CLI makes the rotated key's identity file
     root = await tempDir('reconf')
     ports = await freePorts(5)
     pq = await loadPqBackend()
@@ -130,7 +133,7 @@ describe('node: a hospital joins and another leaves, as real processes', functio
     await root?.remove()
   })
 
-  it('a fifth hospital joins (2f+1 signatures), syncs and takes part in consensus; then one hospital leaves; a user node offline across both catches up and verifies', async () => {
+  it('a fifth hospital joins (2f+1 signatures), syncs and takes part in consensus; a hospital rotates its manager key; one hospital leaves; a user node offline across all three catches up and verifies', async () => {
     await submit(6, ['m0', 'm1'])
     // hospital 1 registers a doctor, who writes a record (hospital 1 leaves later)
     const h1: Hospital = await loadHospital(join(root.path, 'identities', 'manager-1.json'))
@@ -182,8 +185,28 @@ describe('node: a hospital joins and another leaves, as real processes', functio
     assert.equal(revoked.status, 'committed')
     await refused(ada2, 4, 'm1')
 
-    // 2. hospital 1 leaves: 4 of the 5 current managers sign (the new one among them)
-    const leaveHeight = await change({ action: 'remove', hospitalId: toHex(sha256((ids[1] as Identity).keys.sig.publicKey)) }, [0, 2, 3, 4])
+    // 2. hospital 2 rotates its manager key (a new identity file naming its hospital id, made with
+    // `pqmed peer-id --new-identity F --role manager --hospital-id ID`): signed by 4 of 5, the old key among them;
+    // from the boundary the old key's votes do not count (4 of 5 still make a quorum), and the manager restarts on the new key
+    const h2Id = toHex(sha256((ids[2] as Identity).keys.sig.publicKey))
+    const cli = await pqmed(['peer-id', '--new-identity', join(root.path, 'identities', 'manager-2-key2.json'), '--role', 'manager', '--hospital-id', h2Id])
+    assert.equal(cli.code, 0, cli.stderr)
+    const k2 = await loadIdentity(await readJsonFile(join(root.path, 'identities', 'manager-2-key2.json'), 'identity') as never)
+    assert.equal(cli.stdout.trim(), k2.peerId)
+    const rotateHeight = await change({ action: 'rotate', hospitalId: h2Id, manager: { sigPublicKey: k2.keys.sig.publicKey, peerId: k2.peerId, addrs: [`/ip4/127.0.0.1/tcp/${ports[2]}`] } }, [0, 2, 3, 4])
+    await submit(3, ['m0'])
+    await converge(['m0', 'm3', 'm4'], rotateHeight + 3)
+    assert.equal(await net.stop('m2'), 0)
+    await net.start({ name: 'm2', args: managerArgs(2, 'manager-2-key2.json') }, 240_000)
+    ids[2] = k2
+    await submit(10, ['m2', 'm0'])
+    const afterRotate = await converge(['m0', 'm1', 'm2', 'm3', 'm4'], rotateHeight + 12)
+    const rotatedProposers = new Set<number>()
+    for (let h = rotateHeight + 2; h <= afterRotate.height; h++) rotatedProposers.add((await rpc<HeaderAnswer>(url('m0'), 'chain_getHeader', { height: h })).header.proposer)
+    assert.ok(rotatedProposers.has(2), `hospital 2 proposed a committed block on its new key (proposers ${[...rotatedProposers].join(',')})`)
+
+    // 3. hospital 1 leaves: 4 of the 5 current managers sign (the joined one, and hospital 2 with its new key, among them)
+    const leaveHeight = await change({ action: 'remove', hospitalId: toHex(sha256((ids[1] as Identity).keys.sig.publicKey)) }, [0, 2, 3, 4], (i) => i === 2 ? Buffer.from(h2Id, 'hex') : undefined)
     const tail = await submit(10, ['m0', 'm3', 'm4'])
     const last = await converge(['m0', 'm2', 'm3', 'm4'], leaveHeight + 6)
     for (let h = leaveHeight + 2; h <= last.height; h++) {
@@ -202,7 +225,7 @@ describe('node: a hospital joins and another leaves, as real processes', functio
     const set4 = await rpc<ConsortiumStateJson>(url('m0'), 'chain_getConsortium')
     assert.deepEqual(set4.managers.map((m) => m.name).sort(), ['hospital-4', 'manager-0', 'manager-2', 'manager-3'].sort())
 
-    // 3. the user node comes back, catches up across both changes and verifies records committed after the last one
+    // 4. the user node comes back, catches up across both changes and verifies records committed after the last one
     await net.start({ name: 'u0', args: userArgs }, 240_000)
     await converge(['m0', 'u0'], after.height)
     for (const id of [...tail, committed[0] as string]) {
