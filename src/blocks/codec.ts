@@ -20,8 +20,8 @@ import { BlockError } from './errors.js'
 import { keyEpochTxShape } from './key-epoch.js'
 import {
   HASH_BYTES, ID_BYTES, KEM_PUBLIC_KEY_BYTES, MAX_ATTACHMENTS, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_CERTIFICATE_BYTES,
-  MAX_HEADER_BYTES, MAX_INDEX_UPDATES_PER_TX, MAX_INDEX_VALUE_BYTES, MAX_RECORD_IDS, MAX_TX_BYTES, MAX_VALIDATORS,
-  MAX_WRAPPED_BYTES, RECORD_FIELDS, SIG_PUBLIC_KEY_BYTES, SIGNATURE_BYTES
+  MAX_HEADER_BYTES, MAX_INDEX_UPDATES_PER_TX, MAX_INDEX_VALUE_BYTES, MAX_KEY_EPOCH_TX_BYTES, MAX_RECORD_IDS, MAX_TX_BYTES, MAX_VALIDATORS,
+  MAX_WRAPPED_BYTES, maxTxBytes, RECORD_FIELDS, SIG_PUBLIC_KEY_BYTES, SIGNATURE_BYTES
 } from './limits.js'
 import { doctorTxShape, userNodeTxShape } from './governance.js'
 import { managerTxShape } from './consortium.js'
@@ -206,16 +206,48 @@ export function decodeCanonical<T> (data: Uint8Array, maxBytes: number, shape: (
  */
 const txBytesCache = new WeakMap<Tx, Uint8Array>()
 
+/** The canonical encoding of a key-epoch tx starts with its map header, `time` and then `type: 'key-epoch'` (keys sort by length first). */
+const KEY_EPOCH_TYPE = dagCbor.encode({ type: 'key-epoch' }).subarray(1) // text 'type', text 'key-epoch'
+/** Bytes before `type` in a canonical key-epoch tx: map header, text 'time', a uint of at most 9 bytes. */
+const KEY_EPOCH_TYPE_BEFORE = 1 + 5 + 9
+
+/** Whether `data` can be a key-epoch tx (the only kind above MAX_TX_BYTES): checked before parsing anything larger. */
+function mayBeKeyEpoch (data: Uint8Array): boolean {
+  const end = Math.min(data.length, KEY_EPOCH_TYPE_BEFORE + KEY_EPOCH_TYPE.length)
+  outer: for (let i = 6; i + KEY_EPOCH_TYPE.length <= end; i++) {
+    for (let j = 0; j < KEY_EPOCH_TYPE.length; j++) if (data[i + j] !== KEY_EPOCH_TYPE[j]) continue outer
+    return true
+  }
+  return false
+}
+
+/** `txShape`, after refusing a tx longer than its kind allows (`maxTxBytes`). */
+const sizedTxShape = (n: number) => (v: unknown): Tx => {
+  const type = (typeof v === 'object' && v !== null) ? (v as Obj).type : undefined
+  if (n > maxTxBytes(type)) throw new BlockError('OVERSIZED', `a ${typeof type === 'string' ? type.slice(0, 32) : ''} tx is ${n} bytes, at most ${maxTxBytes(type)} allowed (MAX_TX_BYTES; only a key epoch may use MAX_KEY_EPOCH_TX_BYTES)`)
+  return txShape(v)
+}
+
+/** Encodes a tx canonically: at most MAX_TX_BYTES, a key epoch at most MAX_KEY_EPOCH_TX_BYTES (`maxTxBytes`). */
 export function encodeTx (tx: Tx): Uint8Array {
   const cached = txBytesCache.get(tx)
   if (cached !== undefined) return cached
-  const bytes = encodeCanonical(tx, MAX_TX_BYTES, txShape, 'tx')
+  const bytes = encodeCanonical(tx, MAX_KEY_EPOCH_TX_BYTES, txShape, 'tx')
+  const max = maxTxBytes(tx.type)
+  if (bytes.length > max) throw new BlockError('OVERSIZED', `${tx.type} tx encodes to ${bytes.length} bytes, at most ${max} allowed`)
   txBytesCache.set(tx, bytes)
   return bytes
 }
 
+/**
+ * Decodes a tx. Input above MAX_TX_BYTES is refused before parsing unless it starts as a key-epoch
+ * tx does (then at most MAX_KEY_EPOCH_TX_BYTES are parsed, and the decoded kind is checked again).
+ */
 export function decodeTx (data: Uint8Array): Tx {
-  const tx = decodeCanonical(data, MAX_TX_BYTES, txShape, 'tx')
+  if (data instanceof Uint8Array && data.length > MAX_TX_BYTES && !mayBeKeyEpoch(data)) {
+    throw new BlockError('OVERSIZED', `tx is ${data.length} bytes, at most ${MAX_TX_BYTES} allowed (MAX_KEY_EPOCH_TX_BYTES for a key epoch)`)
+  }
+  const tx = decodeCanonical(data, MAX_KEY_EPOCH_TX_BYTES, sizedTxShape(data.length), 'tx')
   txBytesCache.set(tx, data.slice()) // a copy: the input may be a view into a reused network buffer
   return tx
 }

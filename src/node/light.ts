@@ -404,7 +404,8 @@ export class LightNode {
   }
 
   /**
-   * The committed key epochs above `since`, each verified (inclusion under our certified header,
+   * The committed key epochs above `since` (as many as one manager answer holds: ask again from the
+   * last one while `latest` is above it), each verified (inclusion under our certified header,
    * a key-epoch tx, epochs consecutive from `since + 1`). A manager cannot forge an epoch but could
    * withhold the newest ones, so f + 1 managers are asked and the longest verified answer wins (at
    * least one of them is honest). `recipients` (the doctors a next epoch must be wrapped to) is
@@ -432,8 +433,11 @@ export class LightNode {
           const r = obj(x, 'recipient')
           return { id: bytes(r.id, 'id', 32), kemPublicKey: bytes(r.kemPublicKey, 'kemPublicKey', 1184) }
         })
-        // the newest epoch: proven when the answer holds epochs above `since`, else the manager's word (capped at `since`)
-        const latest = epochs.length > 0 ? since + epochs.length : Math.min(since, uint(o.latest, 'latest'))
+        // the newest epoch: proven when the answer holds epochs above `since`, else the manager's word (capped at `since`);
+        // an answer holds the epochs that fit its byte budget (MAX_KEY_EPOCHS_ANSWER_BYTES): when the manager says there
+        // are more, `latest` is its word, and the asker continues from `since + epochs.length` (an empty answer ends it)
+        const claimed = uint(o.latest, 'latest')
+        const latest = epochs.length > 0 ? Math.max(since + epochs.length, claimed) : Math.min(since, claimed)
         answered++
         if (best === undefined || epochs.length > best.epochs.length) best = { latest, epochs, recipients }
       } catch (err) { this.distrust(peer, (err as Error).message) }

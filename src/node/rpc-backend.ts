@@ -18,7 +18,7 @@ import {
 import * as dagCbor from '@ipld/dag-cbor'
 import { CONSORTIUM_STATUS_TIMEOUT_MS, SEARCH_PAGE_DEFAULT } from '../rpc/openrpc.js'
 import { b64, certJson, headerJson, txJson } from '../rpc/codec.js'
-import { keyEpochsRaw } from './app/key-epochs.js'
+import { keyEpochsRaw, MAX_KEY_EPOCHS_ANSWER_BYTES } from './app/key-epochs.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import { NodeError, type NodeErrorCode } from './errors.js'
 import { faultTolerance, genesisHash, protocols, type Genesis } from './genesis.js'
@@ -387,7 +387,7 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       let recipients: Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>
       let latest: number
       if (m !== undefined) {
-        epochs = (await keyEpochsRaw(m.chain.kv, since)).map(decodeStoredRecord)
+        epochs = (await keyEpochsRaw(m.chain.kv, since, MAX_KEY_EPOCHS_ANSWER_BYTES)).map(decodeStoredRecord) // (the client continues from the last)
         recipients = m.keyEpochRecipients()
         latest = m.keyEpochs.latest
       } else {

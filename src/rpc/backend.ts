@@ -33,7 +33,7 @@ export const RPC_ERRORS = {
   DUPLICATE_LABEL: { code: -32017, message: 'Index label already committed or pending (the client\'s index counters are behind; nothing was stored)' },
   INACTIVE_DOCTOR: { code: -32018, message: 'Doctor revoked or its key rotated (earlier records and grants stay valid)' },
   UNAUTHORIZED_HOSPITAL: { code: -32019, message: 'Not signed by a hospital of the consortium, or about another hospital\'s doctor or user node' },
-  GOVERNANCE_CONFLICT: { code: -32021, message: 'Governance change does not apply (unknown or inactive doctor, key in use, user node admitted already or not admitted)' },
+  GOVERNANCE_CONFLICT: { code: -32021, message: 'Governance change does not apply (unknown or inactive doctor, key in use, user node admitted already or not admitted, or a cap on active doctors or user nodes reached)' },
   MALFORMED_TOKEN: { code: -32020, message: 'Malformed search token' },
   LIMIT_EXCEEDED: { code: -32030, message: 'Limit exceeded' },
   RATE_LIMITED: { code: -32031, message: 'Rate limited' },

@@ -512,7 +512,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
   },
   chain_submitGovernance: {
     summary: 'Submit a hospital\'s doctor or user-node tx.',
-    description: 'Submits a doctor (add, rotate, revoke) or user-node (add, remove) tx signed by a hospital manager\'s ML-DSA-65 key (`pqmed doctor ...`, `pqmed user-node ...`). Refused when not signed by a hospital of the consortium or about another hospital\'s doctor or user node (UNAUTHORIZED_HOSPITAL), or when the change does not apply (GOVERNANCE_CONFLICT).',
+    description: 'Submits a doctor (add, rotate, revoke) or user-node (add, remove) tx signed by a hospital manager\'s ML-DSA-65 key (`pqmed doctor ...`, `pqmed user-node ...`). Refused when not signed by a hospital of the consortium or about another hospital\'s doctor or user node (UNAUTHORIZED_HOSPITAL), or when the change does not apply (GOVERNANCE_CONFLICT), including an add over a cap: 400 active doctors and 256 user nodes per hospital, 1,600 active doctors in all.',
     params: submissionParams('doctor or user-node'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
     errors: [...submitErrors, 'UNAUTHORIZED_HOSPITAL', 'GOVERNANCE_CONFLICT']
@@ -607,7 +607,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
   },
   chain_getKeyEpochs: {
     summary: 'Key epochs of the consortium search key (index 2), to fetch the ones wrapped to a doctor.',
-    description: 'The committed key-epoch txs above `since` (default 1: every on-chain epoch; epoch 1 is the genesis key of consortium-key.json), each with the index key wrapped to every doctor active when it was issued; a doctor opens its entry with its ML-KEM-768 secret key. Also the active doctors a next epoch must be wrapped to. A user node verifies each epoch\'s inclusion against its certified headers.',
+    description: 'The committed key-epoch txs above `since` (default 1: every on-chain epoch; epoch 1 is the genesis key of consortium-key.json), each with the index key wrapped to every doctor active when it was issued; a doctor opens its entry with its ML-KEM-768 secret key. Also the active doctors a next epoch must be wrapped to. A user node verifies each epoch\'s inclusion against its certified headers. An answer holds at most 8 MiB of epochs (at least one; an epoch wrapped to 1,600 doctors is about 2 MB): while the last epoch returned is below `latest`, ask again with it as `since`.',
     params: [param('since', { type: 'integer', minimum: 1, maximum: 4294967295, default: 1 }, 'Return the epochs numbered above this one.', false)],
     result: { name: 'keyEpochs', schema: ref('KeyEpochs') },
     errors: readErrors

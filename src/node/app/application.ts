@@ -20,7 +20,7 @@
 import { join } from 'node:path'
 import {
   buildBlock, decodeBlock, decodeCompactBlock, decodeTx, encodeBlockFromParts, encodeCompactBlock, encodeTx, headerHash, indexUpdatesHash,
-  validateBlock, MAX_BLOCK_BYTES, MAX_COMPACT_BLOCK_BYTES, type Block, type CommitCertificate, type Tx,
+  validateBlock, isGovernanceTx, MAX_BLOCK_BYTES, MAX_COMPACT_BLOCK_BYTES, type Block, type CommitCertificate, type GovernanceCaps, type Tx,
   ConsortiumHistory, DEFAULT_CONFIG_DELAY, decodeConsortiumConfig, encodeConsortiumConfig, managerIndex, type ConsortiumConfig
 } from '../../blocks/index.js'
 import type { Value, ValidateResult } from '../../consensus/index.js'
@@ -36,7 +36,7 @@ import type { Logger } from '../log.js'
 import { Mempool, claimName, claimsOf } from '../mempool.js'
 import type { Submission, TxContext } from '../validation/tx.js'
 import { Committed, factsOf, txKeys, type Fact, type RecordParties } from './committed.js'
-import { Registry } from './governance.js'
+import { newTally, Registry } from './governance.js'
 import { KeyEpochs, type KeyEpochAuthority } from './key-epochs.js'
 
 /** Chain-store keys of the consortium configurations after genesis, by activation height (written in the commit batch). */
@@ -63,6 +63,8 @@ export interface ApplicationOptions {
   maxFacts?: number
   /** Active doctors and current managers for key epochs (default: the genesis ones). */
   keyEpochAuthority?: KeyEpochAuthority
+  /** Caps on active doctors and user nodes (default `GOVERNANCE_CAPS`, src/blocks/governance.ts; smaller ones in tests only: a consensus rule). */
+  governanceCaps?: Partial<GovernanceCaps>
 }
 
 /** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
@@ -111,7 +113,7 @@ export class Application {
     this.committed = new Committed(opts.chain, { maxFacts: opts.maxFacts })
     // a hospital signs governance txs and key epochs with its manager's key in the configuration the
     // next block is certified by: a hospital that joined may, one that left may not, a rotated key replaces the old
-    this.gov = new Registry(opts.genesis, opts.pq, (id) => this.hospitalKey(id))
+    this.gov = new Registry(opts.genesis, opts.pq, (id) => this.hospitalKey(id), opts.governanceCaps)
     this.keyEpochs = new KeyEpochs(opts.genesis.chainId, opts.pq, opts.keyEpochAuthority ?? this.gov.keyEpochAuthority())
   }
 
@@ -269,12 +271,19 @@ export class Application {
     const head = this.chain.head
     if (height !== head.height + 1) return null
     // no two txs of the block may claim one label, record id or patient id (the mempool already
-    // refuses such pairs; this keeps a block applicable whatever the mempool holds)
+    // refuses such pairs; this keeps a block applicable whatever the mempool holds), and the
+    // block's doctor and user-node additions together stay within the caps (each pending one was
+    // checked alone against the committed registry)
     const claimed = new Set<string>()
+    const tally = newTally()
     const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => {
       if (!this.stillValid(s.tx, Mempool.key(s.txBytes))) return true
       const cs = claimsOf(s.tx)
       if (cs.some((c) => claimed.has(c))) return true
+      if (isGovernanceTx(s.tx)) {
+        if (!this.gov.checkState(s.tx, tally).ok) return true
+        this.gov.count(s.tx, tally)
+      }
       for (const c of cs) claimed.add(c)
       return false
     })

@@ -1,7 +1,8 @@
 /**
  * `/pqmed/<chainId>/sync/1`:
  * - `headers {from, to}` → up to 1,000 encoded headers and the certificate of the last one;
- * - `blocks {from, count}` → up to 8 `{block, cert}` (encoded, as stored);
+ * - `blocks {from, count}` → up to 8 `{block, cert}` (encoded, as stored; fewer when they exceed
+ *   MAX_BLOCKS_ANSWER_BYTES, at least one), the asker continues from the last;
  * - `consensus <message bytes>` → a consensus message sent directly by another manager (PBFT's
  *   `send`: a NEW-VIEW handed to a manager that lags a view behind), validated and fed like a
  *   gossiped one;
@@ -19,7 +20,7 @@ import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
 import { MAX_BLOCK_TXS } from '../../blocks/index.js'
 import { toHex } from '../../crypto/index.js'
-import { MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
+import { MAX_BLOCKS_ANSWER_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
 import type { ReqHandler } from '../reqresp.js'
 
 /**
@@ -55,10 +56,14 @@ export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) 
       const from = uint(p.from, 'from')
       const count = Math.min(uint(p.count, 'count'), MAX_BLOCKS_PER_REQUEST)
       const out = []
+      let size = 0
       for (let h = from; h < from + count && h <= chain.head.height; h++) {
         const block = await chain.blockBytes(h)
         const cert = await chain.certBytes(h)
         if (block === undefined || cert === undefined) break
+        // blocks of up to 4 MiB (a key epoch alone is up to 2 MiB): fewer per answer, so it fits one frame
+        if (out.length > 0 && size + block.length + cert.length > MAX_BLOCKS_ANSWER_BYTES) break
+        size += block.length + cert.length
         out.push({ block, cert })
       }
       return out

@@ -19,7 +19,7 @@
  * | record or grant: signed by a doctor key that was revoked or rotated (registry) | REJECT `INACTIVE_DOCTOR` |
  * | doctor / user-node: signed by a current hospital's manager key | REJECT `UNAUTHORIZED_HOSPITAL` / `BAD_SIGNATURE` |
  * | doctor / user-node: about the signing hospital's own doctor or user node | REJECT `UNAUTHORIZED_HOSPITAL` |
- * | doctor / user-node: a valid transition (unknown or inactive doctor, key in use, peer admitted already) | IGNORE `GOVERNANCE_CONFLICT` |
+ * | doctor / user-node: a valid transition (unknown or inactive doctor, key in use, peer admitted already), an add within the caps (`GOVERNANCE_CAPS`) | IGNORE `GOVERNANCE_CONFLICT` |
  * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
  * | record: an index label already committed (a client with lost or stale counters) | IGNORE `DUPLICATE_LABEL` |
  * | key-epoch: the rules of `app/key-epochs.ts` (next epoch, a current manager's signature, wrapped to exactly the active doctors) | see there |
