@@ -206,25 +206,30 @@ export function decodeCanonical<T> (data: Uint8Array, maxBytes: number, shape: (
  */
 const txBytesCache = new WeakMap<Tx, Uint8Array>()
 
-/** The canonical encoding of a key-epoch tx starts with its map header, `time` and then `type: 'key-epoch'` (keys sort by length first). */
-const KEY_EPOCH_TYPE = dagCbor.encode({ type: 'key-epoch' }).subarray(1) // text 'type', text 'key-epoch'
-/** Bytes before `type` in a canonical key-epoch tx: map header, text 'time', a uint of at most 9 bytes. */
-const KEY_EPOCH_TYPE_BEFORE = 1 + 5 + 9
+/**
+ * The canonical encoding of a key-epoch or manager tx starts with its map header, `time` and then
+ * `type: 'key-epoch'` / `type: 'manager'` (keys sort by length first).
+ */
+const LARGE_KIND_TYPES = ['key-epoch', 'manager'].map((t) => dagCbor.encode({ type: t }).subarray(1)) // text 'type', text kind
+/** Bytes before `type` in such a canonical tx: map header, text 'time', a uint of at most 9 bytes. */
+const LARGE_KIND_TYPE_BEFORE = 1 + 5 + 9
 
-/** Whether `data` can be a key-epoch tx (the only kind above MAX_TX_BYTES): checked before parsing anything larger. */
-function mayBeKeyEpoch (data: Uint8Array): boolean {
-  const end = Math.min(data.length, KEY_EPOCH_TYPE_BEFORE + KEY_EPOCH_TYPE.length)
-  outer: for (let i = 6; i + KEY_EPOCH_TYPE.length <= end; i++) {
-    for (let j = 0; j < KEY_EPOCH_TYPE.length; j++) if (data[i + j] !== KEY_EPOCH_TYPE[j]) continue outer
-    return true
-  }
-  return false
+/** Whether `data` can be a key-epoch or manager tx (the only kinds above MAX_TX_BYTES): checked before parsing anything larger. */
+function mayBeLargeKind (data: Uint8Array): boolean {
+  return LARGE_KIND_TYPES.some((t) => {
+    const end = Math.min(data.length, LARGE_KIND_TYPE_BEFORE + t.length)
+    outer: for (let i = 6; i + t.length <= end; i++) {
+      for (let j = 0; j < t.length; j++) if (data[i + j] !== t[j]) continue outer
+      return true
+    }
+    return false
+  })
 }
 
 /** `txShape`, after refusing a tx longer than its kind allows (`maxTxBytes`). */
 const sizedTxShape = (n: number) => (v: unknown): Tx => {
   const type = (typeof v === 'object' && v !== null) ? (v as Obj).type : undefined
-  if (n > maxTxBytes(type)) throw new BlockError('OVERSIZED', `a ${typeof type === 'string' ? type.slice(0, 32) : ''} tx is ${n} bytes, at most ${maxTxBytes(type)} allowed (MAX_TX_BYTES; only a key epoch may use MAX_KEY_EPOCH_TX_BYTES)`)
+  if (n > maxTxBytes(type)) throw new BlockError('OVERSIZED', `a ${typeof type === 'string' ? type.slice(0, 32) : ''} tx is ${n} bytes, at most ${maxTxBytes(type)} allowed (MAX_TX_BYTES; a key epoch MAX_KEY_EPOCH_TX_BYTES, a manager change MAX_MANAGER_TX_BYTES)`)
   return txShape(v)
 }
 
@@ -241,11 +246,12 @@ export function encodeTx (tx: Tx): Uint8Array {
 
 /**
  * Decodes a tx. Input above MAX_TX_BYTES is refused before parsing unless it starts as a key-epoch
- * tx does (then at most MAX_KEY_EPOCH_TX_BYTES are parsed, and the decoded kind is checked again).
+ * or manager tx does (then at most MAX_KEY_EPOCH_TX_BYTES are parsed, and the decoded kind's own
+ * limit is checked again).
  */
 export function decodeTx (data: Uint8Array): Tx {
-  if (data instanceof Uint8Array && data.length > MAX_TX_BYTES && !mayBeKeyEpoch(data)) {
-    throw new BlockError('OVERSIZED', `tx is ${data.length} bytes, at most ${MAX_TX_BYTES} allowed (MAX_KEY_EPOCH_TX_BYTES for a key epoch)`)
+  if (data instanceof Uint8Array && data.length > MAX_TX_BYTES && !mayBeLargeKind(data)) {
+    throw new BlockError('OVERSIZED', `tx is ${data.length} bytes, at most ${MAX_TX_BYTES} allowed (MAX_KEY_EPOCH_TX_BYTES for a key epoch, MAX_MANAGER_TX_BYTES for a manager change)`)
   }
   const tx = decodeCanonical(data, MAX_KEY_EPOCH_TX_BYTES, sizedTxShape(data.length), 'tx')
   txBytesCache.set(tx, data.slice()) // a copy: the input may be a view into a reused network buffer

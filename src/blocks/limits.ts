@@ -37,8 +37,13 @@ export const MAX_SUBMISSION_BYTES = 2 * 1024 * 1024
  * `{ tx, blobs }` envelope) stays under MAX_SUBMISSION_BYTES, and a block holding it under MAX_BLOCK_BYTES.
  */
 export const MAX_KEY_EPOCH_TX_BYTES = MAX_SUBMISSION_BYTES - 1024
-/** Largest encoded tx of kind `type`: MAX_KEY_EPOCH_TX_BYTES for a key epoch, MAX_TX_BYTES for every other kind. */
-export function maxTxBytes (type: unknown): number { return type === 'key-epoch' ? MAX_KEY_EPOCH_TX_BYTES : MAX_TX_BYTES }
+/**
+ * Largest encoded manager-change tx: it carries ≥ 2f+1 ML-DSA-65 signatures (3,309 bytes each), up
+ * to 86 for MAX_VALIDATORS managers (about 290 KB), so it may exceed MAX_TX_BYTES.
+ */
+export const MAX_MANAGER_TX_BYTES = 512 * 1024
+/** Largest encoded tx of kind `type`: MAX_KEY_EPOCH_TX_BYTES for a key epoch, MAX_MANAGER_TX_BYTES for a manager change, MAX_TX_BYTES for every other kind. */
+export function maxTxBytes (type: unknown): number { return type === 'key-epoch' ? MAX_KEY_EPOCH_TX_BYTES : type === 'manager' ? MAX_MANAGER_TX_BYTES : MAX_TX_BYTES }
 export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 export const MAX_BLOCK_TXS = 2048
 export const MAX_RECORD_IDS = MAX_BLOCK_TXS

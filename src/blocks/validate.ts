@@ -7,7 +7,7 @@ import { equalBytes, sha256, toHex } from '../crypto/index.js'
 import { certificateShape, encodeBlock, encodeHeader, encodeTx } from './codec.js'
 import { type Check, fail, OK } from './errors.js'
 import { indexLeaf } from './hash.js'
-import { MAX_KEY_EPOCH_TX_BYTES, MAX_TX_BYTES } from './limits.js'
+import { MAX_KEY_EPOCH_TX_BYTES, MAX_MANAGER_TX_BYTES, MAX_TX_BYTES } from './limits.js'
 import { EMPTY_ROOT, merkleRoot } from './merkle.js'
 import { checked } from './shape.js'
 import type { Block, Header, IndexUpdate, RecordTx } from './types.js'
@@ -76,7 +76,7 @@ export function validateBlock (block: unknown): Check {
   const encoded: Uint8Array[] = []
   for (let i = 0; i < b.txs.length; i++) {
     const r = checked(() => { encoded.push(encodeTx(b.txs[i] as never)) })
-    if (!r.ok) return fail(r.code, `tx ${i}: ${r.reason} (MAX_TX_BYTES ${MAX_TX_BYTES}, a key epoch MAX_KEY_EPOCH_TX_BYTES ${MAX_KEY_EPOCH_TX_BYTES})`, i)
+    if (!r.ok) return fail(r.code, `tx ${i}: ${r.reason} (MAX_TX_BYTES ${MAX_TX_BYTES}, a key epoch MAX_KEY_EPOCH_TX_BYTES ${MAX_KEY_EPOCH_TX_BYTES}, a manager change MAX_MANAGER_TX_BYTES ${MAX_MANAGER_TX_BYTES})`, i)
   }
 
   const seenTxs = new Set<string>()

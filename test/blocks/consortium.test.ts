@@ -4,7 +4,7 @@ import { loadPqBackend, sha256, sigKeygen, utf8, type KeyPair, type PqBackend } 
 import {
   applyChange, BlockError, type Check, configFaulty, configHash, configQuorum, ConsortiumHistory, type ConsortiumConfig, type ConsortiumManager,
   decodeConsortiumConfig, decodeTx, encodeConsortiumConfig, encodeTx, genesisConfig, hospitalIdOf, hospitalKey, type ManagerChange,
-  managerChangeSignBytes, managerIndex, type ManagerTx, verifyManagerTx
+  managerChangeSignBytes, managerIndex, type ManagerTx, MAX_MANAGER_TX_BYTES, MAX_TX_BYTES, MAX_VALIDATORS, verifyManagerTx
 } from '../../src/blocks/index.js'
 
 const CHAIN = 'pqmed-test'
@@ -91,6 +91,18 @@ describe('blocks/consortium: manager set, its hash and its changes', function ()
     assert.deepEqual(back, tx)
     assert.throws(() => encodeTx({ ...tx, action: 'add' }), /manager tx change/)
     assert.throws(() => encodeTx({ ...tx, change: { ...tx.change, action: 'rotate' } } as ManagerTx), /manager tx change/)
+  })
+
+  it('a manager tx of a 128-manager set (86 signatures, ~290 KB) encodes and decodes: MAX_MANAGER_TX_BYTES, not MAX_TX_BYTES; larger ones are refused', () => {
+    const small = signed(g, { action: 'remove', hospitalId: g.managers[3]?.hospitalId as Uint8Array }, [0])
+    const sig = (small.signatures[0] as ManagerTx['signatures'][number]).signature
+    const many = (n: number): ManagerTx => ({ ...small, signatures: Array.from({ length: n }, (_, i) => ({ hospitalId: sha256(utf8(`h${i}`)), signature: sig })) })
+    const q128 = Math.floor(2 * MAX_VALIDATORS / 3) + 1
+    const bytes = encodeTx(many(q128))
+    assert.ok(bytes.length > MAX_TX_BYTES && bytes.length <= MAX_MANAGER_TX_BYTES, `${bytes.length} bytes`)
+    assert.equal((decodeTx(bytes) as ManagerTx).signatures.length, q128)
+    // a record-sized limit for every other kind: 64 KiB + 1 bytes of anything else is refused before parsing
+    assert.throws(() => decodeTx(new Uint8Array(MAX_TX_BYTES + 1)), /OVERSIZED|at most/)
   })
 
   it('applies add (appended), remove (later managers move up) and rotate (same id and place, new key)', () => {
