@@ -99,6 +99,8 @@ export interface ReconfStats {
   switches: number
   /** Honest managers crashed when a change was first proposed and restarted after it took effect. */
   boundaryCrashes: number
+  /** Rotated honest managers whose node restarted with the new key around the boundary (not voting in between). */
+  rotationRestarts: number
   /** Changes refused by an honest manager's validation (the Byzantine leader's stale, pending or under-signed ones). */
   refusedChanges: number
   /** Votes the Byzantine manager sent with a retired key (a removed manager's, a rotated-away key) or an old-set index. */
@@ -162,6 +164,8 @@ interface SimNode {
   pbft: Pbft | EpochPbft | null
   /** The consortium configurations of this node's chain (reconfiguration runs; derived from `chain`). */
   history: ConsortiumHistory | null
+  /** Key indices this node's process holds (reconfiguration runs): a rotated key only after a restart, unless loaded in advance. */
+  keys: Set<number>
   wal: WalRecord[]
   chain: ChainEntry[]
   committed: Set<number>
@@ -246,7 +250,7 @@ export class Simulation {
   private readonly changesCommitted = new Set<number>()
   /** Crashed honest managers to restart once this height is decided. */
   private readonly restartAt = new Map<number, number>()
-  private readonly rstats = { boundaryCrashes: 0, refusedChanges: 0, retiredVotes: 0, lateStarts: 0 }
+  private readonly rstats = { boundaryCrashes: 0, rotationRestarts: 0, refusedChanges: 0, retiredVotes: 0, lateStarts: 0 }
 
   constructor (private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed)
@@ -274,7 +278,7 @@ export class Simulation {
     if (opts.byzantine !== undefined) { this.byz = opts.byzantine.id; this.byzMode = opts.byzantine.mode }
     this.timing = { ...SIM_TIMING, ...opts.timing }
     this.nodes = Array.from({ length: this.n }, (_, id) => ({
-      id, honest: id !== this.byz, up: false, epoch: 0, pbft: null, history: this.world?.genesis ?? null, wal: [], chain: [], committed: new Set<number>(), ticks: new Set<number>(), permanentlyDown: opts.down?.includes(id) === true
+      id, honest: id !== this.byz, up: false, epoch: 0, pbft: null, history: this.world?.genesis ?? null, keys: new Set([id]), wal: [], chain: [], committed: new Set<number>(), ticks: new Set<number>(), permanentlyDown: opts.down?.includes(id) === true
     }))
     if (faults && this.n >= 7 && this.world === null && rng.chance(0.5)) {
       const victim = this.pickHonest()
@@ -466,7 +470,10 @@ export class Simulation {
     const tip = node.chain[node.chain.length - 1]
     const head = { height: node.chain.length, hash: tip?.value.hash ?? GENESIS_HASH }
     if (this.world !== null) {
-      // everything but the chain (with its consortium history) and the WAL is lost
+      // everything but the chain (with its consortium history) and the WAL is lost; the operator
+      // starts it with every key its hospital had on that chain (a rotated one included)
+      const w = this.world
+      for (const c of (node.history as ConsortiumHistory).configs) { const i = w.members(c).indexOf(node.id); if (i >= 0) node.keys.add(w.keys(c)[i] as number) }
       node.pbft = new EpochPbft(
         { chainId: SIM_CHAIN_ID, head, timing: this.timing, configDelay: this.world.plan.configDelay, followSyncMs: 100 },
         { app: { validate: (h, v, parent) => this.validateReconf(node, h, v, parent) }, epochAt: (h) => this.epochAt(node, h) }
@@ -517,12 +524,14 @@ export class Simulation {
     const self = w.members(c).indexOf(node.id)
     const pending = history.pendingAt(height)
     const key = w.keys(c)[self] ?? -1
+    // (like src/node/manager.ts: a member whose key this process does not hold follows the chain)
+    const member = self >= 0 && node.keys.has(key)
     return {
       n: c.managers.length,
-      self,
+      self: member ? self : -1,
       verifier: w.verifier(c),
       firstHeight: c.activationHeight,
-      ...(self >= 0 ? { signer: node.honest ? this.auditedSigner(node.id, key) : this.kit.signer(key) } : {}),
+      ...(member ? { signer: node.honest ? this.auditedSigner(node.id, key) : this.kit.signer(key) } : {}),
       ...(pending !== null ? { lastHeight: pending - 1 } : {})
     }
   }
@@ -776,10 +785,11 @@ export class Simulation {
       }
     }
     const block = parseValue(value.bytes)
+    let rotated: number | null = null
     if (this.world !== null && block?.mtx !== undefined) {
       const history = node.history as ConsortiumHistory
-      let tx: ManagerTx | null = null
-      try { tx = managerTxShape(block.mtx) } catch {}
+      let tx: ManagerTx | null
+      try { tx = managerTxShape(block.mtx) } catch { tx = null }
       if (tx === null || !history.check(tx, SIM_CHAIN_ID, height, this.world.sigVerifier).ok) {
         if (node.honest) return this.fail(`n${node.id} committed an invalid manager change at height ${height}`)
       } else {
@@ -790,6 +800,7 @@ export class Simulation {
         }
         node.history = history.commit(tx, height)
         this.trace(`n${node.id} change ${tx.action} committed at ${height}, in effect from ${node.history.latest.activationHeight}`)
+        if (tx.change.action === 'rotate' && equalBytes(tx.change.hospitalId, this.world.hospital(node.id))) rotated = node.history.latest.activationHeight
       }
     }
     node.chain.push({ value, certificate })
@@ -800,6 +811,13 @@ export class Simulation {
         this.restartAt.delete(id)
         this.push(Math.min(Math.max(this.gst, this.now), this.now + this.rng.int(0, 100)), { kind: 'restart', node: id })
       }
+    }
+    if (rotated !== null) {
+      // this hospital's key was rotated: its operator loaded the new key in advance, or restarts the
+      // node with it around the boundary (until then the node does not vote in the new set)
+      const key = (this.world as ReconfWorld).keys((node.history as ConsortiumHistory).latest)[this.indexAt(node, rotated)] as number
+      if (!node.honest || this.rng.chance(0.5) || !this.crash(node, rotated + this.rng.int(0, 3))) node.keys.add(key)
+      else this.rstats.rotationRestarts++
     }
     this.push(this.now, { kind: 'mempool', node: node.id, epoch: node.epoch })
   }
