@@ -4,7 +4,7 @@
  * the deterministic simulation (test/consensus/sim) with changes of the manager set:
  *
  *   npx mocha test/consensus/epochs.test.ts                                     # 100 seeded runs (npm test)
- *   SIM_RECONF_RUNS=5000 npx mocha test/consensus/epochs.test.ts -g simulation  # more (npm run test:sim:reconf);
+ *   SIM_RECONF_RUNS=4000 npx mocha test/consensus/epochs.test.ts -g simulation  # more (npm run test:sim:reconf);
  *                                                                               # writes bench/results/sim-reconf.json
  *   SIM_RECONF_SEED=17 SIM_RECONF_TRACE=1 npx mocha test/consensus/epochs.test.ts -g simulation  # replay one seed with a trace
  */
@@ -296,7 +296,7 @@ describe('consensus simulation with changes of the manager set (EpochPbft in tes
     const cpu = process.cpuUsage(cpu0)
     const failures = results.filter((r) => !r.ok)
     const sum = (f: (r: SimResult) => number): number => results.reduce((s, r) => s + f(r), 0)
-    const rc = (k: 'changes' | 'inEffect' | 'switches' | 'boundaryCrashes' | 'rotationRestarts' | 'refusedChanges' | 'retiredVotes' | 'lateStarts'): number => sum((r) => r.reconf?.[k] ?? 0)
+    const rc = (k: 'changes' | 'inEffect' | 'switches' | 'boundaryCrashes' | 'rotationRestarts' | 'refusedChanges' | 'retiredVotes' | 'rotatedKeySignatures' | 'lateStarts'): number => sum((r) => r.reconf?.[k] ?? 0)
     const byLabel = Object.fromEntries(['4-5-4', '4-7', '7-4'].map((l) => [l, results.filter((r) => r.label === l).length]))
     const byMode = Object.fromEntries(['equivocate', 'chaos', 'withhold', 'silent', 'all'].map((m) => [m, results.filter((r) => r.byzantineMode === m).length]))
     const figures = {
@@ -317,6 +317,7 @@ describe('consensus simulation with changes of the manager set (EpochPbft in tes
       lateStarts: rc('lateStarts'),
       refusedChanges: rc('refusedChanges'),
       retiredKeyVotes: rc('retiredVotes'),
+      rotatedKeySignatures: rc('rotatedKeySignatures'),
       equivocationEvidence: sum((r) => r.evidence),
       viewChanges: sum((r) => r.viewChanges),
       maxSimulatedMsAfterGst: Math.max(0, ...results.map((r) => r.reachedAfterGst ?? 0)),
@@ -335,6 +336,6 @@ describe('consensus simulation with changes of the manager set (EpochPbft in tes
     assert.equal(figures.changesInEffect, figures.changesPlanned, 'every planned change took effect on every live honest manager')
     for (const [label, count] of Object.entries(byLabel)) assert.ok(count > 0, `some runs of shape ${label}`)
     assert.ok(figures.boundaryCrashes > 0 && figures.restartsWithWal > 0 && figures.rotationRestarts > 0 && figures.lateStarts > 0)
-    assert.ok(figures.refusedChanges > 0 && figures.retiredKeyVotes > 0 && figures.equivocationEvidence > 0)
+    assert.ok(figures.refusedChanges > 0 && figures.retiredKeyVotes > 0 && figures.rotatedKeySignatures > 0 && figures.equivocationEvidence > 0)
   })
 })

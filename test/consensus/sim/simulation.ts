@@ -103,6 +103,8 @@ export interface ReconfStats {
   rotationRestarts: number
   /** Changes refused by an honest manager's validation (the Byzantine leader's stale, pending or under-signed ones). */
   refusedChanges: number
+  /** Signatures made with a rotated-in key in the certificates of decided heights (the new key's votes count). */
+  rotatedKeySignatures: number
   /** Votes the Byzantine manager sent with a retired key (a removed manager's, a rotated-away key) or an old-set index. */
   retiredVotes: number
   /** Honest managers that started late (after their set took effect in some runs). */
@@ -250,7 +252,7 @@ export class Simulation {
   private readonly changesCommitted = new Set<number>()
   /** Crashed honest managers to restart once this height is decided. */
   private readonly restartAt = new Map<number, number>()
-  private readonly rstats = { boundaryCrashes: 0, rotationRestarts: 0, refusedChanges: 0, retiredVotes: 0, lateStarts: 0 }
+  private readonly rstats = { boundaryCrashes: 0, rotationRestarts: 0, refusedChanges: 0, retiredVotes: 0, rotatedKeySignatures: 0, lateStarts: 0 }
 
   constructor (private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed)
@@ -774,6 +776,11 @@ export class Simulation {
       if (prev !== undefined && prev !== h) return this.fail(`SAFETY: two values committed at height ${height}: ${prev.slice(0, 8)} and ${h.slice(0, 8)} (n${node.id})`)
       this.decided.set(height, h)
       if (certificate.view > 0) this.stats.laterViewCommits++
+      if (prev === undefined && this.world !== null) {
+        // signatures by a rotated-in key (key index ≥ n) in the certificate of a newly decided height
+        const keys = this.world.keys((node.history as ConsortiumHistory).at(height))
+        this.rstats.rotatedKeySignatures += certificate.signatures.filter((s) => (keys[s.validator] ?? -1) >= this.n).length
+      }
       const d = this.decisions.get(height)
       if (d === undefined) this.decisions.set(height, { height, proposer: block.proposer, view: block.view, certificateView: certificate.view, txs: block.txs })
       else d.certificateView = Math.max(d.certificateView, certificate.view)
