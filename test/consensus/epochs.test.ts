@@ -4,8 +4,9 @@
  * the deterministic simulation (test/consensus/sim) with changes of the manager set:
  *
  *   npx mocha test/consensus/epochs.test.ts                                     # 100 seeded runs (npm test)
- *   SIM_RECONF_RUNS=4000 npx mocha test/consensus/epochs.test.ts -g simulation  # more (npm run test:sim:reconf);
+ *   SIM_RECONF_RUNS=3000 npx mocha test/consensus/epochs.test.ts -g simulation  # more (npm run test:sim:reconf);
  *                                                                               # writes bench/results/sim-reconf.json
+ *                                                                               # (or SIM_RECONF_OUT; SIM_RECONF_SEED=first seed)
  *   SIM_RECONF_SEED=17 SIM_RECONF_TRACE=1 npx mocha test/consensus/epochs.test.ts -g simulation  # replay one seed with a trace
  */
 import assert from 'node:assert/strict'
@@ -328,7 +329,8 @@ describe('consensus simulation with changes of the manager set (EpochPbft in tes
     console.log(`      reconfiguration simulation: ${JSON.stringify(figures)}`)
     if (env.SIM_RECONF_RUNS !== undefined) {
       mkdirSync('bench/results', { recursive: true })
-      writeFileSync('bench/results/sim-reconf.json', JSON.stringify({ date: new Date().toISOString(), command: `SIM_RECONF_RUNS=${runs}${env.SIM_RECONF_SEED !== undefined ? ` SIM_RECONF_SEED=${first}` : ''} npx mocha test/consensus/epochs.test.ts -g simulation`, ...figures }, null, 2) + '\n')
+      const out = env.SIM_RECONF_OUT ?? 'bench/results/sim-reconf.json'
+      writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), command: `SIM_RECONF_RUNS=${runs}${env.SIM_RECONF_SEED !== undefined ? ` SIM_RECONF_SEED=${first}` : ''} npx mocha test/consensus/epochs.test.ts -g simulation`, ...figures }, null, 2) + '\n')
     }
     assert.equal(failures.length, 0, `${failures.length} of ${runs} runs failed:\n${failures.slice(0, 10).map((r) => `  seed ${r.seed} (${r.label}, n=${r.n}, byzantine ${r.byzantine} ${r.byzantineMode}): ${r.failure ?? ''}\n    rerun: SIM_RECONF_SEED=${r.seed} SIM_RECONF_TRACE=1 npx mocha test/consensus/epochs.test.ts -g simulation`).join('\n')}`)
     if (single) return
