@@ -15,6 +15,13 @@
  * honest managers commit different values at a height; no honest manager ever signs two different
  * values for one (kind, height, view), across restarts; after GST every live honest manager reaches
  * `max height at GST + extraHeights` within `livenessBound` ms of simulated time.
+ *
+ * With `reconf` (changes of the manager set, see ./reconf.ts) every manager runs `EpochPbft` over
+ * its own chain's `ConsortiumHistory`, messages and indices are mapped per manager set, and on top:
+ * crashes around each boundary (restarting once the change is in effect), rotated managers
+ * restarting with their new key, late joiners, refused changes and votes with retired keys from the
+ * Byzantine manager. Also checked: each certificate against its height's set, one configuration
+ * per height among honest managers, and (after GST) every planned change in effect everywhere.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { equalBytes, sha256, toHex } from '../../../src/crypto/index.js'
