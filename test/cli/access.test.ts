@@ -69,7 +69,7 @@ describe('cli: permissioned managers (genesis --users, peer-id, --allow-peers-fi
     const allow = join(dir, 'allow-peers.txt')
     await writeFile(allow, '# user nodes of hospital B\n')
     const m = await net.start({ name: 'm0', args: managerArgs('--allow-peers-file', allow) })
-    assert.match(m.stderr.join(''), /permissioned: 2 peers admitted \(genesis, chain, file /)
+    assert.match(m.stderr.join(''), /permissioned: 2 peers admitted \(genesis user nodes, chain, file .*, consortium /)
     const listed = await net.start({ name: 'u0', args: userArgs('u0', '--identity', join(dir, 'identities', 'user-0.json')) })
     assert.ok(await waitManager(listed.rpc, 20_000), 'the genesis user node is connected')
     // the user node whose key `peer-id --data-dir` created before its first start
