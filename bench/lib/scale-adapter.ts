@@ -17,6 +17,9 @@ import { genesisHash, type Genesis } from '../../src/node/genesis.js'
 import { quietLog } from '../../src/node/log.js'
 import { decodeSubmission, validateSubmission } from '../../src/node/validation/tx.js'
 
+/** LevelDB open files of the filler's stores. */
+const FILL_MAX_OPEN_FILES = 10_000
+
 export interface FillTarget {
   /** Height of the store's head. */
   readonly height: number
@@ -27,8 +30,11 @@ export interface FillTarget {
 
 export async function openFillTarget (o: { dataDir: string, genesis: Genesis, pq: PqBackend, managerSecretKeys: readonly Uint8Array[] }): Promise<FillTarget> {
   const g = o.genesis
-  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeader(g.chainId, genesisHash(g)))
-  const blobs = await BlobStore.open(join(o.dataDir, 'blobs'))
+  // the filler keeps every table file of the growing stores open (LevelDB's table cache): a commit
+  // looks up every label, record id and tx hash it writes, and at 10^6 records the stores hold
+  // thousands of tables (a manager process measured later opens them with its own settings)
+  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeader(g.chainId, genesisHash(g)), { maxOpenFiles: FILL_MAX_OPEN_FILES })
+  const blobs = await BlobStore.open(join(o.dataDir, 'blobs'), { maxOpenFiles: FILL_MAX_OPEN_FILES })
   const app = new Application({ genesis: g, self: 0, pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir })
   await app.restore()
   const signers = o.managerSecretKeys.slice(0, quorumSize(g.managers.length))

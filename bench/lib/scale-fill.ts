@@ -21,7 +21,7 @@ import { writeJson } from './report.js'
 import { openFillTarget } from './scale-adapter.js'
 import type { ScaleWorkerData, ScaleWorkerReply, ScaleWorkerRequest } from './scale-worker.js'
 
-export const FILL_VERSION = 1
+export const FILL_VERSION = 2
 
 /** What decides a row's content: a filled row is reused only if these match. */
 export interface FillSpec {

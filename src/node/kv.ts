@@ -5,6 +5,19 @@
 import { Level } from 'level'
 import { registerStore, unregisterStore } from './store-registry.js'
 
+/** LevelDB tuning of one store. */
+export interface KvOptions {
+  /**
+   * Files LevelDB keeps open (its table cache holds this many minus 10 table files). Every cached
+   * table is mapped into memory (up to 1,000 per process), so pages read from it count in the
+   * process's RSS until the table leaves the cache. Default `KV_MAX_OPEN_FILES`.
+   */
+  maxOpenFiles?: number
+}
+
+/** Default `KvOptions.maxOpenFiles` (LevelDB's own default). */
+export const KV_MAX_OPEN_FILES = 1000
+
 export type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
 /** The methods `Kv` offers, so a Map-backed `MemKv` can stand in for it (light nodes in big simulations). */
@@ -24,9 +37,9 @@ export class Kv implements KvStore {
   private constructor (db: Level<string, Uint8Array>, dir: string) { this.db = db; this.dir = dir }
 
   /** Opens (creating if missing) the store in `dir`, registered for `pqmed backup` (./store-registry.ts). */
-  static async open (dir: string): Promise<Kv> {
+  static async open (dir: string, opts: KvOptions = {}): Promise<Kv> {
     const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
-    await db.open()
+    await db.open({ maxOpenFiles: opts.maxOpenFiles ?? KV_MAX_OPEN_FILES } as object)
     registerStore(dir, db)
     return new Kv(db, dir)
   }
