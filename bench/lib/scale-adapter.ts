@@ -19,6 +19,13 @@ import { decodeSubmission, validateSubmission } from '../../src/node/validation/
 
 /** LevelDB open files of the filler's stores. */
 const FILL_MAX_OPEN_FILES = 10_000
+/**
+ * Committed facts the filler's application keeps in memory (a manager's default is 100,000): a
+ * record creates about 16 (its tx, its id, its ~14 index labels), so up to ~125,000 records every
+ * committed fact is in memory and the commit checks read nothing from disk; past that they read
+ * the facts they need from the store, as a manager does (about 200 bytes of memory per fact).
+ */
+const FILL_MAX_FACTS = 2_000_000
 
 export interface FillTarget {
   /** Height of the store's head. */
@@ -35,7 +42,7 @@ export async function openFillTarget (o: { dataDir: string, genesis: Genesis, pq
   // thousands of tables (a manager process measured later opens them with its own settings)
   const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeader(g.chainId, genesisHash(g)), { maxOpenFiles: FILL_MAX_OPEN_FILES })
   const blobs = await BlobStore.open(join(o.dataDir, 'blobs'), { maxOpenFiles: FILL_MAX_OPEN_FILES })
-  const app = new Application({ genesis: g, self: 0, pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir })
+  const app = new Application({ genesis: g, self: 0, pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir, maxFacts: FILL_MAX_FACTS })
   await app.restore()
   const signers = o.managerSecretKeys.slice(0, quorumSize(g.managers.length))
   const certCtx = { chainId: g.chainId, managers: g.managers.map((m) => m.sigPublicKey), verifier: o.pq }

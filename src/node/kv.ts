@@ -24,6 +24,9 @@ export interface KvOptions {
  */
 export const KV_MAX_OPEN_FILES = 74
 
+/** Keys per LevelDB read of a split `Kv.getMany`. */
+const GET_MANY_CHUNK = 25
+
 export type BatchOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
 /** The methods `Kv` offers, so a Map-backed `MemKv` can stand in for it (light nodes in big simulations). */
@@ -55,9 +58,13 @@ export class Kv implements KvStore {
     return v ?? undefined
   }
 
+  /** Large reads are split in `GET_MANY_CHUNK`s that run side by side on libuv's threads (a read that misses the table cache opens a table file). */
   async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
     if (keys.length === 0) return []
-    return (await this.db.getMany(keys)).map((v) => v ?? undefined)
+    if (keys.length <= GET_MANY_CHUNK) return (await this.db.getMany(keys)).map((v) => v ?? undefined)
+    const parts: Array<Promise<Array<Uint8Array | undefined>>> = []
+    for (let i = 0; i < keys.length; i += GET_MANY_CHUNK) parts.push(this.db.getMany(keys.slice(i, i + GET_MANY_CHUNK)))
+    return (await Promise.all(parts)).flat().map((v) => v ?? undefined)
   }
 
   /** `durable: true` asks LevelDB to fsync before returning (write-ahead-log records, committed blocks). */
