@@ -107,6 +107,7 @@ try {
       reused,
       fill: {
         seconds: meta.fillSeconds,
+        ...(meta.cpuSeconds !== undefined ? { cpuSeconds: meta.cpuSeconds } : {}),
         buildSeconds: meta.buildSeconds,
         commitSeconds: meta.commitSeconds,
         recordsPerSecond: meta.records / meta.fillSeconds,

@@ -12,7 +12,7 @@ export interface ScaleRow {
   blocks: number
   /** True when the filled store was reused from an earlier run (`--keep`); `fill` then describes that run. */
   reused: boolean
-  fill: { seconds: number, buildSeconds: number, commitSeconds: number, recordsPerSecond: number, submissionBytesPerRecord: number, filledAt: string, commit: string }
+  fill: { seconds: number, cpuSeconds?: number, buildSeconds: number, commitSeconds: number, recordsPerSecond: number, submissionBytesPerRecord: number, filledAt: string, commit: string }
   figures: RowFigures
   measureSeconds: number
   /** Wall time of this row in this run (fill, unless reused, plus measurements), s. */
@@ -82,9 +82,9 @@ export function markdownReport (rep: ScaleReport): string {
         const total = Object.values(big.figures.disk.chainKeys ?? {}).reduce((a, x) => a + x.bytes, 0)
         return [p, String(e.entries), f2(e.entries / big.records), (e.bytes / big.records).toFixed(0), `${(100 * e.bytes / total).toFixed(1)} %`]
       }), ['left', 'right', 'right', 'right', 'right'])
-  const fill = markdownTable(['records', 'fill s', 'records/s', 'build s (workers, summed)', 'commit s (filler)', 'measure s', 'row s (this run)', 'filled at', 'commit'],
-    rows.map((r) => [String(r.records), `${f1(r.fill.seconds)}${r.reused ? ' (reused)' : ''}`, r.fill.recordsPerSecond.toFixed(0), f1(r.fill.buildSeconds), f1(r.fill.commitSeconds), f1(r.measureSeconds), f1(r.rowSeconds), r.fill.filledAt.slice(0, 16), r.fill.commit.slice(0, 10)]),
-    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'])
+  const fill = markdownTable(['records', 'fill s', 'records/s', 'CPU ms/record (all threads)', 'build s (workers, summed)', 'commit s (filler)', 'measure s', 'row s (this run)', 'filled at', 'commit'],
+    rows.map((r) => [String(r.records), `${f1(r.fill.seconds)}${r.reused ? ' (reused)' : ''}`, r.fill.recordsPerSecond.toFixed(0), r.fill.cpuSeconds === undefined ? '' : f2(r.fill.cpuSeconds * 1000 / r.records), f1(r.fill.buildSeconds), f1(r.fill.commitSeconds), f1(r.measureSeconds), f1(r.rowSeconds), r.fill.filledAt.slice(0, 16), r.fill.commit.slice(0, 10)]),
+    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'])
   const e = rep.emptyStart
   const mem = markdownTable(['records', 'RSS after start MiB', 'minus empty-store start MiB', 'RSS after the light sync MiB', 'RSS after queries MiB', 'peak (VmHWM) MiB', 'light sync: headers', 'user node ready ms', 'sync ms', 'ms/header'],
     rows.map((r) => [String(r.records), f1(r.figures.manager.rssMiB), e === undefined ? '' : f1(r.figures.manager.rssMiB - e.rssMiB), f1(r.figures.manager.rssAfterSyncMiB), f1(r.figures.manager.rssAfterQueriesMiB), f1(r.figures.manager.peakRssMiB),
