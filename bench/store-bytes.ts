@@ -9,13 +9,13 @@
  */
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { genesisHeader } from '../src/blocks/index.js'
+import { hospitalIdOf } from '../src/blocks/index.js'
 import { loadPqBackend } from '../src/crypto/index.js'
 import { Application } from '../src/node/app/application.js'
 import { BlobStore } from '../src/node/blob-store.js'
 import { ChainStore } from '../src/node/chain-store.js'
 import { createDevnet } from '../src/node/devnet.js'
-import { genesisHash } from '../src/node/genesis.js'
+import { genesisHeaderOf } from '../src/node/genesis.js'
 import { quietLog } from '../src/node/log.js'
 import { decodeSubmission, validateSubmission } from '../src/node/validation/tx.js'
 import { TestDoctor, tempDir } from '../test/node/helpers.js'
@@ -47,13 +47,13 @@ const root = await tempDir('store-bytes')
 try {
   const pq = await loadPqBackend()
   const files = await createDevnet({ chainId: 'pqmed-store-bytes', managers: 1, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1' })
-  const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+  const g = genesisHeaderOf(files.genesis)
   const chainDir = join(root.path, 'chain')
   const blobDir = join(root.path, 'blobs')
   await mkdir(blobDir, { recursive: true })
   const chain = await ChainStore.open(chainDir, g)
   const blobs = await BlobStore.open(blobDir)
-  const app = new Application({ genesis: files.genesis, self: 0, pq, chain, blobs, log: quietLog, hooks: {} })
+  const app = new Application({ genesis: files.genesis, hospitalId: hospitalIdOf(files.genesis.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq, chain, blobs, log: quietLog, hooks: {} })
   await app.restore()
   const doctor = await TestDoctor.create(files, 0, pq)
   let txBytes = 0
@@ -83,7 +83,7 @@ try {
   const r0 = performance.now()
   const reopened = await ChainStore.open(chainDir, g)
   const openMs = performance.now() - r0
-  await new Application({ genesis: files.genesis, self: 0, pq, chain: reopened, blobs, log: quietLog, hooks: {} }).restore()
+  await new Application({ genesis: files.genesis, hospitalId: hospitalIdOf(files.genesis.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq, chain: reopened, blobs, log: quietLog, hooks: {} }).restore()
   const restartMs = performance.now() - r0
   const chain2 = reopened
   const prefixes = await prefixBytes(chain2)

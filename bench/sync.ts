@@ -9,7 +9,7 @@
 import { join } from 'node:path'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { buildBlock, genesisHeader, headerHash, voteSignBytes, type CommitCertificate } from '../src/blocks/index.js'
+import { buildBlock, headerHash, voteSignBytes, type CommitCertificate } from '../src/blocks/index.js'
 import { freePorts } from '../src/cli/procs.js'
 import { SimulatedDoctor } from '../src/client/simulated-doctor.js'
 import { seededRng } from '../src/client/synthetic.js'
@@ -17,7 +17,7 @@ import { loadPqBackend } from '../src/crypto/index.js'
 import { BlobStore } from '../src/node/blob-store.js'
 import { ChainStore } from '../src/node/chain-store.js'
 import { createDevnet } from '../src/node/devnet.js'
-import { genesisHash } from '../src/node/genesis.js'
+import { genesisHeaderOf } from '../src/node/genesis.js'
 import { loadIdentity } from '../src/node/identity.js'
 import { startNode } from '../src/node/node.js'
 import { checkArgs, hasFlag, machineInfo, machineLine, markdownTable, optionValue, summarize, writeJson } from './lib/index.js'
@@ -43,13 +43,13 @@ try {
 
   process.stderr.write(`building ${BLOCKS} certified blocks...\n`)
   const tb = performance.now()
-  const chain = await ChainStore.open(join(root, 'm0', 'chain'), genesisHeader(g.chainId, genesisHash(g)))
+  const chain = await ChainStore.open(join(root, 'm0', 'chain'), genesisHeaderOf(g))
   const blobs = await BlobStore.open(join(root, 'm0', 'blobs'))
   for (let h = 1; h <= BLOCKS; h++) {
     const rec = doctor.record(rng, h % 200)
     for (const b of rec.blobs) await blobs.put(b)
     const head = chain.head
-    const block = buildBlock({ chainId: g.chainId, height: h, prevHash: head.hash, time: Math.max(Date.now(), head.header.time), proposer: h % 4, view: 0, indexStart: head.indexNext, txs: [rec.tx] })
+    const block = buildBlock({ chainId: g.chainId, height: h, prevHash: head.hash, time: Math.max(Date.now(), head.header.time), proposer: h % 4, view: 0, indexStart: head.indexNext, configHash: head.header.configHash, nextConfigHash: head.header.nextConfigHash, txs: [rec.tx] })
     const hash = headerHash(block.header)
     const bytes = voteSignBytes('commit', g.chainId, h, 0, hash)
     const cert: CommitCertificate = { chainId: g.chainId, height: h, view: 0, headerHash: hash, signatures: [0, 1, 2].map((v) => ({ validator: v, signature: pq.sign(bytes, managers[v]!.keys.sig.secretKey) })) }

@@ -8,12 +8,12 @@
  * Kept small on purpose: the application's internals change, this file follows them.
  */
 import { join } from 'node:path'
-import { certificateSignBytes, genesisHeader, quorumSize, verifyCertificate, type CommitCertificate } from '../../src/blocks/index.js'
+import { certificateSignBytes, hospitalIdOf, quorumSize, verifyCertificate, type CommitCertificate } from '../../src/blocks/index.js'
 import type { PqBackend } from '../../src/crypto/index.js'
 import { Application } from '../../src/node/app/application.js'
 import { BlobStore } from '../../src/node/blob-store.js'
 import { ChainStore } from '../../src/node/chain-store.js'
-import { genesisHash, type Genesis } from '../../src/node/genesis.js'
+import { genesisHeaderOf, type Genesis } from '../../src/node/genesis.js'
 import { quietLog } from '../../src/node/log.js'
 import { decodeSubmission, validateSubmission } from '../../src/node/validation/tx.js'
 
@@ -40,9 +40,9 @@ export async function openFillTarget (o: { dataDir: string, genesis: Genesis, pq
   // the filler keeps every table file of the growing stores open (LevelDB's table cache): a commit
   // looks up every label, record id and tx hash it writes, and at 10^6 records the stores hold
   // thousands of tables (a manager process measured later opens them with its own settings)
-  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeader(g.chainId, genesisHash(g)), { maxOpenFiles: FILL_MAX_OPEN_FILES })
+  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeaderOf(g), { maxOpenFiles: FILL_MAX_OPEN_FILES })
   const blobs = await BlobStore.open(join(o.dataDir, 'blobs'), { maxOpenFiles: FILL_MAX_OPEN_FILES })
-  const app = new Application({ genesis: g, self: 0, pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir, maxFacts: FILL_MAX_FACTS })
+  const app = new Application({ genesis: g, hospitalId: hospitalIdOf(g.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir, maxFacts: FILL_MAX_FACTS })
   await app.restore()
   const signers = o.managerSecretKeys.slice(0, quorumSize(g.managers.length))
   const certCtx = { chainId: g.chainId, managers: g.managers.map((m) => m.sigPublicKey), verifier: o.pq }

@@ -19,6 +19,9 @@ export interface BlockParams {
   view: number
   /** Position of the block's first index update in the chain-wide sequence (previous indexStart + indexCount). */
   indexStart: number
+  /** configHash of the consortium configuration certifying this block, and of the one certifying the next. */
+  configHash: Uint8Array
+  nextConfigHash: Uint8Array
   txs: Tx[]
 }
 
@@ -46,7 +49,9 @@ export function buildBlock (p: BlockParams): Block {
     txCount: txs.length,
     indexRoot: merkleRoot(updates.map(indexLeaf)),
     indexCount: updates.length,
-    indexStart: p.indexStart
+    indexStart: p.indexStart,
+    configHash: p.configHash,
+    nextConfigHash: p.nextConfigHash
   }
   const block: Block = { header, txs }
   assertOk(validateBlock(block))

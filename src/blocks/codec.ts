@@ -20,10 +20,11 @@ import { BlockError } from './errors.js'
 import { keyEpochTxShape } from './key-epoch.js'
 import {
   HASH_BYTES, ID_BYTES, KEM_PUBLIC_KEY_BYTES, MAX_ATTACHMENTS, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_CERTIFICATE_BYTES,
-  MAX_HEADER_BYTES, MAX_INDEX_UPDATES_PER_TX, MAX_INDEX_VALUE_BYTES, MAX_RECORD_IDS, MAX_TX_BYTES, MAX_VALIDATORS,
-  MAX_WRAPPED_BYTES, RECORD_FIELDS, SIG_PUBLIC_KEY_BYTES, SIGNATURE_BYTES
+  MAX_HEADER_BYTES, MAX_INDEX_UPDATES_PER_TX, MAX_INDEX_VALUE_BYTES, MAX_KEY_EPOCH_TX_BYTES, MAX_RECORD_IDS, MAX_TX_BYTES, MAX_VALIDATORS,
+  MAX_WRAPPED_BYTES, maxTxBytes, RECORD_FIELDS, SIG_PUBLIC_KEY_BYTES, SIGNATURE_BYTES
 } from './limits.js'
 import { doctorTxShape, userNodeTxShape } from './governance.js'
+import { managerTxShape } from './consortium.js'
 import { bytes, bytesUpTo, chainId, invalid, list, type Obj, record, uint } from './shape.js'
 import type { Block, CommitCertificate, CommitSignature, GrantTx, Header, IndexUpdate, PatientTx, RecordTx, Tx } from './types.js'
 
@@ -34,12 +35,12 @@ const INDEX_UPDATE_KEYS = ['label', 'value'] as const
 const RECORD_KEYS = ['type', 'recordId', 'doctor', 'owner', 'fields', 'attachments', 'indexUpdates', 'time', 'signature'] as const
 const GRANT_KEYS = ['type', 'recordId', 'grantor', 'grantorKey', 'grantee', 'fields', 'wrapped', 'time', 'signature'] as const
 const PATIENT_KEYS = ['type', 'patientId', 'sigPublicKey', 'kemPublicKey', 'time', 'signature'] as const
-const HEADER_KEYS = ['chainId', 'height', 'prevHash', 'time', 'proposer', 'view', 'recordIds', 'txRoot', 'txCount', 'indexRoot', 'indexCount', 'indexStart'] as const
+const HEADER_KEYS = ['chainId', 'height', 'prevHash', 'time', 'proposer', 'view', 'recordIds', 'txRoot', 'txCount', 'indexRoot', 'indexCount', 'indexStart', 'configHash', 'nextConfigHash'] as const
 const BLOCK_KEYS = ['header', 'txs'] as const
 const CERT_KEYS = ['chainId', 'height', 'view', 'headerHash', 'signatures'] as const
 const COMMIT_SIG_KEYS = ['validator', 'signature'] as const
 
-export const TX_TYPES = ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch'] as const
+export const TX_TYPES = ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch', 'manager'] as const
 
 export function indexUpdateShape (v: unknown, what = 'index update'): IndexUpdate {
   const o = record(v, what, INDEX_UPDATE_KEYS)
@@ -103,6 +104,7 @@ export function txShape (v: unknown): Tx {
     case 'doctor': return doctorTxShape(v)
     case 'user-node': return userNodeTxShape(v)
     case 'key-epoch': return keyEpochTxShape(v)
+    case 'manager': return managerTxShape(v)
     default: return invalid(`unknown tx type ${typeof type === 'string' ? `'${type.slice(0, 32)}'` : typeof type}`)
   }
 }
@@ -122,6 +124,8 @@ export function headerShape (v: unknown): Header {
   const indexCount = uint(o.indexCount, 'header indexCount', MAX_BLOCK_TXS * MAX_INDEX_UPDATES_PER_TX)
   const indexStart = uint(o.indexStart, 'header indexStart')
   if (!Number.isSafeInteger(indexStart + indexCount)) invalid('header indexStart + indexCount exceeds the safe integer range')
+  bytes(o.configHash, 'header configHash', HASH_BYTES)
+  bytes(o.nextConfigHash, 'header nextConfigHash', HASH_BYTES)
   return o as unknown as Header
 }
 
@@ -202,16 +206,54 @@ export function decodeCanonical<T> (data: Uint8Array, maxBytes: number, shape: (
  */
 const txBytesCache = new WeakMap<Tx, Uint8Array>()
 
+/**
+ * The canonical encoding of a key-epoch or manager tx starts with its map header, `time` and then
+ * `type: 'key-epoch'` / `type: 'manager'` (keys sort by length first).
+ */
+const LARGE_KIND_TYPES = ['key-epoch', 'manager'].map((t) => dagCbor.encode({ type: t }).subarray(1)) // text 'type', text kind
+/** Bytes before `type` in such a canonical tx: map header, text 'time', a uint of at most 9 bytes. */
+const LARGE_KIND_TYPE_BEFORE = 1 + 5 + 9
+
+/** Whether `data` can be a key-epoch or manager tx (the only kinds above MAX_TX_BYTES): checked before parsing anything larger. */
+function mayBeLargeKind (data: Uint8Array): boolean {
+  return LARGE_KIND_TYPES.some((t) => {
+    const end = Math.min(data.length, LARGE_KIND_TYPE_BEFORE + t.length)
+    outer: for (let i = 6; i + t.length <= end; i++) {
+      for (let j = 0; j < t.length; j++) if (data[i + j] !== t[j]) continue outer
+      return true
+    }
+    return false
+  })
+}
+
+/** `txShape`, after refusing a tx longer than its kind allows (`maxTxBytes`). */
+const sizedTxShape = (n: number) => (v: unknown): Tx => {
+  const type = (typeof v === 'object' && v !== null) ? (v as Obj).type : undefined
+  if (n > maxTxBytes(type)) throw new BlockError('OVERSIZED', `a ${typeof type === 'string' ? type.slice(0, 32) : ''} tx is ${n} bytes, at most ${maxTxBytes(type)} allowed (MAX_TX_BYTES; a key epoch MAX_KEY_EPOCH_TX_BYTES, a manager change MAX_MANAGER_TX_BYTES)`)
+  return txShape(v)
+}
+
+/** Encodes a tx canonically: at most MAX_TX_BYTES, a key epoch at most MAX_KEY_EPOCH_TX_BYTES (`maxTxBytes`). */
 export function encodeTx (tx: Tx): Uint8Array {
   const cached = txBytesCache.get(tx)
   if (cached !== undefined) return cached
-  const bytes = encodeCanonical(tx, MAX_TX_BYTES, txShape, 'tx')
+  const bytes = encodeCanonical(tx, MAX_KEY_EPOCH_TX_BYTES, txShape, 'tx')
+  const max = maxTxBytes(tx.type)
+  if (bytes.length > max) throw new BlockError('OVERSIZED', `${tx.type} tx encodes to ${bytes.length} bytes, at most ${max} allowed`)
   txBytesCache.set(tx, bytes)
   return bytes
 }
 
+/**
+ * Decodes a tx. Input above MAX_TX_BYTES is refused before parsing unless it starts as a key-epoch
+ * or manager tx does (then at most MAX_KEY_EPOCH_TX_BYTES are parsed, and the decoded kind's own
+ * limit is checked again).
+ */
 export function decodeTx (data: Uint8Array): Tx {
-  const tx = decodeCanonical(data, MAX_TX_BYTES, txShape, 'tx')
+  if (data instanceof Uint8Array && data.length > MAX_TX_BYTES && !mayBeLargeKind(data)) {
+    throw new BlockError('OVERSIZED', `tx is ${data.length} bytes, at most ${MAX_TX_BYTES} allowed (MAX_KEY_EPOCH_TX_BYTES for a key epoch, MAX_MANAGER_TX_BYTES for a manager change)`)
+  }
+  const tx = decodeCanonical(data, MAX_KEY_EPOCH_TX_BYTES, sizedTxShape(data.length), 'tx')
   txBytesCache.set(tx, data.slice()) // a copy: the input may be a view into a reused network buffer
   return tx
 }

@@ -19,6 +19,9 @@ export type BlockErrorCode =
   | 'NO_QUORUM' // fewer than quorumSize(n) distinct signers
   | 'BROKEN_LINK' // prevHash is not the hash of the previous header (or index/time linkage broken)
   | 'NON_CONSECUTIVE' // heights are not strictly consecutive
+  | 'STALE_CONFIG' // a manager change signed against another consortium configuration, or a header naming an unexpected one
+  | 'CHANGE_PENDING' // a manager change while another one is committed but not yet in effect
+  | 'UNKNOWN_CONFIG' // a header names a consortium configuration the verifier does not hold
 
 export class BlockError extends Error {
   readonly code: BlockErrorCode

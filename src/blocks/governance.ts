@@ -11,6 +11,7 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256, type PqBackend, type SigVerifier } from '../crypto/index.js'
+import { MAX_KEY_EPOCH_RECIPIENTS } from './key-epoch.js'
 import { ID_BYTES, KEM_PUBLIC_KEY_BYTES, SIG_PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './limits.js'
 import { bytes, invalid, record, uint, type Obj } from './shape.js'
 
@@ -22,6 +23,33 @@ export const MAX_PEER_ID_LENGTH = 128
 const PEER_ID_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{16,128}$|^b[a-z2-7]{16,127}$/
 
 export const GOVERNANCE_SIG_TAG = 'pqmed/governance-sig/1'
+
+/**
+ * Caps on what one hospital may register, enforced by the managers on admission and in every
+ * proposal (`Registry.check` / `conflict`, src/node/app/governance.ts), so that no hospital (any
+ * manager key, stolen or careless) can grow the registry every manager keeps in memory, or the
+ * key epochs every active doctor must be wrapped in, without bound. A rotation replaces a key and
+ * counts once; a revoked doctor or removed user node frees its place from the next block on.
+ * Changing one is a consensus change. docs/GOVERNANCE.md states them.
+ */
+export interface GovernanceCaps {
+  /** Active doctors of one hospital. */
+  doctorsPerHospital: number
+  /** Active doctors of the whole consortium (member hospitals): at most what one key epoch can be wrapped to. */
+  doctors: number
+  /** User nodes one hospital has admitted on chain and not removed. */
+  userNodesPerHospital: number
+}
+
+export const MAX_ACTIVE_DOCTORS_PER_HOSPITAL = 400
+/** MAX_KEY_EPOCH_RECIPIENTS (src/blocks/key-epoch.ts): a key epoch is always possible. */
+export const MAX_ACTIVE_DOCTORS = MAX_KEY_EPOCH_RECIPIENTS
+export const MAX_ACTIVE_USER_NODES_PER_HOSPITAL = 256
+export const GOVERNANCE_CAPS: Readonly<GovernanceCaps> = Object.freeze({
+  doctorsPerHospital: MAX_ACTIVE_DOCTORS_PER_HOSPITAL,
+  doctors: MAX_ACTIVE_DOCTORS,
+  userNodesPerHospital: MAX_ACTIVE_USER_NODES_PER_HOSPITAL
+})
 
 /** A doctor joins a hospital: its name and public keys. `doctor` is SHA-256(sigPublicKey). */
 export interface DoctorAddTx {

@@ -49,13 +49,18 @@ export function blockCid (block: Block): CID {
 
 /**
  * The height-0 header: deterministic from the chain id and the hash of the genesis document
- * (which lists the managers), carried in `prevHash`. No txs, empty roots, time 0. Block 1 links
- * to `headerHash(genesisHeader(...))`.
+ * (which lists the managers), carried in `prevHash`, and the hash of the genesis consortium
+ * configuration (`configHash(genesisConfig(genesis.managers))`, src/blocks/consortium.ts) as both
+ * `configHash` and `nextConfigHash`. No txs, empty roots, time 0. Block 1 links to
+ * `headerHash(genesisHeader(...))`.
  */
-export function genesisHeader (chainId: string, genesisDocHash: Uint8Array): Header {
+export function genesisHeader (chainId: string, genesisDocHash: Uint8Array, genesisConfigHash: Uint8Array): Header {
   chainIdShape(chainId, 'chainId')
   if (!(genesisDocHash instanceof Uint8Array) || genesisDocHash.length !== HASH_BYTES) {
     throw new BlockError('INVALID', `genesisDocHash must be ${HASH_BYTES} bytes`)
+  }
+  if (!(genesisConfigHash instanceof Uint8Array) || genesisConfigHash.length !== HASH_BYTES) {
+    throw new BlockError('INVALID', `genesisConfigHash must be ${HASH_BYTES} bytes`)
   }
   return {
     chainId,
@@ -69,7 +74,9 @@ export function genesisHeader (chainId: string, genesisDocHash: Uint8Array): Hea
     txCount: 0,
     indexRoot: EMPTY_ROOT.slice(),
     indexCount: 0,
-    indexStart: 0
+    indexStart: 0,
+    configHash: genesisConfigHash.slice(),
+    nextConfigHash: genesisConfigHash.slice()
   }
 }
 

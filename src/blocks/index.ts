@@ -9,6 +9,7 @@
  * - `merkle.ts` — RFC 6962 Merkle roots, audit paths and their verification.
  * - `validate.ts` — `validateTx` / `validateHeader` / `validateBlock` (structural, no signatures).
  * - `certificate.ts` — `quorumSize`, `verifyCertificate`, `MemoVerifier` (each signature verified once).
+ * - `consortium.ts` — the consortium configuration (manager set), `configHash`, `ManagerTx` and its checks.
  * - `light.ts` — `verifyHeaderLink`, `verifyHeaderChain` (light-client sequential verification).
  * - `builder.ts` — `buildBlock`, per-tx and per-index-update inclusion proofs and their checks.
  * - `governance.ts` — hospital-signed doctor and user-node txs (docs/GOVERNANCE.md).
@@ -50,6 +51,7 @@ export * from './validate.js'
 export * from './certificate.js'
 export * from './light.js'
 export * from './builder.js'
+export * from './consortium.js'
 export { encodeSubmission } from './submission.js'
 export * from './key-epoch.js'
 export { encodeCompactBlock, decodeCompactBlock, encodeBlockFromParts, compactOf, MAX_COMPACT_BLOCK_BYTES, type CompactBlock } from './proposal.js'

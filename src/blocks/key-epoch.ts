@@ -47,12 +47,14 @@ const KEM_CIPHERTEXT_BYTES = 1088
 /** nonce (12) ‖ key (32) ‖ tag (16). */
 const SEALED_BYTES = 60
 /**
- * Most doctors one key epoch is wrapped to: 48 entries of about 1.25 KB keep the tx under
- * MAX_TX_BYTES (64 KiB) with its signature. This is a limit of this version: a consortium with
- * more active doctors cannot issue a key epoch (the client refuses to build one, naming the
- * count; managers refuse the tx's shape). docs/SSE.md "Key epochs" states it.
+ * Most doctors one key epoch is wrapped to: 1,600 entries of about 1,259 bytes (2,014,400) and the
+ * rest of the tx (about 3.4 KB with its signature) stay under MAX_KEY_EPOCH_TX_BYTES (2 MiB − 1 KiB),
+ * the size limit of this one tx kind (every other kind: MAX_TX_BYTES, 64 KiB). One tx per epoch:
+ * an epoch commits whole, in one block, checked against one snapshot of the active doctors. The
+ * managers keep the consortium's active doctors at or below this number (`MAX_ACTIVE_DOCTORS`,
+ * src/blocks/governance.ts), so a key epoch is always possible; docs/SSE.md "Key epochs" states it.
  */
-export const MAX_KEY_EPOCH_RECIPIENTS = 48
+export const MAX_KEY_EPOCH_RECIPIENTS = 1600
 /** Epoch numbers fit a u32 (they are framed as one in the wrapping context). */
 export const MAX_KEY_EPOCH = 0xffffffff
 

@@ -23,12 +23,27 @@ export const MAX_ATTACHMENTS = 64
 /** The KEM-DEM wrapped field keys of a grant (an ML-KEM-768 ciphertext of 1088 bytes plus sealed keys). */
 export const MAX_WRAPPED_BYTES = 8192
 
+/** Largest encoded tx of every kind but a key epoch (`maxTxBytes`). */
 export const MAX_TX_BYTES = 64 * 1024
 /**
  * Largest submission (the encoded tx plus its ciphertexts: cip1..cip3 and the attachments) a node
  * accepts and gossips. It bounds a record's attachments far below MAX_ATTACHMENT_BYTES of src/records.
  */
 export const MAX_SUBMISSION_BYTES = 2 * 1024 * 1024
+/**
+ * Largest key-epoch tx (`KeyEpochTx`, src/blocks/key-epoch.ts), the one tx kind allowed above
+ * MAX_TX_BYTES: it wraps the index key to every active doctor (about 1.26 KB each, so up to
+ * MAX_KEY_EPOCH_RECIPIENTS = 1,600 doctors). A submission holding it (the tx plus a 16-byte
+ * `{ tx, blobs }` envelope) stays under MAX_SUBMISSION_BYTES, and a block holding it under MAX_BLOCK_BYTES.
+ */
+export const MAX_KEY_EPOCH_TX_BYTES = MAX_SUBMISSION_BYTES - 1024
+/**
+ * Largest encoded manager-change tx: it carries ≥ 2f+1 ML-DSA-65 signatures (3,309 bytes each), up
+ * to 86 for MAX_VALIDATORS managers (about 290 KB), so it may exceed MAX_TX_BYTES.
+ */
+export const MAX_MANAGER_TX_BYTES = 512 * 1024
+/** Largest encoded tx of kind `type`: MAX_KEY_EPOCH_TX_BYTES for a key epoch, MAX_MANAGER_TX_BYTES for a manager change, MAX_TX_BYTES for every other kind. */
+export function maxTxBytes (type: unknown): number { return type === 'key-epoch' ? MAX_KEY_EPOCH_TX_BYTES : type === 'manager' ? MAX_MANAGER_TX_BYTES : MAX_TX_BYTES }
 export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 export const MAX_BLOCK_TXS = 2048
 export const MAX_RECORD_IDS = MAX_BLOCK_TXS

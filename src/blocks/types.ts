@@ -4,10 +4,11 @@
  *
  * Identifiers: a doctor's or patient's id is SHA-256 of their ML-DSA-65 public key; a record id is
  * 32 random bytes chosen by the client; hashes are SHA-256 (32 bytes). Managers are referred to by
- * their index in the genesis manager list.
+ * their index in the consortium configuration that certifies the block (src/blocks/consortium.ts).
  */
 import type { DoctorTx, UserNodeTx } from './governance.js'
 import type { KeyEpochTx } from './key-epoch.js'
+import type { ManagerTx } from './consortium.js'
 
 /** One searchable-encryption index update (label → masked value), produced by `src/sse`. */
 export interface IndexUpdate {
@@ -61,7 +62,7 @@ export interface PatientTx {
   signature: Uint8Array
 }
 
-export type Tx = RecordTx | GrantTx | PatientTx | DoctorTx | UserNodeTx | KeyEpochTx
+export type Tx = RecordTx | GrantTx | PatientTx | DoctorTx | UserNodeTx | KeyEpochTx | ManagerTx
 
 export interface Header {
   chainId: string
@@ -77,6 +78,10 @@ export interface Header {
   indexCount: number
   /** Position of the block's first index update in the chain-wide index sequence. */
   indexStart: number
+  /** configHash (src/blocks/consortium.ts) of the consortium configuration that certifies this block. */
+  configHash: Uint8Array
+  /** configHash of the configuration that certifies the next block (differs from `configHash` only in the last block before a manager change takes effect). */
+  nextConfigHash: Uint8Array
 }
 
 export interface Block {
@@ -86,7 +91,7 @@ export interface Block {
 
 /** One manager's signature over `voteSignBytes('commit', ...)`. */
 export interface CommitSignature {
-  validator: number // index in the genesis manager list
+  validator: number // index in the manager list of the configuration that certifies the block
   signature: Uint8Array
 }
 

@@ -7,13 +7,13 @@ import { equalBytes, sha256, toHex } from '../crypto/index.js'
 import { certificateShape, encodeBlock, encodeHeader, encodeTx } from './codec.js'
 import { type Check, fail, OK } from './errors.js'
 import { indexLeaf } from './hash.js'
-import { MAX_TX_BYTES } from './limits.js'
+import { MAX_KEY_EPOCH_TX_BYTES, MAX_MANAGER_TX_BYTES, MAX_TX_BYTES } from './limits.js'
 import { EMPTY_ROOT, merkleRoot } from './merkle.js'
 import { checked } from './shape.js'
 import type { Block, Header, IndexUpdate, RecordTx } from './types.js'
 
 /**
- * Shape, lengths, limits and encoded size (≤ MAX_TX_BYTES) of a tx; a record tx lists no index
+ * Shape, lengths, limits and encoded size (≤ MAX_TX_BYTES; a key epoch ≤ MAX_KEY_EPOCH_TX_BYTES) of a tx; a record tx lists no index
  * label twice (such a tx could never be part of a valid block).
  */
 export function validateTx (tx: unknown): Check {
@@ -44,8 +44,8 @@ export function validateHeader (header: unknown): Check {
     seen.add(k)
   }
   if (h.height === 0 && (h.txCount !== 0 || h.indexCount !== 0 || h.indexStart !== 0 ||
-      !equalBytes(h.txRoot, EMPTY_ROOT) || !equalBytes(h.indexRoot, EMPTY_ROOT))) {
-    return fail('INVALID', 'a height-0 header must be a genesis header (no txs, no index updates, empty roots)')
+      !equalBytes(h.txRoot, EMPTY_ROOT) || !equalBytes(h.indexRoot, EMPTY_ROOT) || !equalBytes(h.configHash, h.nextConfigHash))) {
+    return fail('INVALID', 'a height-0 header must be a genesis header (no txs, no index updates, empty roots, one configuration)')
   }
   return OK
 }
@@ -76,7 +76,7 @@ export function validateBlock (block: unknown): Check {
   const encoded: Uint8Array[] = []
   for (let i = 0; i < b.txs.length; i++) {
     const r = checked(() => { encoded.push(encodeTx(b.txs[i] as never)) })
-    if (!r.ok) return fail(r.code, `tx ${i}: ${r.reason} (MAX_TX_BYTES ${MAX_TX_BYTES})`, i)
+    if (!r.ok) return fail(r.code, `tx ${i}: ${r.reason} (MAX_TX_BYTES ${MAX_TX_BYTES}, a key epoch MAX_KEY_EPOCH_TX_BYTES ${MAX_KEY_EPOCH_TX_BYTES}, a manager change MAX_MANAGER_TX_BYTES ${MAX_MANAGER_TX_BYTES})`, i)
   }
 
   const seenTxs = new Set<string>()

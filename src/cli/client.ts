@@ -30,6 +30,9 @@ import { SEARCH_PAGE_MAX } from '../rpc/openrpc.js'
 import { NodeUnreachableError } from '../client/rpc.js'
 import { CliConfigError, findConfig, resolveNodeUrl, unreachableMessage, type CliConfig, type NodeUrlSource } from './node-url.js'
 import { UsageError, type OptionValues } from './usage.js'
+import { ChangeFileError, changeOf, changeSubmission, changeTx, mergeChangeFiles, proposeChange, signChangeFile, type ChangeFile } from '../client/manager-change.js'
+import { fromHex, toHex } from '../crypto/index.js'
+import { loadIdentity, readIdentityFile } from '../node/identity.js'
 
 class VerificationFailed extends Error {
   constructor (message: string, readonly output: unknown) { super(message) }
@@ -527,7 +530,8 @@ async function keyRotate (ctx: Ctx, values: { hospital?: string, 'hospital-id'?:
   let ident
   try { ident = await loadIdentity(await readIdentityFile(path)) } catch (err) { throw new UsageError((err as Error).message) }
   if (ident.role !== 'manager') throw new UsageError(`--hospital must be a manager identity (${ident.name} is a ${ident.role}): only a current manager may issue a key epoch`)
-  let hospitalId = sha256(ident.keys.sig.publicKey)
+  const file = await readIdentityFile(path)
+  let hospitalId = file.hospitalId !== undefined && /^[0-9a-f]{64}$/.test(file.hospitalId) ? fromHex(file.hospitalId) : sha256(ident.keys.sig.publicKey)
   if (values['hospital-id'] !== undefined) {
     try { hospitalId = unhex(values['hospital-id'].toLowerCase(), '--hospital-id') } catch (err) { throw new UsageError((err as Error).message) }
   }
@@ -536,7 +540,80 @@ async function keyRotate (ctx: Ctx, values: { hospital?: string, 'hospital-id'?:
     `key epoch ${r.epoch} ${r.result.status}${r.result.height !== undefined ? ` at height ${r.result.height}` : ''}: key ${r.keyId.slice(0, 16)}... wrapped to ${r.doctors.length} active doctor(s), signed by hospital ${r.hospital.slice(0, 16)}... (${ident.name}); doctors run \`pqmed consortium-key fetch\` (record submit and search fetch it too)`)
 }
 
-const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway, doctorAdd, doctorRotate, doctorRevoke, userNodeAdd, userNodeRemove, keyFetch, keyRotate }
+
+// ---------------------------------------------------------------------------------------------
+// pqmed consortium: manager changes (docs/CONSENSUS.md, "Manager changes: how to")
+
+async function readChange (path: string): Promise<ChangeFile> {
+  let raw: string
+  try { raw = await readFile(resolve(path), 'utf8') } catch (err) { throw new UsageError(`cannot read change file ${path}: ${(err as Error).message}`) }
+  let f: ChangeFile
+  try { f = JSON.parse(raw) as ChangeFile } catch { throw new UsageError(`${path} is not JSON`) }
+  try { changeOf(f); if (!Array.isArray(f.signatures)) throw new ChangeFileError('signatures must be a list'); if (f.signatures.length > 0) changeTx(f) } catch (err) { throw new UsageError(`${path}: ${(err as Error).message}`) }
+  return f
+}
+
+async function writeNew (path: string, data: string, overwrite: boolean): Promise<void> {
+  if (!overwrite && existsSync(path)) throw new UsageError(`${path} exists (not overwritten)`)
+  await writeFile(path, data)
+}
+
+function showChange (f: ChangeFile): string {
+  const who = f.action === 'add' ? `${f.name ?? ''} (hospital ${f.hospitalId.slice(0, 16)}…, peer ${f.peerId ?? ''})` : `hospital ${f.hospitalId.slice(0, 16)}…${f.action === 'rotate' ? ` → new key, peer ${f.peerId ?? ''}` : ''}`
+  return `${f.action} ${who} on ${f.chainId}, against configuration ${f.baseConfig.slice(0, 16)}…; ${f.signatures.length} signature(s): ${f.signatures.map((s) => s.hospitalId.slice(0, 16)).join(', ')}`
+}
+
+async function consortiumPropose (ctx: Ctx, values: { action?: string, out?: string, identity?: string, name?: string, hospital?: string, addr?: string[] }): Promise<void> {
+  const action = need(values.action, '--action')
+  if (action !== 'add' && action !== 'remove' && action !== 'rotate') throw new UsageError('--action must be add, remove or rotate')
+  const out = resolve(need(values.out, '--out'))
+  const head = await ctx.rpc.call<{ header: { chainId: string, nextConfigHash: string } }>('chain_getHeader', { height: 'latest' })
+  let manager
+  if (action !== 'remove') {
+    const id = await loadIdentity(await readIdentityFile(resolve(need(values.identity, '--identity'))))
+    if (id.role !== 'manager') throw new UsageError(`${values.identity ?? ''} is a ${id.role} identity, not a manager identity`)
+    manager = { name: values.name ?? id.name, sigPublicKey: id.keys.sig.publicKey, peerId: id.peerId, addrs: values.addr ?? [] }
+  }
+  if (action !== 'add' && (values.hospital === undefined || !/^[0-9a-f]{64}$/.test(values.hospital))) throw new UsageError('--hospital must be the hospital id (64 hex digits)')
+  let f: ChangeFile
+  try {
+    f = proposeChange({ chainId: head.header.chainId, baseConfig: fromHex(head.header.nextConfigHash), action, ...(values.hospital !== undefined ? { hospitalId: values.hospital } : {}), ...(manager !== undefined ? { manager } : {}), time: Date.now() })
+  } catch (err) { throw new UsageError((err as Error).message) }
+  await writeNew(out, JSON.stringify(f, null, 2) + '\n', false)
+  if (ctx.json) console.log(JSON.stringify({ file: out, ...f }))
+  else console.log(`wrote ${out}: ${showChange(f)}\nnext: each hospital runs pqmed consortium sign ${out} --identity ITS_MANAGER_IDENTITY`)
+}
+
+async function consortiumSign (ctx: Ctx, values: { identity?: string, out?: string }, positionals: string[]): Promise<void> {
+  const path = need(positionals[0], 'CHANGE_FILE')
+  const f = await readChange(path)
+  const file = await readIdentityFile(resolve(need(values.identity, '--identity')))
+  const id = await loadIdentity(file)
+  if (id.role !== 'manager') throw new UsageError('signing a manager change needs a manager identity')
+  const hospitalId = file.hospitalId !== undefined ? fromHex(file.hospitalId) : sha256(id.keys.sig.publicKey)
+  const signed = signChangeFile(ctx.pq, f, id.keys.sig, hospitalId)
+  const out = resolve(values.out ?? path)
+  await writeFile(out, JSON.stringify(signed, null, 2) + '\n')
+  if (ctx.json) console.log(JSON.stringify({ file: out, hospitalId: toHex(hospitalId), signatures: signed.signatures.length }))
+  else console.log(`signed as hospital ${toHex(hospitalId).slice(0, 16)}…: ${out} now carries ${signed.signatures.length} signature(s)`)
+}
+
+async function consortiumSubmit (ctx: Ctx, _values: OptionValues, positionals: string[]): Promise<void> {
+  if (positionals.length === 0) throw new UsageError('name at least one signed change file')
+  let merged: ChangeFile
+  try { merged = mergeChangeFiles(await Promise.all(positionals.map(readChange))) } catch (err) { throw err instanceof ChangeFileError ? new UsageError(err.message) : err }
+  const r = await ctx.rpc.call<{ status: string, txHash: string, height?: number }>('consortium_submitChange', { submission: Buffer.from(changeSubmission(merged)).toString('base64'), wait: true })
+  if (ctx.json) console.log(JSON.stringify({ ...r, signatures: merged.signatures.length }))
+  else console.log(`${r.status} at height ${String(r.height)} (tx ${r.txHash}); the change takes effect a few blocks later (genesis configDelay, default 2)`)
+}
+
+async function consortiumShow (ctx: Ctx, _values: OptionValues, positionals: string[]): Promise<void> {
+  const f = await readChange(need(positionals[0], 'CHANGE_FILE'))
+  if (ctx.json) console.log(JSON.stringify(f))
+  else console.log(showChange(f))
+}
+
+const HANDLERS = { enroll, recordSubmit, recordGet, recordVerify, recordList, recordExport, searchCmd, grantCmd, fhirGateway, consortiumPropose, consortiumSign, consortiumSubmit, consortiumShow, doctorAdd, doctorRotate, doctorRevoke, userNodeAdd, userNodeRemove, keyFetch, keyRotate }
 
 /**
  * Runs one client command (`group`: its top-level name, used in error messages) with its parsed

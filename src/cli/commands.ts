@@ -57,7 +57,8 @@ const lazy = (load: () => Promise<Handler>) => async (...args: unknown[]): Promi
 const nodeHandler = (name: 'genesisCmd' | 'nodeCmd' | 'peerIdCmd' | 'consortiumKeyCmd') => lazy(async () => (await import('./pqmed.js'))[name] as Handler)
 
 type ClientHandlerName = 'enroll' | 'recordSubmit' | 'recordGet' | 'recordVerify' | 'recordList' | 'recordExport' | 'fileVerify' | 'searchCmd' | 'grantCmd' | 'fhirGateway' |
-  'doctorAdd' | 'doctorRotate' | 'doctorRevoke' | 'userNodeAdd' | 'userNodeRemove' | 'keyRotate' | 'keyFetch'
+  'doctorAdd' | 'doctorRotate' | 'doctorRevoke' | 'userNodeAdd' | 'userNodeRemove' | 'keyRotate' | 'keyFetch' |
+  'consortiumPropose' | 'consortiumSign' | 'consortiumSubmit' | 'consortiumShow'
 /** A client command: ./client.js, which loads the SDK and (except `file verify`) the crypto backend. */
 const clientHandler = (group: string, name: ClientHandlerName) => lazy(async () => {
   const { runClientCommand } = await import('./client.js')
@@ -130,14 +131,19 @@ function peerIdCommand (): Command {
   return new Command('peer-id')
     .summary('print a node\'s libp2p peer id (the line to add to a manager\'s allow file)')
     .description('Prints the peer id of an identity file (--identity), of a user node\'s DATA_DIR/peer-key (--data-dir; created if missing), ' +
-      'or of a new user identity written to FILE (--new-identity). Give exactly one of the three.')
+      'or of a new identity written to FILE (--new-identity: a user node\'s by default; --role manager for a hospital that joins, ' +
+      'or with --hospital-id for the new key of a hospital whose manager key is rotated). Give exactly one of the three.')
     .option('--identity <FILE>', 'an identity file')
     .option('--data-dir <DIR>', 'a user node\'s data dir')
     .option('--new-identity <FILE>', 'write a new user identity to FILE (never overwrites)')
     .option('--name <NAME>', 'name of the new identity, with --new-identity (default: the file name)')
+    .option('--role <ROLE>', 'with --new-identity: user (default) or manager')
+    .option('--hospital-id <HEX>', 'with --new-identity --role manager: the hospital this new manager key belongs to (a key rotation: pqmed consortium propose --action rotate)')
     .addHelpText('after', examples(
       'pqmed peer-id --data-dir /srv/pqmed/u7 >> /etc/pqmed/allow-peers.txt',
-      'pqmed peer-id --new-identity net/identities/user-9.json'))
+      'pqmed peer-id --new-identity net/identities/user-9.json',
+      'pqmed peer-id --new-identity hospital-5.json --role manager',
+      'pqmed peer-id --new-identity manager-2-key2.json --role manager --hospital-id 3f1c...e9'))
     .action(nodeHandler('peerIdCmd'))
 }
 
@@ -213,6 +219,44 @@ function restoreCommand (): Command {
     .addHelpText('after', examples(
       'pqmed restore --in /backups/m0-2026-12-02.pqbak --data-dir /srv/pqmed/m0'))
     .action(backupHandler('restoreCmd'))
+}
+
+function consortiumCommand (): Command {
+  const c = new Command('consortium')
+    .summary('change the manager set: propose, sign (each hospital), submit, show')
+    .description('A hospital joins, leaves or rotates its manager key with the signatures of at least 2f + 1 current managers, each made on the hospital\'s own machine. ' +
+      'propose writes an unsigned change file (JSON, nothing secret) against the configuration in effect; each hospital signs its copy; submit merges the copies and submits them (consortium_submitChange). ' +
+      'The change takes effect configDelay blocks (genesis, default 2) after its commit. See docs/CONSENSUS.md, "Manager changes: how to".')
+    .addHelpText('after', examples('pqmed consortium propose --help'))
+  c.addCommand(client(new Command('propose')
+    .summary('write an unsigned change file: add a hospital, remove one, or rotate a manager key')
+    .requiredOption('--action <ACTION>', 'add, remove or rotate')
+    .requiredOption('--out <FILE>', 'change file to write (never overwritten)')
+    .option('--identity <FILE>', 'add: the joining manager\'s identity; rotate: the new identity (only its public key and peer id are used)')
+    .option('--name <NAME>', 'add: the hospital\'s name (default: the identity\'s name)')
+    .option('--hospital <ID>', 'remove, rotate: the hospital id (64 hex digits)')
+    .option('--addr <MULTIADDR>', 'add, rotate: the manager node\'s listen address (repeatable)', collect, [])
+    .addHelpText('after', examples('pqmed consortium propose --action add --identity hospital-5.json --addr /ip4/10.0.0.5/tcp/4005 --out join-h5.json',
+      'pqmed consortium propose --action remove --hospital 3f1c...e9 --out leave.json'))
+    .action(clientHandler('consortium', 'consortiumPropose'))))
+  c.addCommand(client(new Command('sign')
+    .summary('sign a change file as one hospital (on its own machine)')
+    .argument('<CHANGE_FILE>', 'the change file')
+    .requiredOption('--identity <FILE>', 'this hospital\'s manager identity')
+    .option('--out <FILE>', 'where to write the signed copy (default: CHANGE_FILE, in place)')
+    .addHelpText('after', examples('pqmed consortium sign join-h5.json --identity net/identities/manager-0.json --out join-h5.m0.json'))
+    .action(clientHandler('consortium', 'consortiumSign'))))
+  c.addCommand(client(new Command('submit')
+    .summary('merge signed copies of a change and submit it (waits for commit)')
+    .argument('<CHANGE_FILE...>', 'signed copies of one change')
+    .addHelpText('after', examples('pqmed consortium submit join-h5.m0.json join-h5.m2.json join-h5.m3.json'))
+    .action(clientHandler('consortium', 'consortiumSubmit'))))
+  c.addCommand(client(new Command('show')
+    .summary('print a change file and its signers')
+    .argument('<CHANGE_FILE>', 'the change file')
+    .addHelpText('after', examples('pqmed consortium show join-h5.json --json'))
+    .action(clientHandler('consortium', 'consortiumShow'))))
+  return c
 }
 
 function enrollCommand (): Command {
@@ -441,7 +485,7 @@ export function pqmedProgram (): Command {
     .helpOption('-h, --help', 'show help (also: pqmed help COMMAND, pqmed COMMAND --help)')
     .helpCommand('help [COMMAND]', 'show help for a command')
     .configureHelp({ sortSubcommands: false })
-  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand(), doctorCommand(), userNodeCommand(), fhirGatewayCommand(), explorerCommand()]) program.addCommand(c)
+  for (const c of [genesisCommand(), nodeCommand(), peerIdCommand(), consortiumKeyCommand(), consortiumCommand(), backupCommand(), restoreCommand(), enrollCommand(), recordCommand(), fileCommand(), searchCommand(), grantCommand(), doctorCommand(), userNodeCommand(), fhirGatewayCommand(), explorerCommand()]) program.addCommand(c)
   setUsage(program)
   program.addHelpText('after', () => `\nSynopsis:\n${leafCommands(program).map((c) => `  ${commandPath(c)} ${c.usage()}`).join('\n')}\n\n` +
     `Client commands take --rpc URL (else $PQMED_RPC, else .pqmed.json, else http://127.0.0.1:8645/) and --json.\n${EXIT_CODES}\n` +

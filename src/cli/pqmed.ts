@@ -78,12 +78,18 @@ export async function consortiumKeyCmd (values: ConsortiumKeyValues): Promise<vo
 }
 
 /** `pqmed peer-id`: prints one peer id on stdout (for a manager's allow file). */
-export type PeerIdValues = { identity?: string, 'data-dir'?: string, 'new-identity'?: string, name?: string }
+export type PeerIdValues = { identity?: string, 'data-dir'?: string, 'new-identity'?: string, name?: string, role?: string, 'hospital-id'?: string }
 
 export async function peerIdCmd (values: PeerIdValues): Promise<void> {
   const given = [values.identity, values['data-dir'], values['new-identity']].filter((v) => v !== undefined)
   if (given.length !== 1) throw new UsageError('peer-id takes exactly one of --identity FILE, --data-dir DIR, --new-identity FILE')
-  if (values.name !== undefined && values['new-identity'] === undefined) throw new UsageError('--name goes with --new-identity')
+  for (const f of ['name', 'role', 'hospital-id'] as const) {
+    if (values[f] !== undefined && values['new-identity'] === undefined) throw new UsageError(`--${f} goes with --new-identity`)
+  }
+  const role = values.role ?? 'user'
+  if (role !== 'user' && role !== 'manager') throw new UsageError('--role must be user or manager')
+  if (values['hospital-id'] !== undefined && role !== 'manager') throw new UsageError('--hospital-id goes with --role manager (a hospital\'s new manager key)')
+  if (values['hospital-id'] !== undefined && !/^[0-9a-f]{64}$/.test(values['hospital-id'])) throw new UsageError('--hospital-id must be 64 lowercase hex digits (the hospital id chain_getConsortium lists)')
   if (values.identity !== undefined) {
     console.log((await loadIdentity(await readIdentityFile(values.identity))).peerId)
   } else if (values['data-dir'] !== undefined) {
@@ -93,7 +99,7 @@ export async function peerIdCmd (values: PeerIdValues): Promise<void> {
   } else {
     const path = resolve(values['new-identity'] as string)
     if (existsSync(path)) throw new UsageError(`${path} exists: not overwriting an identity`)
-    const f = newIdentityFile(values.name ?? basename(path).replace(/\.json$/, ''), 'user')
+    const f = { ...newIdentityFile(values.name ?? basename(path).replace(/\.json$/, ''), role), ...(values['hospital-id'] !== undefined ? { hospitalId: values['hospital-id'] } : {}) }
     await writeFileAtomic(path, JSON.stringify(f, null, 2) + '\n')
     console.log((await loadIdentity(f)).peerId)
   }

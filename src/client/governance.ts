@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path'
 import {
   encodeSubmission, hospitalId, signGovernanceTx, type DoctorTx, type UnsignedGovernanceTx, type UserNodeTx
 } from '../blocks/index.js'
-import { type PqBackend } from '../crypto/index.js'
+import { fromHex, type PqBackend } from '../crypto/index.js'
 import { SimulatedSramPuf, deriveIdentityKeys, reproduce, type IdentityKeys } from '../puf/index.js'
 import { createConsortiumKeyFile, openConsortiumKey, parseConsortiumKeyFile, type ConsortiumKeyFile } from './consortium.js'
 import { publish, writeNew } from './enroll.js'
@@ -34,7 +34,7 @@ export interface Hospital {
  * manager still has its first key (SHA-256 of it).
  */
 export async function loadHospital (path: string): Promise<Hospital> {
-  const raw = await readJsonFile(path, 'hospital identity file') as { name?: unknown, role?: unknown, deviceSeed?: unknown, helper?: unknown, bitErrorRate?: unknown } | null
+  const raw = await readJsonFile(path, 'hospital identity file') as { name?: unknown, role?: unknown, deviceSeed?: unknown, helper?: unknown, bitErrorRate?: unknown, hospitalId?: unknown } | null
   if (raw === null || typeof raw !== 'object' || raw.role !== 'manager' || typeof raw.name !== 'string' || typeof raw.deviceSeed !== 'string' || typeof raw.helper !== 'string') {
     throw new ClientError('BAD_IDENTITY', `${path} is not a manager identity file (role "manager", as pqmed genesis writes identities/manager-<i>.json)`)
   }
@@ -45,7 +45,11 @@ export async function loadHospital (path: string): Promise<Hospital> {
   } catch (err) {
     throw new ClientError('BAD_IDENTITY', `cannot reproduce the PUF secret of ${raw.name}: ${(err as Error).message}`)
   }
-  return { name: raw.name, id: hospitalId(keys.sig.publicKey), keys }
+  // a rotated manager key keeps its hospital's id (written in the identity file by `pqmed peer-id --new-identity --role manager --hospital-id`)
+  if (raw.hospitalId !== undefined && (typeof raw.hospitalId !== 'string' || !/^[0-9a-f]{64}$/.test(raw.hospitalId))) {
+    throw new ClientError('BAD_IDENTITY', `${path}: hospitalId must be 64 lowercase hex digits`)
+  }
+  return { name: raw.name, id: typeof raw.hospitalId === 'string' ? fromHex(raw.hospitalId) : hospitalId(keys.sig.publicKey), keys }
 }
 
 export interface GovernanceOutcome {

@@ -7,7 +7,7 @@
  * lives in this process's memory and is never written). That grants nothing new: a hospital
  * registers its own doctors and could always obtain the key through one of them (docs/SSE.md).
  */
-import { encodeSubmission, MAX_KEY_EPOCH_RECIPIENTS, signKeyEpochTx, type KeyEpochTx } from '../blocks/index.js'
+import { encodeSubmission, MAX_KEY_EPOCH_RECIPIENTS, MAX_KEY_EPOCH_TX_BYTES, signKeyEpochTx, type KeyEpochTx } from '../blocks/index.js'
 import { randomBytes, type PqBackend } from '../crypto/index.js'
 import { indexKeyId, keyEpochContext, wrapIndexKey } from '../records/index.js'
 import type { SubmitResultJson } from '../rpc/backend.js'
@@ -32,7 +32,7 @@ const NO_EPOCHS = 0xffffffff
 export function buildKeyEpochTx (pq: PqBackend, signer: HospitalSigner, o: { chainId: string, epoch: number, recipients: ReadonlyArray<{ id: Uint8Array, kemPublicKey: Uint8Array }>, key?: Uint8Array, time?: number }): { tx: KeyEpochTx, key: Uint8Array } {
   if (o.recipients.length === 0) throw new ClientError('BAD_INPUT', 'a key epoch needs at least one active doctor')
   if (o.recipients.length > MAX_KEY_EPOCH_RECIPIENTS) {
-    throw new ClientError('BAD_INPUT', `a key epoch is wrapped to at most ${MAX_KEY_EPOCH_RECIPIENTS} doctors in this version (one tx under 64 KiB); the consortium has ${o.recipients.length} active doctors, so no epoch was issued`)
+    throw new ClientError('BAD_INPUT', `a key epoch is wrapped to at most ${MAX_KEY_EPOCH_RECIPIENTS} doctors (one tx of at most ${MAX_KEY_EPOCH_TX_BYTES} bytes, MAX_KEY_EPOCH_TX_BYTES; the managers keep the active doctors at or below it, MAX_ACTIVE_DOCTORS); the consortium has ${o.recipients.length} active doctors, so no epoch was issued`)
   }
   const key = o.key ?? randomBytes(32)
   const context = keyEpochContext(o.chainId, o.epoch)
@@ -73,12 +73,20 @@ export async function rotateConsortiumKey (pq: PqBackend, rpc: RpcClient, signer
 }
 
 /**
- * Fetches the committed epochs newer than the ring's newest and adds them (`addKeyEpochs`).
+ * Fetches the committed epochs newer than the ring's newest and adds them (`addKeyEpochs`). An
+ * answer holds as many epochs as fit its byte budget (an epoch wrapped to 1,600 doctors is about
+ * 2 MB), so this asks again from the newest one added while the node says there are more.
  * Returns the new ring (unchanged if nothing was added) and the epochs added.
  */
 export async function fetchKeyEpochs (rpc: RpcClient, ring: ConsortiumKeyRing): Promise<{ ring: ConsortiumKeyRing, added: number[], latest: number }> {
   const { chainId } = await rpc.nodeInfo()
-  const answer = await rpc.getKeyEpochs(latestEpoch(ring))
-  const r = addKeyEpochs(ring, chainId, answer.epochs)
-  return { ...r, latest: Math.max(answer.latest, latestEpoch(r.ring)) }
+  const added: number[] = []
+  for (;;) {
+    const answer = await rpc.getKeyEpochs(latestEpoch(ring))
+    const r = addKeyEpochs(ring, chainId, answer.epochs)
+    ring = r.ring
+    added.push(...r.added)
+    // done: nothing new (the answer was empty or added nothing), or the node's newest reached
+    if (r.added.length === 0 || latestEpoch(ring) >= answer.latest) return { ring, added, latest: Math.max(answer.latest, latestEpoch(ring)) }
+  }
 }

@@ -48,6 +48,8 @@ interface HeightState {
   values: Map<Hex, Value>
   /** Who proposed each validated value, in which view (when the app reports it). */
   origins: Map<Hex, ProposalOrigin>
+  /** Validated values that change the manager set (the app reported `reconfig`). */
+  reconfigs: Set<Hex>
   /** First valid pre-prepare per view. */
   prePrepares: Map<number, PrePrepareMsg>
   prepares: Map<number, Map<number, VoteMsg>>
@@ -74,6 +76,7 @@ function newHeightState (): HeightState {
   return {
     values: new Map(),
     origins: new Map(),
+    reconfigs: new Set(),
     prePrepares: new Map(),
     prepares: new Map(),
     commits: new Map(),
@@ -114,6 +117,10 @@ export interface PbftStatus {
   knownHeight: number
   /** Managers the leader schedule keeps out of view-0 leadership at `height`. */
   blacklisted: number[]
+  /** The last height of this manager set's epoch (Infinity while no change is known). */
+  lastHeight: number
+  /** True once `lastHeight` is decided: the instance ignores every event from then on. */
+  done: boolean
 }
 
 export class Pbft {
@@ -159,6 +166,10 @@ export class Pbft {
   private syncAttempts = 0
   private nextSyncAt = -Infinity
   private lastScheduled = NaN
+  /** Last height of this epoch (see `ConsensusConfig.lastHeight`), and whether it is decided. */
+  private lastHeight: number
+  private readonly configDelay: number
+  private done = false
 
   constructor (config: ConsensusConfig, ports: ConsensusPorts) {
     const { chainId, managers: n, self, head } = config
@@ -188,11 +199,22 @@ export class Pbft {
     this.height = head.height + 1
     this.parentHash = head.hash
     this.knownHeight = this.height
+    const last = config.lastHeight ?? Infinity
+    if (!(last === Infinity || (Number.isSafeInteger(last) && last >= this.height))) throw new ConsensusError('BAD_CONFIG', `lastHeight ${last} must be at least the next height ${this.height}`)
+    this.lastHeight = last
+    this.configDelay = config.configDelay ?? 2
+    if (!Number.isSafeInteger(this.configDelay) || this.configDelay < 2) throw new ConsensusError('BAD_CONFIG', 'configDelay must be an integer ≥ 2')
+    this.epochStart = config.epochStart ?? 1
+    if (!Number.isSafeInteger(this.epochStart) || this.epochStart < 1 || this.epochStart > this.height) throw new ConsensusError('BAD_CONFIG', `epochStart ${this.epochStart} must be in [1, ${this.height}]`)
   }
+
+  /** The first height this instance decides (leader blacklist records from before it belong to another manager set). */
+  private readonly epochStart: number
 
   /** Processes one event; returns the effects to execute, in order (see `ConsensusEffect`). */
   step (event: ConsensusEvent): ConsensusEffect[] {
     this.fx = []
+    if (this.done) return this.fx
     if (typeof event.now === 'number' && Number.isFinite(event.now) && event.now > this.now) this.now = event.now
     switch (event.type) {
       case 'restored':
@@ -231,7 +253,9 @@ export class Pbft {
       parentHash: this.parentHash,
       preparedView: this.hs.prepared?.cert.view ?? null,
       knownHeight: this.knownHeight,
-      blacklisted: this.schedule.blacklisted(this.height)
+      blacklisted: this.schedule.blacklisted(this.height),
+      lastHeight: this.lastHeight,
+      done: this.done
     }
   }
 
@@ -243,8 +267,9 @@ export class Pbft {
     let leaders: Extract<WalRecord, { kind: 'leaders' }> | null = null
     for (const r of records) {
       if (r.kind !== 'leaders') continue
-      // a record with at > height was written before a commit that did not become durable
-      if (r.at <= this.height && (leaders === null || r.at >= leaders.at)) leaders = r
+      // a record with at > height was written before a commit that did not become durable; one with
+      // at ≤ epochStart (> 1) by the previous manager set (its indices name other managers)
+      if (r.at <= this.height && (this.epochStart === 1 || r.at > this.epochStart) && (leaders === null || r.at >= leaders.at)) leaders = r
       if (r.height > this.leadersLabel) this.leadersLabel = r.height
     }
     if (leaders !== null) this.schedule.restore(leaders.entries)
@@ -375,7 +400,7 @@ export class Pbft {
   }
 
   private scheduleNext (): void {
-    if (!this.started) return
+    if (!this.started || this.done) return
     const c: number[] = [this.progressDeadline]
     if (this.active && this.isLeader() && !this.hs.prePrepares.has(this.view)) c.push(this.nextHeartbeat)
     if (this.canPropose()) c.push(this.proposeNotBefore())
@@ -417,10 +442,12 @@ export class Pbft {
   }
 
   private wal (record: WalRecord): void {
+    if (this.done) return // (nothing is signed after the epoch's last decision)
     this.fx.push({ type: 'wal-append', record })
   }
 
   private broadcast (msg: ConsensusMessage): void {
+    if (this.done) return
     this.fx.push({ type: 'broadcast', msg })
   }
 
@@ -485,17 +512,19 @@ export class Pbft {
     if (r === null) return false
     this.hs.values.set(h, value)
     if (r.origin !== undefined) this.hs.origins.set(h, r.origin)
+    if (r.reconfig === true) this.hs.reconfigs.add(h)
     return true
   }
 
   /** The app's verdict; null if invalid. A reported origin that names no manager is ignored. */
-  private validate (value: Value): { origin?: ProposalOrigin } | null {
+  private validate (value: Value): { origin?: ProposalOrigin, reconfig?: boolean } | null {
     let r: ValidateResult
     try { r = this.ports.app.validate(this.height, value, this.parentHash) } catch { return null }
     if (!r.ok) return null
     const o = r.origin
     const good = o !== undefined && Number.isInteger(o.proposer) && o.proposer >= 0 && o.proposer < this.n && Number.isSafeInteger(o.view) && o.view >= 0
-    return good ? { origin: { proposer: o.proposer, view: o.view } } : {}
+    const reconfig = r.reconfig === true ? { reconfig: true } : {}
+    return good ? { origin: { proposer: o.proposer, view: o.view }, ...reconfig } : reconfig
   }
 
   /**
@@ -632,6 +661,16 @@ export class Pbft {
   private decide (value: Value, certificate: CommitCertificate): void {
     this.noteDecided(value, certificate)
     this.fx.push({ type: 'commit', height: this.height, value, certificate })
+    if (this.hs.reconfigs.has(toHex(value.hash))) this.lastHeight = Math.min(this.lastHeight, this.height + this.configDelay - 1)
+    if (this.height >= this.lastHeight) {
+      // the epoch is over: the next height belongs to the next manager set's instance
+      this.done = true
+      this.height += 1
+      this.parentHash = value.hash
+      this.hs = newHeightState()
+      this.future = new Map()
+      return
+    }
     this.height += 1
     this.parentHash = value.hash
     this.view = 0
@@ -665,7 +704,11 @@ export class Pbft {
   private noteDecided (value: Value, certificate: CommitCertificate): void {
     const h = toHex(value.hash)
     let origin = this.hs.origins.get(h)
-    if (origin === undefined && this.hs.values.get(h) !== undefined) origin = this.validate(value)?.origin // restored from our WAL
+    if (origin === undefined && this.hs.values.get(h) !== undefined) { // restored from our WAL
+      const r = this.validate(value)
+      origin = r?.origin
+      if (r?.reconfig === true) this.hs.reconfigs.add(h)
+    }
     // Without an origin from the app: this node's own view of the decision (may differ between nodes).
     origin ??= { proposer: this.leaderOf(certificate.view), view: certificate.view }
     if (!this.schedule.decided(this.height, origin)) return
@@ -678,7 +721,7 @@ export class Pbft {
   // Proposals
 
   private maybePropose (): void {
-    if (!this.started || !this.canPropose() || this.now < this.proposeNotBefore()) return
+    if (!this.started || this.done || !this.canPropose() || this.now < this.proposeNotBefore()) return
     this.building = { height: this.height, view: this.view, at: this.now }
     this.fx.push({ type: 'build-proposal', height: this.height, view: this.view, maxRecords: this.timing.maxBlockRecords })
   }

@@ -185,8 +185,11 @@ export interface VerifierPort {
  * the header's `proposer` and `view`). Optional, but an app that reports it gives every honest
  * manager the same leader schedule (see `LeaderSchedule`); without it each manager uses the view
  * its own commit certificate has, which can differ between managers.
+ *
+ * `reconfig`: the block changes the manager set (pqmed: it carries a `ManagerTx`). Deciding it at
+ * height c ends this instance's epoch at c + `configDelay` − 1 (see `ConsensusConfig.lastHeight`).
  */
-export type ValidateResult = { ok: true, origin?: ProposalOrigin } | { ok: false, reason: string }
+export type ValidateResult = { ok: true, origin?: ProposalOrigin, reconfig?: boolean } | { ok: false, reason: string }
 
 export interface AppPort {
   /**
@@ -236,4 +239,20 @@ export interface ConsensusConfig {
   /** Last committed block (from storage; genesis: height 0 and the genesis header hash). */
   head: Head
   timing?: Partial<ConsensusTiming>
+  /**
+   * The last height this manager set decides (an epoch ends before a change of the manager set
+   * takes effect); after deciding it the instance is `done` and does nothing more: the driver
+   * creates the next epoch's instance with the new set. Absent: none known yet (Infinity).
+   */
+  lastHeight?: number
+  /**
+   * Heights between deciding a block whose validation reported `reconfig` (height c) and the first
+   * height of the next manager set: the epoch then ends at c + configDelay − 1. Default 2, at least 2.
+   */
+  configDelay?: number
+  /**
+   * First height of this manager set's epoch (default 1): WAL `leaders` records with `at` ≤ it were
+   * written under the previous set (other indices) and are ignored on restore.
+   */
+  epochStart?: number
 }

@@ -25,8 +25,11 @@ export type ValidationCode =
   | 'DUPLICATE_LABEL' // an index label is committed or pending already
   | 'INACTIVE_DOCTOR' // a record or grant signed by a doctor key that was revoked or rotated (docs/GOVERNANCE.md)
   | 'UNAUTHORIZED_HOSPITAL' // a governance tx not signed by a current hospital, or about another hospital's doctor or user node
-  | 'GOVERNANCE_CONFLICT' // a governance tx that does not apply (unknown or inactive doctor, key in use, peer admitted already)
+  | 'GOVERNANCE_CONFLICT' // a governance tx that does not apply (unknown or inactive doctor, key in use, peer admitted already, a cap on active doctors or user nodes reached)
   | 'STALE' // a consensus message for a height this node has decided
+  | 'STALE_CONFIG' // a manager change signed against another consortium configuration than the one in effect
+  | 'CHANGE_PENDING' // a manager change while another one is committed but not yet in effect
+  | 'BAD_MANAGER_CHANGE' // a manager change that does not apply or lacks 2f+1 current managers' signatures
 
 export type NodeErrorCode =
   | ValidationCode

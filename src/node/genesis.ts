@@ -6,6 +6,9 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { configHash, genesisConfig, MAX_CONFIG_DELAY, MIN_CONFIG_DELAY, type ConsortiumConfig } from '../blocks/consortium.js'
+import { genesisHeader } from '../blocks/hash.js'
+import type { Header } from '../blocks/types.js'
 import { SUITE, sha256 } from '../crypto/index.js'
 
 export interface GenesisManager {
@@ -35,6 +38,11 @@ export interface ConsensusParams {
   viewChangeTimeout: number
   /** Leader heartbeat period when idle, ms. */
   heartbeatInterval: number
+  /**
+   * Heights between a manager change's commit (height c) and the first height the new manager set
+   * certifies (c + configDelay); ≥ 2. Absent: 2 (DEFAULT_CONFIG_DELAY of src/blocks/consortium.ts).
+   */
+  configDelay?: number
 }
 
 export interface Genesis {
@@ -134,7 +142,8 @@ export function parseGenesis (json: string): Genesis {
     blockInterval: int(p.blockInterval ?? DEFAULT_PARAMS.blockInterval, 'params.blockInterval', 1, 60_000),
     maxBlockRecords: int(p.maxBlockRecords ?? DEFAULT_PARAMS.maxBlockRecords, 'params.maxBlockRecords', 1, 10_000),
     viewChangeTimeout: int(p.viewChangeTimeout ?? DEFAULT_PARAMS.viewChangeTimeout, 'params.viewChangeTimeout', 50, 600_000),
-    heartbeatInterval: int(p.heartbeatInterval ?? DEFAULT_PARAMS.heartbeatInterval, 'params.heartbeatInterval', 10, 600_000)
+    heartbeatInterval: int(p.heartbeatInterval ?? DEFAULT_PARAMS.heartbeatInterval, 'params.heartbeatInterval', 10, 600_000),
+    ...(p.configDelay !== undefined ? { configDelay: int(p.configDelay, 'params.configDelay', MIN_CONFIG_DELAY, MAX_CONFIG_DELAY) } : {})
   }
   const g: Genesis = { chainId, time: int(r.time, 'time', 0, Number.MAX_SAFE_INTEGER), managers, doctors, ...(userNodes !== undefined ? { userNodes } : {}), params }
   const seen = new Set<string>()
@@ -161,6 +170,12 @@ export function genesisHash (g: Genesis): Uint8Array {
     params: { ...g.params }
   }))
 }
+
+/** The genesis consortium configuration (src/blocks/consortium.ts): the genesis managers, in order, from height 1. */
+export function genesisConsortium (g: Genesis): ConsortiumConfig { return genesisConfig(g.managers) }
+
+/** The height-0 header of this genesis (its configHash is the genesis consortium configuration's). */
+export function genesisHeaderOf (g: Genesis): Header { return genesisHeader(g.chainId, genesisHash(g), configHash(genesisConsortium(g))) }
 
 /** Tolerated faulty managers: f = floor((n - 1) / 3). */
 export function faultTolerance (n: number): number { return Math.floor((n - 1) / 3) }

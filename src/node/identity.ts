@@ -21,6 +21,12 @@ export interface IdentityFile {
   bitErrorRate: number
   /** Public fuzzy-extractor helper data. */
   helper: string
+  /**
+   * Managers only, hex: the hospital this manager key belongs to (SHA-256 of the hospital's FIRST
+   * manager key). Absent: this key is the hospital's first (a genesis manager, or one joining);
+   * set by `pqmed consortium propose rotate` in the new identity.
+   */
+  hospitalId?: string
 }
 
 export interface Identity {

@@ -19,8 +19,9 @@ import {
   MemoVerifier, decodeCertificate, decodeHeader, encodeCertificate, encodeHeader, headerHash, verifyCertificate, verifyHeaderChain, verifyHeaderLink,
   type CertificateContext, type CommitCertificate, type Header
 } from '../blocks/index.js'
-import { sha256, toHex, type PqBackend } from '../crypto/index.js'
-import type { Genesis } from './genesis.js'
+import { checkConfigLinks, configHash, configKeys, decodeConsortiumConfig, encodeConsortiumConfig, firstConfigChange, type ConsortiumConfig } from '../blocks/consortium.js'
+import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
+import { genesisConsortium, type Genesis } from './genesis.js'
 import { pad, type BatchOp, type KvStore } from './kv.js'
 import type { ManagerChoice } from './light-peers.js'
 import type { Logger } from './log.js'
@@ -107,8 +108,51 @@ export class HeaderChain {
     await this.flushed()
   }
 
-  private ctx (): CertificateContext {
-    return { chainId: this.opts.genesis.chainId, managers: this.opts.genesis.managers.map((m) => m.sigPublicKey), verifier: this.verifier }
+  private ctx (config?: ConsortiumConfig): CertificateContext {
+    return { chainId: this.opts.genesis.chainId, managers: config !== undefined ? configKeys(config) : this.opts.genesis.managers.map((m) => m.sigPublicKey), verifier: this.verifier }
+  }
+
+  // -- manager changes: each header is certified by the configuration its predecessor announced --
+
+  /** Consortium configurations this node learned (by hex hash): the genesis one, then those fetched and checked. */
+  private readonly configs = new Map<string, ConsortiumConfig>()
+
+  /** A configuration already in memory (the genesis one is always known), without awaiting. */
+  private knownConfig (hash: Uint8Array): ConsortiumConfig | undefined {
+    if (this.configs.size === 0) {
+      const g = genesisConsortium(this.opts.genesis as Genesis)
+      this.configs.set(toHex(configHash(g)), g)
+    }
+    return this.configs.get(toHex(hash))
+  }
+
+  /** The configuration with this hash: known, stored (`cfg/<hash>`), or fetched from `peer` and checked against the hash. */
+  private async configByHash (hash: Uint8Array, peer?: Parameters<ManagerChoice['distrust']>[0]): Promise<ConsortiumConfig | undefined> {
+    const key = toHex(hash)
+    const known = this.knownConfig(hash)
+    if (known !== undefined) return known
+    const stored = await this.opts.kv.get(`cfg/${key}`)
+    if (stored !== undefined) { const c = decodeConsortiumConfig(stored); this.configs.set(key, c); return c }
+    for (const p of peer !== undefined ? [peer] : this.opts.peers.managers()) {
+      try {
+        const res = await this.opts.sync.request(p, 'config', { hash })
+        if (!(res instanceof Uint8Array)) continue
+        const c = decodeConsortiumConfig(res)
+        if (!equalBytes(configHash(c), hash)) { this.opts.peers.distrust(p, 'config: the configuration does not have the hash asked for'); continue }
+        await this.opts.kv.put(`cfg/${key}`, encodeConsortiumConfig(c), true)
+        this.configs.set(key, c)
+        this.opts.log.info(`learned consortium configuration ${key.slice(0, 16)}: ${c.managers.length} managers from height ${c.activationHeight}`)
+        return c
+      } catch { /* try the next manager */ }
+    }
+    return undefined
+  }
+
+  /** Verifies a certificate against the configuration the header names (which must be known). */
+  private async certCheck (header: Header, cert: CommitCertificate, peer?: Parameters<ManagerChoice['distrust']>[0]): Promise<ReturnType<typeof verifyCertificate>> {
+    const config = await this.configByHash(header.configHash, peer)
+    if (config === undefined) return { ok: false, code: 'UNKNOWN_CONFIG', reason: `consortium configuration ${toHex(header.configHash).slice(0, 16)} of height ${header.height} is unknown` }
+    return verifyCertificate(cert, this.ctx(config), { height: header.height, headerHash: headerHash(header) })
   }
 
   /** Brings the header chain up to the highest height any connected manager reports. */
@@ -136,10 +180,25 @@ export class HeaderChain {
         if (got.length === 0 || res.cert === null) break
         // gossip may have appended some of these while the request was in flight: verify the rest
         // from the head we have now (else an honest manager's answer "does not follow" our head)
-        const headers = got.filter((h) => h.height > this.head.height)
+        let headers = got.filter((h) => h.height > this.head.height)
         if (headers.length === 0) continue
-        const cert = decodeCertificate(bytes(res.cert, 'cert'))
-        const check = verifyHeaderChain(this.head, headers, cert, this.ctx())
+        let cert = decodeCertificate(bytes(res.cert, 'cert'))
+        // a run of headers ends at the one announcing a manager change: its own certificate vouches for the run
+        const cut = firstConfigChange(headers)
+        if (cut >= 0 && cut < headers.length - 1) {
+          headers = headers.slice(0, cut + 1)
+          const at = (headers[cut] as Header).height
+          try {
+            const r = obj(await this.opts.sync.request(peer, 'headers', { from: at, to: at }), 'headers response')
+            if (r.cert === null || r.cert === undefined) break
+            cert = decodeCertificate(bytes(r.cert, 'cert'))
+          } catch { break }
+        }
+        const links = checkConfigLinks(this.head, headers)
+        if (!links.ok) { peers.distrust(peer, `header chain: ${links.reason}`); break }
+        const config = await this.configByHash(this.head.nextConfigHash, peer)
+        if (config === undefined) { peers.distrust(peer, `header chain: consortium configuration ${toHex(this.head.nextConfigHash).slice(0, 16)} unavailable`); break }
+        const check = verifyHeaderChain(this.head, headers, cert, this.ctx(config))
         if (!check.ok) { peers.distrust(peer, `header chain: ${check.reason}`); break }
         this.append(headers.map((h) => ({ header: h })), cert)
         this.stats.synced += headers.length
@@ -233,6 +292,12 @@ export class HeaderChain {
     return h
   }
 
+  /** The consortium configuration (manager set) that certifies block `height` (its header's `configHash`). */
+  async configAt (height: number): Promise<ConsortiumConfig | undefined> {
+    const h = await this.header(Math.max(1, height))
+    return h === undefined ? undefined : await this.configByHash(h.configHash)
+  }
+
   /**
    * The gossip validator of the headers topic: a certified header extends the chain or triggers a
    * sync. Each header comes from f + 1 publishers: the first valid copy is accepted (and forwarded),
@@ -245,6 +310,16 @@ export class HeaderChain {
       header = decodeHeader(headerBytes)
     } catch { return TopicValidatorResult.Reject }
     if (header.height <= this.head.height) return TopicValidatorResult.Ignore // a copy of a header we have: certificate not even decoded
+    if (!equalBytes(header.configHash, this.head.nextConfigHash)) {
+      // certified by a manager set this node has not verified yet: range sync checks each step
+      void this.sync().catch(() => {})
+      return TopicValidatorResult.Ignore
+    }
+    let config = this.knownConfig(header.configHash)
+    if (config === undefined) { // announced by our head but not fetched yet (once per configuration)
+      config = await this.configByHash(header.configHash)
+      if (config === undefined || header.height <= this.head.height) return TopicValidatorResult.Ignore
+    }
     // decodeHeader accepts only the canonical encoding, so these bytes hash to headerHash(header)
     const hash = sha256(headerBytes)
     const key = `${header.height}:${toHex(hash)}`
@@ -253,7 +328,7 @@ export class HeaderChain {
     if (known === undefined) {
       let cert: CommitCertificate
       try { cert = decodeCertificate(certBytes) } catch { return TopicValidatorResult.Reject }
-      const v = verifyCertificate(cert, this.ctx(), { height: header.height, headerHash: hash })
+      const v = verifyCertificate(cert, this.ctx(config), { height: header.height, headerHash: hash })
       if (!v.ok) return TopicValidatorResult.Reject
       known = { cert, certBytes }
       this.verifiedCerts.set(key, known)
@@ -292,13 +367,12 @@ export class HeaderChain {
     if (cached !== undefined) return cached
     const header = await this.header(height)
     if (header === undefined || height === 0) return null
-    const hh = headerHash(header)
     for (const peer of this.opts.peers.managers()) {
       try {
         const res = obj(await this.opts.sync.request(peer, 'headers', { from: height, to: height }), 'headers response')
         if (res.cert === null || res.cert === undefined) continue
         const cert = decodeCertificate(bytes(res.cert, 'cert'))
-        const v = verifyCertificate(cert, this.ctx(), { height, headerHash: hh })
+        const v = await this.certCheck(header, cert, peer)
         if (!v.ok) throw new Error(`certificate for height ${height}: ${v.reason}`)
         this.certCache.set(height, cert)
         if (this.certCache.size > CERT_CACHE) {

@@ -12,12 +12,13 @@ import * as dagCbor from '@ipld/dag-cbor'
 import {
   decodeBlock, isGovernanceTx, validateBlock, type Block, headerHash, indexUpdatesHash, verifyIndexInclusion, verifyRecordInclusion, type CommitCertificate, type Header, type RecordTx
 } from '../blocks/index.js'
+import type { ConsortiumConfig } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { verifyRecordTx } from '../records/index.js'
 import { Registry } from './app/governance.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import type { Genesis } from './genesis.js'
-import { protocols, topics } from './genesis.js'
+import { genesisConsortium, protocols, topics } from './genesis.js'
 import type { KvStore } from './kv.js'
 import { HeaderChain } from './light-headers.js'
 import { ManagerPicker } from './light-peers.js'
@@ -123,6 +124,8 @@ export class LightNode {
    * How headers arrived: appended from gossip, or fetched by range sync (at start, on a gap, every
    * 5 s); and how many ML-DSA signatures of certificates were verified (repeats answered from memory).
    */
+  /** The manager set certifying block `height`, as this node's verified headers name it (fetched by hash once). */
+  async configAt (height: number): ReturnType<HeaderChain['configAt']> { return await this.chain.configAt(height) }
   get headerStats (): { gossip: number, synced: number, signatures: number } { return { ...this.chain.stats, signatures: this.chain.signaturesVerified } }
 
   async start (): Promise<void> {
@@ -356,16 +359,22 @@ export class LightNode {
     if (height <= this.govHeight) return this.gov
     const to = Math.min(Math.max(height, this.chain.height), this.chain.height)
     const reg = await this.askVerified('governance', { to }, async (res) => {
-      const r = new Registry(this.genesis, this.opts.pq)
+      // each tx is checked against the hospitals of the manager set certifying its block (joins, departures, rotated keys)
+      let config: ConsortiumConfig = genesisConsortium(this.genesis)
+      const r = new Registry(this.genesis, this.opts.pq, (id) => config.managers.find((m) => equalBytes(m.hospitalId, id))?.sigPublicKey)
       let last = 0
       for (const raw of list(res, 'governance txs', 100_000, (x) => bytes(x, 'stored tx'))) {
         const v = await this.verifyStored(raw)
         if (!isGovernanceTx(v.tx) || v.height < last || v.height > to) throw new Error('answer holds a non-governance tx or is out of order')
+        const c0 = await this.configAt(v.height)
+        if (c0 === undefined) throw new Error(`the manager set of height ${v.height} is unknown`)
+        config = c0
         const c = r.check(v.tx)
         if (!c.ok) throw new Error(`governance tx at height ${v.height} does not apply: ${c.reason}`)
         r.applyTx(v.tx, v.height)
         last = v.height
       }
+      config = await this.configAt(to) ?? config
       return r
     })
     if (reg !== undefined && to >= this.govHeight) { this.gov = reg; this.govHeight = to }
@@ -395,7 +404,8 @@ export class LightNode {
   }
 
   /**
-   * The committed key epochs above `since`, each verified (inclusion under our certified header,
+   * The committed key epochs above `since` (as many as one manager answer holds: ask again from the
+   * last one while `latest` is above it), each verified (inclusion under our certified header,
    * a key-epoch tx, epochs consecutive from `since + 1`). A manager cannot forge an epoch but could
    * withhold the newest ones, so f + 1 managers are asked and the longest verified answer wins (at
    * least one of them is honest). `recipients` (the doctors a next epoch must be wrapped to) is
@@ -423,8 +433,11 @@ export class LightNode {
           const r = obj(x, 'recipient')
           return { id: bytes(r.id, 'id', 32), kemPublicKey: bytes(r.kemPublicKey, 'kemPublicKey', 1184) }
         })
-        // the newest epoch: proven when the answer holds epochs above `since`, else the manager's word (capped at `since`)
-        const latest = epochs.length > 0 ? since + epochs.length : Math.min(since, uint(o.latest, 'latest'))
+        // the newest epoch: proven when the answer holds epochs above `since`, else the manager's word (capped at `since`);
+        // an answer holds the epochs that fit its byte budget (MAX_KEY_EPOCHS_ANSWER_BYTES): when the manager says there
+        // are more, `latest` is its word, and the asker continues from `since + epochs.length` (an empty answer ends it)
+        const claimed = uint(o.latest, 'latest')
+        const latest = epochs.length > 0 ? Math.max(since + epochs.length, claimed) : Math.min(since, claimed)
         answered++
         if (best === undefined || epochs.length > best.epochs.length) best = { latest, epochs, recipients }
       } catch (err) { this.distrust(peer, (err as Error).message) }

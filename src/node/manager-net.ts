@@ -9,19 +9,24 @@ import type { ReqResp } from './reqresp.js'
 
 export class ManagerNet {
   private readonly host: PqmedHost
-  private readonly self: number
   private readonly log: Logger
-  /** Peer id of each genesis manager, by index. */
-  readonly managerPeers: string[]
+  private readonly peers: () => string[]
   /** The sync protocol's client, which also carries direct consensus messages (set once the services exist). */
   syncService: ReqResp | undefined
 
-  constructor (host: PqmedHost, genesis: Genesis, self: number, log: Logger) {
+  /**
+   * `peers()`: the peer id of each manager, by index, in the manager set of the height being decided
+   * (the genesis managers until a change of the manager set takes effect).
+   */
+  constructor (host: PqmedHost, genesis: Genesis, log: Logger, peers?: () => string[]) {
     this.host = host
-    this.self = self
     this.log = log
-    this.managerPeers = genesis.managers.map((m) => m.peerId)
+    const genesisPeers = genesis.managers.map((m) => m.peerId)
+    this.peers = peers ?? (() => genesisPeers)
   }
+
+  /** Peer id of each manager, by index (current manager set). */
+  get managerPeers (): string[] { return this.peers() }
 
   publish (topic: string, data: Uint8Array): void {
     this.host.services.pubsub.publish(topic, data).catch((err: Error) => { this.log.warn(`publish on ${topic} failed: ${err.message}`) })
@@ -46,12 +51,12 @@ export class ManagerNet {
     return res.map((b) => b instanceof Uint8Array ? b : null)
   }
 
-  /** The other genesis managers this node is connected to, each once. */
+  /** The other managers (current set) this node is connected to, each once. */
   otherManagers (): PeerId[] {
     const out: PeerId[] = []
     for (const c of this.host.getConnections()) {
       const id = c.remotePeer.toString()
-      if (id !== this.managerPeers[this.self] && this.managerPeers.includes(id) && !out.some((p) => p.toString() === id)) out.push(c.remotePeer)
+      if (id !== this.host.peerId.toString() && this.managerPeers.includes(id) && !out.some((p) => p.toString() === id)) out.push(c.remotePeer)
     }
     return out
   }

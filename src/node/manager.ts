@@ -10,9 +10,9 @@
  *   commit ──► chain store (one batch, decided WAL records dropped in it) ──► waiters, headers gossip, blob-repair
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import type { CommitCertificate } from '../blocks/index.js'
-import { Pbft, encodeMessage, headerPublishers, mlDsaSigner, mlDsaVerifier, type ConsensusEvent, type ConsensusMessage, type Value, type ValidateResult } from '../consensus/index.js'
-import { toHex, type PqBackend } from '../crypto/index.js'
+import { MAX_VALIDATORS, configHash, configKeys, encodeConsortiumConfig, hospitalIdOf, managerIndex, type CommitCertificate, type ConsortiumConfig } from '../blocks/index.js'
+import { EpochPbft, encodeMessage, headerPublishers, mlDsaSigner, mlDsaVerifier, type ConsensusEvent, type ConsensusMessage, type Epoch, type Value, type ValidateResult } from '../consensus/index.js'
+import { equalBytes, toHex, type PqBackend } from '../crypto/index.js'
 import { SEARCH_PAGE_DEFAULT } from '../rpc/openrpc.js'
 import { SseError, decodeSearchToken, serverSearchPageAsync } from '../sse/index.js'
 import { Application } from './app/application.js'
@@ -49,9 +49,16 @@ export { NodeError } from './errors.js'
 export interface ManagerOptions {
   host: PqmedHost
   genesis: Genesis
-  /** This manager's index in `genesis.managers`. */
-  self: number
+  /**
+   * This manager's hospital id (SHA-256 of its first ML-DSA-65 key: its genesis key, or the key of
+   * the change that added it). Default: SHA-256 of `sigPublicKey`.
+   */
+  hospitalId?: Uint8Array
+  /** The ML-DSA-65 public key of `sigSecretKey`. */
+  sigPublicKey: Uint8Array
   sigSecretKey: Uint8Array
+  /** Further key pairs of this hospital (a rotated key): each manager set's key for it is looked up here. */
+  moreSigKeys?: Array<{ publicKey: Uint8Array, secretKey: Uint8Array }>
   pq: PqBackend
   chain: ChainStore
   blobs: BlobStore
@@ -75,7 +82,7 @@ export interface SubmitResult {
 export class ManagerNode {
   readonly host: PqmedHost
   readonly genesis: Genesis
-  readonly self: number
+  readonly hospitalId: Uint8Array
   readonly chain: ChainStore
   readonly blobs: BlobStore
   private readonly log: Logger
@@ -86,7 +93,10 @@ export class ManagerNode {
   private readonly net: ManagerNet
   private readonly services: ManagerServices
   private readonly wal: Wal
-  private readonly verifier: VerifyOnce
+  /** One signature-remembering verifier per manager set (by config hash), shared by the gossip validator and PBFT. */
+  private readonly verifiers = new Map<string, { keys: Uint8Array[], v: VerifyOnce }>()
+  private readonly sigKeys: Array<{ publicKey: Uint8Array, secretKey: Uint8Array }>
+  private readonly pq: PqBackend
   private readonly driver: ConsensusDriver
   private readonly blockSync: BlockSync
   private readonly repair: BlobRepair
@@ -101,47 +111,35 @@ export class ManagerNode {
   constructor (opts: ManagerOptions) {
     this.host = opts.host
     this.genesis = opts.genesis
-    this.self = opts.self
+    this.hospitalId = opts.hospitalId ?? hospitalIdOf(opts.sigPublicKey)
+    this.sigKeys = [{ publicKey: opts.sigPublicKey, secretKey: opts.sigSecretKey }, ...(opts.moreSigKeys ?? [])]
+    this.pq = opts.pq
     this.chain = opts.chain
     this.blobs = opts.blobs
     this.log = opts.log
     this.hooks = opts.hooks ?? {}
     this.metrics = opts.metrics ?? noopMetrics
     this.topics = topics(opts.genesis.chainId)
-    this.net = new ManagerNet(opts.host, opts.genesis, opts.self, opts.log)
+    this.net = new ManagerNet(opts.host, opts.genesis, opts.log, () => this.app.configAt(this.chain.head.height + 1).managers.map((m) => m.peerId))
     this.app = new Application({
-      genesis: opts.genesis, self: opts.self, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir,
+      genesis: opts.genesis, hospitalId: this.hospitalId, pq: opts.pq, chain: opts.chain, blobs: opts.blobs, log: opts.log, hooks: this.hooks, dataDir: opts.dataDir,
       fetchTxs: async (from, keys, timeoutMs) => await this.net.fetchTxs(from, keys, timeoutMs)
     })
     this.index = new DiskIndexStore(opts.chain)
     this.waiters = new Waiters(opts.commitTimeoutMs ?? 30_000, (key) => this.app.committed.txs.get(key))
-    const managerPeers = new Set(opts.genesis.managers.filter((_, i) => i !== opts.self).map((m) => m.peerId))
     this.services = new ManagerServices(opts.host, opts.genesis, {
-      status: statusHandler(opts.chain, opts.self, () => this.driver.status().view),
-      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => managerPeers.has(peer.toString()), async (keys) => {
+      status: statusHandler(opts.chain, () => this.self, () => this.driver.status().view),
+      sync: syncHandler(opts.chain, (data) => { this.onConsensusMessage(data) }, (peer) => this.isManagerPeer(peer.toString()), async (keys) => {
         const bodies = await this.app.txBytes(keys)
         return this.hooks.serveTxs?.(keys, bodies) ?? bodies
-      }),
+      }, (hash) => { const c = this.app.consortium.byHash(hash); return c === undefined ? undefined : encodeConsortiumConfig(c) }),
       query: queryHandler({ chain: opts.chain, getRecord: async (id, fields) => fields === undefined ? await this.getRecord(id) : await this.getRecord(id, fields), search: async (t, page) => await this.search(t, page), readBlob: async (h) => await this.repair.read(h), serveRecords: this.hooks.serveRecords, keyEpochRecipients: () => this.keyEpochRecipients(), keyEpochLatest: () => this.app.keyEpochs.latest }),
       submit: submitHandler(async (data, wait) => await this.submit(data, wait))
     }, this.metrics)
     this.net.syncService = this.services.sync
     this.wal = new Wal(opts.chain.kv)
-    const keys = opts.genesis.managers.map((m) => m.sigPublicKey)
-    this.verifier = new VerifyOnce(mlDsaVerifier(opts.pq, keys))
-    const p = opts.genesis.params
-    const pbft = new Pbft(
-      {
-        chainId: opts.genesis.chainId,
-        managers: keys.length,
-        self: opts.self,
-        head: { height: opts.chain.head.height, hash: opts.chain.head.hash },
-        timing: { blockInterval: p.blockInterval, maxBlockRecords: p.maxBlockRecords, viewChangeTimeout: p.viewChangeTimeout, heartbeatInterval: p.heartbeatInterval }
-      },
-      { signer: mlDsaSigner(opts.pq, opts.sigSecretKey), verifier: this.verifier, app: { validate: (h, v, parent) => this.app.checkProposal(h, v, parent) } }
-    )
     this.repair = new BlobRepair({ blobs: opts.blobs, chain: opts.chain, net: this.net, query: () => this.services.query, log: opts.log, stopped: () => this.stopped })
-    this.driver = new ConsensusDriver(pbft, {
+    this.driver = new ConsensusDriver(this.makeEpochs(), {
       wal: this.wal,
       build: (height, view, max) => this.app.buildProposal(height, view, max),
       commit: async (value, cert) => { await this.onCommit(value, cert) },
@@ -154,6 +152,64 @@ export class ManagerNode {
       log: opts.log
     })
     this.blockSync = new BlockSync({ chain: opts.chain, net: this.net, sync: () => this.services.sync, feed: (e) => { this.feedSynced(e) }, drained: async () => { await this.syncFeed; await this.driver.drained() } })
+  }
+
+  /** The manager set certifying `height` as PBFT sees it: n, this node's index, the verifier, the signer of its key there. */
+  private epochAt (height: number): Epoch {
+    const c = this.app.configAt(height)
+    const self = managerIndex(c, this.hospitalId)
+    const key = self < 0 ? undefined : this.sigKeys.find((k) => equalBytes(k.publicKey, (c.managers[self] as ConsortiumConfig['managers'][number]).sigPublicKey))
+    if (self >= 0 && key === undefined) this.log.warn(`this hospital's manager key at height ${height} is not among the keys this node holds: it cannot vote (start it with the rotated key)`)
+    const pending = this.app.consortium.pendingAt(height)
+    return {
+      n: c.managers.length,
+      firstHeight: c.activationHeight,
+      self: key === undefined ? -1 : self,
+      verifier: this.verifierFor(c),
+      ...(key !== undefined ? { signer: mlDsaSigner(this.pq, key.secretKey) } : {}),
+      ...(pending !== null ? { lastHeight: pending - 1 } : {})
+    }
+  }
+
+  private verifierFor (c: ConsortiumConfig): VerifyOnce {
+    const id = toHex(configHash(c))
+    let e = this.verifiers.get(id)
+    if (e === undefined) {
+      if (this.verifiers.size >= 8) this.verifiers.delete(this.verifiers.keys().next().value as string)
+      const keys = configKeys(c)
+      e = { keys, v: new VerifyOnce(mlDsaVerifier(this.pq, keys)) }
+      this.verifiers.set(id, e)
+    }
+    return e.v
+  }
+
+  private makeEpochs (): EpochPbft {
+    const p = this.genesis.params
+    return new EpochPbft(
+      {
+        chainId: this.genesis.chainId,
+        head: { height: this.chain.head.height, hash: this.chain.head.hash },
+        timing: { blockInterval: p.blockInterval, maxBlockRecords: p.maxBlockRecords, viewChangeTimeout: p.viewChangeTimeout, heartbeatInterval: p.heartbeatInterval },
+        configDelay: this.app.consortium.delay
+      },
+      { app: { validate: (h, v, parent) => this.app.checkProposal(h, v, parent) }, epochAt: (h) => this.epochAt(h) }
+    )
+  }
+
+  /** This manager's index in the manager set of the height being decided, or −1 (not a member: it follows the chain). */
+  get self (): number {
+    const h = this.chain.head.height + 1
+    return managerIndex(this.app.configAt(h), this.hospitalId)
+  }
+
+  /** The consortium configurations of the chain (managers and their keys, by activation height). */
+  get consortium (): Application['consortium'] { return this.app.consortium }
+
+  /** Whether a peer is another manager of the current set or of a committed (pending) one. */
+  private isManagerPeer (peer: string): boolean {
+    if (peer === this.host.peerId.toString()) return false
+    const h = this.chain.head.height + 1
+    return this.app.configAt(h).managers.some((m) => m.peerId === peer) || this.app.consortium.latest.managers.some((m) => m.peerId === peer)
   }
 
   async start (): Promise<void> {
@@ -175,7 +231,7 @@ export class ManagerNode {
       else if (r.kind === 'commit') await this.app.prepare({ hash: r.hash, bytes: r.bytes })
     }
     await this.driver.start(wal)
-    this.log.info(`manager ${this.self} started at height ${this.chain.head.height} (${wal.length} WAL records restored)`)
+    this.log.info(`manager ${this.self}${this.self < 0 ? ' (not in the current manager set: following the chain)' : ''} started at height ${this.chain.head.height} (${wal.length} WAL records restored)`)
   }
 
   async stop (): Promise<void> {
@@ -194,7 +250,11 @@ export class ManagerNode {
   }
 
   /** Consensus signatures verified with ML-DSA, and repeats answered from memory (each signature is verified once). */
-  get signatureStats (): { verified: number, remembered: number } { return { ...this.verifier.stats } }
+  get signatureStats (): { verified: number, remembered: number } {
+    const out = { verified: 0, remembered: 0 }
+    for (const { v } of this.verifiers.values()) { out.verified += v.stats.verified; out.remembered += v.stats.remembered }
+    return out
+  }
 
   /** Bytes of the txs in the mempool, and committed records (metrics). */
   get mempoolBytes (): number { return this.app.mempool.bytes }
@@ -224,7 +284,14 @@ export class ManagerNode {
 
   /** A consensus message from gossip or sent directly: validated (signature checked once), then fed. */
   private onConsensusMessage (data: Uint8Array): Validation<unknown> {
-    const v = validateConsensusMessage(data, { chainId: this.genesis.chainId, managers: this.genesis.managers.length, verifier: this.verifier, head: () => this.chain.head.height })
+    const v = validateConsensusMessage(data, {
+      chainId: this.genesis.chainId,
+      managers: MAX_VALIDATORS,
+      managersAt: (h) => this.app.configAt(h).managers.length,
+      verifier: this.verifierFor(this.app.configAt(this.chain.head.height + 1)),
+      verifierAt: (h) => this.verifierFor(this.app.configAt(h)),
+      head: () => this.chain.head.height
+    })
     if (v.verdict === 'ACCEPT') this.deliver(v.value)
     return v
   }
@@ -292,7 +359,7 @@ export class ManagerNode {
     for (const key of out.keys) this.waiters.committed(key, out.height)
     for (const d of out.dropped) this.waiters.failed(d.key, d.err)
     this.metrics.blockCommitted(out.block, cert.view, out.keys, out.dropped.map((d) => d.key))
-    if (headerPublishers(out.height, cert.view, this.genesis.managers.length).includes(this.self)) {
+    if (headerPublishers(out.height, cert.view, this.app.configAt(out.height).managers.length).includes(managerIndex(this.app.configAt(out.height), this.hospitalId))) {
       this.net.publish(this.topics.headers, encodeCertifiedHeader(out.block.header, cert))
     }
     this.feed({ type: 'mempool', now: Date.now(), size: this.app.mempool.size })

@@ -22,10 +22,11 @@ export function claimsOf (tx: Tx): string[] {
   if (tx.type === 'patient') return [`p:${toHex(tx.patientId)}`]
   if (tx.type === 'doctor' || tx.type === 'user-node') return governanceClaims(tx) // `g:` a doctor id or new key, `u:` a peer id
   if (tx.type === 'key-epoch') return [`e:${tx.epoch}`]
+  if (tx.type === 'manager') return [`m:${toHex(tx.baseConfig)}`] // one change of the manager set at a time
   return []
 }
 
-const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', p: 'patient id', g: 'doctor id or key', u: 'user node', e: 'key epoch' }
+const CLAIM_NAMES: Record<string, string> = { l: 'index label', r: 'record id', p: 'patient id', g: 'doctor id or key', u: 'user node', e: 'key epoch', m: 'manager change of configuration' }
 
 /** A readable name of a claim, e.g. `index label ab12…`. */
 export function claimName (claim: string): string { return `${CLAIM_NAMES[claim[0] as string] ?? 'claim'} ${claim.slice(2)}` }

@@ -13,6 +13,8 @@ export const MAX_BLOCKS_PER_REQUEST = 8
 export const MAX_BLOBS_PER_REQUEST = 64
 /** Largest request/response frame on the sync and query protocols. */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024
+/** Most bytes of blocks and certificates in one `/sync/1 blocks` answer (at least one block): 8 full blocks of 4 MiB would exceed a frame. */
+export const MAX_BLOCKS_ANSWER_BYTES = 12 * 1024 * 1024
 export const MAX_HEADER_GOSSIP_BYTES = 1024 * 1024
 
 export function obj (v: unknown, what: string): Record<string, unknown> {

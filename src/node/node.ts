@@ -16,12 +16,11 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
-import { genesisHeader } from '../blocks/index.js'
-import { equalBytes, loadPqBackend, type PqBackendName } from '../crypto/index.js'
+import { equalBytes, fromHex, loadPqBackend, type PqBackendName } from '../crypto/index.js'
 import { startAdminServer } from './backup.js'
 import { BlobStore } from './blob-store.js'
 import { ChainStore } from './chain-store.js'
-import { genesisHash, type Genesis } from './genesis.js'
+import { genesisHeaderOf, type Genesis } from './genesis.js'
 import { loadIdentity, writeFileAtomic, type IdentityFile } from './identity.js'
 import { Kv, MemKv, type KvStore } from './kv.js'
 import { createHost, MANAGER_MAX_CONNECTIONS, type PqmedHost } from './libp2p.js'
@@ -32,7 +31,7 @@ import { ManagerNode } from './manager.js'
 import { startHeliaBitswap, type HeliaServer } from './helia.js'
 import { observeTopicValidators } from './ops/gossip.js'
 import { noopMetrics, type NodeMetrics } from './ops/node-metrics.js'
-import { chainPeerSource, filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource, type ChainPeerSource } from './peer-allow.js'
+import { chainPeerSource, filePeerSource, genesisPeerSource, PeerAllowList, staticPeerSource, type ChainPeerSource, type PeerListSource } from './peer-allow.js'
 import { MAX_BLOCK_BYTES } from '../blocks/index.js'
 
 export interface NodeConfig {
@@ -117,7 +116,7 @@ export async function userPeerKey (dataDir: string): Promise<PrivateKey> {
  * The allow list of a node, or undefined for an open one. A manager is permissioned unless
  * `open`; a user node only when given a list.
  */
-async function allowListFor (cfg: NodeConfig, log: Logger, chainSource: ChainPeerSource): Promise<PeerAllowList | undefined> {
+async function allowListFor (cfg: NodeConfig, log: Logger, chainSource: ChainPeerSource, extra: PeerListSource[] = []): Promise<PeerAllowList | undefined> {
   const lists = cfg.allowPeers !== undefined || cfg.allowPeersFile !== undefined
   if (cfg.open === true) {
     if (lists) throw new Error('open admits every peer: it cannot be combined with an allow list (allowPeers / allowPeersFile)')
@@ -126,10 +125,13 @@ async function allowListFor (cfg: NodeConfig, log: Logger, chainSource: ChainPee
   }
   if (cfg.role === 'user' && !lists) return undefined
   const sources = [
-    genesisPeerSource(cfg.genesis),
+    // a manager admits the managers of the chain's manager sets (`extra`), not every genesis manager:
+    // a hospital that left is refused once its removal takes effect
+    genesisPeerSource(cfg.genesis, { managers: cfg.role !== 'manager' }),
     ...(cfg.role === 'manager' ? [chainSource] : []), // user nodes admitted on chain (fed once the registry is loaded)
     ...(cfg.allowPeers !== undefined ? [staticPeerSource('--allow-peer', cfg.allowPeers)] : []),
-    ...(cfg.allowPeersFile !== undefined ? [filePeerSource(cfg.allowPeersFile)] : [])
+    ...(cfg.allowPeersFile !== undefined ? [filePeerSource(cfg.allowPeersFile)] : []),
+    ...extra
   ]
   const list = new PeerAllowList(sources, log)
   await list.start()
@@ -142,19 +144,27 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
   const g = cfg.genesis
   await mkdir(cfg.dataDir, { recursive: true })
   const pq = await loadPqBackend({ backend: cfg.pqBackend, warn: (m) => { log.warn(m) } })
-  const gHeader = genesisHeader(g.chainId, genesisHash(g))
+  const gHeader = genesisHeaderOf(g)
 
   let peerKey: PrivateKey
   let self = -1
   let sigSecretKey: Uint8Array | undefined
+  let sigPublicKey: Uint8Array | undefined
+  let hospitalId: Uint8Array | undefined
   if (cfg.role === 'manager') {
     if (cfg.identity === undefined) throw new Error('a manager needs --identity')
     const id = await loadIdentity(cfg.identity)
     self = g.managers.findIndex((m) => m.peerId === id.peerId)
-    if (self < 0) throw new Error(`identity ${id.name} (peer ${id.peerId}) is not a manager in genesis`)
-    if (!equalBytes(g.managers[self]?.sigPublicKey ?? new Uint8Array(0), id.keys.sig.publicKey)) throw new Error(`identity ${id.name}: ML-DSA key differs from genesis`)
+    // not in genesis: a hospital that joins (or a rotated key); the chain says whether and from when it is a member
+    if (self >= 0 && !equalBytes(g.managers[self]?.sigPublicKey ?? new Uint8Array(0), id.keys.sig.publicKey)) throw new Error(`identity ${id.name}: ML-DSA key differs from genesis`)
+    if (self < 0) log.info(`identity ${id.name} (peer ${id.peerId}) is not a genesis manager: it syncs the chain and takes part in consensus from the height a manager change makes it a member`)
+    if (cfg.identity.hospitalId !== undefined) {
+      if (!/^[0-9a-f]{64}$/.test(cfg.identity.hospitalId)) throw new Error(`identity ${id.name}: hospitalId must be 64 hex characters`)
+      hospitalId = fromHex(cfg.identity.hospitalId)
+    }
     peerKey = id.peerKey
     sigSecretKey = id.keys.sig.secretKey
+    sigPublicKey = id.keys.sig.publicKey
   } else if (cfg.identity !== undefined) {
     if (cfg.identity.role !== 'user') throw new Error(`identity ${cfg.identity.name} is a ${String(cfg.identity.role)} identity; a user node needs a user identity (pqmed genesis --users N, or pqmed peer-id --new-identity FILE)`)
     peerKey = (await loadIdentity(cfg.identity)).peerKey
@@ -162,8 +172,17 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
     peerKey = await userPeerKey(cfg.dataDir)
   }
 
+  // managers admit the managers of the chain's current and committed (pending) manager sets: a
+  // hospital that joins is admitted once the change adding it is committed (filled in once the manager runs)
+  // (the genesis managers until the manager's store is open)
+  const consortiumPeers: { ids: string[], changed?: () => void } = { ids: g.managers.map((m) => m.peerId).sort() }
+  const consortiumSource: PeerListSource = {
+    name: 'consortium (manager changes on chain)',
+    load: async () => consortiumPeers.ids,
+    watch: (onChange) => { consortiumPeers.changed = onChange; return () => { consortiumPeers.changed = undefined } }
+  }
   const chainPeers = chainPeerSource()
-  const allow = await allowListFor(cfg, log, chainPeers)
+  const allow = await allowListFor(cfg, log, chainPeers, cfg.role === 'manager' ? [consortiumSource] : [])
   const host = await createHost({
     privateKey: peerKey,
     listen: cfg.listen,
@@ -192,11 +211,11 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
   let kv: KvStore | undefined
   let helia: HeliaServer | undefined
   try {
-    if (cfg.role === 'manager' && sigSecretKey !== undefined) {
+    if (cfg.role === 'manager' && sigSecretKey !== undefined && sigPublicKey !== undefined) {
       chain = await ChainStore.open(join(cfg.dataDir, 'chain'), gHeader)
       blobs = await BlobStore.open(join(cfg.dataDir, 'blobs'))
       const hooks = cfg.byzantine === undefined ? undefined : faultHooks(cfg.byzantine, { genesis: g, self, pq, sigSecretKey, log })
-      manager = new ManagerNode({ host, genesis: g, self, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, hooks, metrics })
+      manager = new ManagerNode({ host, genesis: g, ...(hospitalId !== undefined ? { hospitalId } : {}), sigPublicKey, sigSecretKey, pq, chain, blobs, log, dataDir: cfg.dataDir, commitTimeoutMs: cfg.commitTimeoutMs, hooks, metrics })
       await manager.start()
       const reg = manager.registry
       reg.onUserNodesChanged = () => { chainPeers.changed() }
@@ -218,14 +237,26 @@ export async function startNode (cfg: NodeConfig): Promise<RunningNode> {
   // `pqmed backup` of the running node: a snapshot of every store through DATA_DIR/admin.sock (./backup.ts)
   const admin = cfg.headerStore === 'memory' ? undefined : await startAdminServer(cfg.dataDir, log)
 
-  // keep connected to every genesis manager (and the bootstrap list)
+  // keep connected to every genesis manager, every manager of the chain's manager sets (and the bootstrap list)
   const selfId = host.peerId.toString()
-  const targets = [
-    ...g.managers.filter((m) => m.peerId !== selfId).flatMap((m) => m.addrs.map((a) => a.includes('/p2p/') ? a : `${a}/p2p/${m.peerId}`)),
-    ...(cfg.bootstrap ?? [])
-  ]
+  const dialable = (ms: ReadonlyArray<{ peerId: string, addrs: readonly string[] }>): string[] =>
+    ms.filter((m) => m.peerId !== selfId).flatMap((m) => m.addrs.map((a) => a.includes('/p2p/') ? a : `${a}/p2p/${m.peerId}`))
+  let targets = [...dialable(g.managers), ...(cfg.bootstrap ?? [])]
   let stopping = false
+  const followConsortium = (): void => {
+    if (manager === undefined) return
+    const c = manager.consortium
+    const sets = [c.at(manager.chain.head.height + 1), c.latest]
+    const ids = [...new Set(sets.flatMap((s) => s.managers.map((m) => m.peerId)))].sort()
+    if (ids.join() !== consortiumPeers.ids.join()) {
+      consortiumPeers.ids = ids
+      consortiumPeers.changed?.()
+      targets = [...new Set([...sets.flatMap((s) => dialable(s.managers)), ...(cfg.bootstrap ?? [])])]
+    }
+  }
+  followConsortium()
   const dialMissing = async (): Promise<void> => {
+    followConsortium()
     const connected = new Set(host.getConnections().map((c) => c.remotePeer.toString()))
     await Promise.all(targets.map(async (a) => {
       const id = a.split('/p2p/')[1]

@@ -31,9 +31,9 @@ export interface PeerListSource {
 }
 
 /** The genesis managers and the genesis `userNodes`. */
-export function genesisPeerSource (g: Genesis): PeerListSource {
-  const ids = [...g.managers.map((m) => m.peerId), ...(g.userNodes ?? [])]
-  return { name: 'genesis', load: async () => ids }
+export function genesisPeerSource (g: Genesis, opts: { managers?: boolean } = {}): PeerListSource {
+  const ids = [...(opts.managers === false ? [] : g.managers.map((m) => m.peerId)), ...(g.userNodes ?? [])]
+  return { name: opts.managers === false ? 'genesis user nodes' : 'genesis', load: async () => ids }
 }
 
 /** The on-chain source: fed by the governance registry once the chain store is open (`attach`), reloaded on each change (`changed`). */

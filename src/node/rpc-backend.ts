@@ -6,7 +6,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   encodeBlock, encodeTx, headerHash, isGovernanceTx, indexUpdatesHash, verifyCertificate, verifyRecordInclusion,
-  type Block, type CommitCertificate, type Header, type Tx
+  configHash, configKeys, type Block, type CommitCertificate, type ConsortiumConfig, type Header, type Tx
 } from '../blocks/index.js'
 import { equalBytes, sha256, toHex, type PqBackend } from '../crypto/index.js'
 import { blobCidString, verifyRecordTx } from '../records/index.js'
@@ -18,14 +18,14 @@ import {
 import * as dagCbor from '@ipld/dag-cbor'
 import { CONSORTIUM_STATUS_TIMEOUT_MS, SEARCH_PAGE_DEFAULT } from '../rpc/openrpc.js'
 import { b64, certJson, headerJson, txJson } from '../rpc/codec.js'
-import { keyEpochsRaw } from './app/key-epochs.js'
+import { keyEpochsRaw, MAX_KEY_EPOCHS_ANSWER_BYTES } from './app/key-epochs.js'
 import { decodeStoredRecord, type StoredRecord } from './chain-store.js'
 import { NodeError, type NodeErrorCode } from './errors.js'
 import { faultTolerance, genesisHash, protocols, type Genesis } from './genesis.js'
 import type { RunningNode } from './node.js'
 import { ReqResp } from './reqresp.js'
 import { decodeSubmission } from './validation/tx.js'
-import { managersAt, type Registry } from './app/governance.js'
+import type { Registry } from './app/governance.js'
 
 export const VERSION = '0.1.0'
 
@@ -34,7 +34,7 @@ export { headerJson, certJson, txJson } from '../rpc/codec.js'
 /** The node error codes that are JSON-RPC domain errors of the same name. */
 const SAME_NAME = new Set<NodeErrorCode & RpcErrorName>(['INACTIVE_DOCTOR', 'UNAUTHORIZED_HOSPITAL', 'GOVERNANCE_CONFLICT', 'BAD_SIGNATURE', 'UNREGISTERED_DOCTOR', 'INVALID_TX', 'DUPLICATE', 'DUPLICATE_LABEL', 'BLOB_MISMATCH', 'UNAUTHORIZED_GRANTOR', 'MALFORMED_TOKEN', 'NOT_COMMITTED', 'NO_MANAGER', 'UNVERIFIABLE', 'UNKNOWN_RECORD'])
 /** Node error codes mapped to another JSON-RPC domain error. */
-const RENAMED: Partial<Record<NodeErrorCode, RpcErrorName>> = { MALFORMED: 'INVALID_TX', TOO_LARGE: 'LIMIT_EXCEEDED', TOKEN_LIMIT: 'LIMIT_EXCEEDED', MEMPOOL_FULL: 'LIMIT_EXCEEDED', BUSY: 'LIMIT_EXCEEDED' }
+const RENAMED: Partial<Record<NodeErrorCode, RpcErrorName>> = { MALFORMED: 'INVALID_TX', STALE_CONFIG: 'INVALID_TX', CHANGE_PENDING: 'INVALID_TX', BAD_MANAGER_CHANGE: 'INVALID_TX', TOO_LARGE: 'LIMIT_EXCEEDED', TOKEN_LIMIT: 'LIMIT_EXCEEDED', MEMPOOL_FULL: 'LIMIT_EXCEEDED', BUSY: 'LIMIT_EXCEEDED' }
 
 /** Maps node errors to stable RPC domain errors; anything else stays an internal error. */
 function domain (err: unknown): never {
@@ -48,12 +48,13 @@ function domain (err: unknown): never {
 }
 
 /**
- * `chain_getConsortium` at `height` from a registry covering it: the managers (`managersAt`), f,
- * the doctor keys and user nodes with status and heights, and `configHash`, SHA-256 of the
+ * `chain_getConsortium` at `height` from a registry covering it: the managers of `config` (the
+ * manager set certifying `height`), f, the doctor keys and user nodes with status and heights,
+ * `configHash` (the config's hash, as headers commit to it) and `stateHash`, SHA-256 of the
  * dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned.
  */
-export function consortiumState (genesis: Genesis, reg: Registry, height: number, verifiedBy: ConsortiumStateJson['verifiedBy']): ConsortiumStateJson {
-  const managers = managersAt(genesis, height).map((mg, index) => ({ index, name: mg.name, hospital: toHex(mg.hospital), peerId: mg.peerId, sigPublicKey: b64(mg.sigPublicKey) }))
+export function consortiumState (genesis: Genesis, reg: Registry, height: number, config: ConsortiumConfig, verifiedBy: ConsortiumStateJson['verifiedBy']): ConsortiumStateJson {
+  const managers = config.managers.map((mg, index) => ({ index, name: mg.name, hospital: toHex(mg.hospitalId), peerId: mg.peerId, sigPublicKey: b64(mg.sigPublicKey) }))
   const doctors = reg.doctorsAt(height).map((d): ConsortiumDoctorJson => ({
     id: d.id,
     name: d.name,
@@ -71,8 +72,8 @@ export function consortiumState (genesis: Genesis, reg: Registry, height: number
     ...reg.userNodesAt(height)
   ]
   const f = faultTolerance(managers.length)
-  const configHash = toHex(sha256(dagCbor.encode(JSON.parse(JSON.stringify({ managers, faultTolerance: f, doctors, userNodes })))))
-  return { chainId: genesis.chainId, height, managers, faultTolerance: f, doctors, userNodes, configHash, verifiedBy }
+  const stateHash = toHex(sha256(dagCbor.encode(JSON.parse(JSON.stringify({ managers, faultTolerance: f, doctors, userNodes })))))
+  return { chainId: genesis.chainId, height, managers, faultTolerance: f, doctors, userNodes, configHash: toHex(configHash(config)), stateHash, verifiedBy }
 }
 
 /** A tx as the explorer lists it: ids, kind, size, signer; no ciphertext. */
@@ -86,6 +87,7 @@ function txSummary (tx: Tx, index: number): TxSummaryJson {
     case 'doctor': return { ...base, id: toHex(tx.doctor), signer: toHex(tx.hospital) }
     case 'user-node': return { ...base, id: toHex(sha256(new TextEncoder().encode(tx.peerId))), signer: toHex(tx.hospital) }
     case 'key-epoch': return { ...base, id: toHex(tx.keyId), signer: toHex(tx.hospital) }
+    case 'manager': return { ...base, id: toHex(tx.change.action === 'add' ? tx.change.manager.hospitalId : tx.change.hospitalId), signer: toHex(tx.signatures[0]?.hospitalId ?? new Uint8Array(32)) }
   }
 }
 
@@ -117,11 +119,17 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
     try { return await (l as NonNullable<typeof l>).registryAt(h) } catch (err) { return domain(err) }
   }
   const managerIds = new Set(genesis.managers.map((m) => m.peerId))
-  const ctx = { chainId: genesis.chainId, managers: genesis.managers.map((m) => m.sigPublicKey), verifier: pq }
   const m = node.manager
   const l = node.light
 
   const height = (): number => m?.chain.head.height ?? l?.height ?? 0
+  /** The manager set certifying block `h` (≥ 1): a manager's committed history, a user node's verified headers. */
+  async function configAt (h: number): Promise<ConsortiumConfig> {
+    if (m !== undefined) return m.consortium.at(Math.max(1, h))
+    const c = await l?.configAt(h)
+    if (c === undefined) throw new RpcDomainError('UNKNOWN_BLOCK', `the manager set of height ${h} is not known to this node (no header or configuration)`)
+    return c
+  }
   /** A client of the managers' status protocol (no handler: a manager's own service answers). */
   let statusClient: ReqResp | undefined
   const status = async (): Promise<ReqResp> => {
@@ -283,7 +291,8 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       const head = height()
       const h = at ?? head
       if (h > head) throw new RpcDomainError('UNKNOWN_BLOCK', `no header at height ${h} (head is ${head})`)
-      return consortiumState(genesis, await registry(h), h, m !== undefined ? 'manager-store' : 'user-node')
+      const config = await configAt(h)
+      return consortiumState(genesis, await registry(h), h, config, m !== undefined ? 'manager-store' : 'user-node')
     },
 
     async submit (submission, wait, kind): Promise<SubmitResultJson> {
@@ -333,7 +342,7 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       const cert = await certificate(r.stored.height)
       const certificateOk = r.verifiedBy === 'user-node'
         ? true // the user node's header chain is certified (hash links + certificate on its newest header)
-        : cert !== null && verifyCertificate(cert, ctx, { height: r.header.height, headerHash: headerHash(r.header) }).ok
+        : cert !== null && verifyCertificate(cert, { chainId: genesis.chainId, managers: configKeys(await configAt(r.header.height)), verifier: pq }, { height: r.header.height, headerHash: headerHash(r.header) }).ok
       const checks = { signature, ciphertextHashes, inclusion, certificate: certificateOk, doctorRegistered }
       const doctor = (await registry(height())).doctor(tx.doctor) // its status now (a user node's registry as of its head)
       return {
@@ -378,7 +387,7 @@ export function createRpcBackend ({ node, genesis, pq }: BackendOptions): RpcBac
       let recipients: Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>
       let latest: number
       if (m !== undefined) {
-        epochs = (await keyEpochsRaw(m.chain.kv, since)).map(decodeStoredRecord)
+        epochs = (await keyEpochsRaw(m.chain.kv, since, MAX_KEY_EPOCHS_ANSWER_BYTES)).map(decodeStoredRecord) // (the client continues from the last)
         recipients = m.keyEpochRecipients()
         latest = m.keyEpochs.latest
       } else {

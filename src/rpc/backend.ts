@@ -33,7 +33,7 @@ export const RPC_ERRORS = {
   DUPLICATE_LABEL: { code: -32017, message: 'Index label already committed or pending (the client\'s index counters are behind; nothing was stored)' },
   INACTIVE_DOCTOR: { code: -32018, message: 'Doctor revoked or its key rotated (earlier records and grants stay valid)' },
   UNAUTHORIZED_HOSPITAL: { code: -32019, message: 'Not signed by a hospital of the consortium, or about another hospital\'s doctor or user node' },
-  GOVERNANCE_CONFLICT: { code: -32021, message: 'Governance change does not apply (unknown or inactive doctor, key in use, user node admitted already or not admitted)' },
+  GOVERNANCE_CONFLICT: { code: -32021, message: 'Governance change does not apply (unknown or inactive doctor, key in use, user node admitted already or not admitted, or a cap on active doctors or user nodes reached)' },
   MALFORMED_TOKEN: { code: -32020, message: 'Malformed search token' },
   LIMIT_EXCEEDED: { code: -32030, message: 'Limit exceeded' },
   RATE_LIMITED: { code: -32031, message: 'Rate limited' },
@@ -87,6 +87,9 @@ export interface HeaderJson {
   indexRoot: string
   indexCount: number
   indexStart: number
+  /** Hash of the consortium configuration (manager set) certifying this block, and of the one certifying the next. */
+  configHash: string
+  nextConfigHash: string
   hash: string
 }
 
@@ -107,6 +110,7 @@ export type TxJson =
   | { type: 'doctor', action: 'add' | 'rotate' | 'revoke', hospital: string, doctor: string, name?: string, sigPublicKey?: string, kemPublicKey?: string, time: number, signature: string }
   | { type: 'user-node', action: 'add' | 'remove', hospital: string, peerId: string, time: number, signature: string }
   | { type: 'key-epoch', epoch: number, keyId: string, recipients: KeyEpochRecipientJson[], hospital: string, time: number, signature: string }
+  | { type: 'manager', action: 'add' | 'remove' | 'rotate', baseConfig: string, hospitalId: string, name?: string, sigPublicKey?: string, peerId?: string, addrs?: string[], time: number, signers: string[] }
 
 /** The index key of a key epoch wrapped to one doctor (hex ids, base64 ciphertexts). */
 export interface KeyEpochRecipientJson { doctor: string, kemKeyId: string, kemCiphertext: string, sealed: string }
@@ -313,8 +317,10 @@ export interface ConsortiumStateJson {
   faultTolerance: number
   doctors: ConsortiumDoctorJson[]
   userNodes: Array<{ peerId: string, hospital: string | null, status: 'active' | 'removed', since: number, until?: number }>
-  /** SHA-256 (hex) of the dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned. */
+  /** The manager-set configuration certifying block `height` (hex): the `configHash` its header commits to. */
   configHash: string
+  /** SHA-256 (hex) of the dag-cbor encoding of `{ managers, faultTolerance, doctors, userNodes }` as returned. */
+  stateHash: string
   /** `manager-store` (a manager's registry) or `user-node` (rebuilt from governance txs verified against the user node's headers). */
   verifiedBy: 'manager-store' | 'user-node'
 }
@@ -333,7 +339,7 @@ export interface RpcBackend {
   /** The managers, doctors and user nodes with status at `height` (default: the head). */
   getConsortium: (height?: number) => Promise<ConsortiumStateJson>
   /** Any tx kind: record, patient enrollment or grant, as `encodeSubmission` bytes (base64 decoded). */
-  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance' | 'key-epoch') => Promise<SubmitResultJson>
+  submit: (submission: Uint8Array, wait: boolean, kind?: 'record' | 'patient' | 'grant' | 'governance' | 'key-epoch' | 'manager') => Promise<SubmitResultJson>
   getRecord: (recordId: Uint8Array) => Promise<RecordJson>
   /** Up to `MAX_RECORDS_PER_CALL` distinct ids; `fields` undefined: every ciphertext. */
   getRecords: (recordIds: Uint8Array[], fields: number[] | undefined, certificates: boolean) => Promise<RecordsJson>

@@ -42,6 +42,8 @@ export function headerJson (h: Header): HeaderJson {
     indexRoot: toHex(h.indexRoot),
     indexCount: h.indexCount,
     indexStart: h.indexStart,
+    configHash: toHex(h.configHash),
+    nextConfigHash: toHex(h.nextConfigHash),
     hash: toHex(headerHash(h))
   }
 }
@@ -85,6 +87,13 @@ export function txJson (tx: Tx): TxJson {
         time: tx.time,
         signature: b64(tx.signature)
       }
+    case 'manager': {
+      const c = tx.change
+      const base = { type: 'manager' as const, action: tx.action, baseConfig: toHex(tx.baseConfig), time: tx.time, signers: tx.signatures.map((s) => toHex(s.hospitalId)) }
+      if (c.action === 'add') return { ...base, hospitalId: toHex(c.manager.hospitalId), name: c.manager.name, sigPublicKey: b64(c.manager.sigPublicKey), peerId: c.manager.peerId, addrs: [...c.manager.addrs] }
+      if (c.action === 'rotate') return { ...base, hospitalId: toHex(c.hospitalId), sigPublicKey: b64(c.sigPublicKey), peerId: c.peerId, addrs: [...c.addrs] }
+      return { ...base, hospitalId: toHex(c.hospitalId) }
+    }
   }
 }
 
@@ -101,7 +110,9 @@ export function headerFromJson (h: HeaderJson): Header {
     txCount: h.txCount,
     indexRoot: unhex(h.indexRoot),
     indexCount: h.indexCount,
-    indexStart: h.indexStart
+    indexStart: h.indexStart,
+    configHash: unhex(h.configHash),
+    nextConfigHash: unhex(h.nextConfigHash)
   }
 }
 

@@ -55,6 +55,7 @@ const HANDLERS: Record<Exclude<RpcMethodName, 'rpc.discover'>, Handler> = {
   ehr_submitRecord: submit('record'),
   ehr_registerPatient: submit('patient'),
   ehr_grantAccess: submit('grant'),
+  consortium_submitChange: submit('manager'),
   ehr_getRecord: async (b, p) => await b.getRecord(hex(p.recordId)),
   ehr_getRecords: async (b, p) => await b.getRecords((p.recordIds as string[]).map(hex), p.fields as number[] | undefined, p.certificates === true),
   ehr_verifyRecord: async (b, p) => await b.verifyRecord(hex(p.recordId)),

@@ -68,7 +68,7 @@ export const RPC_METHOD_NAMES = [
   'chain_getHeaders', 'chain_getBlockSummary', 'chain_consortium', 'chain_getConsortium', 'chain_submitGovernance',
   'ehr_submitRecord', 'ehr_registerPatient', 'ehr_grantAccess',
   'ehr_getRecord', 'ehr_getRecords', 'ehr_verifyRecord', 'ehr_verifyFile', 'ehr_getPatient', 'ehr_listGrants',
-  'sse_search', 'chain_getKeyEpochs', 'chain_submitKeyEpoch', 'rpc.discover'
+  'sse_search', 'chain_getKeyEpochs', 'chain_submitKeyEpoch', 'consortium_submitChange', 'rpc.discover'
 ] as const
 
 export type RpcMethodName = typeof RPC_METHOD_NAMES[number]
@@ -151,6 +151,8 @@ const SCHEMAS: Record<string, JsonSchema> = {
     indexRoot: ref('Hex32'),
     indexCount: ref('Uint'),
     indexStart: ref('Uint'),
+    configHash: { ...ref('Hex32'), description: 'Hash of the consortium configuration (manager set) that certifies this block.' },
+    nextConfigHash: { ...ref('Hex32'), description: 'Hash of the configuration that certifies the next block (differs only before a manager change takes effect).' },
     hash: { ...ref('Hex32'), description: 'The header hash.' }
   }),
   Certificate: object('A commit certificate: 2f + 1 manager signatures over the header hash.', {
@@ -228,7 +230,19 @@ const SCHEMAS: Record<string, JsonSchema> = {
     time: ref('Time'),
     signature: ref('Base64')
   }),
-  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx'), ref('DoctorTx'), ref('UserNodeTx'), ref('KeyEpochTx')], description: 'A transaction, discriminated by `type`.' },
+  ManagerTx: object('A change of the manager set (a hospital joins, leaves or rotates its manager key), signed by at least 2f + 1 current managers.', {
+    type: { const: 'manager' },
+    action: { enum: ['add', 'remove', 'rotate'] },
+    baseConfig: { ...ref('Hex32'), description: 'Hash of the configuration the change applies to.' },
+    hospitalId: { ...ref('Hex32'), description: 'The hospital joining, leaving or rotating (SHA-256 of its first manager key).' },
+    name: { type: 'string', description: 'add: the hospital\'s name.' },
+    sigPublicKey: { ...ref('Base64'), description: 'add, rotate: the manager\'s (new) ML-DSA-65 public key.' },
+    peerId: { type: 'string', description: 'add, rotate: the manager node\'s libp2p peer id.' },
+    addrs: arrayOf({ type: 'string' }, 'add, rotate: the manager node\'s multiaddrs.'),
+    time: ref('Time'),
+    signers: arrayOf(ref('Hex32'), 'Hospital ids of the managers who signed the change.')
+  }, ['name', 'sigPublicKey', 'peerId', 'addrs']),
+  Tx: { anyOf: [ref('RecordTx'), ref('GrantTx'), ref('PatientTx'), ref('DoctorTx'), ref('UserNodeTx'), ref('KeyEpochTx'), ref('ManagerTx')], description: 'A transaction, discriminated by `type`.' },
   Block: object('A block with its certificate.', {
     header: ref('Header'),
     txs: arrayOf(ref('Tx')),
@@ -314,7 +328,7 @@ const SCHEMAS: Record<string, JsonSchema> = {
   }, ['recordId', 'field', 'height']),
   TxSummary: object('One tx of a block as the explorer lists it: ids, kind, size and signer, never a ciphertext (no node holds a plaintext).', {
     index: { ...ref('Uint'), description: 'Position of the tx in its block.' },
-    type: { enum: ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch'] },
+    type: { enum: ['record', 'grant', 'patient', 'doctor', 'user-node', 'key-epoch', 'manager'] },
     txHash: { ...ref('Hex32'), description: 'SHA-256 of the tx\'s canonical encoding (the hash a submission returns).' },
     size: { ...ref('Uint'), description: 'Bytes of the tx\'s canonical encoding (without its ciphertexts, which live off chain).' },
     id: { ...ref('Hex32'), description: 'The record id (record, grant), the patient id (patient), the doctor id (doctor), SHA-256 of the peer id text (user-node), the key id (key-epoch).' },
@@ -393,7 +407,8 @@ const SCHEMAS: Record<string, JsonSchema> = {
       since: ref('Height'),
       until: { ...ref('Height'), description: 'Height of the removal.' }
     }, ['until'])),
-    configHash: { ...ref('Hex32'), description: 'SHA-256 of the dag-cbor encoding of { managers, faultTolerance, doctors, userNodes } as returned.' },
+    configHash: { ...ref('Hex32'), description: 'Hash of the manager-set configuration certifying block `height`: the configHash its header commits to.' },
+    stateHash: { ...ref('Hex32'), description: 'SHA-256 of the dag-cbor encoding of { managers, faultTolerance, doctors, userNodes } as returned.' },
     verifiedBy: { enum: ['manager-store', 'user-node'], description: 'A manager answered from its registry; a user node rebuilt it from governance txs whose inclusion it verified against its certified headers (omissions are not detectable).' }
   }),
   KeyEpochs: object('Committed key epochs of the consortium index-2 key.', {
@@ -497,7 +512,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
   },
   chain_submitGovernance: {
     summary: 'Submit a hospital\'s doctor or user-node tx.',
-    description: 'Submits a doctor (add, rotate, revoke) or user-node (add, remove) tx signed by a hospital manager\'s ML-DSA-65 key (`pqmed doctor ...`, `pqmed user-node ...`). Refused when not signed by a hospital of the consortium or about another hospital\'s doctor or user node (UNAUTHORIZED_HOSPITAL), or when the change does not apply (GOVERNANCE_CONFLICT).',
+    description: 'Submits a doctor (add, rotate, revoke) or user-node (add, remove) tx signed by a hospital manager\'s ML-DSA-65 key (`pqmed doctor ...`, `pqmed user-node ...`). Refused when not signed by a hospital of the consortium or about another hospital\'s doctor or user node (UNAUTHORIZED_HOSPITAL), or when the change does not apply (GOVERNANCE_CONFLICT), including an add over a cap: 400 active doctors and 256 user nodes per hospital, 1,600 active doctors in all.',
     params: submissionParams('doctor or user-node'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
     errors: [...submitErrors, 'UNAUTHORIZED_HOSPITAL', 'GOVERNANCE_CONFLICT']
@@ -522,6 +537,13 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
     params: submissionParams('grant'),
     result: { name: 'submitResult', schema: ref('SubmitResult') },
     errors: [...submitErrors, 'UNKNOWN_RECORD', 'UNAUTHORIZED_GRANTOR', 'INACTIVE_DOCTOR']
+  },
+  consortium_submitChange: {
+    summary: 'Submit a change of the manager set (a hospital joins, leaves or rotates its manager key).',
+    description: 'Submits a manager tx (`pqmed consortium submit`): the change, signed against the consortium configuration in effect by at least 2f + 1 of its managers (detached signatures, each made on the hospital\'s own machine). Refused with INVALID_TX if it is signed against another configuration (STALE_CONFIG), while another change is pending (CHANGE_PENDING), or if it does not apply or lacks the signatures (BAD_MANAGER_CHANGE), and with BAD_SIGNATURE if a signature does not verify. Committed at height c, it takes effect at c + configDelay (genesis params, default 2).',
+    params: submissionParams('manager'),
+    result: { name: 'submitResult', schema: ref('SubmitResult') },
+    errors: submitErrors
   },
   ehr_getRecord: {
     summary: 'A record\'s ciphertexts with inclusion proof, header and certificate.',
@@ -585,7 +607,7 @@ const METHODS: Record<RpcMethodName, MethodSpec> = {
   },
   chain_getKeyEpochs: {
     summary: 'Key epochs of the consortium search key (index 2), to fetch the ones wrapped to a doctor.',
-    description: 'The committed key-epoch txs above `since` (default 1: every on-chain epoch; epoch 1 is the genesis key of consortium-key.json), each with the index key wrapped to every doctor active when it was issued; a doctor opens its entry with its ML-KEM-768 secret key. Also the active doctors a next epoch must be wrapped to. A user node verifies each epoch\'s inclusion against its certified headers.',
+    description: 'The committed key-epoch txs above `since` (default 1: every on-chain epoch; epoch 1 is the genesis key of consortium-key.json), each with the index key wrapped to every doctor active when it was issued; a doctor opens its entry with its ML-KEM-768 secret key. Also the active doctors a next epoch must be wrapped to. A user node verifies each epoch\'s inclusion against its certified headers. An answer holds at most 8 MiB of epochs (at least one; an epoch wrapped to 1,600 doctors is about 2 MB): while the last epoch returned is below `latest`, ask again with it as `since`.',
     params: [param('since', { type: 'integer', minimum: 1, maximum: 4294967295, default: 1 }, 'Return the epochs numbered above this one.', false)],
     result: { name: 'keyEpochs', schema: ref('KeyEpochs') },
     errors: readErrors

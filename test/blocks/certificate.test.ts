@@ -6,6 +6,9 @@ import {
 } from '../../src/blocks/index.js'
 import { recordTx } from './helpers.js'
 
+/** Hash standing for the consortium configuration of these headers. */
+const CFG = sha256(Uint8Array.of(0xcf))
+
 const CHAIN = 'pqmed-test'
 let pq: PqBackend
 let keys: KeyPair[]
@@ -27,10 +30,10 @@ function expectFail (c: Check, code: string): void {
 
 /** genesis + `n` linked headers. */
 function chain (n: number): Header[] {
-  const out: Header[] = [genesisHeader(CHAIN, sha256(Uint8Array.of(42)))]
+  const out: Header[] = [genesisHeader(CHAIN, sha256(Uint8Array.of(42)), CFG)]
   for (let h = 1; h <= n; h++) {
     const prev = out[h - 1]!
-    const b = buildBlock({ chainId: CHAIN, height: h, prevHash: headerHash(prev), time: 1000 * h, proposer: h % 4, view: 0, indexStart: prev.indexStart + prev.indexCount, txs: [recordTx(h % 3), recordTx(1)] })
+    const b = buildBlock({ chainId: CHAIN, height: h, prevHash: headerHash(prev), time: 1000 * h, proposer: h % 4, view: 0, indexStart: prev.indexStart + prev.indexCount, configHash: CFG, nextConfigHash: CFG, txs: [recordTx(h % 3), recordTx(1)] })
     out.push(b.header)
   }
   return out
@@ -161,12 +164,12 @@ describe('blocks/certificate and light client (real ML-DSA-65 keys)', function (
     })
 
     it('rejects time going backwards and a wrong indexStart', () => {
-      const h1 = buildBlock({ chainId: CHAIN, height: 1, prevHash: headerHash(genesis), time: 10, proposer: 0, view: 0, indexStart: 0, txs: [recordTx(2)] }).header
-      const back = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(h1), time: 9, proposer: 0, view: 0, indexStart: 2, txs: [] }).header
+      const h1 = buildBlock({ chainId: CHAIN, height: 1, prevHash: headerHash(genesis), time: 10, proposer: 0, view: 0, indexStart: 0, configHash: CFG, nextConfigHash: CFG, txs: [recordTx(2)] }).header
+      const back = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(h1), time: 9, proposer: 0, view: 0, indexStart: 2, configHash: CFG, nextConfigHash: CFG, txs: [] }).header
       expectFail(verifyHeaderLink(h1, back), 'BROKEN_LINK')
-      const skip = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(h1), time: 11, proposer: 0, view: 0, indexStart: 3, txs: [] }).header
+      const skip = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(h1), time: 11, proposer: 0, view: 0, indexStart: 3, configHash: CFG, nextConfigHash: CFG, txs: [] }).header
       expectFail(verifyHeaderLink(h1, skip), 'BROKEN_LINK')
-      const good = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(h1), time: 10, proposer: 0, view: 0, indexStart: 2, txs: [] }).header
+      const good = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(h1), time: 10, proposer: 0, view: 0, indexStart: 2, configHash: CFG, nextConfigHash: CFG, txs: [] }).header
       assert.deepEqual(verifyHeaderLink(h1, good), { ok: true })
     })
 

@@ -10,6 +10,9 @@ import {
 } from '../../src/blocks/index.js'
 import { cbor, clone, grantTx, patientTx, recordTx } from './helpers.js'
 
+/** Hash standing for the consortium configuration of these headers. */
+const CFG = sha256(Uint8Array.of(0xcf))
+
 function throwsCode (fn: () => unknown, code: BlockErrorCode, msg?: string): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof BlockError, `expected BlockError, got ${String(err)}`)
@@ -18,9 +21,9 @@ function throwsCode (fn: () => unknown, code: BlockErrorCode, msg?: string): voi
   })
 }
 
-const genesis = genesisHeader('pqmed-test', sha256(Uint8Array.of(1)))
+const genesis = genesisHeader('pqmed-test', sha256(Uint8Array.of(1)), CFG)
 function sampleBlock (): ReturnType<typeof buildBlock> {
-  return buildBlock({ chainId: 'pqmed-test', height: 1, prevHash: headerHash(genesis), time: 1000, proposer: 1, view: 0, indexStart: 0, txs: [recordTx(3), grantTx(), patientTx(), recordTx(0, 0)] })
+  return buildBlock({ chainId: 'pqmed-test', height: 1, prevHash: headerHash(genesis), time: 1000, proposer: 1, view: 0, indexStart: 0, configHash: CFG, nextConfigHash: CFG, txs: [recordTx(3), grantTx(), patientTx(), recordTx(0, 0)] })
 }
 function sampleCert (h: Header): CommitCertificate {
   return { chainId: h.chainId, height: h.height, view: 2, headerHash: headerHash(h), signatures: [{ validator: 0, signature: randomBytes(SUITE.sigBytes) }, { validator: 3, signature: randomBytes(SUITE.sigBytes) }] }
@@ -115,11 +118,11 @@ describe('blocks/codec: canonical dag-cbor', () => {
 
     it('genesisHeader is deterministic and indexLeaf is label ‖ value', () => {
       const d = sha256(Uint8Array.of(9))
-      assert.deepEqual(encodeHeader(genesisHeader('c', d)), encodeHeader(genesisHeader('c', d)))
-      assert.notDeepEqual(headerHash(genesisHeader('c', d)), headerHash(genesisHeader('d', d)))
-      assert.deepEqual(genesisHeader('c', d).prevHash, d)
-      throwsCode(() => genesisHeader('', d), 'INVALID')
-      throwsCode(() => genesisHeader('c', d.subarray(1)), 'INVALID')
+      assert.deepEqual(encodeHeader(genesisHeader('c', d, CFG)), encodeHeader(genesisHeader('c', d, CFG)))
+      assert.notDeepEqual(headerHash(genesisHeader('c', d, CFG)), headerHash(genesisHeader('d', d, CFG)))
+      assert.deepEqual(genesisHeader('c', d, CFG).prevHash, d)
+      throwsCode(() => genesisHeader('', d, CFG), 'INVALID')
+      throwsCode(() => genesisHeader('c', d.subarray(1), CFG), 'INVALID')
       const u = { label: randomBytes(32), value: randomBytes(5) }
       assert.deepEqual(indexLeaf(u), Uint8Array.of(...u.label, ...u.value))
       throwsCode(() => indexLeaf({ label: randomBytes(31), value: randomBytes(5) }), 'INVALID')

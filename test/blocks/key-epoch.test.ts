@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'mocha'
 import {
-  BlockError, decodeTx, encodeTx, keyEpochSigningPayload, MAX_KEY_EPOCH_RECIPIENTS, MAX_TX_BYTES, signKeyEpochTx, validateTx, verifyKeyEpochTx, type KeyEpochTx
+  BlockError, decodeTx, encodeSubmission, encodeTx, keyEpochSigningPayload, MAX_KEY_EPOCH_RECIPIENTS, MAX_KEY_EPOCH_TX_BYTES, MAX_SUBMISSION_BYTES, MAX_TX_BYTES,
+  signKeyEpochTx, validateTx, verifyKeyEpochTx, type KeyEpochTx
 } from '../../src/blocks/index.js'
 import { randomBytes, sha256, sigKeygen, loadPqBackend, type PqBackend } from '../../src/crypto/index.js'
 
@@ -44,15 +45,38 @@ describe('blocks: KeyEpochTx', function () {
     bad({ recipients: [recipient(2), recipient(1)] }, /ordered by doctor id/)
     bad({ recipients: [recipient(1), recipient(1)] }, /ordered by doctor id, each doctor once/)
     bad({ recipients: [] }, /at least 1/)
-    bad({ recipients: Array.from({ length: MAX_KEY_EPOCH_RECIPIENTS + 1 }, (_, i) => recipient(i)) }, /at most 48/)
+    bad({ recipients: Array.from({ length: MAX_KEY_EPOCH_RECIPIENTS + 1 }, (_, i) => recipient(i)) }, new RegExp(`at most ${MAX_KEY_EPOCH_RECIPIENTS}`))
     bad({ recipients: [{ ...recipient(1), sealed: randomBytes(59) }] }, /sealed must be 60 bytes/)
     bad({ recipients: [{ ...recipient(1), kemCiphertext: randomBytes(1087) }] }, /kemCiphertext must be 1088 bytes/)
     bad({ hospital: randomBytes(31) }, /hospital must be 32 bytes/)
   })
 
-  it(`fits MAX_TX_BYTES with the most recipients (${MAX_KEY_EPOCH_RECIPIENTS})`, () => {
-    const tx = signKeyEpochTx(pq, manager.secretKey, 'pqmed-a', body({ recipients: Array.from({ length: MAX_KEY_EPOCH_RECIPIENTS }, (_, i) => recipient(i)) }))
-    const n = encodeTx(tx).length
-    assert.ok(n <= MAX_TX_BYTES, `${n} bytes`)
+  it(`a key epoch may exceed MAX_TX_BYTES: with the most recipients (${MAX_KEY_EPOCH_RECIPIENTS}) it fits MAX_KEY_EPOCH_TX_BYTES, its submission MAX_SUBMISSION_BYTES`, () => {
+    assert.equal(MAX_KEY_EPOCH_RECIPIENTS, 1600)
+    const tx = signKeyEpochTx(pq, manager.secretKey, 'pqmed-a', body({ time: Number.MAX_SAFE_INTEGER, recipients: Array.from({ length: MAX_KEY_EPOCH_RECIPIENTS }, (_, i) => recipient(i)) }))
+    const bytes = encodeTx(tx)
+    assert.ok(bytes.length > MAX_TX_BYTES && bytes.length <= MAX_KEY_EPOCH_TX_BYTES, `${bytes.length} bytes`)
+    assert.ok(encodeSubmission(tx, []).length <= MAX_SUBMISSION_BYTES)
+    assert.equal(validateTx(tx).ok, true)
+    const back = decodeTx(bytes.slice())
+    assert.equal((back as KeyEpochTx).recipients.length, MAX_KEY_EPOCH_RECIPIENTS)
+    assert.ok(verifyKeyEpochTx(pq, manager.publicKey, 'pqmed-a', back as KeyEpochTx))
+    // 48 recipients, the most of a tx of MAX_TX_BYTES, was the limit before
+    const small = signKeyEpochTx(pq, manager.secretKey, 'pqmed-a', body({ recipients: Array.from({ length: 60 }, (_, i) => recipient(i)) }))
+    assert.ok(encodeTx(small).length > MAX_TX_BYTES)
+    assert.deepEqual(decodeTx(encodeTx(small).slice()), small)
+  })
+
+  it('every other tx kind stays within MAX_TX_BYTES: input above it that is not a key epoch is refused before parsing', () => {
+    const tx = signKeyEpochTx(pq, manager.secretKey, 'pqmed-a', body({ recipients: Array.from({ length: 60 }, (_, i) => recipient(i)) }))
+    const bytes = encodeTx(tx).slice()
+    // the same bytes with the kind renamed (same length): refused as OVERSIZED, not parsed as a key epoch
+    const renamed = bytes.slice()
+    const at = Buffer.from(renamed).indexOf('key-epoch')
+    renamed.set(new TextEncoder().encode('key-epocx'), at)
+    assert.throws(() => decodeTx(renamed), (e: unknown) => e instanceof BlockError && e.code === 'OVERSIZED' && /at most 65536/.test(e.message))
+    // over MAX_KEY_EPOCH_TX_BYTES even a key epoch is refused before parsing
+    const huge = new Uint8Array(MAX_KEY_EPOCH_TX_BYTES + 1); huge.set(bytes.subarray(0, 64))
+    assert.throws(() => decodeTx(huge), (e: unknown) => e instanceof BlockError && e.code === 'OVERSIZED')
   })
 })

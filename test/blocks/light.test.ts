@@ -11,8 +11,8 @@ describe('blocks/light: verifyHeaderLink with a known hash, MemoVerifier', funct
   before(async () => { pq = await loadPqBackend() })
 
   it('verifyHeaderLink uses the prev hash it is given (the received bytes\' hash) instead of encoding prev again', () => {
-    const g: Header = genesisHeader(CHAIN, sha256(Uint8Array.of(1)))
-    const h1 = buildBlock({ chainId: CHAIN, height: 1, prevHash: headerHash(g), time: 1000, proposer: 1, view: 0, indexStart: 0, txs: [recordTx(1)] }).header
+    const g: Header = genesisHeader(CHAIN, sha256(Uint8Array.of(1)), sha256(Uint8Array.of(2)))
+    const h1 = buildBlock({ chainId: CHAIN, height: 1, prevHash: headerHash(g), time: 1000, proposer: 1, view: 0, indexStart: 0, configHash: g.configHash, nextConfigHash: g.configHash, txs: [recordTx(1)] }).header
     assert.deepEqual(verifyHeaderLink(g, h1, headerHash(g)), { ok: true })
     const r = verifyHeaderLink(g, h1, sha256(Uint8Array.of(2)))
     assert.equal(r.ok, false)

@@ -184,14 +184,11 @@ describe('blocks/merkle: RFC 6962 tree', () => {
     })
   })
 
-  it('computes the root of 100 000 leaves quickly (iterative, each leaf hashed once)', function () {
+  it('computes the root of 100 000 leaves (iterative: no recursion depth), and proves a leaf against it', function () {
+    // (a time is measured by npm run bench:*, never asserted here: this machine's load varies)
     const d = Array.from({ length: 100_000 }, (_, i) => utf8(`leaf-${i}`))
-    const t0 = performance.now()
     const root = merkleRoot(d)
-    const ms = performance.now() - t0
-    console.log(`      merkleRoot of 100000 leaves: ${ms.toFixed(0)} ms`)
     assert.equal(root.length, 32)
-    assert.ok(ms < 3000, `took ${ms} ms`)
     const levels = merkleLevels(d.map(leafHash))
     assert.ok(verifyInclusion(d[77_777]!, 77_777, d.length, proofFromLevels(levels, 77_777), root))
   })

@@ -6,10 +6,13 @@ import {
 } from '../../src/blocks/index.js'
 import { grantTx, patientTx, recordTx } from './helpers.js'
 
+/** Hash standing for the consortium configuration of these headers. */
+const CFG = sha256(Uint8Array.of(0xcf))
+
 function block (n: number): ReturnType<typeof buildBlock> {
   const txs: Tx[] = []
   for (let i = 0; i < n; i++) txs.push(i % 3 === 0 ? recordTx(2, 1) : i % 3 === 1 ? grantTx() : patientTx())
-  return buildBlock({ chainId: 'pqmed-test', height: 3, prevHash: randomBytes(32), time: 1_700_000_000_000, proposer: 1, view: 0, indexStart: 7, txs })
+  return buildBlock({ chainId: 'pqmed-test', height: 3, prevHash: randomBytes(32), time: 1_700_000_000_000, proposer: 1, view: 0, indexStart: 7, configHash: CFG, nextConfigHash: CFG, txs })
 }
 
 describe('blocks/proposal: compact blocks and a block encoded from its parts', () => {

@@ -7,11 +7,14 @@ import {
 } from '../../src/blocks/index.js'
 import { clone, grantTx, patientTx, recordTx } from './helpers.js'
 
+/** Hash standing for the consortium configuration of these headers. */
+const CFG = sha256(Uint8Array.of(0xcf))
+
 const CHAIN = 'pqmed-test'
-const genesis = genesisHeader(CHAIN, sha256(Uint8Array.of(1)))
+const genesis = genesisHeader(CHAIN, sha256(Uint8Array.of(1)), CFG)
 
 function make (txs: Tx[], indexStart = 0): Block {
-  return buildBlock({ chainId: CHAIN, height: 1, prevHash: headerHash(genesis), time: 5, proposer: 2, view: 1, indexStart, txs })
+  return buildBlock({ chainId: CHAIN, height: 1, prevHash: headerHash(genesis), time: 5, proposer: 2, view: 1, indexStart, configHash: CFG, nextConfigHash: CFG, txs })
 }
 
 function expectFail (c: Check, code: string): void {

@@ -129,7 +129,11 @@ describe('cli: flag combinations and output (the built CLI as a process, one man
       [['node', '--role', 'manager', '--genesis', join(dir, 'genesis.json'), '--data-dir', join(dir, 'x'), '--open', '--allow-peer', 'x'], /option '--open' cannot be used with option '--allow-peer <PEER_ID>'/],
       [['node', '--role', 'manager', '--genesis', join(dir, 'genesis.json'), '--data-dir', join(dir, 'x'), '--fault-equivocate', '--fault-unchecked-labels'], /cannot be used with/],
       [['peer-id', '--identity', rosa, '--data-dir', join(dir, 'u')], /peer-id takes exactly one of/],
-      [['peer-id', '--identity', rosa, '--name', 'x'], /--name goes with --new-identity/]
+      [['peer-id', '--identity', rosa, '--name', 'x'], /--name goes with --new-identity/],
+      [['peer-id', '--identity', rosa, '--role', 'manager'], /--role goes with --new-identity/],
+      [['peer-id', '--new-identity', join(dir, 'm.json'), '--role', 'doctor'], /--role must be user or manager/],
+      [['peer-id', '--new-identity', join(dir, 'm.json'), '--hospital-id', 'ab'.repeat(32)], /--hospital-id goes with --role manager/],
+      [['peer-id', '--new-identity', join(dir, 'm.json'), '--role', 'manager', '--hospital-id', 'xyz'], /--hospital-id must be 64 lowercase hex digits/]
     ]
     for (const [args, re] of cases) {
       const r = await run(args)

@@ -39,7 +39,7 @@ describe('cli: help, version and usage errors (the built CLI as a process)', fun
   it('pqmed --help lists every command and subcommand, documents --quiet, and exits 0', async () => {
     const r = await pqmed(['--help'])
     assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual(paths, ['pqmed genesis', 'pqmed node', 'pqmed peer-id', 'pqmed consortium-key create', 'pqmed consortium-key rotate', 'pqmed consortium-key fetch', 'pqmed backup', 'pqmed restore', 'pqmed enroll', 'pqmed record submit', 'pqmed record get',
+    assert.deepEqual(paths, ['pqmed genesis', 'pqmed node', 'pqmed peer-id', 'pqmed consortium-key create', 'pqmed consortium-key rotate', 'pqmed consortium-key fetch', 'pqmed consortium propose', 'pqmed consortium sign', 'pqmed consortium submit', 'pqmed consortium show', 'pqmed backup', 'pqmed restore', 'pqmed enroll', 'pqmed record submit', 'pqmed record get',
       'pqmed record verify', 'pqmed record export', 'pqmed record list', 'pqmed file verify', 'pqmed search', 'pqmed grant', 'pqmed doctor add', 'pqmed doctor rotate', 'pqmed doctor revoke', 'pqmed user-node add', 'pqmed user-node remove', 'pqmed fhir-gateway', 'pqmed explorer'])
     for (const p of paths) assert.match(r.stdout, new RegExp(`^  ${p} `, 'm'), `${p} in the synopsis`)
     assert.match(r.stdout, /pqmed node --role manager\|user --genesis FILE --data-dir DIR .*\[--quiet\]/)

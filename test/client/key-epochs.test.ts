@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'mocha'
 import { decodeTx, encodeTx, MAX_KEY_EPOCH_RECIPIENTS } from '../../src/blocks/index.js'
 import {
-  addKeyEpochs, buildKeyEpochTx, CONSORTIUM_KEY_FORMAT, createConsortiumKeyFile, Doctor, keyRingWriters, loadClientIdentity, newClientIdentity, openConsortiumKey,
+  addKeyEpochs, buildKeyEpochTx, CONSORTIUM_KEY_FORMAT, createConsortiumKeyFile, Doctor, fetchKeyEpochs, keyRingWriters, loadClientIdentity, newClientIdentity, openConsortiumKey,
   openKeyRing, parseConsortiumKeyFile, parseConsortiumKeyRing, type ConsortiumKeyRing, type RpcClient
 } from '../../src/client/index.js'
 import { randomBytes, sha256, sigKeygen, toHex, loadPqBackend, type PqBackend } from '../../src/crypto/index.js'
@@ -93,6 +93,28 @@ describe('client: key epochs of the consortium key (issue 14 item 4)', function 
     assert.throws(() => buildKeyEpochTx(pq, { hospitalId, sigSecretKey: manager.secretKey }, { chainId: CHAIN, epoch: 2, recipients: many }),
       (err: Error & { code?: string }) => err.code === 'BAD_INPUT' && err.message.includes(`at most ${MAX_KEY_EPOCH_RECIPIENTS} doctors`) && err.message.includes(`${MAX_KEY_EPOCH_RECIPIENTS + 1} active doctors`))
     assert.doesNotThrow(() => buildKeyEpochTx(pq, { hospitalId, sigSecretKey: manager.secretKey }, { chainId: CHAIN, epoch: 2, recipients: many.slice(1) }))
+  })
+
+  it('fetching follows answers that hold only some of the epochs (each answer is bounded in bytes) until the newest', async () => {
+    const recipients = doctorFiles.map((f) => { const k = loadClientIdentity(f).keys; return { id: k.id, kemPublicKey: k.kem.publicKey } })
+    const epochs: KeyEpochJson[] = [2, 3, 4].map((epoch) => {
+      const json = txJson(decodeTx(encodeTx(buildKeyEpochTx(pq, { hospitalId, sigSecretKey: manager.secretKey }, { chainId: CHAIN, epoch, recipients }).tx)))
+      if (json.type !== 'key-epoch') throw new Error('not a key epoch')
+      return { epoch, tx: json, height: epoch * 3 }
+    })
+    const asked: number[] = []
+    // a node whose answers hold one epoch each (as a manager's do when epochs are large)
+    const rpc = {
+      nodeInfo: async () => ({ chainId: CHAIN }),
+      getKeyEpochs: async (since: number) => { asked.push(since); return { latest: 4, epochs: epochs.filter((e) => e.epoch === since + 1), recipients: [], verifiedBy: 'user-node' as const } }
+    } as unknown as RpcClient
+    const r = await fetchKeyEpochs(rpc, genesisRing())
+    assert.deepEqual([r.added, r.latest, r.ring.epochs.map((e) => e.epoch), asked], [[2, 3, 4], 4, [1, 2, 3, 4], [1, 2, 3]])
+    // a node that says there are more but answers none: the fetch ends
+    const stuck = { ...rpc, getKeyEpochs: async (since: number) => { asked.push(since); return { latest: 9, epochs: [], recipients: [], verifiedBy: 'user-node' as const } } } as unknown as RpcClient
+    asked.length = 0
+    assert.deepEqual((await fetchKeyEpochs(stuck, r.ring)).added, [])
+    assert.deepEqual(asked, [4])
   })
 
   it('a format-1 file reads as epoch 1 and opens to the same key; other formats are refused with the format named', () => {

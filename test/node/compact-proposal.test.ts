@@ -88,7 +88,9 @@ describe('node: compact PRE-PREPAREs, tx bodies fetched from the proposer', func
         const chain = manager(net.nodes[1]).chain
         for (let h = 1; h <= chain.head.height; h++) {
           const header = await chain.header(h)
-          assert.notEqual(header?.proposer, 0, `block ${h} was proposed by the faulty manager`)
+          // the faulty manager's own view-0 proposals never commit; under heavy load a later view of it
+          // may, once the replicas got the bodies from another leader's proposal of the same txs
+          assert.ok(header?.proposer !== 0 || header.view > 0, `block ${h} was proposed by the faulty manager in view 0`)
         }
         const refusals = net.logs.slice(2).flat().filter((l) => /refused the proposal .* tx bodies are missing/.test(l))
         assert.ok(refusals.length > 0, 'the faulty manager never led (no proposal of it was refused)')

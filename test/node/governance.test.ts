@@ -142,6 +142,7 @@ describe('node: governance (doctors, user nodes) across 4 managers and a user no
     const viaUser = await rpc<ConsortiumStateJson>(url('u0'), 'chain_getConsortium', { height: head.height })
     const viaManager = await rpc<ConsortiumStateJson>(url('m0'), 'chain_getConsortium', { height: head.height })
     assert.equal(viaUser.verifiedBy, 'user-node')
+    assert.equal(viaUser.stateHash, viaManager.stateHash)
     assert.equal(viaUser.configHash, viaManager.configHash)
     const ada = viaManager.doctors.filter((d) => d.name === 'Dr. Ada')
     assert.deepEqual(ada.map((d) => [d.id, d.status]), [[added.doctorId, 'rotated'], [rotated.doctorId, 'revoked']])
@@ -157,7 +158,7 @@ describe('node: governance (doctors, user nodes) across 4 managers and a user no
     await net.stop('m2')
     await net.start({ name: 'm2', args: managerArgs(2) })
     const after = await rpc<ConsortiumStateJson>(url('m2'), 'chain_getConsortium', { height: head.height })
-    assert.equal(after.configHash, expected.configHash)
+    assert.equal(after.stateHash, expected.stateHash)
     assert.deepEqual(after.doctors, expected.doctors)
     for (const id of records) assert.equal((await rpc<RecordVerificationJson>(url('m2'), 'ehr_verifyRecord', { recordId: id })).valid, true)
     // and it still refuses the revoked doctor, and still admits the registered user node

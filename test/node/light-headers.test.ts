@@ -2,10 +2,11 @@ import assert from 'node:assert/strict'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { describe, it } from 'mocha'
 import {
-  buildBlock, encodeHeader, genesisHeader, headerHash, voteSignBytes, type CommitCertificate, type Header
+  buildBlock, configHash, encodeHeader, genesisHeader, headerHash, voteSignBytes, type CommitCertificate, type Header
 } from '../../src/blocks/index.js'
 import { loadPqBackend, sha256, sigKeygen, type KeyPair, type PqBackend } from '../../src/crypto/index.js'
 import { MemKv, pad } from '../../src/node/kv.js'
+import { genesisConsortium } from '../../src/node/genesis.js'
 import { HeaderChain } from '../../src/node/light-headers.js'
 import { quietLog } from '../../src/node/log.js'
 import { encodeCertifiedHeader } from '../../src/node/messages.js'
@@ -23,13 +24,17 @@ describe('node/light-headers: certified headers from gossip', function () {
   let pq: PqBackend
   let keys: KeyPair[]
   let headers: Header[]
+  let genesis: { chainId: string, managers: Array<{ name: string, sigPublicKey: Uint8Array, peerId: string, addrs: string[] }> }
+  let cfg: Uint8Array
   before(async () => {
     pq = await loadPqBackend()
     keys = [1, 2, 3, 4].map((i) => sigKeygen(new Uint8Array(32).fill(i)))
-    headers = [genesisHeader(CHAIN, sha256(Uint8Array.of(7)))]
+    genesis = { chainId: CHAIN, managers: keys.map((k, i) => ({ name: `m${i}`, sigPublicKey: k.publicKey, peerId: `peer-${i}`, addrs: [] })) }
+    cfg = configHash(genesisConsortium(genesis as never))
+    headers = [genesisHeader(CHAIN, sha256(Uint8Array.of(7)), cfg)]
     for (let h = 1; h <= 4; h++) {
       const prev = headers[h - 1]!
-      headers.push(buildBlock({ chainId: CHAIN, height: h, prevHash: headerHash(prev), time: 1000 * h, proposer: h % 4, view: 0, indexStart: prev.indexStart + prev.indexCount, txs: [recordTx(2)] }).header)
+      headers.push(buildBlock({ chainId: CHAIN, height: h, prevHash: headerHash(prev), time: 1000 * h, proposer: h % 4, view: 0, indexStart: prev.indexStart + prev.indexCount, configHash: cfg, nextConfigHash: cfg, txs: [recordTx(2)] }).header)
     }
   })
 
@@ -46,7 +51,7 @@ describe('node/light-headers: certified headers from gossip', function () {
     const counting: PqBackend = { ...pq, verify: (sig, msg, pk) => { calls++; return pq.verify(sig, msg, pk) } }
     const none = { request: async () => { throw new Error('no manager in this test') } }
     const chain = new HeaderChain({
-      genesis: { chainId: CHAIN, managers: keys.map((k) => ({ sigPublicKey: k.publicKey })) as never },
+      genesis: genesis as never,
       genesisHeader: headers[0]!,
       pq: counting,
       kv,
@@ -106,7 +111,7 @@ describe('node/light-headers: certified headers from gossip', function () {
     assert.equal(chain.height, 1)
     // certified, but its prevHash is not our head's hash
     const forkPrev = { ...headers[1]!, time: 1001 }
-    const fork = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(forkPrev), time: 2000, proposer: 2, view: 0, indexStart: headers[2]!.indexStart, txs: [recordTx(2)] }).header
+    const fork = buildBlock({ chainId: CHAIN, height: 2, prevHash: headerHash(forkPrev), time: 2000, proposer: 2, view: 0, indexStart: headers[2]!.indexStart, configHash: cfg, nextConfigHash: cfg, txs: [recordTx(2)] }).header
     assert.equal(await chain.onGossip(copy(fork, [0, 1, 2])), TopicValidatorResult.Ignore)
     assert.equal(chain.height, 1)
     assert.equal(await chain.onGossip(Uint8Array.of(1, 2, 3)), TopicValidatorResult.Reject)

@@ -33,7 +33,7 @@ describe('node: validateProposal applies the grant rule', function () {
   const propose = (txs: Tx[]): ValidateResult => {
     const m = manager()
     const head = m.chain.head
-    const block = buildBlock({ chainId: files.genesis.chainId, height: head.height + 1, prevHash: head.hash, time: Math.max(Date.now(), head.header.time), proposer: 0, view: 0, indexStart: head.indexNext, txs })
+    const block = buildBlock({ chainId: files.genesis.chainId, height: head.height + 1, prevHash: head.hash, time: Math.max(Date.now(), head.header.time), proposer: 0, view: 0, indexStart: head.indexNext, configHash: head.header.configHash, nextConfigHash: head.header.nextConfigHash, txs })
     const value: Value = { hash: headerHash(block.header), bytes: encodeBlock(block) }
     const port = m as unknown as { validateProposal: (height: number, value: Value, parent: Uint8Array) => ValidateResult }
     return port.validateProposal(head.height + 1, value, head.hash)

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { encodeTx, genesisHeader, headerHash, indexLeaf, merkleRoot } from '../../src/blocks/index.js'
+import { encodeTx, headerHash, indexLeaf, merkleRoot } from '../../src/blocks/index.js'
 import { loadPqBackend, toHex } from '../../src/crypto/index.js'
 import { ChainStore } from '../../src/node/chain-store.js'
 import { createDevnet, writeDevnet } from '../../src/node/devnet.js'
-import { genesisHash } from '../../src/node/genesis.js'
+import { genesisHeaderOf } from '../../src/node/genesis.js'
 import { freePorts, tempDir, TestDoctor } from './helpers.js'
 
 const BIN = fileURLToPath(new URL('../../bin/pqmed.js', import.meta.url))
@@ -29,7 +29,7 @@ describe('node: a manager with an inconsistent store', function () {
       const files = await createDevnet({ chainId: 'pqmed-bad-store', managers: 1, doctors: 1, managerAddr: () => `/ip4/127.0.0.1/tcp/${ports[0]}` })
       await writeDevnet(root.path, files)
       const dataDir = join(root.path, 'm0')
-      const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+      const g = genesisHeaderOf(files.genesis)
       const chain = await ChainStore.open(join(dataDir, 'chain'), g)
       const first = (await TestDoctor.create(files, 0, pq)).record(1)
       const again = (await TestDoctor.create(files, 0, pq)).record(1) // lost counters: the same labels
@@ -39,7 +39,7 @@ describe('node: a manager with an inconsistent store', function () {
       const b = {
         header: {
           chainId: g.chainId, height: 1, prevHash: headerHash(g), time: Date.now(), proposer: 0, view: 0, recordIds: txs.map((t) => t.recordId),
-          txRoot: merkleRoot(txs.map((t) => encodeTx(t))), txCount: 2, indexRoot: merkleRoot(updates.map(indexLeaf)), indexCount: updates.length, indexStart: 0
+          txRoot: merkleRoot(txs.map((t) => encodeTx(t))), txCount: 2, indexRoot: merkleRoot(updates.map(indexLeaf)), indexCount: updates.length, indexStart: 0, configHash: g.configHash, nextConfigHash: g.configHash
         },
         txs
       }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'mocha'
-import { buildBlock, genesisHeader, headerHash } from '../../src/blocks/index.js'
+import { buildBlock, headerHash } from '../../src/blocks/index.js'
 import { ClientError, grantTxFromJson, headerFromJson, recordTxFromJson } from '../../src/client/index.js'
 import { loadPqBackend } from '../../src/crypto/index.js'
 import { createDevnet } from '../../src/node/devnet.js'
-import { genesisHash } from '../../src/node/genesis.js'
+import { genesisHeaderOf } from '../../src/node/genesis.js'
 import { JsonCodecError, certFromJson, certJson, headerJson, txJson, unhex, recordTxFromJson as codecRecordTx } from '../../src/rpc/codec.js'
 import { TestDoctor } from '../node/helpers.js'
 
@@ -14,9 +14,9 @@ describe('rpc: the JSON codec shared by the node and the client', function () {
   it('round-trips a header, a record tx and a certificate', async () => {
     const pq = await loadPqBackend()
     const files = await createDevnet({ chainId: 'pqmed-codec', managers: 1, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1' })
-    const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+    const g = genesisHeaderOf(files.genesis)
     const { tx } = (await TestDoctor.create(files, 0, pq)).record(1)
-    const block = buildBlock({ chainId: g.chainId, height: 1, prevHash: headerHash(g), time: 5, proposer: 0, view: 0, indexStart: 0, txs: [tx] })
+    const block = buildBlock({ chainId: g.chainId, height: 1, prevHash: headerHash(g), time: 5, proposer: 0, view: 0, indexStart: 0, configHash: g.configHash, nextConfigHash: g.configHash, txs: [tx] })
     const hj = headerJson(block.header)
     assert.equal(hj.hash, Buffer.from(headerHash(block.header)).toString('hex'))
     assert.deepEqual(headerHash(headerFromJson(hj)), headerHash(block.header))

@@ -27,6 +27,8 @@ const header: HeaderJson = {
   indexRoot: hex32(3),
   indexCount: 4,
   indexStart: 10,
+  configHash: hex32(5),
+  nextConfigHash: hex32(5),
   hash: hex32(4)
 }
 const certificate: CertificateJson = {
@@ -114,6 +116,7 @@ export function fakeBackend (): FakeBackend {
         ],
         userNodes: [{ peerId: '12D3KooWU0', hospital: hex32(0x40), status: 'active', since: 3 }],
         configHash: hex32(0xcc),
+        stateHash: hex32(0xcd),
         verifiedBy: 'manager-store'
       })
     },

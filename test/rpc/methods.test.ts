@@ -58,6 +58,7 @@ const CASES: Case[] = [
   { method: 'ehr_submitRecord', params: { submission: SUBMISSION }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), false, 'record'] } },
   { method: 'ehr_registerPatient', params: { submission: SUBMISSION, wait: false }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), false, 'patient'] } },
   { method: 'ehr_grantAccess', params: [SUBMISSION, true], backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), true, 'grant'] } },
+  { method: 'consortium_submitChange', params: { submission: SUBMISSION, wait: true }, backend: { method: 'submit', args: [Uint8Array.from([0xa2, 0x62, 0x74, 0x78]), true, 'manager'] } },
   { method: 'ehr_getRecord', params: { recordId: hex32(0xaa) }, backend: { method: 'getRecord', args: [bytesOf(hex32(0xaa))] } },
   { method: 'ehr_verifyRecord', params: [hex32(0xaa)], backend: { method: 'verifyRecord', args: [bytesOf(hex32(0xaa))] } },
   { method: 'ehr_verifyFile', params: { file: FILE }, backend: { method: 'verifyFile', args: [Uint8Array.from([1, 2, 3, 4, 5])] } },

@@ -20,7 +20,8 @@
 import { join } from 'node:path'
 import {
   buildBlock, decodeBlock, decodeCompactBlock, decodeTx, encodeBlockFromParts, encodeCompactBlock, encodeTx, headerHash, indexUpdatesHash,
-  validateBlock, MAX_BLOCK_BYTES, MAX_COMPACT_BLOCK_BYTES, type Block, type CommitCertificate, type Tx
+  validateBlock, isGovernanceTx, MAX_BLOCK_BYTES, MAX_COMPACT_BLOCK_BYTES, type Block, type CommitCertificate, type GovernanceCaps, type Tx,
+  ConsortiumHistory, DEFAULT_CONFIG_DELAY, decodeConsortiumConfig, encodeConsortiumConfig, managerIndex, type ConsortiumConfig
 } from '../../blocks/index.js'
 import type { Value, ValidateResult } from '../../consensus/index.js'
 import { equalBytes, fromHex, sha256, toHex, type PqBackend } from '../../crypto/index.js'
@@ -28,19 +29,24 @@ import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../re
 import type { BlobStore } from '../blob-store.js'
 import { decodeStoredRecord, type ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
-import type { Genesis } from '../genesis.js'
+import { genesisConsortium, type Genesis } from '../genesis.js'
 import type { ManagerHooks } from '../hooks.js'
-import type { BatchOp } from '../kv.js'
+import { pad, type BatchOp } from '../kv.js'
 import type { Logger } from '../log.js'
 import { Mempool, claimName, claimsOf } from '../mempool.js'
 import type { Submission, TxContext } from '../validation/tx.js'
 import { Committed, factsOf, txKeys, type Fact, type RecordParties } from './committed.js'
-import { Registry } from './governance.js'
+import { newTally, Registry } from './governance.js'
 import { KeyEpochs, type KeyEpochAuthority } from './key-epochs.js'
+
+/** Chain-store keys of the consortium configurations after genesis, by activation height (written in the commit batch). */
+export const CONSORTIUM_KEY_PREFIX = 'gov/mcfg/'
+const consortiumKey = (activation: number): string => `${CONSORTIUM_KEY_PREFIX}${pad(activation)}`
 
 export interface ApplicationOptions {
   genesis: Genesis
-  self: number
+  /** This manager's hospital id (SHA-256 of its first ML-DSA key): its index in each configuration is looked up by it. */
+  hospitalId: Uint8Array
   pq: PqBackend
   chain: ChainStore
   blobs: BlobStore
@@ -57,6 +63,8 @@ export interface ApplicationOptions {
   maxFacts?: number
   /** Active doctors and current managers for key epochs (default: the genesis ones). */
   keyEpochAuthority?: KeyEpochAuthority
+  /** Caps on active doctors and user nodes (default `GOVERNANCE_CAPS`, src/blocks/governance.ts; smaller ones in tests only: a consensus rule). */
+  governanceCaps?: Partial<GovernanceCaps>
 }
 
 /** What a commit did: the txs it committed (hashes), and the pending txs it made impossible, each with the error for its submitter. */
@@ -96,10 +104,16 @@ export class Application {
   /** Hashes of proposals refused (each is logged once). */
   private readonly refused = new Set<string>()
 
+  /** The consortium configurations of the chain (genesis, then each committed manager change). */
+  private history: ConsortiumHistory
+
   constructor (opts: ApplicationOptions) {
     this.opts = opts
+    this.history = new ConsortiumHistory([genesisConsortium(opts.genesis)], opts.genesis.params.configDelay ?? DEFAULT_CONFIG_DELAY)
     this.committed = new Committed(opts.chain, { maxFacts: opts.maxFacts })
-    this.gov = new Registry(opts.genesis, opts.pq)
+    // a hospital signs governance txs and key epochs with its manager's key in the configuration the
+    // next block is certified by: a hospital that joined may, one that left may not, a rotated key replaces the old
+    this.gov = new Registry(opts.genesis, opts.pq, (id) => this.hospitalKey(id), opts.governanceCaps)
     this.keyEpochs = new KeyEpochs(opts.genesis.chainId, opts.pq, opts.keyEpochAuthority ?? this.gov.keyEpochAuthority())
   }
 
@@ -108,6 +122,21 @@ export class Application {
   /** Whether a committed label counts as committed for admission, building and validation (see `ManagerHooks`). */
   private labelCommitted = (label: Uint8Array): boolean =>
     this.committed.fact(`l:${toHex(label)}`) != null && (this.opts.hooks.labelCommitted?.(label) ?? true)
+
+  /** The consortium configurations (manager sets) of the chain, as far as committed. */
+  get consortium (): ConsortiumHistory { return this.history }
+
+  /** The configuration that certifies block `height`. */
+  configAt (height: number): ConsortiumConfig { return this.history.at(height) }
+
+  /** The current signing key of hospital `id` in the configuration of the next block, if it is a member. */
+  hospitalKey (id: Uint8Array): Uint8Array | undefined {
+    const cfg = this.history.at(this.chain.head.height + 1)
+    return cfg.managers.find((m) => equalBytes(m.hospitalId, id))?.sigPublicKey
+  }
+
+  /** This manager's index in the configuration certifying `height`, or −1 if it is not a member there. */
+  selfAt (height: number): number { return managerIndex(this.history.at(height), this.opts.hospitalId) }
 
   /**
    * Checks, in bounded time whatever the chain's length, that the store's head is whole: the head
@@ -120,6 +149,12 @@ export class Application {
     const inconsistent = (what: string): NodeError => new NodeError('STORE_INCONSISTENT',
       `the chain store${this.opts.dataDir !== undefined ? ` in ${where}` : ''} is inconsistent: ${what}. This manager refuses to start; ` +
       'move the data dir aside and let the manager sync the chain from its peers, or restore it from a backup')
+    // the consortium configurations are their own keys (written in each commit's batch): read, never replayed
+    const configs = [...this.history.configs]
+    for await (const [key, bytes] of this.chain.kv.range(CONSORTIUM_KEY_PREFIX, CONSORTIUM_KEY_PREFIX + '\uffff')) {
+      try { configs.push(decodeConsortiumConfig(bytes)) } catch (err) { throw inconsistent(`${key} does not decode (${(err as Error).message})`) }
+    }
+    try { this.history = new ConsortiumHistory(configs, this.history.delay) } catch (err) { throw inconsistent(`the stored consortium configurations: ${(err as Error).message}`) }
     await this.gov.load(this.chain.kv) // the registry's own keys, written by each commit (never a replay)
     try { await this.keyEpochs.load(this.chain.kv) } catch (err) { throw inconsistent((err as Error).message) }
     const head = this.chain.head
@@ -162,7 +197,8 @@ export class Application {
       patientKey: async (id) => (await this.factOf(`p:${toHex(id)}`) as Uint8Array | null) ?? undefined,
       txCommitted: async (b) => await this.factOf(`t:${Mempool.key(b)}`, b) !== null,
       labelCommitted: async (label) => await this.factOf(`l:${toHex(label)}`) !== null && (this.opts.hooks.labelCommitted?.(label) ?? true),
-      keyEpoch: (tx) => this.keyEpochs.check(tx, this.chain.head.height)
+      keyEpoch: (tx) => this.keyEpochs.check(tx, this.chain.head.height),
+      managerChange: (tx) => this.history.check(tx, this.opts.genesis.chainId, this.chain.head.height + 1, this.opts.pq)
     }
   }
 
@@ -235,12 +271,19 @@ export class Application {
     const head = this.chain.head
     if (height !== head.height + 1) return null
     // no two txs of the block may claim one label, record id or patient id (the mempool already
-    // refuses such pairs; this keeps a block applicable whatever the mempool holds)
+    // refuses such pairs; this keeps a block applicable whatever the mempool holds), and the
+    // block's doctor and user-node additions together stay within the caps (each pending one was
+    // checked alone against the committed registry)
     const claimed = new Set<string>()
+    const tally = newTally()
     const txs = this.mempool.take(maxRecords, MAX_BLOCK_BYTES - 256 * 1024, (s) => {
       if (!this.stillValid(s.tx, Mempool.key(s.txBytes))) return true
       const cs = claimsOf(s.tx)
       if (cs.some((c) => claimed.has(c))) return true
+      if (isGovernanceTx(s.tx)) {
+        if (!this.gov.checkState(s.tx, tally).ok) return true
+        this.gov.count(s.tx, tally)
+      }
       for (const c of cs) claimed.add(c)
       return false
     })
@@ -250,9 +293,11 @@ export class Application {
       height,
       prevHash: head.hash,
       time: Math.max(Date.now(), head.header.time),
-      proposer: this.opts.self,
+      proposer: this.selfAt(height),
       view,
       indexStart: head.indexNext,
+      configHash: this.history.hashAt(height),
+      nextConfigHash: this.history.hashAt(height + 1),
       txs
     })
     const keys = txKeys(block)
@@ -283,6 +328,10 @@ export class Application {
     if (tx.type === 'grant') return f(`r:${toHex(tx.recordId)}`) === null || this.gov.inactive(tx.grantor) !== undefined
     if (tx.type === 'doctor' || tx.type === 'user-node') return !this.gov.checkState(tx).ok
     if (tx.type === 'key-epoch') return this.keyEpochs.check(tx, this.chain.head.height, { signature: false }) !== undefined
+    if (tx.type === 'manager') {
+      const next = this.chain.head.height + 1
+      return this.history.pendingAt(next) !== null || !equalBytes(tx.baseConfig, this.history.hashAt(next)) // a change pending, or not against the configuration in effect
+    }
     return false
   }
 
@@ -317,7 +366,9 @@ export class Application {
     if (!equalBytes(parentHash, head.hash)) return { ok: false, reason: 'parent is not our head' }
     if (h.indexStart !== head.indexNext) return { ok: false, reason: 'wrong indexStart' }
     if (h.time < head.header.time) return { ok: false, reason: 'time goes backwards' }
-    if (h.proposer < 0 || h.proposer >= genesis.managers.length) return { ok: false, reason: 'unknown proposer' }
+    if (h.proposer < 0 || h.proposer >= this.history.at(height).managers.length) return { ok: false, reason: 'unknown proposer' }
+    if (!equalBytes(h.configHash, this.history.hashAt(height))) return { ok: false, reason: 'configHash is not the hash of the consortium configuration at this height' }
+    if (!equalBytes(h.nextConfigHash, this.history.hashAt(height + 1))) return { ok: false, reason: 'nextConfigHash is not the hash of the consortium configuration at the next height' }
     const basic = validateBlock(block)
     if (!basic.ok) return { ok: false, reason: basic.reason }
     // everything applying the block needs, against the committed state (a committed block always applies)
@@ -337,6 +388,10 @@ export class Application {
         if (!sig.ok) return { ok: false, reason: sig.code === 'UNREGISTERED_DOCTOR' ? 'unregistered doctor' : 'bad record signature' }
       } else if (tx.type === 'patient') {
         if (!equalBytes(sha256(tx.sigPublicKey), tx.patientId) || !verifyPatientSignature(this.opts.pq, tx, tx.signature)) return { ok: false, reason: 'bad patient enrollment' }
+      } else if (tx.type === 'manager') {
+        if (block.txs.filter((t) => t.type === 'manager').length > 1) return { ok: false, reason: 'more than one manager change in a block' }
+        const c = this.history.check(tx, genesis.chainId, height, this.opts.pq)
+        if (!c.ok) return { ok: false, reason: `manager change: ${c.code}: ${c.reason}` }
       } else if (tx.type === 'grant') {
         // the record is committed (Committed.conflict); only its doctor or its owner may grant
         const parties = this.committed.fact(`r:${toHex(tx.recordId)}`) as RecordParties | null | undefined
@@ -348,7 +403,8 @@ export class Application {
       this.verified(key)
     }
     if (held === undefined) this.hold(value, block, keys)
-    return { ok: true, origin: { proposer: h.proposer, view: h.view } } // who proposed it, in which view: the leader schedule learns from it
+    // who proposed it, in which view (the leader schedule learns from it); a manager change ends the epoch at height + delay − 1
+    return { ok: true, origin: { proposer: h.proposer, view: h.view }, ...(block.txs.some((t) => t.type === 'manager') ? { reconfig: true } : {}) }
   }
 
   private verified (key: string): void {
@@ -476,7 +532,18 @@ export class Application {
     const conflict = this.committed.conflict(block, { keys }) ?? this.keyEpochs.conflict(block)
     if (conflict !== undefined) throw new NodeError('STORE_INCONSISTENT', `certified block ${height} cannot be applied: ${conflict}`)
     const blockBytes = parsed.compact ? encodeBlockFromParts(block.header, block.txs.map((tx) => encodeTx(tx))) : value.bytes
+    // a manager change: the next configuration is written in the same batch as the block
+    let history = this.history
+    for (const tx of block.txs) {
+      if (tx.type !== 'manager') continue
+      try { history = history.commit(tx, height) } catch (err) { throw new NodeError('STORE_INCONSISTENT', `certified block ${height} carries a manager change that does not apply: ${(err as Error).message}`) }
+      extra = [...extra, { type: 'put', key: consortiumKey(history.latest.activationHeight), value: encodeConsortiumConfig(history.latest) }]
+    }
     await this.chain.append(block, cert, { blockBytes, extra: [...extra, ...this.gov.commitOps(block), ...this.keyEpochs.ops(block)] })
+    if (history !== this.history) {
+      this.history = history
+      this.opts.log.info(`manager change committed at height ${height}: ${history.latest.managers.length} managers from height ${history.latest.activationHeight}`)
+    }
     for (const [k, b] of this.held) if (b.block.header.height <= height) this.held.delete(k)
     this.committed.apply(block, keys)
     this.gov.apply(block)
@@ -522,8 +589,9 @@ export class Application {
       const p = this.parse(value)
       if (p.missing === undefined) return p
       if (round === 5) throw new NodeError('UNREACHABLE', `block ${height} is decided but ${p.missing.length} of its tx bodies could not be fetched from any manager`)
-      for (let m = 0; m < this.opts.genesis.managers.length && p.missing.length > 0; m++) {
-        if (m !== this.opts.self && await this.fetchTxs(m, p.missing) === 0) break
+      const n = this.history.at(height).managers.length
+      for (let m = 0; m < n && p.missing.length > 0; m++) {
+        if (m !== this.selfAt(height) && await this.fetchTxs(m, p.missing) === 0) break
       }
       if (this.parse(value).missing !== undefined) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** round))
     }

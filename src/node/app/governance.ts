@@ -17,8 +17,8 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  encodeTx, hospitalId, isGovernanceTx, leafHash, merkleLevels, proofFromLevels, verifyGovernanceSignature,
-  type Block, type DoctorTx, type GovernanceTx, type Tx, type UserNodeTx
+  encodeTx, GOVERNANCE_CAPS, hospitalId, isGovernanceTx, leafHash, merkleLevels, proofFromLevels, verifyGovernanceSignature,
+  type Block, type DoctorTx, type GovernanceCaps, type GovernanceTx, type Tx, type UserNodeTx
 } from '../../blocks/index.js'
 import { fromHex, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import type { Genesis } from '../genesis.js'
@@ -89,6 +89,20 @@ export function managersAt (g: Genesis, _height: number): Array<{ name: string, 
 const fail = (code: GovernanceCode, reason: string): GovernanceCheck => ({ ok: false, code, reason })
 const short = (hex: string): string => hex.slice(0, 16)
 
+/**
+ * The registrations that txs earlier in the same block (or proposal being built) add: active
+ * doctors per hospital and in all, user nodes per hospital (hospital ids hex). Only additions
+ * count (a revocation or removal frees its place from the next block on), so whether a block
+ * stays within the caps does not depend on the order of its txs.
+ */
+export interface GovernanceTally {
+  doctors: Map<string, number>
+  totalDoctors: number
+  userNodes: Map<string, number>
+}
+
+export const newTally = (): GovernanceTally => ({ doctors: new Map(), totalDoctors: 0, userNodes: new Map() })
+
 /** What no two txs of one block (or of the mempool) may claim: a doctor id or new key (`g:`), a user node (`u:`). */
 export function governanceClaims (tx: GovernanceTx): string[] {
   if (tx.type === 'user-node') return [`u:${tx.peerId}`]
@@ -107,11 +121,14 @@ export class Registry {
   readonly userNodes = new Map<string, UserNodeEntry>()
   /** Called after a commit changed the admitted user nodes. */
   onUserNodesChanged?: () => void
+  /** The caps on active doctors and user nodes (src/blocks/governance.ts; smaller ones only in tests). */
+  readonly caps: Readonly<GovernanceCaps>
 
-  constructor (genesis: Genesis, verifier: SigVerifier, hospitalKey = hospitalKeyFromGenesis(genesis)) {
+  constructor (genesis: Genesis, verifier: SigVerifier, hospitalKey = hospitalKeyFromGenesis(genesis), caps: Partial<GovernanceCaps> = {}) {
     this.chainId = genesis.chainId
     this.verifier = verifier
     this.hospitalKey = hospitalKey
+    this.caps = { ...GOVERNANCE_CAPS, ...caps }
     this.genesisPeers = new Set([...genesis.managers.map((m) => m.peerId), ...(genesis.userNodes ?? [])])
     for (const d of genesis.doctors) {
       const owner = d.hospital === undefined ? genesis.managers[0] : genesis.managers.find((m) => m.name === d.hospital)
@@ -141,8 +158,11 @@ export class Registry {
   /** The ML-DSA key of an active doctor (what a new record or grant must be signed with). */
   activeKey (id: Uint8Array): Uint8Array | undefined {
     const e = this.doctor(id)
-    return e?.status === 'active' ? e.sigPublicKey : undefined
+    return e?.status === 'active' && this.member(e.hospital) ? e.sigPublicKey : undefined
   }
+
+  /** Whether hospital `hex` is a member of the consortium now (a hospital that left no longer is). */
+  private member (hex: string): boolean { return this.hospitalKey(fromHex(hex)) !== undefined }
 
   /** The key that signed, under doctor id `id`, a record committed at `height`: registered before it, retired at or after it. */
   keyAt (id: Uint8Array, height: number): Uint8Array | undefined {
@@ -160,7 +180,12 @@ export class Registry {
   /** Why a new record or grant signed by doctor `id` is refused (`INACTIVE_DOCTOR`), or undefined if it is not. */
   inactive (id: Uint8Array): string | undefined {
     const e = this.doctor(id)
-    if (e === undefined || e.status === 'active') return undefined
+    if (e === undefined) return undefined
+    if (e.status === 'active') {
+      return this.member(e.hospital)
+        ? undefined
+        : `doctor ${e.id} (${e.name}) belongs to hospital ${short(e.hospital)}, which is no longer a member of the consortium: records and grants it signed before stay valid, new ones are refused`
+    }
     return e.status === 'revoked'
       ? `doctor ${e.id} (${e.name}) was revoked at height ${String(e.until)}: records and grants it signed before stay valid, new ones are refused`
       : `the key of doctor ${e.id} (${e.name}) was rotated at height ${String(e.until)} to ${String(e.next)}: sign with the new key`
@@ -174,21 +199,72 @@ export class Registry {
   // ------------------------------------------------------------------------------------------
   // governance txs
 
-  /** Whether `tx` may be committed in the next block: signed by a hospital, about its own doctor or user node, a valid transition. */
-  check (tx: GovernanceTx): GovernanceCheck {
+  /**
+   * Whether `tx` may be committed in the next block: signed by a hospital, about its own doctor or
+   * user node, a valid transition, within the caps (`caps`, counting the additions of `tally`:
+   * the txs before it in the same block).
+   */
+  check (tx: GovernanceTx, tally?: GovernanceTally): GovernanceCheck {
     const key = this.hospitalKey(tx.hospital)
     const h = toHex(tx.hospital)
     if (key === undefined) return fail('UNAUTHORIZED_HOSPITAL', `hospital ${short(h)} is not a member of the consortium`)
     if (!verifyGovernanceSignature(this.verifier, this.chainId, key, tx)) return fail('BAD_SIGNATURE', `the ${tx.type} tx is not signed by hospital ${short(h)}'s manager key`)
-    if (tx.type === 'user-node') return this.checkUserNode(tx, h)
-    return this.checkDoctor(tx, h)
+    if (tx.type === 'user-node') return this.checkUserNode(tx, h, tally)
+    return this.checkDoctor(tx, h, tally)
   }
 
-  private checkDoctor (tx: DoctorTx, h: string): GovernanceCheck {
+  /** Active doctors of hospital `h` (hex) and of all member hospitals, user nodes admitted on chain by `h`, as committed. */
+  private active (h: string): { doctors: number, total: number, userNodes: number } {
+    let doctors = 0
+    let total = 0
+    const member = new Map<string, boolean>()
+    for (const e of this.doctors.values()) {
+      if (e.status !== 'active') continue
+      if (e.hospital === h) doctors++
+      let m = member.get(e.hospital)
+      if (m === undefined) { m = this.member(e.hospital); member.set(e.hospital, m) }
+      if (m) total++
+    }
+    let userNodes = 0
+    for (const e of this.userNodes.values()) {
+      const last = e.periods.at(-1)
+      if (last !== undefined && last.until === undefined && last.hospital === h) userNodes++
+    }
+    return { doctors, total, userNodes }
+  }
+
+  /** Why one more active doctor of hospital `h` exceeds a cap (with the additions of `tally`), or undefined. */
+  private doctorCap (h: string, tally?: GovernanceTally): string | undefined {
+    const a = this.active(h)
+    const mine = a.doctors + (tally?.doctors.get(h) ?? 0)
+    if (mine >= this.caps.doctorsPerHospital) {
+      return `hospital ${short(h)} has ${mine} active doctors${tally?.doctors.has(h) === true ? " (with this block's)" : ''}, the most one hospital may have (MAX_ACTIVE_DOCTORS_PER_HOSPITAL ${this.caps.doctorsPerHospital}): revoke one first`
+    }
+    const all = a.total + (tally?.totalDoctors ?? 0)
+    if (all >= this.caps.doctors) {
+      return `the consortium has ${all} active doctors${(tally?.totalDoctors ?? 0) > 0 ? " (with this block's)" : ''}, the most a key epoch can be wrapped to (MAX_ACTIVE_DOCTORS ${this.caps.doctors}): a doctor must be revoked first`
+    }
+    return undefined
+  }
+
+  /** Adds what `tx` (which passed `check` with `tally`) registers to `tally`. */
+  count (tx: GovernanceTx, tally: GovernanceTally): void {
+    const h = toHex(tx.hospital)
+    if (tx.type === 'doctor' && tx.action === 'add') {
+      tally.doctors.set(h, (tally.doctors.get(h) ?? 0) + 1)
+      tally.totalDoctors++
+    } else if (tx.type === 'user-node' && tx.action === 'add') {
+      tally.userNodes.set(h, (tally.userNodes.get(h) ?? 0) + 1)
+    }
+  }
+
+  private checkDoctor (tx: DoctorTx, h: string, tally?: GovernanceTally): GovernanceCheck {
     const id = toHex(tx.doctor)
     const e = this.doctors.get(id)
     if (tx.action === 'add') {
       if (e !== undefined) return fail('GOVERNANCE_CONFLICT', `the key of doctor ${id} is already registered (${e.status}, hospital ${short(e.hospital)}): a key is registered once`)
+      const cap = this.doctorCap(h, tally)
+      if (cap !== undefined) return fail('GOVERNANCE_CONFLICT', `doctor ${id} is not added: ${cap}`)
       return { ok: true }
     }
     if (e === undefined) return fail('GOVERNANCE_CONFLICT', `doctor ${id} is not registered`)
@@ -202,13 +278,17 @@ export class Registry {
     return { ok: true }
   }
 
-  private checkUserNode (tx: UserNodeTx, h: string): GovernanceCheck {
+  private checkUserNode (tx: UserNodeTx, h: string, tally?: GovernanceTally): GovernanceCheck {
     const e = this.userNodes.get(tx.peerId)
     const last = e?.periods.at(-1)
     const admitted = last !== undefined && last.until === undefined
     if (tx.action === 'add') {
       if (this.genesisPeers.has(tx.peerId)) return fail('GOVERNANCE_CONFLICT', `peer ${tx.peerId} is admitted by the genesis already`)
       if (admitted) return fail('GOVERNANCE_CONFLICT', `user node ${tx.peerId} is admitted already (hospital ${short(last.hospital)}, since height ${last.since})`)
+      const n = this.active(h).userNodes + (tally?.userNodes.get(h) ?? 0)
+      if (n >= this.caps.userNodesPerHospital) {
+        return fail('GOVERNANCE_CONFLICT', `user node ${tx.peerId} is not added: hospital ${short(h)} has ${n} user nodes admitted on chain${tally?.userNodes.has(h) === true ? " (with this block's)" : ''}, the most one hospital may have (MAX_ACTIVE_USER_NODES_PER_HOSPITAL ${this.caps.userNodesPerHospital}): remove one first`)
+      }
       return { ok: true }
     }
     if (!admitted) return fail('GOVERNANCE_CONFLICT', `user node ${tx.peerId} is not admitted on chain`)
@@ -218,11 +298,13 @@ export class Registry {
 
   /**
    * Why a block's governance txs cannot be applied on top of the registry, or undefined: each
-   * must pass `check` (against the registry before the block), and no two may claim one doctor, key or peer.
+   * must pass `check` (against the registry before the block), no two may claim one doctor, key or
+   * peer, and the block's additions together stay within the caps.
    * `verified` skips the signature of txs whose signature was checked on admission (by tx hash).
    */
   conflict (block: Block, keys?: string[], verified?: Set<string>): string | undefined {
     const claimed = new Set<string>()
+    const tally = newTally()
     for (const [i, tx] of block.txs.entries()) {
       if (!isGovernanceTx(tx)) continue
       for (const c of governanceClaims(tx)) {
@@ -230,17 +312,18 @@ export class Registry {
         claimed.add(c)
       }
       const key = keys?.[i]
-      const r = key !== undefined && verified?.has(key) === true ? this.checkState(tx) : this.check(tx)
+      const r = key !== undefined && verified?.has(key) === true ? this.checkState(tx, tally) : this.check(tx, tally)
       if (!r.ok) return `tx ${i}: ${r.code}: ${r.reason}`
+      this.count(tx, tally)
     }
     return undefined
   }
 
   /** `check` without the signature (already verified). */
-  checkState (tx: GovernanceTx): GovernanceCheck {
+  checkState (tx: GovernanceTx, tally?: GovernanceTally): GovernanceCheck {
     const h = toHex(tx.hospital)
     if (this.hospitalKey(tx.hospital) === undefined) return fail('UNAUTHORIZED_HOSPITAL', `hospital ${short(h)} is not a member of the consortium`)
-    return tx.type === 'user-node' ? this.checkUserNode(tx, h) : this.checkDoctor(tx, h)
+    return tx.type === 'user-node' ? this.checkUserNode(tx, h, tally) : this.checkDoctor(tx, h, tally)
   }
 
   /**
@@ -315,7 +398,8 @@ export class Registry {
    */
   keyEpochAuthority (): { activeDoctors: (height: number) => Array<{ id: Uint8Array, kemPublicKey: Uint8Array }>, hospitalKey: (id: Uint8Array) => Uint8Array | undefined } {
     return {
-      activeDoctors: (height) => this.doctorsAt(height).filter((e) => e.status === 'active').map((e) => ({ id: fromHex(e.id), kemPublicKey: e.kemPublicKey })),
+      // a hospital that left takes its doctors out of new epochs
+      activeDoctors: (height) => this.doctorsAt(height).filter((e) => e.status === 'active' && this.member(e.hospital)).map((e) => ({ id: fromHex(e.id), kemPublicKey: e.kemPublicKey })),
       hospitalKey: (id) => this.hospitalKey(id)
     }
   }

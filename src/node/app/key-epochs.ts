@@ -54,10 +54,26 @@ export interface KeyEpochAuthority {
 /** The chain-store key of a committed epoch. */
 export const keyEpochKey = (epoch: number): string => `kep/${pad(epoch)}`
 
-/** Committed key epochs above `since` as stored (dag-cbor `{ tx, height, txIndex, txCount, proof }`), in epoch order. */
-export async function keyEpochsRaw (kv: KvStore, since: number): Promise<Uint8Array[]> {
+/**
+ * Most bytes of stored epochs one answer carries (`/query/1 keyEpochs`, `chain_getKeyEpochs`): an
+ * epoch wrapped to 1,600 doctors is about 2 MB, so an answer holds the epochs that fit in 8 MiB
+ * (always at least one) and the asker continues from the last one it got. With the recipients
+ * (1,600 × ~1.2 KB) the answer stays under the 16 MiB request/response frame (MAX_FRAME_BYTES).
+ */
+export const MAX_KEY_EPOCHS_ANSWER_BYTES = 8 * 1024 * 1024
+
+/**
+ * Committed key epochs above `since` as stored (dag-cbor `{ tx, height, txIndex, txCount, proof }`),
+ * in epoch order: the first one, and the next ones while their total stays within `maxBytes`.
+ */
+export async function keyEpochsRaw (kv: KvStore, since: number, maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array[]> {
   const out: Uint8Array[] = []
-  for await (const [, v] of kv.range(keyEpochKey(since + 1), 'kep/\xff', 10_000)) out.push(v)
+  let bytes = 0
+  for await (const [, v] of kv.range(keyEpochKey(since + 1), 'kep/\xff', 10_000)) {
+    if (out.length > 0 && bytes + v.length > maxBytes) break
+    bytes += v.length
+    out.push(v)
+  }
   return out
 }
 
@@ -71,10 +87,16 @@ export function genesisKeyEpochAuthority (genesis: Genesis): KeyEpochAuthority {
   return { activeDoctors: () => doctors, hospitalKey: (id) => managers.get(toHex(id)) }
 }
 
-/** One committed epoch. */
+/**
+ * One committed epoch, as kept in memory: not its tx (up to 2 MB with 1,600 recipients), which
+ * stays in the chain store (`kep/<epoch>`, `keyEpochsRaw`).
+ */
 export interface CommittedKeyEpoch {
   epoch: number
-  tx: KeyEpochTx
+  /** `indexKeyId` of the epoch's key. */
+  keyId: Uint8Array
+  /** Hospital id of the signer. */
+  hospital: Uint8Array
   height: number
 }
 
@@ -157,7 +179,7 @@ export class KeyEpochs {
   /** Takes in the key epochs of a committed block (after `conflict` found none). */
   apply (block: Block): void {
     for (const tx of block.txs) {
-      if (tx.type === 'key-epoch') this.epochs.push({ epoch: tx.epoch, tx, height: block.header.height })
+      if (tx.type === 'key-epoch') this.epochs.push({ epoch: tx.epoch, keyId: tx.keyId, hospital: tx.hospital, height: block.header.height })
     }
   }
 
@@ -169,7 +191,7 @@ export class KeyEpochs {
       if (s.tx.type !== 'key-epoch' || s.tx.epoch !== this.latest + 1) {
         throw new KeyEpochError(`stored key epoch ${this.latest + 1} is missing or out of order (found ${s.tx.type === 'key-epoch' ? `epoch ${s.tx.epoch}` : `a ${s.tx.type} tx`})`)
       }
-      this.epochs.push({ epoch: s.tx.epoch, tx: s.tx, height: s.height })
+      this.epochs.push({ epoch: s.tx.epoch, keyId: s.tx.keyId, hospital: s.tx.hospital, height: s.height })
     }
   }
 }

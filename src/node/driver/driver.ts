@@ -5,7 +5,7 @@
  * block format: the application, the network and block sync are ports.
  */
 import type { CommitCertificate } from '../../blocks/index.js'
-import type { ConsensusEffect, ConsensusEvent, ConsensusMessage, Pbft, Value, WalRecord } from '../../consensus/index.js'
+import type { ConsensusEffect, ConsensusEvent, ConsensusMessage, EpochPbft, Pbft, Value, WalRecord } from '../../consensus/index.js'
 import type { Logger } from '../log.js'
 import { Ticker } from './ticker.js'
 import type { Wal } from './wal.js'
@@ -26,13 +26,17 @@ export interface DriverPorts {
 }
 
 export class ConsensusDriver {
-  private readonly pbft: Pbft
+  private readonly pbft: EpochPbft
   private readonly ports: DriverPorts
   private readonly ticker: Ticker
   private queue: Promise<void> = Promise.resolve()
   private stopped = false
 
-  constructor (pbft: Pbft, ports: DriverPorts) {
+  /**
+   * `pbft` decides heights epoch by epoch: after the effects of each step are executed (the app has
+   * applied the commits), the driver lets it move to the next manager set (`EpochPbft.advance`).
+   */
+  constructor (pbft: EpochPbft, ports: DriverPorts) {
     this.pbft = pbft
     this.ports = ports
     this.ticker = new Ticker((now) => { this.feed({ type: 'tick', now }) })
@@ -62,6 +66,13 @@ export class ConsensusDriver {
     this.queue = this.queue.then(async () => {
       if (this.stopped) return
       await this.run(this.pbft.step(e))
+      for (let i = 0; i < 4 && !this.stopped; i++) {
+        const fx = this.pbft.advance(Date.now())
+        if (fx.length === 0) break
+        const s = this.pbft.switches[this.pbft.switches.length - 1]
+        if (s !== undefined) this.ports.log.info(`manager set changed at height ${s.height}: ${s.n} managers, ${s.self >= 0 ? `this node is manager ${s.self}` : 'this node is not a member (it follows the chain)'}`)
+        await this.run(fx)
+      }
     }).catch((err: Error) => { this.ports.log.warn(`consensus driver error: ${err.stack ?? err.message}`) })
   }
 

@@ -15,7 +15,7 @@
  * most `SEARCH_PAGE_MAX`) from the token label numbered `cursor`; `next` continues.
  */
 import { MAX_FIELD_NUMBER, MAX_RECORDS_PER_CALL, SEARCH_PAGE_DEFAULT, SEARCH_PAGE_MAX } from '../../rpc/openrpc.js'
-import { keyEpochsRaw } from '../app/key-epochs.js'
+import { keyEpochsRaw, MAX_KEY_EPOCHS_ANSWER_BYTES } from '../app/key-epochs.js'
 import { governanceTxsRaw } from '../app/governance.js'
 import type { ChainStore } from '../chain-store.js'
 import { NodeError, asNodeError } from '../errors.js'
@@ -96,7 +96,8 @@ export function queryHandler (src: QuerySource): ReqHandler {
         return await src.chain.grantsRaw(bytes(p.recordId, 'recordId', 32))
       case 'keyEpochs': {
         const since = p.since === undefined ? 1 : uint(p.since, 'since')
-        return { latest: src.keyEpochLatest?.() ?? 1, epochs: await keyEpochsRaw(src.chain.kv, since), recipients: (src.keyEpochRecipients?.() ?? []).map((d) => ({ id: d.id, kemPublicKey: d.kemPublicKey })) }
+        // epochs up to MAX_KEY_EPOCHS_ANSWER_BYTES (at least one): the asker continues from the last
+        return { latest: src.keyEpochLatest?.() ?? 1, epochs: await keyEpochsRaw(src.chain.kv, since, MAX_KEY_EPOCHS_ANSWER_BYTES), recipients: (src.keyEpochRecipients?.() ?? []).map((d) => ({ id: d.id, kemPublicKey: d.kemPublicKey })) }
       }
       case 'blobs': {
         const hashes = list(p.hashes, 'hashes', MAX_BLOBS_PER_REQUEST, (h) => bytes(h, 'hash', 32))

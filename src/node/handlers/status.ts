@@ -5,6 +5,6 @@
 import type { ChainStore } from '../chain-store.js'
 import type { ReqHandler } from '../reqresp.js'
 
-export function statusHandler (chain: ChainStore, self: number, view: () => number): ReqHandler {
-  return async () => ({ role: 'manager', self, height: chain.head.height, hash: chain.head.hash, view: view(), time: chain.head.header.time })
+export function statusHandler (chain: ChainStore, self: () => number, view: () => number): ReqHandler {
+  return async () => ({ role: 'manager', self: self(), height: chain.head.height, hash: chain.head.hash, view: view(), time: chain.head.header.time })
 }

@@ -1,7 +1,8 @@
 /**
  * `/pqmed/<chainId>/sync/1`:
  * - `headers {from, to}` → up to 1,000 encoded headers and the certificate of the last one;
- * - `blocks {from, count}` → up to 8 `{block, cert}` (encoded, as stored);
+ * - `blocks {from, count}` → up to 8 `{block, cert}` (encoded, as stored; fewer when they exceed
+ *   MAX_BLOCKS_ANSWER_BYTES, at least one), the asker continues from the last;
  * - `consensus <message bytes>` → a consensus message sent directly by another manager (PBFT's
  *   `send`: a NEW-VIEW handed to a manager that lags a view behind), validated and fed like a
  *   gossiped one;
@@ -9,14 +10,17 @@
  *   holds it (pending, in a block it proposed or validated, or committed), else null: a replica
  *   that lacks some txs of a compact PRE-PREPARE fetches them from the proposer before voting.
  *
- * `consensus` and `txs` are answered to other genesis managers only.
+ * - `config {hash}` → the encoded consortium configuration with this hash (src/blocks/consortium.ts),
+ *   or null: a light client learns the manager set a header announces and checks the hash.
+ *
+ * `consensus` and `txs` are answered to other managers only.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { ChainStore } from '../chain-store.js'
 import { NodeError } from '../errors.js'
 import { MAX_BLOCK_TXS } from '../../blocks/index.js'
 import { toHex } from '../../crypto/index.js'
-import { MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
+import { MAX_BLOCKS_ANSWER_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS_PER_REQUEST, bytes, list, obj, uint } from '../messages.js'
 import type { ReqHandler } from '../reqresp.js'
 
 /**
@@ -24,7 +28,7 @@ import type { ReqHandler } from '../reqresp.js'
  * messages directly; an admitted user node could otherwise make a manager verify an ML-DSA
  * signature per request, outside gossip's peer scoring.
  */
-export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean, txBytes: (keys: string[]) => Promise<Array<Uint8Array | null>> = async (keys) => keys.map(() => null)): ReqHandler {
+export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) => void, isManager: (peer: PeerId) => boolean, txBytes: (keys: string[]) => Promise<Array<Uint8Array | null>> = async (keys) => keys.map(() => null), config: (hash: Uint8Array) => Uint8Array | undefined = () => undefined): ReqHandler {
   return async (method, params, from) => {
     if (method === 'txs') {
       if (!isManager(from)) throw new NodeError('FORBIDDEN', 'only managers fetch tx bodies')
@@ -44,14 +48,22 @@ export function syncHandler (chain: ChainStore, onConsensus: (data: Uint8Array) 
       if (to < from) return { headers: [], cert: null }
       return { headers: await chain.headerBytes(from, to), cert: await chain.certBytes(to) ?? null }
     }
+    if (method === 'config') {
+      // a consortium configuration by its hash (light clients learn a manager change from a header's nextConfigHash)
+      return config(bytes(p.hash, 'hash', 32)) ?? null
+    }
     if (method === 'blocks') {
       const from = uint(p.from, 'from')
       const count = Math.min(uint(p.count, 'count'), MAX_BLOCKS_PER_REQUEST)
       const out = []
+      let size = 0
       for (let h = from; h < from + count && h <= chain.head.height; h++) {
         const block = await chain.blockBytes(h)
         const cert = await chain.certBytes(h)
         if (block === undefined || cert === undefined) break
+        // blocks of up to 4 MiB (a key epoch alone is up to 2 MiB): fewer per answer, so it fits one frame
+        if (out.length > 0 && size + block.length + cert.length > MAX_BLOCKS_ANSWER_BYTES) break
+        size += block.length + cert.length
         out.push({ block, cert })
       }
       return out

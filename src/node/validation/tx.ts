@@ -19,7 +19,7 @@
  * | record or grant: signed by a doctor key that was revoked or rotated (registry) | REJECT `INACTIVE_DOCTOR` |
  * | doctor / user-node: signed by a current hospital's manager key | REJECT `UNAUTHORIZED_HOSPITAL` / `BAD_SIGNATURE` |
  * | doctor / user-node: about the signing hospital's own doctor or user node | REJECT `UNAUTHORIZED_HOSPITAL` |
- * | doctor / user-node: a valid transition (unknown or inactive doctor, key in use, peer admitted already) | IGNORE `GOVERNANCE_CONFLICT` |
+ * | doctor / user-node: a valid transition (unknown or inactive doctor, key in use, peer admitted already), an add within the caps (`GOVERNANCE_CAPS`) | IGNORE `GOVERNANCE_CONFLICT` |
  * | record id / patient id already committed, or the same tx already committed | IGNORE `DUPLICATE` |
  * | record: an index label already committed (a client with lost or stale counters) | IGNORE `DUPLICATE_LABEL` |
  * | key-epoch: the rules of `app/key-epochs.ts` (next epoch, a current manager's signature, wrapped to exactly the active doctors) | see there |
@@ -30,7 +30,7 @@
  * admitted just before the other one committed. See docs/CONSENSUS.md, "A committed block always applies".
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeTx, indexUpdatesHash, isGovernanceTx, MAX_SUBMISSION_BYTES, validateTx, type GovernanceTx, type KeyEpochTx, type Tx } from '../../blocks/index.js'
+import { decodeTx, indexUpdatesHash, isGovernanceTx, MAX_SUBMISSION_BYTES, validateTx, type GovernanceTx, type KeyEpochTx, type ManagerTx, type Tx } from '../../blocks/index.js'
 import { equalBytes, fromHex, sha256, toHex, type SigVerifier } from '../../crypto/index.js'
 import { authorizeGrant, verifyPatientSignature, verifyRecordTx } from '../../records/index.js'
 import type { NodeErrorCode } from '../errors.js'
@@ -68,6 +68,8 @@ export interface TxContext {
   governance?: GovernanceContext
   /** Why a key-epoch tx cannot be the next epoch (`KeyEpochs.check`, app/key-epochs.ts); absent: key epochs are refused. */
   keyEpoch?: (tx: KeyEpochTx) => { verdict: 'IGNORE' | 'REJECT', code: NodeErrorCode, reason: string } | undefined
+  /** Whether a manager change may be committed next (src/blocks/consortium.ts `ConsortiumHistory.check`). */
+  managerChange?: (tx: ManagerTx) => { ok: true } | { ok: false, code: string, reason: string }
 }
 
 /** What tx validation asks the governance registry. */
@@ -135,6 +137,16 @@ export async function validateSubmission (s: Submission, ctx: TxContext): Promis
     const v = ctx.keyEpoch === undefined ? { verdict: 'REJECT' as const, code: 'INVALID_TX' as const, reason: 'this node does not accept key epochs' } : ctx.keyEpoch(tx)
     return v === undefined ? accept(s) : v.verdict === 'IGNORE' ? ignore(v.code, v.reason) : reject(v.code, v.reason)
   }
+  if (tx.type === 'manager') {
+    // ≥ 2f+1 current managers' signatures over the change, against the configuration in effect, none pending
+    const c = ctx.managerChange?.(tx) ?? { ok: false as const, code: 'INVALID', reason: 'this node does not take manager changes' }
+    if (!c.ok) {
+      if (c.code === 'CHANGE_PENDING' || c.code === 'STALE_CONFIG') return ignore(c.code, c.reason)
+      return reject(c.code === 'BAD_SIGNATURE' ? 'BAD_SIGNATURE' : 'BAD_MANAGER_CHANGE', `${c.code}: ${c.reason}`)
+    }
+    return accept(s)
+  }
+  if (tx.type !== 'grant') return reject('INVALID_TX', 'unknown tx kind')
   // grant: only the record's doctor or its owner may grant (one rule for every checker: authorizeGrant)
   const record = await ctx.committedRecord(tx.recordId)
   if (record === undefined || record.type !== 'record') return ignore('UNKNOWN_RECORD', `record ${toHex(tx.recordId)} is not committed (yet)`)

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'mocha'
-import { buildBlock, encodeBlock, genesisHeader, headerHash } from '../../../src/blocks/index.js'
-import { equalBytes, loadPqBackend } from '../../../src/crypto/index.js'
+import { buildBlock, encodeBlock, headerHash } from '../../../src/blocks/index.js'
+import { equalBytes, loadPqBackend, sha256 } from '../../../src/crypto/index.js'
 import { Application } from '../../../src/node/app/application.js'
 import type { BlobStore } from '../../../src/node/blob-store.js'
 import { ChainStore } from '../../../src/node/chain-store.js'
 import { createDevnet } from '../../../src/node/devnet.js'
-import { genesisHash } from '../../../src/node/genesis.js'
+import { genesisHeaderOf } from '../../../src/node/genesis.js'
 import { quietLog } from '../../../src/node/log.js'
 import { TestDoctor, tempDir } from '../helpers.js'
 
@@ -19,12 +19,12 @@ describe('node/app: a commit', function () {
     try {
       const pq = await loadPqBackend()
       const files = await createDevnet({ chainId: 'pqmed-app-commit', managers: 1, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1' })
-      const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+      const g = genesisHeaderOf(files.genesis)
       const chain = await ChainStore.open(join(root.path, 'chain'), g)
       try {
-        const app = new Application({ genesis: files.genesis, self: 0, pq, chain, blobs: {} as unknown as BlobStore, log: quietLog, hooks: {} })
+        const app = new Application({ genesis: files.genesis, hospitalId: sha256(files.genesis.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq, chain, blobs: {} as unknown as BlobStore, log: quietLog, hooks: {} })
         const { tx } = (await TestDoctor.create(files, 0, pq)).record(1)
-        const block = buildBlock({ chainId: g.chainId, height: 1, prevHash: headerHash(g), time: Date.now(), proposer: 0, view: 0, indexStart: 0, txs: [tx] })
+        const block = buildBlock({ chainId: g.chainId, height: 1, prevHash: headerHash(g), time: Date.now(), proposer: 0, view: 0, indexStart: 0, configHash: g.configHash, nextConfigHash: g.configHash, txs: [tx] })
         const value = { hash: headerHash(block.header), bytes: encodeBlock(block) }
         assert.deepEqual(app.validateProposal(1, value, headerHash(g)), { ok: true, origin: { proposer: 0, view: 0 } })
         await chain.kv.put('wal/000000000000', new Uint8Array([1]))

@@ -14,7 +14,7 @@ import { app, commitValue, devnet, fill, submission, type Filled } from './fill.
 /** A full-block value of `txs` on top of the head. */
 function proposal (f: Filled, chain: ChainStore, txs: Tx[]): Value {
   const head = chain.head
-  const block = buildBlock({ chainId: f.g.chainId, height: head.height + 1, prevHash: head.hash, time: Math.max(Date.now(), head.header.time), proposer: 0, view: 0, indexStart: head.indexNext, txs })
+  const block = buildBlock({ chainId: f.g.chainId, height: head.height + 1, prevHash: head.hash, time: Math.max(Date.now(), head.header.time), proposer: 0, view: 0, indexStart: head.indexNext, configHash: head.header.configHash, nextConfigHash: head.header.nextConfigHash, txs })
   return { hash: headerHash(block.header), bytes: encodeBlock(block) }
 }
 const validate = (a: Application, chain: ChainStore, v: Value): ValidateResult => a.validateProposal(chain.head.height + 1, v, chain.head.hash)

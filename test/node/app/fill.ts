@@ -1,13 +1,13 @@
 /** Fills a chain store through the real path (validateSubmission → admit → buildProposal → prepare → validateProposal → commit). */
 import { join } from 'node:path'
-import { genesisHeader, type Header } from '../../../src/blocks/index.js'
+import { hospitalIdOf, type Header } from '../../../src/blocks/index.js'
 import type { Value } from '../../../src/consensus/index.js'
 import { loadPqBackend, type PqBackend } from '../../../src/crypto/index.js'
 import { Application } from '../../../src/node/app/application.js'
 import type { BlobStore } from '../../../src/node/blob-store.js'
 import { ChainStore } from '../../../src/node/chain-store.js'
 import { createDevnet, type DevnetFiles } from '../../../src/node/devnet.js'
-import { genesisHash } from '../../../src/node/genesis.js'
+import { genesisHeaderOf } from '../../../src/node/genesis.js'
 import { quietLog } from '../../../src/node/log.js'
 import { decodeSubmission, validateSubmission, type Submission } from '../../../src/node/validation/tx.js'
 import { TestDoctor } from '../helpers.js'
@@ -26,12 +26,12 @@ export interface Filled {
 export async function devnet (root: string, chainId = 'pqmed-app-store'): Promise<Filled> {
   const pq = await loadPqBackend()
   const files = await createDevnet({ chainId, managers: 1, doctors: 1, managerAddr: () => '/ip4/127.0.0.1/tcp/1' })
-  const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+  const g = genesisHeaderOf(files.genesis)
   return { files, pq, g, dir: join(root, 'chain'), doctor: await TestDoctor.create(files, 0, pq) }
 }
 
 export function app (f: Filled, chain: ChainStore, maxFacts?: number): Application {
-  return new Application({ genesis: f.files.genesis, self: 0, pq: f.pq, chain, blobs: noBlobs, log: quietLog, hooks: {}, maxFacts })
+  return new Application({ genesis: f.files.genesis, hospitalId: hospitalIdOf(f.files.genesis.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq: f.pq, chain, blobs: noBlobs, log: quietLog, hooks: {}, maxFacts })
 }
 
 export async function submission (a: Application, bytes: Uint8Array): Promise<Submission> {

@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict'
-import { buildBlock, genesisHeader, headerHash, signGovernanceTx, type GovernanceTx, type UnsignedGovernanceTx } from '../../../src/blocks/index.js'
-import { loadPqBackend, sha256, toHex, type PqBackend } from '../../../src/crypto/index.js'
-import { Registry, governanceTxsRaw } from '../../../src/node/app/governance.js'
+import {
+  buildBlock, encodeSubmission, GOVERNANCE_CAPS, genesisHeader, headerHash, MAX_ACTIVE_DOCTORS, MAX_KEY_EPOCH_RECIPIENTS, signGovernanceTx, type GovernanceTx, type UnsignedGovernanceTx
+} from '../../../src/blocks/index.js'
+import { loadPqBackend, randomBytes, sha256, toHex, type PqBackend } from '../../../src/crypto/index.js'
+import { Registry, governanceTxsRaw, newTally } from '../../../src/node/app/governance.js'
 import { decodeStoredRecord } from '../../../src/node/chain-store.js'
 import { createDevnet, type DevnetFiles } from '../../../src/node/devnet.js'
 import { loadIdentity, newIdentityFile, type Identity } from '../../../src/node/identity.js'
 import { MemKv } from '../../../src/node/kv.js'
+import { join } from 'node:path'
+import { Application } from '../../../src/node/app/application.js'
+import type { BlobStore } from '../../../src/node/blob-store.js'
+import { ChainStore } from '../../../src/node/chain-store.js'
+import { genesisHeaderOf } from '../../../src/node/genesis.js'
+import { quietLog } from '../../../src/node/log.js'
+import { decodeSubmission, validateSubmission } from '../../../src/node/validation/tx.js'
+import { tempDir } from '../helpers.js'
 
 describe('node/app/governance: the registry', function () {
   this.timeout(120_000)
@@ -22,7 +32,7 @@ describe('node/app/governance: the registry', function () {
   const addAda = (): GovernanceTx => sign(m1, { type: 'doctor', action: 'add', hospital: h(m1), doctor: ada.keys.id, name: 'Dr. Ada', sigPublicKey: ada.keys.sig.publicKey, kemPublicKey: ada.keys.kem.publicKey, time: 1 })
   const rotateAda = (): GovernanceTx => sign(m1, { type: 'doctor', action: 'rotate', hospital: h(m1), doctor: ada.keys.id, sigPublicKey: ada2.keys.sig.publicKey, kemPublicKey: ada2.keys.kem.publicKey, time: 2 })
   const block = (height: number, txs: GovernanceTx[]): ReturnType<typeof buildBlock> =>
-    buildBlock({ chainId: CHAIN, height, prevHash: headerHash(genesisHeader(CHAIN, new Uint8Array(32))), time: 1, proposer: 0, view: 0, indexStart: 0, txs })
+    buildBlock({ chainId: CHAIN, height, prevHash: headerHash(genesisHeader(CHAIN, new Uint8Array(32), new Uint8Array(32))), time: 1, proposer: 0, view: 0, indexStart: 0, configHash: new Uint8Array(32), nextConfigHash: new Uint8Array(32), txs })
 
   before(async () => {
     pq = await loadPqBackend()
@@ -136,5 +146,116 @@ describe('node/app/governance: the registry', function () {
     assert.deepEqual((await governanceTxsRaw(kv, 6)).length, 1)
     const s = decodeStoredRecord(raws[1] as Uint8Array)
     assert.equal(s.tx.type, 'doctor')
+  })
+
+  describe('caps: a hospital cannot register without bound', () => {
+    // doctors with fresh keys (the registry checks lengths and ids, never uses the keys)
+    const newDoctor = (by: Identity, time: number): GovernanceTx => {
+      const sigPublicKey = randomBytes(1952)
+      return sign(by, { type: 'doctor', action: 'add', hospital: h(by), doctor: sha256(sigPublicKey), name: `Dr. ${time}`, sigPublicKey, kemPublicKey: randomBytes(1184), time })
+    }
+    const peer = (i: number): string => `12D3KooW${'A'.repeat(40)}${String(i).padStart(4, '1').replace(/0/g, '9')}`
+    const userNode = (by: Identity, action: 'add' | 'remove', i: number): GovernanceTx => sign(by, { type: 'user-node', action, hospital: h(by), peerId: peer(i), time: i })
+    const reason = (r: ReturnType<Registry['check']>): string => r.ok ? 'ok' : `${r.code}: ${r.reason}`
+
+    it('the defaults: 400 doctors per hospital, as many in all as a key epoch can be wrapped to, 256 user nodes per hospital', () => {
+      assert.deepEqual({ ...GOVERNANCE_CAPS }, { doctorsPerHospital: 400, doctors: MAX_KEY_EPOCH_RECIPIENTS, userNodesPerHospital: 256 })
+      assert.equal(MAX_ACTIVE_DOCTORS, 1600)
+      assert.deepEqual({ ...new Registry(files.genesis, pq).caps }, { ...GOVERNANCE_CAPS })
+    })
+
+    it('active doctors per hospital: refused with GOVERNANCE_CONFLICT naming the cap; a rotation does not count twice; a revocation frees a place', () => {
+      // manager-1 has no genesis doctor; cap 3
+      const reg = new Registry(files.genesis, pq, undefined, { doctorsPerHospital: 3 })
+      const added = [newDoctor(m1, 1), newDoctor(m1, 2), newDoctor(m1, 3)]
+      added.forEach((tx, i) => { assert.equal(reason(reg.check(tx)), 'ok'); reg.applyTx(tx, 2 + i) })
+      const fourth = newDoctor(m1, 4)
+      assert.match(reason(reg.check(fourth)), /^GOVERNANCE_CONFLICT: doctor [0-9a-f]{64} is not added: hospital [0-9a-f]{16} has 3 active doctors, the most one hospital may have \(MAX_ACTIVE_DOCTORS_PER_HOSPITAL 3\): revoke one first$/)
+      assert.equal(reason(reg.check(newDoctor(m0, 5))), 'ok', 'another hospital is not affected')
+      // a rotation replaces a key: allowed at the cap, and the count stays 3
+      const first = added[0] as GovernanceTx & { doctor: Uint8Array }
+      const rotate = sign(m1, { type: 'doctor', action: 'rotate', hospital: h(m1), doctor: first.doctor, sigPublicKey: ada.keys.sig.publicKey, kemPublicKey: ada.keys.kem.publicKey, time: 6 })
+      assert.equal(reason(reg.check(rotate)), 'ok')
+      reg.applyTx(rotate, 6)
+      assert.match(reason(reg.check(fourth)), /has 3 active doctors/)
+      reg.applyTx(sign(m1, { type: 'doctor', action: 'revoke', hospital: h(m1), doctor: ada.keys.id, time: 7 }), 7)
+      assert.equal(reason(reg.check(fourth)), 'ok')
+    })
+
+    it('the consortium-wide cap counts every member hospital\'s active doctors', () => {
+      // the devnet's one genesis doctor (manager-0) + 2 of manager-1 = 3
+      const reg = new Registry(files.genesis, pq, undefined, { doctors: 3 })
+      reg.applyTx(newDoctor(m1, 1), 2)
+      reg.applyTx(newDoctor(m1, 2), 3)
+      assert.match(reason(reg.check(newDoctor(m0, 3))), /^GOVERNANCE_CONFLICT: .*the consortium has 3 active doctors, the most a key epoch can be wrapped to \(MAX_ACTIVE_DOCTORS 3\)/)
+      assert.match(reason(reg.check(newDoctor(m1, 4))), /MAX_ACTIVE_DOCTORS 3/)
+    })
+
+    it('doctors added in one block count together (proposal validation): a block over the cap is refused, whatever its order', () => {
+      const reg = new Registry(files.genesis, pq, undefined, { doctorsPerHospital: 2 })
+      reg.applyTx(newDoctor(m1, 1), 2)
+      const a = newDoctor(m1, 2)
+      const b = newDoctor(m1, 3)
+      // each alone passes admission against the committed registry
+      assert.equal(reason(reg.check(a)), 'ok')
+      assert.equal(reason(reg.check(b)), 'ok')
+      assert.match(reg.conflict(block(3, [a, b])) ?? '', /^tx 1: GOVERNANCE_CONFLICT: .*has 2 active doctors \(with this block's\).*MAX_ACTIVE_DOCTORS_PER_HOSPITAL 2/)
+      assert.match(reg.conflict(block(3, [b, a])) ?? '', /^tx 1: GOVERNANCE_CONFLICT/)
+      assert.equal(reg.conflict(block(3, [a])), undefined)
+      // a revocation in the same block frees its place from the next block only (order-independent)
+      const revoke = sign(m1, { type: 'doctor', action: 'revoke', hospital: h(m1), doctor: (a as { doctor: Uint8Array }).doctor, time: 9 })
+      reg.applyTx(a, 3)
+      assert.match(reg.conflict(block(4, [revoke, b])) ?? '', /GOVERNANCE_CONFLICT.*has 2 active doctors/)
+      reg.applyTx(revoke, 4)
+      assert.equal(reg.conflict(block(5, [b])), undefined)
+      // the tally is what a leader builds a proposal with
+      const t = newTally()
+      assert.equal(reason(reg.checkState(b, t)), 'ok')
+      reg.count(b, t)
+      assert.match(reason(reg.checkState(newDoctor(m1, 10), t)), /with this block's/)
+    })
+
+    it('user nodes per hospital: refused over the cap, in one block too; a removal frees a place', () => {
+      const reg = new Registry(files.genesis, pq, undefined, { userNodesPerHospital: 2 })
+      reg.applyTx(userNode(m1, 'add', 1), 2)
+      reg.applyTx(userNode(m1, 'add', 2), 3)
+      assert.match(reason(reg.check(userNode(m1, 'add', 3))), /^GOVERNANCE_CONFLICT: user node \S+ is not added: hospital [0-9a-f]{16} has 2 user nodes admitted on chain, the most one hospital may have \(MAX_ACTIVE_USER_NODES_PER_HOSPITAL 2\): remove one first$/)
+      assert.equal(reason(reg.check(userNode(m0, 'add', 3))), 'ok', 'another hospital is not affected')
+      assert.match(reg.conflict(block(4, [userNode(m0, 'add', 4), userNode(m0, 'add', 5), userNode(m0, 'add', 6)])) ?? '', /^tx 2: GOVERNANCE_CONFLICT.*\(with this block's\)/)
+      reg.applyTx(userNode(m1, 'remove', 1), 5)
+      assert.equal(reason(reg.check(userNode(m1, 'add', 3))), 'ok')
+    })
+  })
+
+  it('a leader builds its proposal within the caps from pending adds that each passed admission alone; the rest is dropped with the cap named', async () => {
+    const root = await tempDir('gov-caps')
+    const chain = await ChainStore.open(join(root.path, 'chain'), genesisHeaderOf(files.genesis))
+    try {
+      const app = new Application({ genesis: files.genesis, hospitalId: h(m1), pq, chain, blobs: {} as unknown as BlobStore, log: quietLog, hooks: {}, governanceCaps: { doctorsPerHospital: 2 } })
+      await app.restore()
+      const adds = [0, 1, 2].map((i) => {
+        const sigPublicKey = randomBytes(1952)
+        return sign(m1, { type: 'doctor', action: 'add', hospital: h(m1), doctor: sha256(sigPublicKey), name: `Dr. Cap ${i}`, sigPublicKey, kemPublicKey: randomBytes(1184), time: 100 + i })
+      })
+      for (const tx of adds) {
+        const d = decodeSubmission(encodeSubmission(tx, []))
+        if (d.verdict !== 'ACCEPT') throw new Error(d.reason)
+        assert.equal((await validateSubmission(d.value, app.txContext())).verdict, 'ACCEPT', 'each alone is within the cap')
+        await app.admit(d.value)
+      }
+      const value = app.buildProposal(1, 0, 100)
+      assert.ok(value !== null)
+      const r = app.validateProposal(1, value, chain.head.hash)
+      assert.ok(r.ok, r.ok ? '' : r.reason)
+      const out = await app.commit(value, { chainId: files.genesis.chainId, height: 1, view: 0, headerHash: value.hash, signatures: [] }, [])
+      assert.equal(out.block.txs.length, 2, 'two of the three pending adds: the cap')
+      assert.equal(out.dropped.length, 1)
+      assert.equal(out.dropped[0]?.err.code, 'GOVERNANCE_CONFLICT')
+      assert.match(out.dropped[0]?.err.message ?? '', /has 2 active doctors, the most one hospital may have \(MAX_ACTIVE_DOCTORS_PER_HOSPITAL 2\)/)
+      assert.equal(app.mempool.size, 0)
+    } finally {
+      await chain.close()
+      await root.remove()
+    }
   })
 })

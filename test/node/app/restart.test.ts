@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'mocha'
-import { genesisHeader } from '../../../src/blocks/index.js'
 import { loadPqBackend } from '../../../src/crypto/index.js'
 import { ChainStore } from '../../../src/node/chain-store.js'
 import { createDevnet } from '../../../src/node/devnet.js'
-import { genesisHash } from '../../../src/node/genesis.js'
+import { genesisHeaderOf } from '../../../src/node/genesis.js'
 import { startNode } from '../../../src/node/node.js'
 import { TestDoctor, freePorts, tempDir } from '../helpers.js'
 import { app, fill } from './fill.js'
@@ -23,7 +22,7 @@ describe('node/app: a manager restarted on a long chain', function () {
       const pq = await loadPqBackend()
       const [port] = await freePorts(1)
       const files = await createDevnet({ chainId: 'pqmed-app-restart', managers: 1, doctors: 1, managerAddr: () => `/ip4/127.0.0.1/tcp/${port}`, params: { blockInterval: 50, viewChangeTimeout: 1500, heartbeatInterval: 300 } })
-      const g = genesisHeader(files.genesis.chainId, genesisHash(files.genesis))
+      const g = genesisHeaderOf(files.genesis)
       const doctor = await TestDoctor.create(files, 0, pq)
       const f = { files, pq, g, dir: join(root.path, 'chain'), doctor }
       const chain = await ChainStore.open(f.dir, g)

@@ -4,6 +4,7 @@ import { describe, it } from 'mocha'
 import type { ChainStore } from '../../../src/node/chain-store.js'
 import { NodeError } from '../../../src/node/errors.js'
 import { syncHandler } from '../../../src/node/handlers/sync.js'
+import { MAX_BLOCKS_ANSWER_BYTES, MAX_FRAME_BYTES } from '../../../src/node/messages.js'
 
 describe('node/handlers: sync', () => {
   const chain = { head: { height: 0 } } as unknown as ChainStore
@@ -42,5 +43,20 @@ describe('node/handlers: sync', () => {
     await assert.rejects(handle('txs', { hashes }, user), (e: unknown) => e instanceof NodeError && e.code === 'FORBIDDEN')
     await assert.rejects(handle('txs', { hashes: [new Uint8Array(31)] }, manager), (e: unknown) => e instanceof NodeError && e.code === 'MALFORMED')
     await assert.rejects(handle('txs', { hashes: new Array(3000).fill(hashes[0]) }, manager), (e: unknown) => e instanceof NodeError && e.code === 'MALFORMED')
+  })
+
+  it('`blocks` answers fewer blocks when they are large, so the answer fits one frame (at least one block)', async () => {
+    const MiB = 1024 * 1024
+    // 8 blocks of 4 MiB (a key epoch of 2 MiB and records) would be 32 MiB: twice the 16 MiB frame
+    const big = { head: { height: 10 }, blockBytes: async () => new Uint8Array(4 * MiB), certBytes: async () => new Uint8Array(10_000) } as unknown as ChainStore
+    const handle = syncHandler(big, () => {}, () => true)
+    const items = await handle('blocks', { from: 1, count: 8 }, undefined as never) as Array<{ block: Uint8Array, cert: Uint8Array }>
+    assert.equal(items.length, 2)
+    assert.ok(items.reduce((n, it) => n + it.block.length + it.cert.length, 0) <= MAX_BLOCKS_ANSWER_BYTES)
+    assert.ok(MAX_BLOCKS_ANSWER_BYTES < MAX_FRAME_BYTES - MiB, 'room for the framing')
+    const huge = { ...big, blockBytes: async () => new Uint8Array(13 * MiB) } as unknown as ChainStore
+    assert.equal((await syncHandler(huge, () => {}, () => true)('blocks', { from: 1, count: 8 }, undefined as never) as unknown[]).length, 1)
+    const small = { ...big, blockBytes: async () => new Uint8Array(1000) } as unknown as ChainStore
+    assert.equal((await syncHandler(small, () => {}, () => true)('blocks', { from: 1, count: 8 }, undefined as never) as unknown[]).length, 8)
   })
 })

@@ -108,4 +108,23 @@ describe('node: governance tx validation', function () {
     assert.equal(verifyRecordTx(pq, (id) => reg.keyAt(id, 7), r2, indexUpdatesHash(r2.indexUpdates)).ok, true)
     assert.equal(verifyRecordTx(pq, (id) => reg.keyAt(id, 9), r2, indexUpdatesHash(r2.indexUpdates)).ok, false, 'not at a height after the revocation')
   })
+
+  it('admission refuses a doctor or user node over its hospital\'s cap (IGNORE GOVERNANCE_CONFLICT: it may apply after a revocation)', async () => {
+    const capped = new Registry(files.genesis, pq, undefined, { doctorsPerHospital: 1, userNodesPerHospital: 1 })
+    const saved = reg
+    reg = capped
+    try {
+      // manager-0 holds the devnet's genesis doctor: at its cap of 1
+      const add = sign(m0, { type: 'doctor', action: 'add', hospital: h(m0), doctor: ada.id.keys.id, name: 'Dr. Ada', sigPublicKey: ada.id.keys.sig.publicKey, kemPublicKey: ada.id.keys.kem.publicKey, time: 20 })
+      assert.equal(await check(add), 'IGNORE GOVERNANCE_CONFLICT')
+      const d = decodeSubmission(encodeSubmission(add, []))
+      const v = d.verdict === 'ACCEPT' ? await validateSubmission(d.value, ctx()) : d
+      assert.match(v.verdict === 'ACCEPT' ? '' : v.reason, /MAX_ACTIVE_DOCTORS_PER_HOSPITAL 1/)
+      const peer = (c: string): string => `12D3KooWGRUVh7hS8aS3dVcjYnVMjKMbXu5yYsDmjymnWNEi3D${c}`
+      const node = (c: string): GovernanceTx => sign(m1, { type: 'user-node', action: 'add', hospital: h(m1), peerId: peer(c), time: 21 })
+      assert.equal(await check(node('c4')), 'ACCEPT')
+      capped.applyTx(node('c4'), 9)
+      assert.equal(await check(node('c5')), 'IGNORE GOVERNANCE_CONFLICT')
+    } finally { reg = saved }
+  })
 })
