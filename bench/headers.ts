@@ -5,9 +5,12 @@
  * measured window it reports this process's CPU time per committed header per user node, and how
  * the user nodes got their headers (appended from gossip, or fetched by range sync: at start, on a
  * gap, or by the 5 s resync), which shows whether gossip keeps up. A V8 CPU profile of this
- * process over the same window (sampled every 1 ms, in-process) says where that CPU goes: self time
- * grouped by component (ML-DSA, Noise, yamux, gossipsub, CBOR, the header chain code, GC, ...) and
- * the top functions.
+ * process over a second window of the same length right after it (sampled every 1 ms, in-process)
+ * says where that CPU goes: self time grouped by component (ML-DSA, Noise, yamux, gossipsub, CBOR,
+ * the header chain code, GC, ...) and the top functions, as shares of the measured CPU. The
+ * profiler is not running in the measured window: its sampling costs this process ~10-50 ms of
+ * CPU per second, which the measured figure would otherwise include (the profiled window's own
+ * CPU per header is reported beside it).
  *
  * After the window, submissions stop and an idle window (`--idle-seconds`, no new blocks) measures
  * what following costs without headers (gossipsub heartbeats, the 5 s resync's status requests,
@@ -19,7 +22,7 @@
  *   --code DIR: run the user nodes and the manager processes from the checkout at DIR instead of
  *     this one (e.g. a `git worktree` of an older commit with node_modules symlinked), to compare
  *     two versions alternately on the same machine; the result records DIR and its commit.
- *   --no-profile: no CPU profile (the profiler's own cost is small: sampling every 1 ms).
+ *   --no-profile: no profiled window.
  *   --profile-out FILE: also write the window's raw V8 profile there (opens in Chrome DevTools).
  */
 import { execFileSync } from 'node:child_process'
@@ -98,7 +101,7 @@ try {
   const id = await loadIdentity(files.doctors[0]!)
   const doctor = new SimulatedDoctor(pq, { id: id.keys.id, sigSecretKey: id.keys.sig.secretKey }, new Uint8Array(32).fill(9))
   const rng = seededRng(1)
-  const total = Math.ceil(RATE * (SECONDS + 10))
+  const total = Math.ceil(RATE * (SECONDS * (PROFILE ? 2 : 1) + 10))
   const recs = Array.from({ length: total }, (_, i) => doctor.record(rng, i))
   const urls = managers.map((m) => m.rpc)
   let k = 0
@@ -117,8 +120,6 @@ try {
     min: Math.min(...users.map((u) => u.light?.height ?? 0)),
     max: Math.max(...users.map((u) => u.light?.height ?? 0))
   })
-  const profiler = PROFILE ? new WindowProfiler() : undefined
-  await profiler?.start(1000)
   const s0 = stats()
   const c0 = process.cpuUsage()
   const t0 = performance.now()
@@ -126,7 +127,24 @@ try {
   const c1 = process.cpuUsage(c0)
   const wallS = (performance.now() - t0) / 1000
   const s1 = stats()
-  const profile: ProfileBreakdown | undefined = await profiler?.stop(CATEGORIES, 25, PROFILE_OUT)
+  // the profiled window: as long as the measured one, submissions still flowing
+  let profile: ProfileBreakdown | undefined
+  let profiled: { wallSeconds: number, cpuMs: number, headersAppended: number, cpuMsPerHeaderPerNode: number } | null = null
+  if (PROFILE) {
+    const profiler = new WindowProfiler()
+    await profiler.start(1000)
+    const p0 = stats()
+    const pc0 = process.cpuUsage()
+    const pt0 = performance.now()
+    await sleep(SECONDS * 1000)
+    const pc1 = process.cpuUsage(pc0)
+    const pw = (performance.now() - pt0) / 1000
+    const p1 = stats()
+    profile = await profiler.stop(CATEGORIES, 25, PROFILE_OUT)
+    const pAppended = (p1.gossip - p0.gossip) + (p1.synced - p0.synced)
+    const pCpu = (pc1.user + pc1.system) / 1000
+    profiled = { wallSeconds: pw, cpuMs: pCpu, headersAppended: pAppended, cpuMsPerHeaderPerNode: pAppended === 0 ? NaN : pCpu / pAppended }
+  }
   clearInterval(timer)
   timer = undefined
   const cpuMs = (c1.user + c1.system) / 1000
@@ -147,7 +165,7 @@ try {
     idle = { wallSeconds: iw, cpuMs: icpu, cpuMsPerSecondPerNode: icpu / iw / USERS, heightsAdvanced: stats().max - i0.max }
   }
   const appended = (s1.gossip - s0.gossip) + (s1.synced - s0.synced)
-  // a component's CPU per header: its share of the sampled busy time × the measured CPU per header
+  // a component's CPU per header: its share of the sampled busy time (profiled window) × the measured CPU per header
   // (on a loaded machine samples also count time spent waiting for a core, so the sampled busy
   // time exceeds the process's CPU time; the shares stay meaningful)
   const perHeader = (share: number): number => appended === 0 ? NaN : Math.round(share * cpuMs / appended * 1000) / 1000
@@ -171,6 +189,7 @@ try {
       ? null
       : {
           sampledBusyMs: profile.busyMs,
+          profiledWindow: profiled,
           categories: profile.categories.map((c) => ({ ...c, msPerHeaderPerNode: perHeader(c.share) })),
           topFunctions: profile.top.map((f) => ({ ...f, msPerHeaderPerNode: perHeader(f.share) }))
         }
@@ -184,7 +203,8 @@ try {
     result.signaturesVerifiedPerHeader === null ? 'not counted' : result.signaturesVerifiedPerHeader.toFixed(2), `${(result.window.cpuShare * 100).toFixed(0)} %`
   ]], ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right']))
   if (result.breakdown !== null) {
-    console.log(`\nwhere it goes (CPU profile of the window, self time; ${result.breakdown.sampledBusyMs.toFixed(0)} ms sampled busy of ${cpuMs.toFixed(0)} ms CPU):\n`)
+    const pw = result.breakdown.profiledWindow
+    console.log(`\nwhere it goes (CPU profile of a second ${SECONDS} s window, self time, as shares of the measured CPU per header; ${result.breakdown.sampledBusyMs.toFixed(0)} ms sampled busy; that window, profiler included: ${pw === null ? '-' : `${pw.headersAppended} headers, ${pw.cpuMsPerHeaderPerNode.toFixed(2)} ms CPU / header / node`}):\n`)
     console.log(markdownTable(['component', 'ms / header / node', 'share'], result.breakdown.categories.map((c) => [c.category, c.msPerHeaderPerNode.toFixed(3), `${(c.share * 100).toFixed(1)} %`]), ['left', 'right', 'right']))
     console.log('\ntop functions:\n')
     console.log(markdownTable(['function', 'ms / header / node', 'share'], result.breakdown.topFunctions.slice(0, 15).map((f) => [f.fn, f.msPerHeaderPerNode.toFixed(3), `${(f.share * 100).toFixed(1)} %`]), ['left', 'right', 'right']))

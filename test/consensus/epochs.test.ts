@@ -1,8 +1,17 @@
 /**
  * PBFT across changes of the manager set (`EpochPbft`): a hand-driven network of toy blocks where
- * a block with salt 1000 + k switches to manager set k, `configDelay` heights after its commit.
+ * a block with salt 1000 + k switches to manager set k, `configDelay` heights after its commit; and
+ * the deterministic simulation (test/consensus/sim) with changes of the manager set:
+ *
+ *   npx mocha test/consensus/epochs.test.ts                                     # 100 seeded runs (npm test)
+ *   SIM_RECONF_RUNS=3000 npx mocha test/consensus/epochs.test.ts -g simulation  # more (npm run test:sim:reconf);
+ *                                                                               # writes bench/results/sim-reconf.json
+ *                                                                               # (or SIM_RECONF_OUT; SIM_RECONF_SEED=first seed)
+ *   SIM_RECONF_SEED=17 SIM_RECONF_TRACE=1 npx mocha test/consensus/epochs.test.ts -g simulation  # replay one seed with a trace
  */
 import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import * as dagCbor from '@ipld/dag-cbor'
 import { toHex } from '../../src/crypto/index.js'
 import { EpochPbft, checkCommitCertificate, type ConsensusEffect, type ConsensusEvent, type ConsensusMessage, type Epoch, type Value, type VerifierPort } from '../../src/consensus/index.js'
@@ -11,6 +20,8 @@ import { voteSignBytes } from '../../src/blocks/vote.js'
 import { GENESIS_HASH, makeValue, parseValue, validateSimValue } from './sim/app.js'
 import { hmacKit } from './sim/crypto.js'
 import { Prng } from './sim/prng.js'
+import { reconfPlan } from './sim/reconf.js'
+import { simulate, type SimResult } from './sim/simulation.js'
 import { CHAIN, TEST_TIMING } from './cluster.js'
 
 const DELAY = 2
@@ -190,9 +201,9 @@ function seededRun (seed: number): { heights: number, evidence: number } {
 describe('consensus: PBFT across changes of the manager set (EpochPbft)', function () {
   this.timeout(600_000)
 
-  it(`seeded runs with a join and a removal, reordering, drops, a paused manager and a Byzantine one: no fork (${process.env.SIM_RECONF_RUNS ?? 20} runs; SIM_RECONF_RUNS=N for more)`, () => {
-    const runs = Number(process.env.SIM_RECONF_RUNS ?? 20)
-    const first = Number(process.env.SIM_RECONF_SEED ?? 1)
+  it(`seeded runs with a join and a removal, reordering, drops, a paused manager and a Byzantine one: no fork (${process.env.SIM_RECONF_TOY_RUNS ?? 20} runs; SIM_RECONF_TOY_RUNS=N for more)`, () => {
+    const runs = Number(process.env.SIM_RECONF_TOY_RUNS ?? 20)
+    const first = Number(process.env.SIM_RECONF_TOY_SEED ?? 1)
     let heights = 0
     let evidence = 0
     const t0 = performance.now()
@@ -201,7 +212,7 @@ describe('consensus: PBFT across changes of the manager set (EpochPbft)', functi
       heights += r.heights
       evidence += r.evidence
     }
-    if (process.env.SIM_RECONF_RUNS !== undefined) console.log(`reconfiguration runs: ${runs} (seeds ${first}..${first + runs - 1}), 0 forks, ${heights} heights decided, ${evidence} equivocations detected, ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    if (process.env.SIM_RECONF_TOY_RUNS !== undefined) console.log(`reconfiguration runs: ${runs} (seeds ${first}..${first + runs - 1}), 0 forks, ${heights} heights decided, ${evidence} equivocations detected, ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   })
 
   it('a hospital joins (n 4 → 5), another leaves (5 → 4): every node agrees, each certificate verifies against its height\'s set, the new manager signs, the removed one stops', () => {
@@ -262,5 +273,71 @@ describe('consensus: PBFT across changes of the manager set (EpochPbft)', functi
     assert.ok(net.chain(3).length >= target, `node 3 caught up (at ${net.chain(3).length})`)
     for (let h = 1; h <= target; h++) assert.equal(toHex(net.chain(3)[h - 1]?.value.hash as Uint8Array), toHex(net.chain(0)[h - 1]?.value.hash as Uint8Array))
     assert.ok((net.signedHeights.get(3) as number[]).some((h) => h > 9), 'node 3 votes again after catching up')
+  })
+})
+
+describe('consensus simulation with changes of the manager set (EpochPbft in test/consensus/sim)', function () {
+  this.timeout(3_600_000)
+  const env = process.env
+  const single = env.SIM_RECONF_SEED !== undefined && env.SIM_RECONF_RUNS === undefined
+  const runs = single ? 1 : Number(env.SIM_RECONF_RUNS ?? 100)
+  const first = Number(env.SIM_RECONF_SEED ?? 1)
+
+  it(`${runs} seeded run(s) (seeds ${first}..${first + runs - 1}): joins, key rotations and removals (n 4 → 5 → 4, 4 → 7, 7 → 4) under the full fault model — no fork, every certificate valid for its height's set, no honest double signing across restarts, every change in effect and decided after GST`, () => {
+    const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
+    const load0 = loadavg()[0] as number
+    const results: Array<SimResult & { label: string }> = []
+    for (let seed = first; seed < first + runs; seed++) {
+      const { n, plan } = reconfPlan(seed)
+      const r = simulate({ seed, n, reconf: plan, ...(env.SIM_RECONF_TRACE === '1' ? { trace: (line: string) => { console.log(line) } } : {}) })
+      results.push({ ...r, label: plan.label })
+    }
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    const failures = results.filter((r) => !r.ok)
+    const sum = (f: (r: SimResult) => number): number => results.reduce((s, r) => s + f(r), 0)
+    const rc = (k: 'changes' | 'inEffect' | 'switches' | 'boundaryCrashes' | 'rotationRestarts' | 'refusedChanges' | 'retiredVotes' | 'rotatedKeySignatures' | 'lateStarts'): number => sum((r) => r.reconf?.[k] ?? 0)
+    const byLabel = Object.fromEntries(['4-5-4', '4-7', '7-4'].map((l) => [l, results.filter((r) => r.label === l).length]))
+    const byMode = Object.fromEntries(['equivocate', 'chaos', 'withhold', 'silent', 'all'].map((m) => [m, results.filter((r) => r.byzantineMode === m).length]))
+    const figures = {
+      runs,
+      seeds: `${first}..${first + runs - 1}`,
+      failed: failures.length,
+      forks: failures.filter((r) => r.failure?.startsWith('SAFETY') === true).length,
+      plans: byLabel,
+      byzantineModes: byMode,
+      heightsDecided: sum((r) => r.decisions.length),
+      changesPlanned: rc('changes'),
+      changesInEffect: rc('inEffect'),
+      managerSetSwitches: rc('switches'),
+      crashes: sum((r) => r.crashes),
+      restartsWithWal: sum((r) => r.walRestores),
+      boundaryCrashes: rc('boundaryCrashes'),
+      rotationRestarts: rc('rotationRestarts'),
+      lateStarts: rc('lateStarts'),
+      refusedChanges: rc('refusedChanges'),
+      retiredKeyVotes: rc('retiredVotes'),
+      rotatedKeySignatures: rc('rotatedKeySignatures'),
+      equivocationEvidence: sum((r) => r.evidence),
+      viewChanges: sum((r) => r.viewChanges),
+      maxSimulatedMsAfterGst: Math.max(0, ...results.map((r) => r.reachedAfterGst ?? 0)),
+      seconds: Number(seconds.toFixed(1)),
+      cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)),
+      loadAverage1m: { start: Number(load0.toFixed(1)), end: Number((loadavg()[0] as number).toFixed(1)) }
+    }
+    console.log(`      reconfiguration simulation: ${JSON.stringify(figures)}`)
+    if (env.SIM_RECONF_RUNS !== undefined) {
+      mkdirSync('bench/results', { recursive: true })
+      const out = env.SIM_RECONF_OUT ?? 'bench/results/sim-reconf.json'
+      writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), command: `SIM_RECONF_RUNS=${runs}${env.SIM_RECONF_SEED !== undefined ? ` SIM_RECONF_SEED=${first}` : ''} npx mocha test/consensus/epochs.test.ts -g simulation`, ...figures }, null, 2) + '\n')
+    }
+    assert.equal(failures.length, 0, `${failures.length} of ${runs} runs failed:\n${failures.slice(0, 10).map((r) => `  seed ${r.seed} (${r.label}, n=${r.n}, byzantine ${r.byzantine} ${r.byzantineMode}): ${r.failure ?? ''}\n    rerun: SIM_RECONF_SEED=${r.seed} SIM_RECONF_TRACE=1 npx mocha test/consensus/epochs.test.ts -g simulation`).join('\n')}`)
+    if (single) return
+    // the runs did reach the cases they are for
+    assert.equal(figures.changesInEffect, figures.changesPlanned, 'every planned change took effect on every live honest manager')
+    for (const [label, count] of Object.entries(byLabel)) assert.ok(count > 0, `some runs of shape ${label}`)
+    assert.ok(figures.boundaryCrashes > 0 && figures.restartsWithWal > 0 && figures.rotationRestarts > 0 && figures.lateStarts > 0)
+    assert.ok(figures.refusedChanges > 0 && figures.retiredKeyVotes > 0 && figures.rotatedKeySignatures > 0 && figures.equivocationEvidence > 0)
   })
 })

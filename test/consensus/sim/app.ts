@@ -15,21 +15,25 @@ export interface SimBlock {
   view: number
   txs: number[]
   salt: number
+  /** A change of the manager set (a `ManagerTx`, unchecked here), in reconfiguration runs. */
+  mtx?: unknown
 }
 
 export function makeValue (b: SimBlock): Value {
-  const bytes = dagCbor.encode(['pqmed-sim-block', b.height, b.prevHash, b.proposer, b.view, b.txs, b.salt])
+  const fields: unknown[] = ['pqmed-sim-block', b.height, b.prevHash, b.proposer, b.view, b.txs, b.salt]
+  if (b.mtx !== undefined) fields.push(b.mtx)
+  const bytes = dagCbor.encode(fields)
   return { hash: sha256(bytes), bytes }
 }
 
 export function parseValue (bytes: Uint8Array): SimBlock | null {
   try {
     const x = dagCbor.decode(bytes) as unknown
-    if (!Array.isArray(x) || x.length !== 7 || x[0] !== 'pqmed-sim-block') return null
-    const [, height, prevHash, proposer, view, txs, salt] = x as [string, unknown, unknown, unknown, unknown, unknown, unknown]
+    if (!Array.isArray(x) || (x.length !== 7 && x.length !== 8) || x[0] !== 'pqmed-sim-block') return null
+    const [, height, prevHash, proposer, view, txs, salt, mtx] = x as [string, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
     if (typeof height !== 'number' || !(prevHash instanceof Uint8Array) || typeof proposer !== 'number' || typeof view !== 'number' ||
       !Array.isArray(txs) || !txs.every((t) => Number.isSafeInteger(t)) || typeof salt !== 'number') return null
-    return { height, prevHash, proposer, view, txs: txs as number[], salt }
+    return { height, prevHash, proposer, view, txs: txs as number[], salt, ...(x.length === 8 ? { mtx } : {}) }
   } catch {
     return null
   }

@@ -15,19 +15,28 @@
  * honest managers commit different values at a height; no honest manager ever signs two different
  * values for one (kind, height, view), across restarts; after GST every live honest manager reaches
  * `max height at GST + extraHeights` within `livenessBound` ms of simulated time.
+ *
+ * With `reconf` (changes of the manager set, see ./reconf.ts) every manager runs `EpochPbft` over
+ * its own chain's `ConsortiumHistory`, messages and indices are mapped per manager set, and on top:
+ * crashes around each boundary (restarting once the change is in effect), rotated managers
+ * restarting with their new key, late joiners, refused changes and votes with retired keys from the
+ * Byzantine manager. Also checked: each certificate against its height's set, one configuration
+ * per height among honest managers, and (after GST) every planned change in effect everywhere.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { equalBytes, sha256, toHex } from '../../../src/crypto/index.js'
 import { voteSignBytes } from '../../../src/blocks/vote.js'
 import {
-  Pbft, checkCommitCertificate, decodeMessage, decodeWalRecord, encodeMessage, encodeWalRecord, leaderOf, prePrepareSignBytes, quorumSize,
+  EpochPbft, Pbft, checkCommitCertificate, decodeMessage, decodeWalRecord, encodeMessage, encodeWalRecord, leaderOf, prePrepareSignBytes, quorumSize,
   viewChangeSignBytes
 } from '../../../src/consensus/index.js'
 import type {
-  CheckContext, ConsensusEffect, ConsensusEvent, ConsensusMessage, ConsensusTiming, SignerPort, Value, ViewChangeMsg, VoteMsg, WalRecord
+  CheckContext, ConsensusEffect, ConsensusEvent, ConsensusMessage, ConsensusTiming, Epoch, SignerPort, ValidateResult, Value, ViewChangeMsg, VoteMsg, WalRecord
 } from '../../../src/consensus/index.js'
 import type { CommitCertificate } from '../../../src/blocks/types.js'
+import { managerTxShape, type ConsortiumHistory, type ManagerTx } from '../../../src/blocks/consortium.js'
 import { GENESIS_HASH, makeValue, parseValue, validateSimValue } from './app.js'
+import { planKeys, ReconfWorld, type ReconfPlan } from './reconf.js'
 import { hmacKit, type CryptoKit } from './crypto.js'
 import { EventHeap } from './heap.js'
 import { Prng } from './prng.js'
@@ -79,6 +88,34 @@ export interface SimOptions {
   down?: number[]
   /** The Byzantine manager and its mode (default: drawn from the seed when `faults`, none otherwise). */
   byzantine?: { id: number, mode: ByzantineMode }
+  /**
+   * Changes of the manager set during the run: every manager runs `EpochPbft` (one `Pbft` per
+   * manager set) over its own chain's `ConsortiumHistory`; `n` counts every manager that is ever a
+   * member. See `ReconfPlan` and the class comment.
+   */
+  reconf?: ReconfPlan
+}
+
+/** What a reconfiguration run did (`SimResult.reconf`). */
+export interface ReconfStats {
+  label: string
+  /** Planned changes, and how many were in effect on every live honest manager at the end. */
+  changes: number
+  inEffect: number
+  /** Manager-set switches (`EpochPbft.switches` after the first) of honest managers, summed. */
+  switches: number
+  /** Honest managers crashed when a change was first proposed and restarted after it took effect. */
+  boundaryCrashes: number
+  /** Rotated honest managers whose node restarted with the new key around the boundary (not voting in between). */
+  rotationRestarts: number
+  /** Changes refused by an honest manager's validation (the Byzantine leader's stale, pending or under-signed ones). */
+  refusedChanges: number
+  /** Signatures made with a rotated-in key in the certificates of decided heights (the new key's votes count). */
+  rotatedKeySignatures: number
+  /** Votes the Byzantine manager sent with a retired key (a removed manager's, a rotated-away key) or an old-set index. */
+  retiredVotes: number
+  /** Honest managers that started late (after their set took effect in some runs). */
+  lateStarts: number
 }
 
 /** One committed height as the honest managers agreed on it. */
@@ -122,6 +159,8 @@ export interface SimResult {
   honestBlacklisted: number
   /** The decided heights, in order (from the honest managers' commits). */
   decisions: SimDecision[]
+  /** Reconfiguration runs only. */
+  reconf: ReconfStats | null
 }
 
 interface ChainEntry { value: Value, certificate: CommitCertificate }
@@ -131,7 +170,11 @@ interface SimNode {
   honest: boolean
   up: boolean
   epoch: number
-  pbft: Pbft | null
+  pbft: Pbft | EpochPbft | null
+  /** The consortium configurations of this node's chain (reconfiguration runs; derived from `chain`). */
+  history: ConsortiumHistory | null
+  /** Key indices this node's process holds (reconfiguration runs): a rotated key only after a restart, unless loaded in advance. */
+  keys: Set<number>
   wal: WalRecord[]
   chain: ChainEntry[]
   committed: Set<number>
@@ -207,17 +250,29 @@ export class Simulation {
   private readonly decisions = new Map<number, SimDecision>()
   private readonly livenessBound: number
   private readonly extraHeights: number
+  /** Reconfiguration runs: the keys, configurations and planned changes; null with a fixed manager set. */
+  private readonly world: ReconfWorld | null = null
+  /** Config hash per height, as the first honest manager to commit it saw it: all must agree. */
+  private readonly configs = new Map<number, string>()
+  /** Changes some honest manager validated (the boundary-crash adversary strikes once per change). */
+  private readonly changesSeen = new Set<number>()
+  private readonly changesCommitted = new Set<number>()
+  /** Crashed honest managers to restart once this height is decided. */
+  private readonly restartAt = new Map<number, number>()
+  private readonly rstats = { boundaryCrashes: 0, rotationRestarts: 0, refusedChanges: 0, retiredVotes: 0, rotatedKeySignatures: 0, lateStarts: 0 }
 
   constructor (private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed)
     this.n = opts.n
-    this.kit = opts.kit ?? hmacKit(opts.n, opts.seed)
+    this.kit = opts.kit ?? hmacKit(opts.reconf === undefined ? opts.n : planKeys(opts.n, opts.reconf), opts.seed)
+    if (opts.reconf !== undefined) this.world = new ReconfWorld(SIM_CHAIN_ID, this.n, opts.reconf, this.kit)
     this.ctx = { chainId: SIM_CHAIN_ID, n: this.n, verifier: this.kit.verifier }
     this.livenessBound = opts.livenessBound ?? 30_000
     this.extraHeights = opts.extraHeights ?? 3
     const rng = this.rng
     const faults = opts.faults ?? true
     this.gst = faults ? rng.int(1000, 4000) : 0
+    if (faults && opts.reconf !== undefined) this.gst += rng.int(0, 4000) // (more heights, so more changes, under faults)
     this.dropRate = rng.pick([0, 0.05, 0.2, 0.4])
     const targeted = faults && rng.chance(0.5)
     const td = (): number => targeted ? rng.pick([0, 0, 0.5, 0.8, 0.95]) : 0
@@ -226,15 +281,15 @@ export class Simulation {
     this.linkSlow = Array.from({ length: this.n * this.n }, () => targeted && rng.chance(0.2) ? rng.int(2, 10) : 1)
     this.dupRate = rng.pick([0, 0.05])
     this.midCrashRate = rng.pick([0, 0.005, 0.02])
-    this.maxDown = this.n >= 7 ? 2 : 1
+    this.maxDown = this.n >= 7 && this.world === null ? 2 : 1
     this.byz = faults ? rng.int(0, this.n - 1) : -1
     this.byzMode = rng.pick(['equivocate', 'chaos', 'withhold', 'withhold', 'silent', 'all'] as const)
     if (opts.byzantine !== undefined) { this.byz = opts.byzantine.id; this.byzMode = opts.byzantine.mode }
     this.timing = { ...SIM_TIMING, ...opts.timing }
     this.nodes = Array.from({ length: this.n }, (_, id) => ({
-      id, honest: id !== this.byz, up: false, epoch: 0, pbft: null, wal: [], chain: [], committed: new Set<number>(), ticks: new Set<number>(), permanentlyDown: opts.down?.includes(id) === true
+      id, honest: id !== this.byz, up: false, epoch: 0, pbft: null, history: this.world?.genesis ?? null, keys: new Set([id]), wal: [], chain: [], committed: new Set<number>(), ticks: new Set<number>(), permanentlyDown: opts.down?.includes(id) === true
     }))
-    if (faults && this.n >= 7 && rng.chance(0.5)) {
+    if (faults && this.n >= 7 && this.world === null && rng.chance(0.5)) {
       const victim = this.pickHonest()
       victim.permanentlyDown = true
       this.push(rng.int(0, this.gst), { kind: 'crash', node: victim.id })
@@ -244,7 +299,9 @@ export class Simulation {
   run (): SimResult {
     const rng = this.rng
     for (const node of this.nodes) {
-      const at = rng.int(0, 20)
+      let at = rng.int(0, 20)
+      const late = this.world?.plan.lateStart[node.id]
+      if (late !== undefined) { at = late; if (node.honest) this.rstats.lateStarts++ }
       if (!node.permanentlyDown) this.push(at, { kind: 'start', node: node.id })
     }
     this.push(5, { kind: 'inject' })
@@ -255,7 +312,7 @@ export class Simulation {
       this.push(at, { kind: 'partition', groups })
       this.push(Math.min(this.gst, at + rng.int(200, 2000)), { kind: 'heal' })
     }
-    if (this.byz >= 0 && (this.byzMode === 'chaos' || this.byzMode === 'all')) this.push(rng.int(10, 100), { kind: 'byz-noise' })
+    if (this.byz >= 0 && (this.byzMode === 'chaos' || this.byzMode === 'all' || (this.world !== null && this.byzMode === 'equivocate'))) this.push(rng.int(10, 100), { kind: 'byz-noise' })
     this.push(this.gst, { kind: 'gst' })
 
     for (;;) {
@@ -268,7 +325,7 @@ export class Simulation {
       }
       this.handle(ev)
       if (this.failure !== null) break
-      if (this.afterGst && this.liveHonest().every((x) => x.chain.length >= this.target)) {
+      if (this.afterGst && this.liveHonest().every((x) => this.reached(x))) {
         this.reachedAt = this.now - this.gst
         break
       }
@@ -285,8 +342,31 @@ export class Simulation {
       reachedAfterGst: this.reachedAt,
       heights: this.nodes.map((x) => x.chain.length),
       ...this.stats,
-      decisions: [...this.decisions.values()].sort((a, b) => a.height - b.height)
+      decisions: [...this.decisions.values()].sort((a, b) => a.height - b.height),
+      reconf: this.world === null
+        ? null
+        : {
+            label: this.world.plan.label,
+            changes: this.world.plan.changes.length,
+            inEffect: Math.min(...this.liveHonest().map((x) => this.changesInEffect(x))),
+            switches: this.nodes.filter((x) => x.honest).reduce((sum, x) => sum + Math.max(0, (x.pbft instanceof EpochPbft ? x.pbft.switches.length : 1) - 1), 0),
+            ...this.rstats
+          }
     }
+  }
+
+  /** Changes in effect at node `x`'s next height. */
+  private changesInEffect (x: SimNode): number {
+    const h = x.history
+    if (h === null) return 0
+    return h.configs.filter((c) => c.activationHeight <= x.chain.length + 1).length - 1
+  }
+
+  /** After GST: `x` reached the target height and, in reconfiguration runs, every planned change is in effect there and its set decided two heights. */
+  private reached (x: SimNode): boolean {
+    if (x.chain.length < this.target) return false
+    if (this.world === null || x.history === null) return true
+    return x.history.configs.length === this.world.plan.changes.length + 1 && x.chain.length >= x.history.latest.activationHeight + 1
   }
 
   // -------------------------------------------------------------------------------------------
@@ -398,15 +478,26 @@ export class Simulation {
     node.up = true
     const tip = node.chain[node.chain.length - 1]
     const head = { height: node.chain.length, hash: tip?.value.hash ?? GENESIS_HASH }
-    const signer = node.honest ? this.auditedSigner(node.id) : this.kit.signer(node.id)
-    node.pbft = new Pbft(
-      { chainId: SIM_CHAIN_ID, managers: this.n, self: node.id, head, timing: this.timing },
-      {
-        signer,
-        verifier: this.kit.verifier,
-        app: { validate: (h, v, parent) => validateSimValue(h, v, parent, { injected: () => this.injected, committed: node.committed, maxRecords: this.timing.maxBlockRecords }) }
-      }
-    )
+    if (this.world !== null) {
+      // everything but the chain (with its consortium history) and the WAL is lost; the operator
+      // starts it with every key its hospital had on that chain (a rotated one included)
+      const w = this.world
+      for (const c of (node.history as ConsortiumHistory).configs) { const i = w.members(c).indexOf(node.id); if (i >= 0) node.keys.add(w.keys(c)[i] as number) }
+      node.pbft = new EpochPbft(
+        { chainId: SIM_CHAIN_ID, head, timing: this.timing, configDelay: this.world.plan.configDelay, followSyncMs: 100 },
+        { app: { validate: (h, v, parent) => this.validateReconf(node, h, v, parent) }, epochAt: (h) => this.epochAt(node, h) }
+      )
+    } else {
+      const signer = node.honest ? this.auditedSigner(node.id) : this.kit.signer(node.id)
+      node.pbft = new Pbft(
+        { chainId: SIM_CHAIN_ID, managers: this.n, self: node.id, head, timing: this.timing },
+        {
+          signer,
+          verifier: this.kit.verifier,
+          app: { validate: (h, v, parent) => validateSimValue(h, v, parent, { injected: () => this.injected, committed: node.committed, maxRecords: this.timing.maxBlockRecords }) }
+        }
+      )
+    }
     node.wal = node.wal.filter((r) => r.height > head.height)
     if (node.wal.length > 0) this.stats.walRestores++
     this.trace(`n${node.id} boot head=${head.height} wal=${node.wal.length}`)
@@ -415,15 +506,149 @@ export class Simulation {
     this.step(node, { type: 'mempool', now: this.now, size: this.mempoolSize(node) })
   }
 
-  private crash (node: SimNode): void {
-    if (!node.up || this.afterGst) return
-    if (!node.permanentlyDown && this.downCount() >= this.maxDown) return
+  private crash (node: SimNode, restartAtHeight?: number): boolean {
+    if (!node.up || (this.afterGst && restartAtHeight === undefined)) return false
+    if (!node.permanentlyDown && this.downCount() >= this.maxDown) return false
     node.up = false
     node.epoch++
     node.ticks.clear()
     this.stats.crashes++
-    this.trace(`n${node.id} CRASH`)
-    if (!node.permanentlyDown) this.push(Math.min(this.gst, this.now + this.rng.int(50, 1500)), { kind: 'restart', node: node.id })
+    this.trace(`n${node.id} CRASH${restartAtHeight !== undefined ? ` until height ${restartAtHeight} is decided` : ''}`)
+    if (restartAtHeight !== undefined) {
+      // back once that height is decided, or after at most 3 s (if it is needed for a quorum); at GST at the latest
+      this.restartAt.set(node.id, restartAtHeight)
+      this.push(this.afterGst ? this.now + this.rng.int(500, 3000) : Math.min(this.gst, this.now + this.rng.int(500, 3000)), { kind: 'restart', node: node.id })
+    } else if (!node.permanentlyDown) this.push(Math.min(this.gst, this.now + this.rng.int(50, 1500)), { kind: 'restart', node: node.id })
+    return true
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reconfiguration runs: the manager set of a height comes from the node's own chain
+
+  /** The manager set certifying `height` as node `node` sees it (what src/node/manager.ts gives `EpochPbft`). */
+  private epochAt (node: SimNode, height: number): Epoch {
+    const w = this.world as ReconfWorld
+    const history = node.history as ConsortiumHistory
+    const c = history.at(height)
+    const self = w.members(c).indexOf(node.id)
+    const pending = history.pendingAt(height)
+    const key = w.keys(c)[self] ?? -1
+    // (like src/node/manager.ts: a member whose key this process does not hold follows the chain)
+    const member = self >= 0 && node.keys.has(key)
+    return {
+      n: c.managers.length,
+      self: member ? self : -1,
+      verifier: w.verifier(c),
+      firstHeight: c.activationHeight,
+      ...(member ? { signer: node.honest ? this.auditedSigner(node.id, key) : this.kit.signer(key) } : {}),
+      ...(pending !== null ? { lastHeight: pending - 1 } : {})
+    }
+  }
+
+  /** The honest app's check, plus a `ManagerTx` in the block: valid for the chain (`ConsortiumHistory.check`), reported as `reconfig`. */
+  private validateReconf (node: SimNode, height: number, value: Value, parentHash: Uint8Array): ValidateResult {
+    const r = validateSimValue(height, value, parentHash, { injected: () => this.injected, committed: node.committed, maxRecords: this.timing.maxBlockRecords })
+    if (!r.ok) return r
+    const b = parseValue(value.bytes)
+    if (b?.mtx === undefined) return r
+    const w = this.world as ReconfWorld
+    let tx: ManagerTx
+    try { tx = managerTxShape(b.mtx) } catch (err) { this.trace(`BADSHAPE ${(err as Error).message}`); return { ok: false, reason: 'malformed manager tx' } }
+    const history = node.history as ConsortiumHistory
+    if (height !== node.chain.length + 1) return { ok: false, reason: `validated at ${height} on a chain of ${node.chain.length}` }
+    const check = history.check(tx, SIM_CHAIN_ID, height, w.sigVerifier)
+    this.trace(`n${node.id} VALIDATE change at ${height} ${toHex(value.hash).slice(0, 8)}: ${check.ok ? 'ok' : check.code}`)
+    if (!check.ok) {
+      if (!node.honest) return r // (the Byzantine manager proposes it all the same)
+      this.rstats.refusedChanges++
+      return { ok: false, reason: `${check.code}: ${check.reason}` }
+    }
+    if (node.honest) this.onChangeProposed(node, history.configs.length - 1, height)
+    return { ...r, reconfig: true }
+  }
+
+  /**
+   * The first time an honest manager accepts a proposal of change k (at height h): often another
+   * honest manager crashes right then, before the change commits, and restarts only once height
+   * h + D + 0..3 is decided, i.e. after the change took effect (if it commits at h).
+   */
+  private onChangeProposed (node: SimNode, k: number, height: number): void {
+    if (this.changesSeen.has(k)) return
+    this.changesSeen.add(k)
+    this.boundaryCrash(node, height + (this.world as ReconfWorld).plan.configDelay)
+  }
+
+  /** With probability ½, an honest manager other than `node` crashes now and restarts once `activation` + 0..3 is decided (or within 3 s). */
+  private boundaryCrash (node: SimNode, activation: number): void {
+    if (!this.rng.chance(0.5)) return
+    const victims = this.nodes.filter((x) => x.honest && x.up && x.id !== node.id && !x.permanentlyDown)
+    if (victims.length === 0) return
+    const victim = this.rng.pick(victims)
+    if (this.crash(victim, activation + this.rng.int(0, 3))) this.rstats.boundaryCrashes++
+  }
+
+  /** The global id of manager `index` in the set of node `node`'s current consensus instance (the index itself with a fixed set). */
+  private globalOf (node: SimNode, index: number): number {
+    if (this.world === null || !(node.pbft instanceof EpochPbft)) return index
+    const sw = node.pbft.switches[node.pbft.switches.length - 1]
+    return this.world.members((node.history as ConsortiumHistory).at(sw?.height ?? node.chain.length + 1))[index] ?? -1
+  }
+
+  /** Node `node`'s index in the set certifying `height` on its chain (node.id with a fixed set; −1: not a member). */
+  private indexAt (node: SimNode, height: number): number {
+    if (this.world === null) return node.id
+    return this.world.members((node.history as ConsortiumHistory).at(height)).indexOf(node.id)
+  }
+
+  /** n of the set certifying `height` on node `node`'s chain. */
+  private sizeAt (node: SimNode, height: number): number {
+    return this.world === null ? this.n : (node.history as ConsortiumHistory).at(height).managers.length
+  }
+
+  /** The change (if any) node `node` puts in its block at `height`: honest — the next planned one, once allowed; the Byzantine one sometimes a refused one. */
+  private changeFor (node: SimNode, height: number): ManagerTx | undefined {
+    const w = this.world
+    if (w === null) return undefined
+    const history = node.history as ConsortiumHistory
+    const k = history.configs.length - 1
+    const pending = history.pendingAt(height)
+    if (!node.honest && (this.byzMode === 'chaos' || this.byzMode === 'all') && this.rng.chance(0.3)) {
+      this.trace(`n${node.id} BAD CHANGE at ${height} k=${k} pending=${pending}`)
+      // stale (a change applied to an older configuration), pending (signed against the configuration about to take effect), or one signature short
+      if (pending !== null && k < w.plan.changes.length) return w.sign(history.latest, w.change(k), height)
+      if (k < w.plan.changes.length) return w.sign(history.at(height), w.change(k), height, quorumSize(history.at(height).managers.length) - 1)
+      if (k > 0) return w.sign(history.configs[k - 1] as ConsortiumHistory['configs'][number], w.change(k - 1), height)
+    }
+    if (k >= w.plan.changes.length || height < (w.plan.from[k] as number) || pending !== null) return undefined
+    return w.sign(history.at(height), w.change(k), height)
+  }
+
+  /**
+   * (key index, manager index) pairs that certified an earlier height of node `node`'s chain but not
+   * `height`: removed managers' keys, rotated-away keys, and the indices a manager had before a
+   * removal shifted it (with its current key). The Byzantine manager holds these keys (a leaked
+   * retired key) and votes with them: none may count.
+   */
+  private retired (node: SimNode, height: number): Array<{ key: number, index: number }> {
+    const w = this.world as ReconfWorld
+    const history = node.history as ConsortiumHistory
+    const now = history.at(height)
+    const keysNow = w.keys(now)
+    const out: Array<{ key: number, index: number }> = []
+    for (const c of history.configs) {
+      if (c.activationHeight >= now.activationHeight) break
+      w.keys(c).forEach((key, index) => { if (keysNow[index] !== key && !out.some((x) => x.key === key && x.index === index)) out.push({ key, index }) })
+    }
+    return out
+  }
+
+  /** A validly signed vote at (height, view) for `hash` under a retired key / old index (see `retired`). */
+  private retiredVote (byz: SimNode, type: 'prepare' | 'commit', height: number, view: number, hash: Uint8Array): VoteMsg | null {
+    const old = this.retired(byz, height)
+    if (old.length === 0) return null
+    const r = this.rng.pick(old)
+    this.rstats.retiredVotes++
+    return { type, height, view, from: r.index, hash, sig: this.kit.signer(r.key).sign(voteSignBytes(type, SIM_CHAIN_ID, height, view, hash)) }
   }
 
   private mempoolSize (node: SimNode): number {
@@ -437,12 +662,13 @@ export class Simulation {
     if (txs.length === 0) return null
     const tip = node.chain[node.chain.length - 1]
     const claimed = !node.honest && this.byzMode === 'frame' ? view + 2 : view
-    return makeValue({ height, prevHash: tip?.value.hash ?? GENESIS_HASH, proposer: node.id, view: claimed, txs, salt: 0 })
+    const mtx = this.changeFor(node, height)
+    return makeValue({ height, prevHash: tip?.value.hash ?? GENESIS_HASH, proposer: this.indexAt(node, height), view: claimed, txs, salt: 0, ...(mtx !== undefined ? { mtx } : {}) })
   }
 
   /** The honest signer, wrapped to audit that no (kind, height, view) is ever signed for two values. */
-  private auditedSigner (id: number): SignerPort {
-    const inner = this.kit.signer(id)
+  private auditedSigner (id: number, key = id): SignerPort {
+    const inner = this.kit.signer(key)
     return {
       sign: (bytes) => {
         const x = dagCbor.decode(bytes) as unknown[]
@@ -468,17 +694,28 @@ export class Simulation {
     if (node.pbft === null || !node.up) return
     const effects = node.pbft.step(event)
     this.execute(node, effects)
+    if (node.pbft instanceof EpochPbft) {
+      // like src/node/driver: once the effects ran (the commits are applied), move to the next manager set
+      for (let i = 0; i < 8 && node.up; i++) {
+        const fx = node.pbft.advance(this.now)
+        if (fx.length === 0) break
+        const sw = node.pbft.switches[node.pbft.switches.length - 1]
+        this.trace(`n${node.id} SWITCH at height ${sw?.height ?? '?'}: n=${sw?.n ?? '?'} self=${sw?.self ?? '?'}`)
+        this.execute(node, fx)
+      }
+    }
     if (node.honest && node.up && node.pbft !== null) this.checkSchedule(node)
   }
 
   /** Honest managers at one height agree on the blacklist (so on every leader); it never names a live honest manager after GST without faults. */
   private checkSchedule (node: SimNode): void {
+    if (node.pbft instanceof EpochPbft && (node.pbft.following || node.pbft.status().done)) return
     const s = (node.pbft as Pbft).status()
     const key = JSON.stringify(s.blacklisted)
     const seen = this.blacklists.get(s.height)
     if (seen === undefined) {
       this.blacklists.set(s.height, key)
-      if (s.blacklisted.some((m) => this.nodes[m]?.honest === true && this.nodes[m]?.permanentlyDown === false)) this.stats.honestBlacklisted++
+      if (s.blacklisted.some((m) => { const x = this.nodes[this.globalOf(node, m)]; return x?.honest === true && !x.permanentlyDown })) this.stats.honestBlacklisted++
     } else if (seen !== key) {
       this.fail(`leader schedules differ at height ${s.height}: n${node.id} blacklists ${key}, another honest manager ${seen}`)
     }
@@ -502,10 +739,10 @@ export class Simulation {
           if (fx.msg.type === 'new-view' && node.honest && fx.msg.viewChanges.some((vc) => vc.prepared !== null)) this.stats.reproposals++
           for (const other of this.nodes) if (other.id !== node.id) this.send(node, other.id, fx.msg)
           break
-        case 'send': this.send(node, fx.to, fx.msg); break
+        case 'send': this.send(node, this.globalOf(node, fx.to), fx.msg); break
         case 'build-proposal': this.push(this.now + this.rng.int(0, 2), { kind: 'built', node: node.id, epoch, height: fx.height, view: fx.view }); break
         case 'commit': this.onCommit(node, fx.height, fx.value, fx.certificate); break
-        case 'sync': this.onSync(node, fx.fromHeight, fx.peers); break
+        case 'sync': this.onSync(node, fx.fromHeight, fx.peers.map((p) => this.globalOf(node, p))); break
         case 'schedule-tick':
           if (!node.ticks.has(fx.at)) {
             node.ticks.add(fx.at)
@@ -514,7 +751,7 @@ export class Simulation {
           break
         case 'evidence':
           this.stats.evidence++
-          if (fx.evidence.validator !== this.byz) this.fail(`evidence against honest n${fx.evidence.validator}`)
+          if (this.globalOf(node, fx.evidence.validator) !== this.byz) this.fail(`evidence against honest n${this.globalOf(node, fx.evidence.validator)} (index ${fx.evidence.validator}, h=${fx.evidence.a.height}, seen by n${node.id})`)
           break
       }
     }
@@ -524,9 +761,19 @@ export class Simulation {
     this.trace(`n${node.id} COMMIT h=${height} ${toHex(value.hash).slice(0, 8)} view=${certificate.view}`)
     if (node.honest) {
       if (height !== node.chain.length + 1) return this.fail(`n${node.id} committed height ${height} on a chain of ${node.chain.length}`)
-      if (!checkCommitCertificate(this.ctx, certificate, height, value.hash)) return this.fail(`n${node.id} committed h=${height} with an invalid certificate`)
+      let ctx = this.ctx
+      if (this.world !== null) {
+        // the certificate must verify against the manager set of its height (by this node's chain), and all agree on that set
+        const c = (node.history as ConsortiumHistory).at(height)
+        ctx = { chainId: SIM_CHAIN_ID, n: c.managers.length, verifier: this.world.verifier(c) }
+        const ch = toHex(this.world.hash(c))
+        const other = this.configs.get(height)
+        if (other !== undefined && other !== ch) return this.fail(`n${node.id} sees another manager set at height ${height}: ${ch.slice(0, 8)} vs ${other.slice(0, 8)}`)
+        this.configs.set(height, ch)
+      }
+      if (!checkCommitCertificate(ctx, certificate, height, value.hash)) return this.fail(`n${node.id} committed h=${height} with an invalid certificate${this.world !== null ? ' for its height\'s manager set' : ''}`)
       if (this.opts.certCheck !== undefined && !this.opts.certCheck(certificate, height, value.hash)) return this.fail(`n${node.id} certificate for h=${height} rejected by the independent check`)
-      if (new Set(certificate.signatures.map((s) => s.validator)).size < quorumSize(this.n)) return this.fail(`n${node.id} certificate below quorum`)
+      if (new Set(certificate.signatures.map((s) => s.validator)).size < quorumSize(ctx.n)) return this.fail(`n${node.id} certificate below quorum`)
       if (!equalBytes(sha256(value.bytes), value.hash)) return this.fail(`n${node.id} committed bytes that do not match the hash`)
       const block = parseValue(value.bytes)
       const tip = node.chain[node.chain.length - 1]
@@ -536,6 +783,11 @@ export class Simulation {
       if (prev !== undefined && prev !== h) return this.fail(`SAFETY: two values committed at height ${height}: ${prev.slice(0, 8)} and ${h.slice(0, 8)} (n${node.id})`)
       this.decided.set(height, h)
       if (certificate.view > 0) this.stats.laterViewCommits++
+      if (prev === undefined && this.world !== null) {
+        // signatures by a rotated-in key (key index ≥ n) in the certificate of a newly decided height
+        const keys = this.world.keys((node.history as ConsortiumHistory).at(height))
+        this.rstats.rotatedKeySignatures += certificate.signatures.filter((s) => (keys[s.validator] ?? -1) >= this.n).length
+      }
       const d = this.decisions.get(height)
       if (d === undefined) this.decisions.set(height, { height, proposer: block.proposer, view: block.view, certificateView: certificate.view, txs: block.txs })
       else d.certificateView = Math.max(d.certificateView, certificate.view)
@@ -546,9 +798,41 @@ export class Simulation {
         this.push(Math.min(this.gst, this.now + this.rng.int(200, 1500)), { kind: 'heal' })
       }
     }
-    node.chain.push({ value, certificate })
     const block = parseValue(value.bytes)
+    let rotated: number | null = null
+    if (this.world !== null && block?.mtx !== undefined) {
+      const history = node.history as ConsortiumHistory
+      let tx: ManagerTx | null
+      try { tx = managerTxShape(block.mtx) } catch { tx = null }
+      if (tx === null || !history.check(tx, SIM_CHAIN_ID, height, this.world.sigVerifier).ok) {
+        if (node.honest) return this.fail(`n${node.id} committed an invalid manager change at height ${height}`)
+      } else {
+        if (node.honest && !this.changesCommitted.has(history.configs.length)) {
+          // committed, not yet in effect: another crash between the commit and the boundary
+          this.changesCommitted.add(history.configs.length)
+          this.boundaryCrash(node, height + (this.world.plan.configDelay))
+        }
+        node.history = history.commit(tx, height)
+        this.trace(`n${node.id} change ${tx.action} committed at ${height}, in effect from ${node.history.latest.activationHeight}`)
+        if (tx.change.action === 'rotate' && equalBytes(tx.change.hospitalId, this.world.hospital(node.id))) rotated = node.history.latest.activationHeight
+      }
+    }
+    node.chain.push({ value, certificate })
     for (const t of block?.txs ?? []) node.committed.add(t)
+    if (node.honest && this.restartAt.size > 0) {
+      for (const [id, h] of this.restartAt) {
+        if (height < h) continue
+        this.restartAt.delete(id)
+        this.push(Math.min(Math.max(this.gst, this.now), this.now + this.rng.int(0, 100)), { kind: 'restart', node: id })
+      }
+    }
+    if (rotated !== null) {
+      // this hospital's key was rotated: its operator loaded the new key in advance, or restarts the
+      // node with it around the boundary (until then the node does not vote in the new set)
+      const key = (this.world as ReconfWorld).keys((node.history as ConsortiumHistory).latest)[this.indexAt(node, rotated)] as number
+      if (!node.honest || this.rng.chance(0.5) || !this.crash(node, rotated + this.rng.int(0, 3))) node.keys.add(key)
+      else this.rstats.rotationRestarts++
+    }
     this.push(this.now, { kind: 'mempool', node: node.id, epoch: node.epoch })
   }
 
@@ -574,10 +858,11 @@ export class Simulation {
   private forgedBlock (node: SimNode, height: number): ChainEntry {
     const tip = node.chain[node.chain.length - 1]
     const value = makeValue({ height, prevHash: tip?.value.hash ?? GENESIS_HASH, proposer: this.byz, view: 0, txs: [0], salt: this.rng.u32() })
-    const q = quorumSize(this.n)
+    const q = quorumSize(this.sizeAt(node, height))
     const signatures = Array.from({ length: q }, (_, i) => ({ validator: i, signature: this.rng.bytes(this.kit.sigBytes) }))
-    const byzSig = this.kit.signer(this.byz).sign(voteSignBytes('commit', SIM_CHAIN_ID, height, 0, value.hash))
-    signatures[0] = { validator: this.byz, signature: byzSig }
+    const byz = this.nodes[this.byz] as SimNode
+    const byzSig = this.byzSigner(byz, height).sign(voteSignBytes('commit', SIM_CHAIN_ID, height, 0, value.hash))
+    signatures[0] = { validator: Math.max(0, this.indexAt(byz, height)), signature: byzSig }
     return { value, certificate: { chainId: SIM_CHAIN_ID, height, view: 0, headerHash: value.hash, signatures } }
   }
 
@@ -614,8 +899,14 @@ export class Simulation {
     if (mode === 'silent') return
     const equivocate = mode === 'equivocate' || mode === 'all'
     const chaos = mode === 'chaos' || mode === 'all'
-    const signer = this.kit.signer(byz.id)
+    const signer = this.byzSigner(byz, msg.height)
     let out: ConsensusMessage = msg
+    if (this.world !== null && mode !== 'withhold' && (msg.type === 'prepare' || msg.type === 'commit') && rng.chance(0.4)) {
+      // a leaked retired key (or an old index) votes for another block at this height
+      const alt = this.byzAlt.get(`${msg.height}/${msg.view}`)
+      const vote = this.retiredVote(byz, msg.type, msg.height, msg.view, alt?.hash ?? rng.bytes(32))
+      if (vote !== null) this.transmit(byz.id, to, vote)
+    }
     if (mode === 'withhold') {
       // Helps a decision reach exactly one manager, then claims never to have prepared.
       const target = this.withholdTarget(msg.height, msg.view)
@@ -664,7 +955,7 @@ export class Simulation {
 
   /** A VIEW-CHANGE correctly signed by the Byzantine manager but claiming a fabricated prepared certificate. */
   private forgedViewChange (vc: ViewChangeMsg): ViewChangeMsg {
-    const q = quorumSize(this.n)
+    const q = quorumSize(this.sizeAt(this.nodes[this.byz] as SimNode, vc.height))
     const hash = this.rng.bytes(32)
     const prepared = {
       view: Math.max(0, vc.view - 1),
@@ -672,7 +963,7 @@ export class Simulation {
       prePrepareSig: this.rng.bytes(this.kit.sigBytes),
       prepares: Array.from({ length: q }, (_, i) => ({ validator: i, signature: this.rng.bytes(this.kit.sigBytes) }))
     }
-    const sig = this.kit.signer(this.byz).sign(viewChangeSignBytes(SIM_CHAIN_ID, vc.height, vc.view, prepared))
+    const sig = this.byzSigner(this.nodes[this.byz] as SimNode, vc.height).sign(viewChangeSignBytes(SIM_CHAIN_ID, vc.height, vc.view, prepared))
     return { ...vc, prepared, value: this.rng.bytes(64), sig }
   }
 
@@ -691,14 +982,31 @@ export class Simulation {
         const vote: VoteMsg = { type: rng.chance(0.5) ? 'prepare' : 'commit', height: s.height, view: s.view, from: victim, hash: rng.bytes(32), sig: rng.bytes(this.kit.sigBytes) }
         for (const other of this.nodes) if (other.id !== byz.id) this.transmit(byz.id, other.id, vote)
         // A pre-prepare for the current height that does not extend the chain, correctly signed when it is the leader.
-        if (leaderOf(s.height, s.view, this.n) === byz.id) {
-          const bogus = makeValue({ height: s.height, prevHash: rng.bytes(32), proposer: byz.id, view: s.view, txs: [0], salt: rng.u32() })
-          const pp: ConsensusMessage = { type: 'pre-prepare', height: s.height, view: s.view, from: byz.id, value: bogus, sig: this.kit.signer(byz.id).sign(prePrepareSignBytes(SIM_CHAIN_ID, s.height, s.view, bogus.hash)) }
+        const me = this.indexAt(byz, s.height)
+        if (this.world === null ? leaderOf(s.height, s.view, this.n) === byz.id : me >= 0 && s.leader === me) {
+          const bogus = makeValue({ height: s.height, prevHash: rng.bytes(32), proposer: me, view: s.view, txs: [0], salt: rng.u32() })
+          const pp: ConsensusMessage = { type: 'pre-prepare', height: s.height, view: s.view, from: me, value: bogus, sig: this.byzSigner(byz, s.height).sign(prePrepareSignBytes(SIM_CHAIN_ID, s.height, s.view, bogus.hash)) }
           this.transmit(byz.id, this.randomOther(byz.id), pp)
         }
       }
     }
+    if (this.world !== null && byz.up) {
+      // removed, rotated or shifted: it keeps voting at the heights being decided with what it held before
+      const height = Math.max(0, ...this.nodes.filter((x) => x.honest).map((x) => x.chain.length)) + 1
+      for (const type of ['prepare', 'commit'] as const) {
+        const vote = this.retiredVote(byz, type, height, rng.int(0, 1), rng.bytes(32))
+        if (vote !== null) for (const other of this.nodes) if (other.id !== byz.id) this.transmit(byz.id, other.id, vote)
+      }
+    }
     this.push(this.now + rng.int(20, 150), { kind: 'byz-noise' })
+  }
+
+  /** The Byzantine manager's key for `height` (its current one by its chain; its node id with a fixed set). */
+  private byzSigner (byz: SimNode, height: number): SignerPort {
+    if (this.world === null) return this.kit.signer(byz.id)
+    const c = (byz.history as ConsortiumHistory).at(height)
+    const i = this.world.members(c).indexOf(byz.id)
+    return this.kit.signer(i >= 0 ? this.world.keys(c)[i] as number : byz.id)
   }
 
   private randomOther (id: number): number {
