@@ -9,7 +9,7 @@
  * node, light sync of every header. Writes bench/results/scale.{json,md,svg}.
  *
  * Options: --rows 10000,100000 (add 1000000 for the 10^6 row: see README "Scale" for how long each
- *          row takes)  --per-block 10 (records per block)  --queries 200  --doctors 8
+ *          row takes)  --per-block 500 (records per block)  --queries 200  --doctors 8
  *          --note-bytes 2000 (clinical-note characters per record: ~2.5 KB of ciphertext)
  *          --workers 2 (record-signing threads)  --seed 1  --out-dir bench/results
  *          --keep DIR (filled rows live in DIR/records-N and are reused by later runs with the
@@ -40,7 +40,7 @@ const int = (name: string, def: number, min: number): number => {
 }
 const ROWS = (optionValue(argv, 'rows') ?? '10000,100000').split(',').map((s) => Number(s.trim()))
 for (const n of ROWS) if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--rows: each row is a positive record count, got ${n}`)
-const PER_BLOCK = int('per-block', 10, 1)
+const PER_BLOCK = int('per-block', 500, 1)
 if (PER_BLOCK > 500) throw new Error('--per-block is at most 500 (the consensus default maxBlockRecords)')
 const QUERIES = int('queries', 200, 1)
 const DOCTORS = int('doctors', 8, 1)
@@ -107,6 +107,7 @@ try {
       reused,
       fill: {
         seconds: meta.fillSeconds,
+        ...(meta.cpuSeconds !== undefined ? { cpuSeconds: meta.cpuSeconds } : {}),
         buildSeconds: meta.buildSeconds,
         commitSeconds: meta.commitSeconds,
         recordsPerSecond: meta.records / meta.fillSeconds,

@@ -17,6 +17,16 @@ import { genesisHeaderOf, type Genesis } from '../../src/node/genesis.js'
 import { quietLog } from '../../src/node/log.js'
 import { decodeSubmission, validateSubmission } from '../../src/node/validation/tx.js'
 
+/** LevelDB open files of the filler's stores. */
+const FILL_MAX_OPEN_FILES = 10_000
+/**
+ * Committed facts the filler's application keeps in memory (a manager's default is 100,000): a
+ * record creates about 16 (its tx, its id, its ~14 index labels), so up to ~125,000 records every
+ * committed fact is in memory and the commit checks read nothing from disk; past that they read
+ * the facts they need from the store, as a manager does (about 200 bytes of memory per fact).
+ */
+const FILL_MAX_FACTS = 2_000_000
+
 export interface FillTarget {
   /** Height of the store's head. */
   readonly height: number
@@ -27,9 +37,12 @@ export interface FillTarget {
 
 export async function openFillTarget (o: { dataDir: string, genesis: Genesis, pq: PqBackend, managerSecretKeys: readonly Uint8Array[] }): Promise<FillTarget> {
   const g = o.genesis
-  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeaderOf(g))
-  const blobs = await BlobStore.open(join(o.dataDir, 'blobs'))
-  const app = new Application({ genesis: g, hospitalId: hospitalIdOf(g.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir })
+  // the filler keeps every table file of the growing stores open (LevelDB's table cache): a commit
+  // looks up every label, record id and tx hash it writes, and at 10^6 records the stores hold
+  // thousands of tables (a manager process measured later opens them with its own settings)
+  const chain = await ChainStore.open(join(o.dataDir, 'chain'), genesisHeaderOf(g), { maxOpenFiles: FILL_MAX_OPEN_FILES })
+  const blobs = await BlobStore.open(join(o.dataDir, 'blobs'), { maxOpenFiles: FILL_MAX_OPEN_FILES })
+  const app = new Application({ genesis: g, hospitalId: hospitalIdOf(g.managers[0]?.sigPublicKey ?? new Uint8Array(0)), pq: o.pq, chain, blobs, log: quietLog, hooks: {}, dataDir: o.dataDir, maxFacts: FILL_MAX_FACTS })
   await app.restore()
   const signers = o.managerSecretKeys.slice(0, quorumSize(g.managers.length))
   const certCtx = { chainId: g.chainId, managers: g.managers.map((m) => m.sigPublicKey), verifier: o.pq }

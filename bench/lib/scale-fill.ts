@@ -21,7 +21,7 @@ import { writeJson } from './report.js'
 import { openFillTarget } from './scale-adapter.js'
 import type { ScaleWorkerData, ScaleWorkerReply, ScaleWorkerRequest } from './scale-worker.js'
 
-export const FILL_VERSION = 1
+export const FILL_VERSION = 2
 
 /** What decides a row's content: a filled row is reused only if these match. */
 export interface FillSpec {
@@ -48,6 +48,8 @@ export interface FillMeta extends FillSpec {
   /** Bytes of all submissions (tx + ciphertexts) as the doctors' clients built them. */
   submissionBytes: number
   fillSeconds: number
+  /** CPU time of the filling process (every thread: signing workers, committing thread, LevelDB), s; a loaded machine stretches `fillSeconds`, not this. */
+  cpuSeconds?: number
   /** Worker time spent building records (summed over workers), s. */
   buildSeconds: number
   /** Time the filler spent validating, admitting, building, validating and committing blocks, s. */
@@ -108,6 +110,7 @@ export interface FillOptions extends FillSpec {
 export async function fillRow (o: FillOptions): Promise<FillMeta> {
   await rm(o.dir, { recursive: true, force: true })
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   // genesis addresses are never dialed by the measurements (they pass the manager's address with
   // --bootstrap), so ports picked now need not stay free
   const ports = await freePorts(4)
@@ -185,6 +188,7 @@ export async function fillRow (o: FillOptions): Promise<FillMeta> {
       sampleIds: sample,
       submissionBytes,
       fillSeconds: (performance.now() - t0) / 1000,
+      cpuSeconds: (() => { const c = process.cpuUsage(cpu0); return (c.user + c.system) / 1e6 })(),
       buildSeconds: buildMs / 1000,
       commitSeconds: commitMs / 1000,
       filledAt: new Date().toISOString(),

@@ -57,6 +57,19 @@ export interface QueryFigures {
   user: Summary
 }
 
+/** Where a process's resident memory is (/proc/PID/status, and the node's own `/metrics` when it serves them), MiB. */
+export interface MemoryParts {
+  rss: number
+  /** Anonymous memory (V8 heap, native allocations such as LevelDB's block cache and table index blocks). */
+  rssAnon: number
+  /** File pages mapped into the process (LevelDB reads its table files through mmap): page cache the kernel may drop. */
+  rssFile: number
+  /** V8 heap in use / reserved, and memory of JS objects held outside it (buffers), from the ops server's /metrics. */
+  heapUsed?: number
+  heapTotal?: number
+  external?: number
+}
+
 export interface RowFigures {
   disk: DiskFigures
   manager: ProcFigures & {
@@ -65,6 +78,8 @@ export interface RowFigures {
     /** VmRSS and VmHWM (peak) after every measurement of the row, MiB. */
     rssAfterQueriesMiB: number
     peakRssMiB: number
+    /** The same figures split (after start, after the sync, after the queries). */
+    memory?: { start: MemoryParts, sync: MemoryParts, queries: MemoryParts }
     height: number
   }
   lightSync: {
@@ -89,12 +104,31 @@ export function dirBytes (path: string): number {
   return n
 }
 
-export function rssMiB (pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+export function rssMiB (pid: number | undefined, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
   if (pid === undefined) return 0
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m === null ? 0 : Math.round(Number(m[1]) / 1024 * 10) / 10
   } catch { return 0 }
+}
+
+const mib = (bytes: number): number => Math.round(bytes / 1048576 * 10) / 10
+
+/** `MemoryParts` of a process; `ops`: its operations server (prom-client's nodejs_* gauges), if any. */
+export async function memoryParts (pid: number | undefined, ops: string | null): Promise<MemoryParts> {
+  const out: MemoryParts = { rss: rssMiB(pid), rssAnon: rssMiB(pid, 'RssAnon'), rssFile: rssMiB(pid, 'RssFile') }
+  if (ops === null) return out
+  try {
+    const text = await (await fetch(`${ops}/metrics`)).text()
+    const gauge = (name: string): number | undefined => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)
+      return m === null ? undefined : mib(Number(m[1]))
+    }
+    out.heapUsed = gauge('nodejs_heap_size_used_bytes')
+    out.heapTotal = gauge('nodejs_heap_size_total_bytes')
+    out.external = gauge('nodejs_external_memory_bytes')
+  } catch { /* no metrics: /proc figures only */ }
+  return out
 }
 
 export function diskFigures (dataDir: string, records: number): DiskFigures {
@@ -196,12 +230,14 @@ export async function measureRow (o: MeasureOptions): Promise<RowFigures> {
     const [port] = await freePorts(1)
     o.progress(`starting the manager on ${meta.records} records`)
     const t0 = performance.now()
-    const m = await net.start(managerSpec(dir, 0, port!), 600_000)
+    const spec0 = managerSpec(dir, 0, port!)
+    const m = await net.start({ ...spec0, args: [...spec0.args, '--ops-port', '0'] }, 600_000)
     const readyMs = performance.now() - t0
     const first = await rpc<{ tx: { recordId: string } }>(m.rpc, 'ehr_getRecord', { recordId: meta.sampleIds[0] })
     const firstAnswerMs = performance.now() - t0
     if (first.tx.recordId !== meta.sampleIds[0]) throw new Error('the manager answered another record')
     const startRss = rssMiB(m.child.pid)
+    const startMem = await memoryParts(m.child.pid, m.ops)
     const status = await rpc<{ height: number }>(m.rpc, 'chain_status')
     if (status.height !== meta.blocks) throw new Error(`the manager is at height ${status.height}, the fill committed ${meta.blocks} blocks`)
     o.progress(`manager ready in ${readyMs.toFixed(0)} ms, first answer at ${firstAnswerMs.toFixed(0)} ms, RSS ${startRss} MiB`)
@@ -224,6 +260,7 @@ export async function measureRow (o: MeasureOptions): Promise<RowFigures> {
     }
     const syncMs = performance.now() - ts
     const syncRss = rssMiB(m.child.pid)
+    const syncMem = await memoryParts(m.child.pid, m.ops)
     o.progress(`user node ready in ${userReadyMs.toFixed(0)} ms, synced ${meta.blocks} headers in ${syncMs.toFixed(0)} ms`)
 
     // ---- a /query/1 client with the second user identity genesis lists
@@ -280,9 +317,11 @@ export async function measureRow (o: MeasureOptions): Promise<RowFigures> {
     // alternating, so load on the shared machine falls on both paths alike
     for (let i = 0; i < o.queries; i++) { t.rm.push(await recordManager()); t.ru.push(await recordUser()) }
     for (let i = 0; i < o.queries; i++) { t.sm.push(await searchManager()); t.su.push(await searchUser()) }
+    const queriesMem = await memoryParts(m.child.pid, m.ops)
+    o.progress(`manager memory after the queries: ${JSON.stringify(queriesMem)} (after start ${JSON.stringify(startMem)})`)
     const figures: RowFigures = {
       disk,
-      manager: { readyMs, firstAnswerMs, rssMiB: startRss, rssAfterSyncMiB: syncRss, rssAfterQueriesMiB: rssMiB(m.child.pid), peakRssMiB: rssMiB(m.child.pid, 'VmHWM'), height: status.height },
+      manager: { readyMs, firstAnswerMs, rssMiB: startRss, rssAfterSyncMiB: syncRss, rssAfterQueriesMiB: rssMiB(m.child.pid), peakRssMiB: rssMiB(m.child.pid, 'VmHWM'), memory: { start: startMem, sync: syncMem, queries: queriesMem }, height: status.height },
       lightSync: { headers: meta.blocks, readyMs: userReadyMs, syncMs, perHeaderMs: syncMs / Math.max(1, meta.blocks) },
       queries: o.queries,
       record: { manager: summarize(t.rm), user: summarize(t.ru) },

@@ -4,7 +4,7 @@
  */
 import type { MachineInfo } from './report.js'
 import { machineLine } from './report.js'
-import type { ProcFigures, RowFigures } from './scale-measure.js'
+import type { MemoryParts, ProcFigures, RowFigures } from './scale-measure.js'
 import { markdownTable } from './table.js'
 
 export interface ScaleRow {
@@ -12,7 +12,7 @@ export interface ScaleRow {
   blocks: number
   /** True when the filled store was reused from an earlier run (`--keep`); `fill` then describes that run. */
   reused: boolean
-  fill: { seconds: number, buildSeconds: number, commitSeconds: number, recordsPerSecond: number, submissionBytesPerRecord: number, filledAt: string, commit: string }
+  fill: { seconds: number, cpuSeconds?: number, buildSeconds: number, commitSeconds: number, recordsPerSecond: number, submissionBytesPerRecord: number, filledAt: string, commit: string }
   figures: RowFigures
   measureSeconds: number
   /** Wall time of this row in this run (fill, unless reused, plus measurements), s. */
@@ -59,7 +59,7 @@ function targets (rep: ScaleReport): string[] {
   return [
     `Targets of the issue, ${at}:`,
     '',
-    `- manager RSS ≤ 500 MB: ${f1(g.manager.rssMiB)} MiB after start (${f1(g.manager.peakRssMiB)} MiB peak after the queries): ${met(g.manager.rssMiB * 1.048576 <= 500)}`,
+    `- manager RSS ≤ 500 MB: ${f1(g.manager.rssMiB)} MiB after start, ${f1(g.manager.rssAfterQueriesMiB)} MiB after the queries (peak ${f1(g.manager.peakRssMiB)} MiB): ${met(g.manager.peakRssMiB * 1.048576 <= 500)}`,
     `- start-to-ready ≤ 3 s: ready line at ${f2(g.manager.readyMs / 1000)} s, first answer at ${f2(g.manager.firstAnswerMs / 1000)} s: ${met(g.manager.firstAnswerMs <= 3000)}`,
     `- disk ≤ 8 KB per record: ${f2(g.disk.bytesPerRecord / 1000)} KB: ${met(g.disk.bytesPerRecord <= 8000)}`,
     `- search p50 within 1.5× of the ${base.records}-record row: user node ${f2(sr)}×, manager /query/1 ${f2(srm)}×: ${met(sr <= 1.5 && srm <= 1.5)}`,
@@ -82,14 +82,21 @@ export function markdownReport (rep: ScaleReport): string {
         const total = Object.values(big.figures.disk.chainKeys ?? {}).reduce((a, x) => a + x.bytes, 0)
         return [p, String(e.entries), f2(e.entries / big.records), (e.bytes / big.records).toFixed(0), `${(100 * e.bytes / total).toFixed(1)} %`]
       }), ['left', 'right', 'right', 'right', 'right'])
-  const fill = markdownTable(['records', 'fill s', 'records/s', 'build s (workers, summed)', 'commit s (filler)', 'measure s', 'row s (this run)', 'filled at', 'commit'],
-    rows.map((r) => [String(r.records), `${f1(r.fill.seconds)}${r.reused ? ' (reused)' : ''}`, r.fill.recordsPerSecond.toFixed(0), f1(r.fill.buildSeconds), f1(r.fill.commitSeconds), f1(r.measureSeconds), f1(r.rowSeconds), r.fill.filledAt.slice(0, 16), r.fill.commit.slice(0, 10)]),
-    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'])
+  const fill = markdownTable(['records', 'fill s', 'records/s', 'CPU ms/record (all threads)', 'build s (workers, summed)', 'commit s (filler)', 'measure s', 'row s (this run)', 'filled at', 'commit'],
+    rows.map((r) => [String(r.records), `${f1(r.fill.seconds)}${r.reused ? ' (reused)' : ''}`, r.fill.recordsPerSecond.toFixed(0), r.fill.cpuSeconds === undefined ? '' : f2(r.fill.cpuSeconds * 1000 / r.records), f1(r.fill.buildSeconds), f1(r.fill.commitSeconds), f1(r.measureSeconds), f1(r.rowSeconds), r.fill.filledAt.slice(0, 16), r.fill.commit.slice(0, 10)]),
+    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'])
   const e = rep.emptyStart
   const mem = markdownTable(['records', 'RSS after start MiB', 'minus empty-store start MiB', 'RSS after the light sync MiB', 'RSS after queries MiB', 'peak (VmHWM) MiB', 'light sync: headers', 'user node ready ms', 'sync ms', 'ms/header'],
     rows.map((r) => [String(r.records), f1(r.figures.manager.rssMiB), e === undefined ? '' : f1(r.figures.manager.rssMiB - e.rssMiB), f1(r.figures.manager.rssAfterSyncMiB), f1(r.figures.manager.rssAfterQueriesMiB), f1(r.figures.manager.peakRssMiB),
       String(r.figures.lightSync.headers), r.figures.lightSync.readyMs.toFixed(0), r.figures.lightSync.syncMs.toFixed(0), r.figures.lightSync.perHeaderMs.toFixed(3)]),
     ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
+  const parts = (m: MemoryParts | undefined): string[] => m === undefined ? ['', '', '', ''] : [f1(m.rssAnon), f1(m.rssFile), m.heapUsed === undefined ? '' : `${f1(m.heapUsed)} / ${f1(m.heapTotal ?? 0)}`, m.external === undefined ? '' : f1(m.external)]
+  const split = markdownTable(['records', 'after', 'RSS MiB', 'anonymous MiB', 'mapped files MiB', 'V8 heap used / total MiB', 'external (buffers) MiB'],
+    rows.flatMap((r) => (['start', 'sync', 'queries'] as const).map((k) => {
+      const m = r.figures.manager.memory?.[k]
+      return [String(r.records), k === 'start' ? 'start' : k === 'sync' ? 'the light sync' : 'the queries', m === undefined ? '' : f1(m.rss), ...parts(m)]
+    })),
+    ['right', 'left', 'right', 'right', 'right', 'right', 'right'])
   const opts = rep.options as { perBlock?: number, queries?: number, noteBytes?: number, doctors?: number, nodeEntry?: string }
   const entry = opts.nodeEntry === 'dist' ? 'The node processes ran the compiled build (dist/).' : 'The node processes ran the TypeScript sources through tsx: every start includes compiling them (`--build` runs the compiled dist/, as a production install does).'
   return [
@@ -110,6 +117,10 @@ export function markdownReport (rep: ScaleReport): string {
     e === undefined ? '' : `A manager of the same network on an empty store: ready in ${e.readyMs.toFixed(0)} ms, first answer at ${e.firstAnswerMs.toFixed(0)} ms, ${f1(e.rssMiB)} MiB RSS (the fixed cost of a manager process: Node${opts.nodeEntry === 'dist' ? '' : ', compiling the sources with tsx'}, libp2p, liboqs, the stores' open).`,
     '',
     mem,
+    '',
+    'The manager\'s RSS split (/proc/PID/status RssAnon and RssFile; V8 heap and external memory from its `/metrics`): *mapped files* are pages of LevelDB table files, which LevelDB reads through mmap while a table is in its table cache (64 tables per store by default, `KV_MAX_OPEN_FILES` in src/node/kv.ts); they are page cache the kernel can drop.',
+    '',
+    split,
     '',
     '## Where disk goes',
     '',

@@ -20,7 +20,7 @@ import {
   type Block, type CommitCertificate, type Header, type IndexUpdate, type Tx
 } from '../blocks/index.js'
 import { concatBytes, equalBytes, sha256, toHex } from '../crypto/index.js'
-import { Kv, pad, type BatchOp } from './kv.js'
+import { Kv, pad, type BatchOp, type KvOptions } from './kv.js'
 
 export interface StoredRecord {
   tx: Tx
@@ -100,8 +100,8 @@ export class ChainStore {
   private constructor (kv: Kv, head: Head) { this.kv = kv; this._head = head }
 
   /** Opens (or initializes with the genesis header at height 0) the store in `dir`. */
-  static async open (dir: string, genesis: Header): Promise<ChainStore> {
-    const kv = await Kv.open(dir)
+  static async open (dir: string, genesis: Header, kvOptions: KvOptions = {}): Promise<ChainStore> {
+    const kv = await Kv.open(dir, kvOptions)
     const raw = await kv.get(K.head)
     let head: Head
     if (raw === undefined) {

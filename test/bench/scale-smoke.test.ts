@@ -41,6 +41,8 @@ describe('bench: scale smoke (60 records)', function () {
     const f = r.figures
     assert.equal(f.manager.height, 3)
     assert.ok(f.manager.rssMiB > 0 && f.manager.rssAfterSyncMiB > 0 && f.manager.readyMs > 0 && f.manager.firstAnswerMs >= f.manager.readyMs)
+    const mem = f.manager.memory?.queries
+    assert.ok(mem !== undefined && mem.rssAnon > 0 && mem.rssFile > 0 && (mem.heapUsed ?? 0) > 0, JSON.stringify(mem))
     assert.ok(f.disk.bytesPerRecord > 2000, `${f.disk.bytesPerRecord} bytes per record`)
     assert.ok((f.disk.stores.chain ?? 0) > 0 && (f.disk.stores.blobs ?? 0) > 0)
     assert.equal(f.disk.chainKeys?.rec?.entries, 60)
