@@ -9,6 +9,7 @@
  *
  * Options: --rows 10,100,200,500 (add 1000 to run the paper's last row)  --queries 200  --managers 4  --workers 2  --seed 1
  *          --fetch 10 (records fetched per symptom query)  --block-ms 500  --out-dir bench/results
+ *          --loaded-seconds 120 (time budget of the loaded phase)
  *          --submit-via managers|users (where the row's records are submitted; see SUBMIT_VIA)
  *          --attach DIR [--users URL,...] [--records 200]: the same queries against a running network
  *          (sim:local, npm start, Docker Compose) instead of one started here; see table4/attach.ts
@@ -40,7 +41,7 @@ import type { WorkerReply, WorkerRequest } from './table4/worker.js'
  */
 const DEFAULT_ROWS = '10,100,200,500'
 const argv = process.argv.slice(2)
-checkArgs(argv, [], ['rows', 'queries', 'managers', 'workers', 'seed', 'fetch', 'block-ms', 'out-dir', 'submit-via', ...ATTACH_OPTIONS])
+checkArgs(argv, [], ['rows', 'queries', 'loaded-seconds', 'managers', 'workers', 'seed', 'fetch', 'block-ms', 'out-dir', 'submit-via', ...ATTACH_OPTIONS])
 const ATTACH = optionValue(argv, 'attach')
 if (ATTACH === undefined && (optionValue(argv, 'users') !== undefined || optionValue(argv, 'records') !== undefined)) throw new Error('--users and --records go with --attach DIR')
 if (ATTACH !== undefined && ['rows', 'managers', 'workers', 'block-ms', 'submit-via'].some((o) => optionValue(argv, o) !== undefined)) {
@@ -52,6 +53,13 @@ const MANAGERS = Number(optionValue(argv, 'managers') ?? 4)
 const WORKERS = Number(optionValue(argv, 'workers') ?? 2)
 const SEED = Number(optionValue(argv, 'seed') ?? 1)
 const FETCH = Number(optionValue(argv, 'fetch') ?? 10)
+/**
+ * Time budget of the loaded phase (s). Its queries and submissions share the 2 worker processes
+ * with every user node, each of which verifies every new header: at 1,000 nodes a block costs the
+ * workers about as much CPU as two cores give in a second, so queries slow to seconds; the budget
+ * keeps the row's length bounded (the JSON says how many query pairs ran).
+ */
+const LOADED_SECONDS = Number(optionValue(argv, 'loaded-seconds') ?? 120)
 /**
  * Block interval (ms). Every block's certified header is verified by every user node (3 ML-DSA-65
  * signatures) and sent to it by the managers, so with hundreds of light nodes the cost is per
@@ -72,7 +80,7 @@ const SUBMIT_VIA = optionValue(argv, 'submit-via') ?? 'managers'
 if (SUBMIT_VIA !== 'managers' && SUBMIT_VIA !== 'users') throw new Error(`--submit-via must be managers or users, got '${SUBMIT_VIA}'`)
 const OUT = optionValue(argv, 'out-dir') ?? 'bench/results'
 for (const n of ROWS) if (!Number.isInteger(n) || n <= MANAGERS) throw new Error(`--rows: each row needs more than ${MANAGERS} nodes, got ${n}`)
-if (!(QUERIES >= 1) || !(WORKERS >= 1) || !(MANAGERS >= 4) || !(FETCH >= 1)) throw new Error('--queries, --workers, --fetch must be ≥ 1 and --managers ≥ 4')
+if (!(QUERIES >= 1) || !(WORKERS >= 1) || !(MANAGERS >= 4) || !(FETCH >= 1) || !(LOADED_SECONDS > 0)) throw new Error('--queries, --workers, --fetch must be ≥ 1, --loaded-seconds > 0 and --managers ≥ 4')
 
 const WORKER = fileURLToPath(new URL('./table4/worker.ts', import.meta.url))
 const POLYFILL = fileURLToPath(new URL('../src/polyfill.ts', import.meta.url))
@@ -276,10 +284,13 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     const cpuQueries = cpuAll() - cpu2
 
     // ---- loaded: the same queries while a second doctor submits records
-    progress(`row ${nodes}: loaded phase (${loadRecords} records submitted while querying)`)
+    const pairs = Math.max(1, Math.ceil(QUERIES / 2))
+    progress(`row ${nodes}: loaded phase (${pairs} query pairs within ${LOADED_SECONDS} s while a second doctor submits, up to ${loadRecords} records)`)
     const cpu3 = cpuAll()
-    const load = await loadedPhase(kit, loadRecs, userUrls, pick, QUERIES)
+    const workerCpu3 = workerPids.reduce<number>((a, pid) => a + cpuOf(pid), 0)
+    const load = await loadedPhase(kit, loadRecs, userUrls, pick, { pairs, budgetMs: LOADED_SECONDS * 1000, progress: (m) => { progress(`row ${nodes}: ${m}`) } })
     const cpuLoaded = cpuAll() - cpu3
+    const workerCpuLoaded = workerPids.reduce<number>((a, pid) => a + cpuOf(pid), 0) - workerCpu3
 
     // ---- memory and totals
     const st = await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'status' })))
@@ -294,7 +305,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       records,
       queries: { record: recT.length, symptom: symT.length },
       quiet: { record: summarize(recT), symptom: summarize(symT) },
-      loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
+      loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords, pairs: load.pairs, budgetSeconds: LOADED_SECONDS, budgetHit: load.budgetHit, committed: load.submitted, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, workerCpuSeconds: workerCpuLoaded, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
       managerDirectRecord: summarize(direct),
       breakdownMs: Object.fromEntries(Object.entries(bd).map(([k, v]) => [k, mean(v)])),
       symptom: { meanMatches: mean(matches), meanFetched: mean(fetched), fetchLimit: FETCH },
@@ -329,7 +340,7 @@ if (ATTACH !== undefined) {
   const records = Number(optionValue(argv, 'records') ?? 200)
   if (!Number.isInteger(records) || records < 2) throw new Error('--records must be an integer ≥ 2')
   const users = optionValue(argv, 'users')?.split(',').map((u) => u.trim()).filter((u) => u !== '')
-  await attachRun({ dir: ATTACH, users, records, queries: QUERIES, seed: SEED, fetch: FETCH, outDir: OUT, command: `npm run bench:table4 -- ${argv.join(' ')}`, progress }, await loadPqBackend())
+  await attachRun({ dir: ATTACH, users, records, queries: QUERIES, seed: SEED, fetch: FETCH, loadedSeconds: LOADED_SECONDS, outDir: OUT, command: `npm run bench:table4 -- ${argv.join(' ')}`, progress }, await loadPqBackend())
   process.exit(0)
 }
 
@@ -342,11 +353,11 @@ const notes: string[] = [
 ]
 for (const n of ROWS) {
   rows.push(await runRow(n, pq))
-  writeJson(join(OUT, 'table4.json'), { machine, options: { rows: ROWS, queries: QUERIES, managers: MANAGERS, workers: WORKERS, seed: SEED, fetch: FETCH, blockMs: BLOCK_MS, submitConcurrency: SUBMIT_CONCURRENCY, submitVia: SUBMIT_VIA }, complete: false, rows })
+  writeJson(join(OUT, 'table4.json'), { machine, options: { rows: ROWS, queries: QUERIES, loadedSeconds: LOADED_SECONDS, managers: MANAGERS, workers: WORKERS, seed: SEED, fetch: FETCH, blockMs: BLOCK_MS, submitConcurrency: SUBMIT_CONCURRENCY, submitVia: SUBMIT_VIA }, complete: false, rows })
 }
 const runS = (performance.now() - tRun) / 1000
 const command = `npm run bench:table4${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
-writeJson(join(OUT, 'table4.json'), { machine, command, runSeconds: runS, options: { rows: ROWS, queries: QUERIES, managers: MANAGERS, workers: WORKERS, seed: SEED, fetch: FETCH, blockMs: BLOCK_MS, submitConcurrency: SUBMIT_CONCURRENCY, submitVia: SUBMIT_VIA }, complete: true, rows })
+writeJson(join(OUT, 'table4.json'), { machine, command, runSeconds: runS, options: { rows: ROWS, queries: QUERIES, loadedSeconds: LOADED_SECONDS, managers: MANAGERS, workers: WORKERS, seed: SEED, fetch: FETCH, blockMs: BLOCK_MS, submitConcurrency: SUBMIT_CONCURRENCY, submitVia: SUBMIT_VIA }, complete: true, rows })
 writeFileSync(join(OUT, 'table4.md'), markdownReport(rows, machine, command, runS, notes))
 writeFileSync(join(OUT, 'table4.svg'), svgChart(rows))
 progress(`done in ${(runS / 60).toFixed(1)} min: wrote ${join(OUT, 'table4.{json,md,svg}')}`)

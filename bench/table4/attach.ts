@@ -35,6 +35,8 @@ export interface AttachOptions {
   queries: number
   seed: number
   fetch: number
+  /** Time budget of the loaded phase (s). */
+  loadedSeconds: number
   outDir: string
   command: string
   progress: (msg: string) => void
@@ -138,8 +140,9 @@ export async function attachRun (o: AttachOptions, pq: PqBackend): Promise<void>
   for (let i = 0; i < o.queries; i++) recT.push(await kit.recordQuery())
   const symT: number[] = []
   for (let i = 0; i < o.queries; i++) symT.push(await kit.symptomQuery())
-  o.progress(`loaded phase (${loadRecs.length} records submitted while querying)`)
-  const load = await loadedPhase(kit, loadRecs, userUrls, pick, o.queries)
+  const pairs = Math.max(1, Math.ceil(o.queries / 2))
+  o.progress(`loaded phase (${pairs} query pairs within ${o.loadedSeconds} s while a second doctor submits, up to ${loadRecs.length} records)`)
+  const load = await loadedPhase(kit, loadRecs, userUrls, pick, { pairs, budgetMs: o.loadedSeconds * 1000, progress: o.progress })
 
   const mean = (xs: number[]): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
   const machine = machineInfo()
@@ -150,7 +153,7 @@ export async function attachRun (o: AttachOptions, pq: PqBackend): Promise<void>
     network: { chainId: genesis.chainId, managers: genesis.managers.length, userNodes: userUrls.length, userRpc: userUrls },
     records: o.records,
     quiet: { record: summarize(recT), symptom: summarize(symT) },
-    loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords: loadRecs.length, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
+    loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords: loadRecs.length, pairs: load.pairs, budgetSeconds: o.loadedSeconds, budgetHit: load.budgetHit, committed: load.submitted, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
     breakdownMs: Object.fromEntries(Object.entries(kit.breakdown).map(([k, v]) => [k, mean(v)])),
     symptom: { meanMatches: mean(kit.matches), meanFetched: mean(kit.fetched), fetchLimit: o.fetch },
     submitSeconds: submitS,

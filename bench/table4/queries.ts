@@ -149,10 +149,11 @@ export function queryKit (o: QueryKitOptions): QueryKit {
  * record. A failed submission rejects, unless `onError` is given: then it is reported there and
  * the others go on.
  */
-export async function submitAll (recs: SimulatedRecord[], urlFor: (i: number) => string, concurrency: number, onCommit: (c: Committed) => void, onError?: (err: unknown) => void): Promise<void> {
+export async function submitAll (recs: SimulatedRecord[], urlFor: (i: number) => string, concurrency: number, onCommit: (c: Committed) => void, onError?: (err: unknown) => void, stop?: () => boolean): Promise<void> {
   let next = 0
   await Promise.all(Array.from({ length: Math.min(concurrency, recs.length) }, async () => {
     for (;;) {
+      if (stop?.() === true) return
       const i = next++
       if (i >= recs.length) return
       const rec = recs[i]!
@@ -170,8 +171,14 @@ export async function submitAll (recs: SimulatedRecord[], urlFor: (i: number) =>
 export interface LoadedPhase {
   record: number[]
   symptom: number[]
+  /** Query pairs (record + symptom) run: `pairs` unless the time budget ran out first. */
+  pairs: number
+  /** Whether the phase stopped at its time budget before running every pair. */
+  budgetHit: boolean
   /** Queries that overlapped the submissions (both started and ended while records were being submitted). */
   queriesDuringLoad: number
+  /** Records committed during the phase, and the phase's length (s) until the last submission returned. */
+  submitted: number
   submitSeconds: number
   failedQueries: number
   failedSubmissions: number
@@ -179,31 +186,54 @@ export interface LoadedPhase {
   errors: string[]
 }
 
+export interface LoadedOptions {
+  /** Query pairs to run (each a record query then a symptom query). */
+  pairs: number
+  /** Wall-time budget (ms): no new pair starts after it (the first always runs), and no new submission once the pairs stop. */
+  budgetMs: number
+  progress?: (msg: string) => void
+}
+
 /**
- * Half as many queries as the quiet phase while `loadRecs` are submitted through random user
- * nodes (4 at a time, `wait: true`). A query or submission that fails (an RPC error, or no
- * answer within the call timeout on a saturated network) is counted and reported, not fatal.
+ * Query pairs while a second doctor submits `loadRecs` through random user nodes (4 at a time,
+ * `wait: true`). Submissions run only while the queries do: when the pairs are done (or the time
+ * budget is spent, on a network too saturated to answer them) no new record is submitted and the
+ * ones in flight are awaited, so the phase's length is bounded whatever the row. A query or
+ * submission that fails (an RPC error, or no answer within the call timeout) is counted and
+ * reported, not fatal.
  */
-export async function loadedPhase (kit: QueryKit, loadRecs: SimulatedRecord[], userUrls: string[], pick: <T>(xs: readonly T[]) => T, queries: number): Promise<LoadedPhase> {
+export async function loadedPhase (kit: QueryKit, loadRecs: SimulatedRecord[], userUrls: string[], pick: <T>(xs: readonly T[]) => T, opts: LoadedOptions): Promise<LoadedPhase> {
   const errors: string[] = []
   const note = (what: string, err: unknown): void => { if (errors.length < 5) errors.push(`${what}: ${(err as Error).message ?? String(err)}`) }
-  let submitting = true
+  let submitted = 0
   let failedSubmissions = 0
-  const t0 = performance.now()
-  const loadDone = submitAll(loadRecs, () => pick(userUrls), 4, () => {}, (err) => { failedSubmissions++; note('submission', err) })
-    .finally(() => { submitting = false })
+  let submitting = true
+  let querying = true
   const record: number[] = []
   const symptom: number[] = []
   let during = 0
   let failedQueries = 0
-  for (let i = 0; i < Math.max(1, Math.ceil(queries / 2)); i++) {
-    const a = submitting
-    try { record.push(await kit.recordQuery(false)) } catch (err) { failedQueries++; note('record query', err) }
-    try { symptom.push(await kit.symptomQuery(false)) } catch (err) { failedQueries++; note('symptom query', err) }
-    if (a && submitting) during += 2
+  let pairs = 0
+  const t0 = performance.now()
+  const elapsed = (): number => performance.now() - t0
+  const ticker = opts.progress === undefined
+    ? undefined
+    : setInterval(() => { opts.progress?.(`loaded: ${pairs}/${opts.pairs} query pairs, ${submitted} records committed (${failedSubmissions} failed), ${(elapsed() / 1000).toFixed(0)} s`) }, 15_000)
+  const loadDone = submitAll(loadRecs, () => pick(userUrls), 4, () => { submitted++ }, (err) => { failedSubmissions++; note('submission', err) }, () => !querying)
+    .finally(() => { submitting = false })
+  try {
+    while (pairs < opts.pairs && (pairs === 0 || elapsed() < opts.budgetMs)) {
+      const a = submitting
+      try { record.push(await kit.recordQuery(false)) } catch (err) { failedQueries++; note('record query', err) }
+      try { symptom.push(await kit.symptomQuery(false)) } catch (err) { failedQueries++; note('symptom query', err) }
+      if (a && submitting) during += 2
+      pairs++
+    }
+  } finally {
+    querying = false
+    await loadDone.finally(() => { clearInterval(ticker) })
   }
-  await loadDone
-  return { record, symptom, queriesDuringLoad: during, submitSeconds: (performance.now() - t0) / 1000, failedQueries, failedSubmissions, errors }
+  return { record, symptom, pairs, budgetHit: pairs < opts.pairs, queriesDuringLoad: during, submitted, submitSeconds: elapsed() / 1000, failedQueries, failedSubmissions, errors }
 }
 
 /** `summarize`, or all-NaN with count 0 for an empty sample (every loaded query failed). */

@@ -23,7 +23,7 @@ export interface RowResult {
   records: number
   queries: { record: number, symptom: number }
   quiet: PhaseSummary
-  loaded: PhaseSummary & { loadRecords: number, queriesDuringLoad: number, submitSeconds: number, failedQueries: number, failedSubmissions: number, errors: string[] }
+  loaded: PhaseSummary & { loadRecords: number, pairs: number, budgetSeconds: number, budgetHit: boolean, committed: number, workerCpuSeconds: number, queriesDuringLoad: number, submitSeconds: number, failedQueries: number, failedSubmissions: number, errors: string[] }
   managerDirectRecord: Summary
   breakdownMs: Record<string, number>
   symptom: { meanMatches: number, meanFetched: number, fetchLimit: number }
@@ -58,20 +58,21 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
     ]
   })
   const detail = markdownTable(
-    ['nodes', 'rec p95 / max ms', 'sym p95 / max ms', 'loaded rec p50 / p95', 'loaded sym p50 / p95', 'loaded failed (queries / submissions)', 'header to all users p50 / p99 ms', 'setup s', 'sync s', 'MiB / user node', 'CPU s (row)'],
+    ['nodes', 'rec p95 / max ms', 'sym p95 / max ms', 'loaded rec p50 / p95', 'loaded sym p50 / p95', 'loaded pairs / records committed / worker CPU', 'loaded failed (queries / submissions)', 'header to all users p50 / p99 ms', 'setup s', 'sync s', 'MiB / user node', 'CPU s (row)'],
     rows.map((r) => [
       String(r.nodes),
       `${ms(r.quiet.record.p95)} / ${ms(r.quiet.record.max)}`,
       `${ms(r.quiet.symptom.p95)} / ${ms(r.quiet.symptom.max)}`,
       `${ms(r.loaded.record.p50)} / ${ms(r.loaded.record.p95)}`,
       `${ms(r.loaded.symptom.p50)} / ${ms(r.loaded.symptom.p95)}`,
+      `${r.loaded.pairs}${r.loaded.budgetHit ? ` (${r.loaded.budgetSeconds} s budget)` : ''} / ${r.loaded.committed} / ${Math.round(100 * r.loaded.workerCpuSeconds / (r.workers * r.loaded.submitSeconds))} %`,
       `${r.loaded.failedQueries} / ${r.loaded.failedSubmissions}`,
       `${ms(r.headerPropagationMs.allNodesP50)} / ${ms(r.headerPropagationMs.allNodesP99)}`,
       r.setupSeconds.total.toFixed(1),
       r.syncSeconds.toFixed(2),
       r.memory.perUserNodeMiB.toFixed(2),
       r.cpuSeconds.total.toFixed(0)
-    ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
+    ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
   const breakdown = markdownTable(['nodes', ...Object.keys(rows[0]?.breakdownMs ?? {}), 'manager-direct record p50', 'symptom matches / fetched'],
     rows.map((r) => [String(r.nodes), ...Object.values(r.breakdownMs).map(ms), ms(r.managerDirectRecord.p50), `${r.symptom.meanMatches.toFixed(1)} / ${r.symptom.meanFetched.toFixed(1)}`]))
   const last = rows[rows.length - 1]
@@ -98,7 +99,7 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
     '',
     '- **record query**: the client picks a random committed record and a random user node, calls `ehr_getRecord` on the user node; the user node fetches the stored tx, its Merkle audit path and the three field ciphertexts from a manager (a libp2p request/response), checks inclusion against its own certified header, the ciphertext hashes and the doctor\'s ML-DSA-65 signature, and answers; the client derives the patient\'s field keys (`deriveFieldKeys(patientSecret, recordId)`) and decrypts all three fields (AES-256-GCM).',
     `- **symptom query**: the client picks a keyword of a random committed record, plans a one-keyword search over the doctor's tree (\`sse.planSearch\`, its own counters), calls \`sse_search\` on a random user node, which runs it on a manager and verifies every entry's index inclusion proof against its headers; the client runs \`verifySearchResults\` (labels, value decryption, omissions, and each position inside its header's index range from the answer — the Merkle proof check is the user node's, its proofs are not passed over JSON-RPC), then fetches the symptom and prescription ciphertexts of the newest ≤ ${first?.symptom.fetchLimit ?? 10} matching records with one \`ehr_getRecords\` call (\`fields: [1, 2]\`, same user node, which asks one manager for all of them in one \`/query/1 records\` request and verifies each record as above) and decrypts those two fields. \`sse_search\` answers carry the index range of each height's certified header, so the client checks every position without asking for headers. Mean matches and fetched records per query are in the breakdown below.`,
-    '- **loaded**: the same queries (half the count) while a second doctor submits more records through the user nodes (concurrency 4).',
+    '- **loaded**: query pairs (a record query, then a symptom query; half the quiet count) while a second doctor submits more records through random user nodes (4 at a time, `wait: true`). Submissions run only while the pairs do, and no pair starts after the phase\'s time budget (`--loaded-seconds`, 120 s by default): on a saturated row fewer pairs run, as the table says. `worker CPU` is the CPU time of the two worker processes holding the user nodes, as a share of their 2 × the phase\'s wall time: near 100 %, the user nodes of this simulator are saturated (every one of them verifies every new header on the same 2 cores).',
     '- **header to all users**: for each committed height, the commit time is the earliest of (a 10 ms poll of manager 0\'s `chain_status`, the return of a `wait: true` submission that reported that height); each worker reads every user node\'s header height every 5 ms and timestamps the first time it reaches each height. Propagation of a height = last user node\'s arrival − commit time (p50/p99 over heights); per node = every (node, height) pair. Wall clocks of one machine.',
     '',
     '## Supporting figures',
