@@ -15,6 +15,8 @@
  *          --keep DIR (filled rows live in DIR/records-N and are reused by later runs with the
  *          same --per-block, --doctors, --note-bytes and --seed; without it, a temporary
  *          directory removed at the end)  --no-breakdown (skip counting the chain store's keys)
+ *          --store-open-files N (the measured manager's LevelDB table cache, `pqmed node
+ *          --store-open-files`; default the node's, 74)
  *          --build (run `npm run build` first, so the node processes run the compiled dist/ as a
  *          production install does; otherwise they run whatever bin/pqmed.js picks, and a start
  *          from the TypeScript sources includes compiling them: the JSON says which ran)
@@ -32,7 +34,7 @@ import { measureEmptyStart, measureRow } from './lib/scale-measure.js'
 import { markdownReport, rowTable, svgChart, type ScaleReport, type ScaleRow } from './lib/scale-report.js'
 
 const argv = process.argv.slice(2)
-checkArgs(argv, ['no-breakdown', 'build'], ['rows', 'per-block', 'queries', 'doctors', 'note-bytes', 'workers', 'seed', 'out-dir', 'keep'])
+checkArgs(argv, ['no-breakdown', 'build'], ['rows', 'per-block', 'queries', 'doctors', 'note-bytes', 'workers', 'seed', 'out-dir', 'keep', 'store-open-files'])
 const int = (name: string, def: number, min: number): number => {
   const v = Number(optionValue(argv, name) ?? def)
   if (!Number.isSafeInteger(v) || v < min) throw new Error(`--${name} must be an integer ≥ ${min}`)
@@ -50,6 +52,8 @@ const SEED = int('seed', 1, 0)
 const OUT = optionValue(argv, 'out-dir') ?? 'bench/results'
 const KEEP = optionValue(argv, 'keep')
 const BREAKDOWN = !hasFlag(argv, 'no-breakdown')
+/** The measured manager's `--store-open-files` (its LevelDB table cache); the node's default without it. */
+const STORE_OPEN_FILES = optionValue(argv, 'store-open-files') === undefined ? undefined : int('store-open-files', 74, 74)
 
 const progress = (msg: string): void => { process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`) }
 const gitCommit = (): string => { try { return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim() } catch { return 'unknown' } }
@@ -73,7 +77,7 @@ if (NODE_ENTRY === 'tsx') progress('the node processes run the TypeScript source
 
 const machine = machineInfo()
 const command = `npm run bench:scale${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
-const options = { rows: ROWS, perBlock: PER_BLOCK, queries: QUERIES, doctors: DOCTORS, noteBytes: NOTE_BYTES, workers: WORKERS, seed: SEED, keep: KEEP ?? null, breakdown: BREAKDOWN, nodeEntry: NODE_ENTRY }
+const options = { rows: ROWS, perBlock: PER_BLOCK, queries: QUERIES, doctors: DOCTORS, noteBytes: NOTE_BYTES, workers: WORKERS, seed: SEED, keep: KEEP ?? null, breakdown: BREAKDOWN, storeOpenFiles: STORE_OPEN_FILES ?? null, nodeEntry: NODE_ENTRY }
 const root = KEEP !== undefined ? resolve(KEEP) : await mkdtemp(join(tmpdir(), 'pqmed-scale-'))
 await mkdir(root, { recursive: true })
 const pq = await loadPqBackend()
@@ -96,7 +100,7 @@ try {
       meta = await fillRow({ ...spec, dir, workers: WORKERS, pq, commit, progress: (m) => { progress(`row ${records}: ${m}`) } })
     }
     const tm = performance.now()
-    const figures = await measureRow({ dir, meta, queries: QUERIES, rng: seededRng(SEED * 1_000_003 + records), breakdown: BREAKDOWN, progress: (m) => { progress(`row ${records}: ${m}`) } })
+    const figures = await measureRow({ dir, meta, queries: QUERIES, rng: seededRng(SEED * 1_000_003 + records), breakdown: BREAKDOWN, ...(STORE_OPEN_FILES !== undefined ? { storeOpenFiles: STORE_OPEN_FILES } : {}), progress: (m) => { progress(`row ${records}: ${m}`) } })
     if (report.emptyStart === undefined) {
       report.emptyStart = await measureEmptyStart(dir)
       progress(`empty-store manager: ready in ${report.emptyStart.readyMs.toFixed(0)} ms, RSS ${report.emptyStart.rssMiB} MiB`)

@@ -268,6 +268,8 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     // warm-up (HTTP keep-alive, JIT): a few of each, not recorded
     for (let i = 0; i < 5; i++) { await recordQuery(false); await symptomQuery(false) }
     const cpu2 = cpuAll()
+    const elu = async (): Promise<Array<{ idle: number, active: number }>> => (await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'status' })))).map((s) => s.elu)
+    const elu0 = await elu()
     progress(`row ${nodes}: ${QUERIES} record queries`)
     const recT: number[] = []
     for (let i = 0; i < QUERIES; i++) recT.push(await recordQuery())
@@ -282,6 +284,8 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       direct.push(performance.now() - t0)
     }
     const cpuQueries = cpuAll() - cpu2
+    // share of the quiet phase each worker's event loop was busy (queries, and every user node's own timers)
+    const quietElu = (await elu()).map((e, k) => { const a = e.active - elu0[k]!.active; const i = e.idle - elu0[k]!.idle; return a / (a + i) })
 
     // ---- loaded: the same queries while a second doctor submits records
     const pairs = Math.max(1, Math.ceil(QUERIES / 2))
@@ -307,6 +311,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       quiet: { record: summarize(recT), symptom: summarize(symT) },
       loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords, pairs: load.pairs, budgetSeconds: LOADED_SECONDS, budgetHit: load.budgetHit, committed: load.submitted, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, workerCpuSeconds: workerCpuLoaded, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
       managerDirectRecord: summarize(direct),
+      quietWorkerBusy: quietElu,
       breakdownMs: Object.fromEntries(Object.entries(bd).map(([k, v]) => [k, mean(v)])),
       symptom: { meanMatches: mean(matches), meanFetched: mean(fetched), fetchLimit: FETCH },
       setupSeconds: { managers: managersS, userNodes: usersS, total: setupS },

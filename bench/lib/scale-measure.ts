@@ -206,6 +206,8 @@ export interface MeasureOptions {
   queries: number
   rng: () => number
   breakdown: boolean
+  /** `pqmed node --store-open-files` of the measured manager (default: the node's own default). */
+  storeOpenFiles?: number
   progress: (msg: string) => void
 }
 
@@ -231,7 +233,7 @@ export async function measureRow (o: MeasureOptions): Promise<RowFigures> {
     o.progress(`starting the manager on ${meta.records} records`)
     const t0 = performance.now()
     const spec0 = managerSpec(dir, 0, port!)
-    const m = await net.start({ ...spec0, args: [...spec0.args, '--ops-port', '0'] }, 600_000)
+    const m = await net.start({ ...spec0, args: [...spec0.args, '--ops-port', '0', ...(o.storeOpenFiles !== undefined ? ['--store-open-files', String(o.storeOpenFiles)] : [])] }, 600_000)
     const readyMs = performance.now() - t0
     const first = await rpc<{ tx: { recordId: string } }>(m.rpc, 'ehr_getRecord', { recordId: meta.sampleIds[0] })
     const firstAnswerMs = performance.now() - t0

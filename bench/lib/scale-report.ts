@@ -97,12 +97,12 @@ export function markdownReport (rep: ScaleReport): string {
       return [String(r.records), k === 'start' ? 'start' : k === 'sync' ? 'the light sync' : 'the queries', m === undefined ? '' : f1(m.rss), ...parts(m)]
     })),
     ['right', 'left', 'right', 'right', 'right', 'right', 'right'])
-  const opts = rep.options as { perBlock?: number, queries?: number, noteBytes?: number, doctors?: number, nodeEntry?: string }
+  const opts = rep.options as { perBlock?: number, queries?: number, noteBytes?: number, doctors?: number, nodeEntry?: string, storeOpenFiles?: number | null }
   const entry = opts.nodeEntry === 'dist' ? 'The node processes ran the compiled build (dist/).' : 'The node processes ran the TypeScript sources through tsx: every start includes compiling them (`--build` runs the compiled dist/, as a production install does).'
   return [
     '# bench:scale — a manager\'s store at growing record counts',
     '',
-    `Command: \`${rep.command}\`${rep.runSeconds !== undefined ? ` (${(rep.runSeconds / 60).toFixed(1)} min)` : ''}. Machine: ${machineLine(rep.machine)}, load average ${rep.machine.loadAvg1} at the start: a shared, loaded machine, so times are noisy. ${entry}`,
+    `Command: \`${rep.command}\`${rep.runSeconds !== undefined ? ` (${(rep.runSeconds / 60).toFixed(1)} min)` : ''}. Machine: ${machineLine(rep.machine)}, load average ${rep.machine.loadAvg1} at the start${rep.machine.loadAvg1 > 2 ? ': a shared, loaded machine, so times are noisy' : ''}. ${entry}${typeof opts.storeOpenFiles === 'number' ? ` The measured manager ran with \`--store-open-files ${opts.storeOpenFiles}\` (a table cache of ${opts.storeOpenFiles - 10} tables per store).` : ''}`,
     '',
     `Each row: a network of 4 managers and ${opts.doctors ?? '?'} doctors; records (synthetic, with a ${opts.noteBytes ?? '?'}-character clinical note, AES-256-GCM fields, SSE index updates, ML-DSA-65 signatures) built in worker threads and committed into manager 0's stores through \`validateSubmission\`, \`admit\`, \`buildProposal\`, \`validateProposal\` and \`commit\` with 3-of-4 commit certificates, ${opts.perBlock ?? '?'} records per block. Then a \`pqmed node --role manager\` process is started on the store, a fresh user node process syncs every header from it, and ${opts.queries ?? '?'} record queries and ${opts.queries ?? '?'} searches run on each path: straight to the manager's \`/query/1\` handler (libp2p, no verification) and through the user node's JSON-RPC (\`ehr_getRecord\`, \`sse_search\`; the user node verifies each answer against its headers). A search asks for a window of 100 consecutive updates of one doctor's tree for the row's most frequent keyword (100 results), at a random place in the chain's history.`,
     '',

@@ -25,6 +25,8 @@ export interface RowResult {
   quiet: PhaseSummary
   loaded: PhaseSummary & { loadRecords: number, pairs: number, budgetSeconds: number, budgetHit: boolean, committed: number, workerCpuSeconds: number, queriesDuringLoad: number, submitSeconds: number, failedQueries: number, failedSubmissions: number, errors: string[] }
   managerDirectRecord: Summary
+  /** Event-loop utilization of each worker process during the quiet queries (0..1). */
+  quietWorkerBusy?: number[]
   breakdownMs: Record<string, number>
   symptom: { meanMatches: number, meanFetched: number, fetchLimit: number }
   setupSeconds: { managers: number, userNodes: number, total: number }
@@ -73,8 +75,8 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
       r.memory.perUserNodeMiB.toFixed(2),
       r.cpuSeconds.total.toFixed(0)
     ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
-  const breakdown = markdownTable(['nodes', ...Object.keys(rows[0]?.breakdownMs ?? {}), 'manager-direct record p50', 'symptom matches / fetched'],
-    rows.map((r) => [String(r.nodes), ...Object.values(r.breakdownMs).map(ms), ms(r.managerDirectRecord.p50), `${r.symptom.meanMatches.toFixed(1)} / ${r.symptom.meanFetched.toFixed(1)}`]))
+  const breakdown = markdownTable(['nodes', ...Object.keys(rows[0]?.breakdownMs ?? {}), 'manager-direct record p50', 'symptom matches / fetched', 'worker event loops busy'],
+    rows.map((r) => [String(r.nodes), ...Object.values(r.breakdownMs).map(ms), ms(r.managerDirectRecord.p50), `${r.symptom.meanMatches.toFixed(1)} / ${r.symptom.meanFetched.toFixed(1)}`, (r.quietWorkerBusy ?? []).map((x) => `${Math.round(100 * x)} %`).join(', ')]))
   const last = rows[rows.length - 1]
   const first = rows[0]
   const targets: string[] = []
@@ -110,7 +112,7 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
     '',
     breakdown,
     '',
-    '`manager-direct record p50`: `ehr_getRecord` sent straight to a manager\'s RPC (no user-node hop or light-client verification), as a control.',
+    '`manager-direct record p50`: `ehr_getRecord` sent straight to a manager\'s RPC (no user-node hop or light-client verification), as a control. `worker event loops busy`: the share of the quiet phase each worker process\'s event loop was running (its user nodes\' own timers, gossip and sync, and the queries): a query waits behind the rest of its worker\'s work.',
     '',
     '## Targets',
     '',

@@ -24,7 +24,7 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { cmd: 'start', urls: string[], ms: number }
-  | { cmd: 'status', heights: number[], managerConns: number[], rss: number }
+  | { cmd: 'status', heights: number[], managerConns: number[], rss: number, elu: { idle: number, active: number } }
   | { cmd: 'arrivals', arrivals: Array<Record<number, number>> }
   | { cmd: 'stop' }
   | { cmd: 'error', message: string }
@@ -102,7 +102,9 @@ process.on('message', (raw) => {
           cmd: 'status',
           heights: nodes.map((u) => u.node.light?.height ?? 0),
           managerConns: nodes.map((u) => new Set(u.node.host.getConnections().map((c) => c.remotePeer.toString()).filter((p) => managers.has(p))).size),
-          rss: process.memoryUsage().rss
+          rss: process.memoryUsage().rss,
+          // cumulative event-loop idle and active time (ms): the parent takes differences
+          elu: (({ idle, active }) => ({ idle, active }))(performance.eventLoopUtilization())
         })
       } else if (m.cmd === 'arrivals') {
         watch()

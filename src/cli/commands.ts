@@ -110,6 +110,7 @@ function nodeCommand (): Command {
     .option('--rpc-rate-limit <PER_S[:BURST]|off>', 'JSON-RPC calls per second per client IP, with --rpc-port; burst default 2x (default 100:200; off: none, for tests)')
     .option('--loopback', 'tune libp2p for many nodes on 127.0.0.0/8 (devnets and tests only)')
     .option('--max-connections <N>', 'libp2p connections kept before pruning (default 4096 on a manager, 300 on a user node)')
+    .option('--store-open-files <N>', 'files each LevelDB store keeps open, 74 to 50000 (default 74: 64 cached tables of up to 2 MiB, mapped into memory); more makes searches of a large store faster and its RSS larger (README "Scale")')
     .addOption(new Option('--pq <liboqs|noble>', 'ML-DSA/ML-KEM backend (default liboqs, falls back to noble with a warning)').choices(['liboqs', 'noble']))
     .option('--quiet', 'log only warnings and errors on stderr (the ready line is still printed); same as --log-level warn')
     .option('--ops-port <N>', 'serve the operations endpoints /metrics (Prometheus), /healthz and /readyz on this port (0: any free port; without it none)')

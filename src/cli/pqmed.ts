@@ -16,6 +16,7 @@ import { loadPqBackend, type PqBackendName } from '../crypto/index.js'
 import { createDevnet, writeDevnet } from '../node/devnet.js'
 import { parseGenesis } from '../node/genesis.js'
 import { loadIdentity, newIdentityFile, readIdentityFile, writeFileAtomic } from '../node/identity.js'
+import { KV_MAX_OPEN_FILES_LIMIT, KV_MIN_OPEN_FILES } from '../node/kv.js'
 import { createNodeLogger, LOG_LEVELS, type LogFormat, type LogLevel } from '../node/log-pino.js'
 import { startNode, userPeerKey } from '../node/node.js'
 import type { RecordsFault } from '../node/faults.js'
@@ -109,7 +110,7 @@ export type NodeValues = {
   role?: string, genesis?: string, 'data-dir'?: string, identity?: string, listen?: string[], bootstrap?: string[], 'allow-peer'?: string[],
   'allow-peers-file'?: string, open?: boolean, 'rpc-port'?: string, 'rpc-host'?: string, 'rpc-rate-limit'?: string, loopback?: boolean,
   'max-connections'?: string, pq?: string, quiet?: boolean, 'fault-equivocate'?: boolean, 'fault-unchecked-labels'?: boolean, 'fault-records'?: string,
-  'ops-port'?: string, 'ops-host'?: string, 'log-level'?: string, 'log-format'?: string
+  'ops-port'?: string, 'ops-host'?: string, 'log-level'?: string, 'log-format'?: string, 'store-open-files'?: string
 }
 
 export async function nodeCmd (values: NodeValues): Promise<void> {
@@ -152,6 +153,7 @@ export async function nodeCmd (values: NodeValues): Promise<void> {
     open: values.open === true,
     loopback: values.loopback === true,
     maxConnections: values['max-connections'] === undefined ? undefined : int(values['max-connections'], 'max-connections', 0, 1, 1_000_000),
+    storeOpenFiles: values['store-open-files'] === undefined ? undefined : int(values['store-open-files'], 'store-open-files', 0, KV_MIN_OPEN_FILES, KV_MAX_OPEN_FILES_LIMIT),
     pqBackend: pqName,
     log,
     metrics,

@@ -9,7 +9,7 @@ import type { CID } from 'multiformats/cid'
 import { concatBytes, equalBytes, sha256 } from '../crypto/index.js'
 import { blobCid } from '../records/cid.js'
 import { registerStore, unregisterStore } from './store-registry.js'
-import { KV_MAX_OPEN_FILES, type KvOptions } from './kv.js'
+import { kvOpenFiles, type KvOptions } from './kv.js'
 
 /** CIDv1 (raw, sha2-256) for a blob whose SHA-256 is `hash` (src/records/cid.ts). */
 export { blobCid }
@@ -34,7 +34,7 @@ export class BlobStore {
 
   /** Opens the store in `dir`, registered for `pqmed backup` (./store-registry.ts). */
   static async open (dir: string, opts: KvOptions = {}): Promise<BlobStore> {
-    const bs = new LevelBlockstore(dir, { maxOpenFiles: opts.maxOpenFiles ?? KV_MAX_OPEN_FILES })
+    const bs = new LevelBlockstore(dir, { maxOpenFiles: kvOpenFiles(opts) })
     await bs.open()
     registerStore(dir, bs.db)
     return new BlobStore(bs, dir)

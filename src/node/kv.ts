@@ -23,6 +23,18 @@ export interface KvOptions {
  * cache opens it (README "Scale").
  */
 export const KV_MAX_OPEN_FILES = 74
+/** The range LevelDB accepts for `maxOpenFiles` (it silently clamps anything outside it). */
+export const KV_MIN_OPEN_FILES = 74
+export const KV_MAX_OPEN_FILES_LIMIT = 50_000
+
+/** `KvOptions.maxOpenFiles` with its default filled in; a RangeError outside what LevelDB accepts. */
+export function kvOpenFiles (opts: KvOptions): number {
+  const n = opts.maxOpenFiles ?? KV_MAX_OPEN_FILES
+  if (!Number.isSafeInteger(n) || n < KV_MIN_OPEN_FILES || n > KV_MAX_OPEN_FILES_LIMIT) {
+    throw new RangeError(`maxOpenFiles must be an integer in [${KV_MIN_OPEN_FILES}, ${KV_MAX_OPEN_FILES_LIMIT}], got ${String(n)}`)
+  }
+  return n
+}
 
 /** Keys per LevelDB read of a split `Kv.getMany`. */
 const GET_MANY_CHUNK = 25
@@ -47,8 +59,9 @@ export class Kv implements KvStore {
 
   /** Opens (creating if missing) the store in `dir`, registered for `pqmed backup` (./store-registry.ts). */
   static async open (dir: string, opts: KvOptions = {}): Promise<Kv> {
+    const maxOpenFiles = kvOpenFiles(opts)
     const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
-    await db.open({ maxOpenFiles: opts.maxOpenFiles ?? KV_MAX_OPEN_FILES } as object)
+    await db.open({ maxOpenFiles } as object)
     registerStore(dir, db)
     return new Kv(db, dir)
   }

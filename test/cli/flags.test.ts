@@ -126,6 +126,7 @@ describe('cli: flag combinations and output (the built CLI as a process, one man
       [['record', 'list', '--as', rosa, '--consortium-key', ck, '--genesis', join(dir, 'genesis.json')], /option '--consortium-key <FILE>' cannot be used with option '--genesis <FILE>'/],
       [['node', '--role', 'user', '--genesis', join(dir, 'genesis.json'), '--data-dir', join(dir, 'u'), '--rpc-host', '0.0.0.0'], /--rpc-host configures the JSON-RPC server: it goes with --rpc-port/],
       [['node', '--role', 'user', '--genesis', join(dir, 'genesis.json'), '--data-dir', join(dir, 'u'), '--rpc-rate-limit', 'off'], /--rpc-rate-limit configures the JSON-RPC server: it goes with --rpc-port/],
+      [['node', '--role', 'user', '--genesis', join(dir, 'genesis.json'), '--data-dir', join(dir, 'u'), '--store-open-files', '10'], /--store-open-files must be an integer in \[74, 50000\]/],
       [['node', '--role', 'manager', '--genesis', join(dir, 'genesis.json'), '--data-dir', join(dir, 'x'), '--open', '--allow-peer', 'x'], /option '--open' cannot be used with option '--allow-peer <PEER_ID>'/],
       [['node', '--role', 'manager', '--genesis', join(dir, 'genesis.json'), '--data-dir', join(dir, 'x'), '--fault-equivocate', '--fault-unchecked-labels'], /cannot be used with/],
       [['peer-id', '--identity', rosa, '--data-dir', join(dir, 'u')], /peer-id takes exactly one of/],

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { KV_MAX_OPEN_FILES, Kv } from '../../src/node/kv.js'
+import { KV_MAX_OPEN_FILES, Kv, kvOpenFiles } from '../../src/node/kv.js'
 
 /** Table files of the store in `dir` that are mapped into this process now. */
 function mappedTables (dir: string): Set<string> {
@@ -54,5 +54,23 @@ describe('Kv: memory of a large store', function () {
       const mapped = mappedTables(dir).size
       assert.ok(mapped <= 64 && mapped <= KV_MAX_OPEN_FILES - 10, `${mapped} table files of ${tables} mapped, expected at most 64`)
     } finally { await kv.close() }
+
+    // an operator's larger table cache (`pqmed node --store-open-files`) keeps every table open
+    const big = await Kv.open(dir, { maxOpenFiles: 500 })
+    try {
+      for (const k of keys) assert.ok((await big.get(k))?.length === 4096, k)
+      const mapped = mappedTables(dir).size
+      assert.ok(mapped > 64, `${mapped} table files of ${tables} mapped with maxOpenFiles 500, expected more than 64`)
+    } finally { await big.close() }
+  })
+
+  it('refuses a maxOpenFiles LevelDB would clamp, before opening anything', async () => {
+    assert.equal(kvOpenFiles({}), KV_MAX_OPEN_FILES)
+    assert.equal(kvOpenFiles({ maxOpenFiles: 1000 }), 1000)
+    for (const bad of [0, 73, 74.5, 50_001, Number.NaN]) {
+      assert.throws(() => kvOpenFiles({ maxOpenFiles: bad }), RangeError)
+      await assert.rejects(Kv.open(join(dir, 'never'), { maxOpenFiles: bad }), RangeError)
+    }
+    assert.deepEqual(readdirSync(dir).filter((f) => f === 'never'), [])
   })
 })
