@@ -39,7 +39,7 @@ import { createDevnet, writeDevnet } from '../src/node/devnet.js'
 import { loadIdentity } from '../src/node/identity.js'
 import type { RunningNode } from '../src/node/node.js'
 import { startNode as startProc, stopAllNodes, stopNode, type NodeProc } from './lib/baseline.js'
-import { WindowProfiler, type Category, type ProfileBreakdown } from './lib/inproc-profile.js'
+import { NODE_CATEGORIES as CATEGORIES, WindowProfiler, type ProfileBreakdown } from './lib/inproc-profile.js'
 import { checkArgs, hasFlag, machineInfo, machineLine, managerSpec, markdownTable, optionValue, writeJson } from './lib/index.js'
 
 const argv = process.argv.slice(2)
@@ -60,21 +60,6 @@ const commit = ((): string => {
 // the user nodes' code: this checkout's or --code's (same exports in every version compared)
 const nodeMod = await import(pathToFileURL(join(CODE, 'src', 'node', 'node.ts')).href) as typeof import('../src/node/node.js')
 const genesisMod = await import(pathToFileURL(join(CODE, 'src', 'node', 'genesis.ts')).href) as typeof import('../src/node/genesis.js')
-
-/** Where a sampled function's self time is counted: the first matching category (file as `shortUrl`). */
-const CATEGORIES: Category[] = [
-  { name: 'ML-DSA-65 verify (liboqs wasm / noble)', test: (f) => f.startsWith('@oqs/') || f.startsWith('@noble/post-quantum') || f.startsWith('wasm://') },
-  { name: 'Noise (ChaCha20-Poly1305, handshake)', test: (f) => f.startsWith('@chainsafe/libp2p-noise') || f.startsWith('@chainsafe/as-chacha20poly1305') || f.startsWith('@noble/ciphers') || f.startsWith('@noble/curves') },
-  { name: 'yamux (stream muxing)', test: (f) => f.startsWith('@chainsafe/libp2p-yamux') },
-  { name: 'gossipsub (RPC handling, heartbeats, scoring)', test: (f) => f.startsWith('@libp2p/gossipsub') },
-  { name: 'other libp2p (connections, identify, streams, protobuf)', test: (f) => /^(@libp2p\/|libp2p\/|it-|uint8arraylist|protons-runtime|@multiformats|multiformats|race-|p-queue|main-event-target|abort-error|progress-events)/.test(f) },
-  { name: 'CBOR decode/encode (dag-cbor, cborg)', test: (f) => f.startsWith('@ipld/dag-cbor') || f.startsWith('cborg') },
-  { name: 'hashing (SHA-256)', test: (f) => f.startsWith('@noble/hashes') || f.startsWith('@chainsafe/as-sha256') || f === 'src/crypto/hash.ts' },
-  { name: 'header chain code (src/blocks, src/node, store)', test: (f) => f.startsWith('src/') },
-  { name: 'Node.js internals (net, streams, timers, promises)', test: (f) => f.startsWith('node:') },
-  { name: 'garbage collector', test: (_f, fn) => fn === '(garbage collector)' },
-  { name: '(program): native code not attributed to JS', test: (_f, fn) => fn === '(program)' }
-]
 
 const log = (m: string): void => { process.stderr.write(`[headers] ${m}\n`) }
 const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }

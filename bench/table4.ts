@@ -10,12 +10,14 @@
  * Options: --rows 10,100,200,500 (add 1000 to run the paper's last row)  --queries 200  --managers 4  --workers 2  --seed 1
  *          --fetch 10 (records fetched per symptom query)  --block-ms 500  --out-dir bench/results
  *          --loaded-seconds 120 (time budget of the loaded phase)
+ *          --profile-workers DIR (a V8 CPU profile of every worker process during the quiet queries:
+ *          DIR/row-N-worker-K.cpuprofile, and its breakdown by component in the row's JSON)
  *          --submit-via managers|users (where the row's records are submitted; see SUBMIT_VIA)
  *          --attach DIR [--users URL,...] [--records 200]: the same queries against a running network
  *          (sim:local, npm start, Docker Compose) instead of one started here; see table4/attach.ts
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,7 +43,7 @@ import type { WorkerReply, WorkerRequest } from './table4/worker.js'
  */
 const DEFAULT_ROWS = '10,100,200,500'
 const argv = process.argv.slice(2)
-checkArgs(argv, [], ['rows', 'queries', 'loaded-seconds', 'managers', 'workers', 'seed', 'fetch', 'block-ms', 'out-dir', 'submit-via', ...ATTACH_OPTIONS])
+checkArgs(argv, [], ['rows', 'queries', 'loaded-seconds', 'profile-workers', 'managers', 'workers', 'seed', 'fetch', 'block-ms', 'out-dir', 'submit-via', ...ATTACH_OPTIONS])
 const ATTACH = optionValue(argv, 'attach')
 if (ATTACH === undefined && (optionValue(argv, 'users') !== undefined || optionValue(argv, 'records') !== undefined)) throw new Error('--users and --records go with --attach DIR')
 if (ATTACH !== undefined && ['rows', 'managers', 'workers', 'block-ms', 'submit-via'].some((o) => optionValue(argv, o) !== undefined)) {
@@ -60,6 +62,8 @@ const FETCH = Number(optionValue(argv, 'fetch') ?? 10)
  * keeps the row's length bounded (the JSON says how many query pairs ran).
  */
 const LOADED_SECONDS = Number(optionValue(argv, 'loaded-seconds') ?? 120)
+const PROFILE_WORKERS = optionValue(argv, 'profile-workers')
+if (PROFILE_WORKERS !== undefined) mkdirSync(PROFILE_WORKERS, { recursive: true })
 /**
  * Block interval (ms). Every block's certified header is verified by every user node (3 ML-DSA-65
  * signatures) and sent to it by the managers, so with hundreds of light nodes the cost is per
@@ -270,6 +274,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     const cpu2 = cpuAll()
     const elu = async (): Promise<Array<{ idle: number, active: number }>> => (await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'status' })))).map((s) => s.elu)
     const elu0 = await elu()
+    if (PROFILE_WORKERS !== undefined) await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'profile-start' })))
     progress(`row ${nodes}: ${QUERIES} record queries`)
     const recT: number[] = []
     for (let i = 0; i < QUERIES; i++) recT.push(await recordQuery())
@@ -285,6 +290,9 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     }
     const cpuQueries = cpuAll() - cpu2
     // share of the quiet phase each worker's event loop was busy (queries, and every user node's own timers)
+    const workerProfiles = PROFILE_WORKERS === undefined
+      ? undefined
+      : await Promise.all(ws.map(async (w, k) => (await w.ask({ cmd: 'profile-stop', rawOut: join(PROFILE_WORKERS, `row-${nodes}-worker-${k}.cpuprofile`) })).profile))
     const quietElu = (await elu()).map((e, k) => { const a = e.active - elu0[k]!.active; const i = e.idle - elu0[k]!.idle; return a / (a + i) })
 
     // ---- loaded: the same queries while a second doctor submits records
@@ -312,6 +320,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords, pairs: load.pairs, budgetSeconds: LOADED_SECONDS, budgetHit: load.budgetHit, committed: load.submitted, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, workerCpuSeconds: workerCpuLoaded, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
       managerDirectRecord: summarize(direct),
       quietWorkerBusy: quietElu,
+      ...(workerProfiles !== undefined ? { quietWorkerProfiles: workerProfiles } : {}),
       breakdownMs: Object.fromEntries(Object.entries(bd).map(([k, v]) => [k, mean(v)])),
       symptom: { meanMatches: mean(matches), meanFetched: mean(fetched), fetchLimit: FETCH },
       setupSeconds: { managers: managersS, userNodes: usersS, total: setupS },

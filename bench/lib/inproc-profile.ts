@@ -67,3 +67,18 @@ export class WindowProfiler {
     }
   }
 }
+
+/** A pqmed node's CPU by component (bench:headers, bench:table4 --profile-workers): the first matching category (file as `shortUrl`) gets a sampled function's self time. */
+export const NODE_CATEGORIES: Category[] = [
+  { name: 'ML-DSA-65 verify (liboqs wasm / noble)', test: (f) => f.startsWith('@oqs/') || f.startsWith('@noble/post-quantum') || f.startsWith('wasm://') },
+  { name: 'Noise (ChaCha20-Poly1305, handshake)', test: (f) => f.startsWith('@chainsafe/libp2p-noise') || f.startsWith('@chainsafe/as-chacha20poly1305') || f.startsWith('@noble/ciphers') || f.startsWith('@noble/curves') },
+  { name: 'yamux (stream muxing)', test: (f) => f.startsWith('@chainsafe/libp2p-yamux') },
+  { name: 'gossipsub (RPC handling, heartbeats, scoring)', test: (f) => f.startsWith('@libp2p/gossipsub') },
+  { name: 'other libp2p (connections, identify, streams, protobuf)', test: (f) => /^(@libp2p\/|libp2p\/|it-|uint8arraylist|protons-runtime|@multiformats|multiformats|race-|p-queue|main-event-target|abort-error|progress-events)/.test(f) },
+  { name: 'CBOR decode/encode (dag-cbor, cborg)', test: (f) => f.startsWith('@ipld/dag-cbor') || f.startsWith('cborg') },
+  { name: 'hashing (SHA-256)', test: (f) => f.startsWith('@noble/hashes') || f.startsWith('@chainsafe/as-sha256') || f === 'src/crypto/hash.ts' },
+  { name: 'header chain code (src/blocks, src/node, store)', test: (f) => f.startsWith('src/') },
+  { name: 'Node.js internals (net, streams, timers, promises)', test: (f) => f.startsWith('node:') },
+  { name: 'garbage collector', test: (_f, fn) => fn === '(garbage collector)' },
+  { name: '(program): native code not attributed to JS', test: (_f, fn) => fn === '(program)' }
+]

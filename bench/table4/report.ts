@@ -2,6 +2,7 @@
  * Table 4 output: the markdown report and a hand-written SVG chart (log-scale y) from the rows
  * measured by `bench/table4.ts`.
  */
+import type { ProfileBreakdown } from '../lib/inproc-profile.js'
 import { formatNumber, machineLine, markdownTable, type MachineInfo, type Summary } from '../lib/index.js'
 
 /** Paper 1, Table 4: average query times in seconds, by node count. */
@@ -27,6 +28,8 @@ export interface RowResult {
   managerDirectRecord: Summary
   /** Event-loop utilization of each worker process during the quiet queries (0..1). */
   quietWorkerBusy?: number[]
+  /** With `--profile-workers`: each worker's CPU during the quiet queries by component. */
+  quietWorkerProfiles?: ProfileBreakdown[]
   breakdownMs: Record<string, number>
   symptom: { meanMatches: number, meanFetched: number, fetchLimit: number }
   setupSeconds: { managers: number, userNodes: number, total: number }

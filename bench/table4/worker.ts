@@ -6,7 +6,9 @@
  * compares these with the commit times it saw to get header propagation.
  *
  * Messages from the parent: `{ cmd: 'start', genesisPath, count, rootDir, concurrency }`,
- * `{ cmd: 'status' }`, `{ cmd: 'arrivals' }`, `{ cmd: 'stop' }`. Replies carry the same `cmd`.
+ * `{ cmd: 'status' }`, `{ cmd: 'arrivals' }`, `{ cmd: 'profile-start' }`, `{ cmd: 'profile-stop',
+ * rawOut }` (a V8 CPU profile of the worker between the two), `{ cmd: 'stop' }`. Replies carry the
+ * same `cmd`.
  */
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -15,17 +17,22 @@ import { parseGenesis } from '../../src/node/genesis.js'
 import { createRpcBackend } from '../../src/node/rpc-backend.js'
 import { startNode, type RunningNode } from '../../src/node/node.js'
 import { createRpcServer, type RpcServer } from '../../src/rpc/index.js'
+import { NODE_CATEGORIES, WindowProfiler, type ProfileBreakdown } from '../lib/inproc-profile.js'
 
 export type WorkerRequest =
   | { cmd: 'start', genesisPath: string, count: number, rootDir: string, concurrency: number }
   | { cmd: 'status' }
   | { cmd: 'arrivals' }
+  | { cmd: 'profile-start' }
+  | { cmd: 'profile-stop', rawOut: string }
   | { cmd: 'stop' }
 
 export type WorkerReply =
   | { cmd: 'start', urls: string[], ms: number }
   | { cmd: 'status', heights: number[], managerConns: number[], rss: number, elu: { idle: number, active: number } }
   | { cmd: 'arrivals', arrivals: Array<Record<number, number>> }
+  | { cmd: 'profile-start' }
+  | { cmd: 'profile-stop', profile: ProfileBreakdown }
   | { cmd: 'stop' }
   | { cmd: 'error', message: string }
 
@@ -36,6 +43,7 @@ interface UserNode { node: RunningNode, rpc: RpcServer, seen: number, arrivals: 
 const nodes: UserNode[] = []
 let watcher: NodeJS.Timeout | undefined
 let rootDir: string | undefined
+let profiler: WindowProfiler | undefined
 
 function send (m: WorkerReply): void { if (process.connected) process.send?.(m) }
 
@@ -109,6 +117,15 @@ process.on('message', (raw) => {
       } else if (m.cmd === 'arrivals') {
         watch()
         send({ cmd: 'arrivals', arrivals: nodes.map((u) => u.arrivals) })
+      } else if (m.cmd === 'profile-start') {
+        profiler = new WindowProfiler()
+        await profiler.start()
+        send({ cmd: 'profile-start' })
+      } else if (m.cmd === 'profile-stop') {
+        if (profiler === undefined) throw new Error('no profile running')
+        const profile = await profiler.stop(NODE_CATEGORIES, 30, m.rawOut)
+        profiler = undefined
+        send({ cmd: 'profile-stop', profile })
       } else if (m.cmd === 'stop') {
         await stop()
         send({ cmd: 'stop' })
