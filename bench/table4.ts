@@ -151,7 +151,8 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
   transport.retries = 0
   const records = PAPER[nodes]?.records ?? nodes
   const loadRecords = Math.max(20, Math.min(200, Math.round(records / 2)))
-  const users = nodes - MANAGERS
+  // user nodes in the workers; one more runs in its own process (the control)
+  const users = nodes - MANAGERS - 1
   const workers = Math.min(WORKERS, users)
   const root = await mkdtemp(join(tmpdir(), 'pqmed-table4-'))
   const net = new ProcNet()
@@ -196,6 +197,13 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       return r
     }))
     const userUrls = starts.flatMap((s) => s.urls)
+    // the control: one more user node in a process of its own, as a hospital runs one
+    const solo = await net.start({
+      name: 'solo',
+      args: ['--role', 'user', '--genesis', join(root, 'genesis.json'), '--data-dir', join(root, 'solo'), '--listen', '/ip4/127.0.0.1/tcp/0',
+        '--rpc-port', '0', '--rpc-rate-limit', 'off', '--loopback', '--quiet']
+    }, 120_000)
+    children.add(solo.child)
     const workerPids = ws.map((w) => w.child.pid)
     const allPids = [...managerPids, ...workerPids, process.pid]
     const cpuAll = (): number => allPids.reduce<number>((a, pid) => a + cpuOf(pid), 0)
@@ -238,7 +246,8 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
     const target = Math.max(...await Promise.all(managerUrls.map(async (u) => (await call<{ height: number }>(u, 'chain_status')).height)))
     for (;;) {
       const heights = (await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'status' })))).flatMap((s) => s.heights)
-      const behind = heights.filter((h) => h < target).length
+      const soloHeight = (await call<{ height: number }>(solo.rpc, 'chain_status', {}, 5000)).height
+      const behind = heights.filter((h) => h < target).length + (soloHeight < target ? 1 : 0)
       if (behind === 0) break
       if (performance.now() - tSync > 120_000) throw new Error(`${behind} user nodes still behind height ${target} after 120 s`)
       await sleep(20)
@@ -251,6 +260,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
 
     // header propagation
     const arrivals = (await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'arrivals' })))).flatMap((a) => a.arrivals)
+    await Promise.all(ws.map(async (w) => await w.ask({ cmd: 'watch', on: false })))
     const allLag: number[] = []
     const perNode: number[] = []
     for (const [h, t] of commitAt) {
@@ -289,6 +299,14 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       direct.push(performance.now() - t0)
     }
     const cpuQueries = cpuAll() - cpu2
+    // the same queries through the user node in its own process
+    const soloKit = queryKit({ committed, userUrls: [solo.rpc], doctor, consortiumKey, fetch: FETCH, pick })
+    for (let i = 0; i < 5; i++) { await soloKit.recordQuery(false); await soloKit.symptomQuery(false) }
+    const soloN = Math.min(100, QUERIES)
+    progress(`row ${nodes}: ${soloN} record and ${soloN} symptom queries through the user node in its own process`)
+    const soloRec: number[] = []
+    const soloSym: number[] = []
+    for (let i = 0; i < soloN; i++) { soloRec.push(await soloKit.recordQuery()); soloSym.push(await soloKit.symptomQuery()) }
     // share of the quiet phase each worker's event loop was busy (queries, and every user node's own timers)
     const workerProfiles = PROFILE_WORKERS === undefined
       ? undefined
@@ -319,6 +337,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       quiet: { record: summarize(recT), symptom: summarize(symT) },
       loaded: { record: summaryOf(load.record), symptom: summaryOf(load.symptom), loadRecords, pairs: load.pairs, budgetSeconds: LOADED_SECONDS, budgetHit: load.budgetHit, committed: load.submitted, queriesDuringLoad: load.queriesDuringLoad, submitSeconds: load.submitSeconds, workerCpuSeconds: workerCpuLoaded, failedQueries: load.failedQueries, failedSubmissions: load.failedSubmissions, errors: load.errors },
       managerDirectRecord: summarize(direct),
+      ownProcessUser: { record: summarize(soloRec), symptom: summarize(soloSym), breakdownMs: Object.fromEntries(Object.entries(soloKit.breakdown).map(([k, v]) => [k, mean(v)])) },
       quietWorkerBusy: quietElu,
       ...(workerProfiles !== undefined ? { quietWorkerProfiles: workerProfiles } : {}),
       breakdownMs: Object.fromEntries(Object.entries(bd).map(([k, v]) => [k, mean(v)])),
@@ -339,7 +358,7 @@ async function runRow (nodes: number, pqReady: Awaited<ReturnType<typeof loadPqB
       rowSeconds: (performance.now() - rowStart) / 1000,
       transportRetries: transport.retries
     }
-    progress(`row ${nodes}: record p50 ${row.quiet.record.p50.toFixed(2)} ms, symptom p50 ${row.quiet.symptom.p50.toFixed(2)} ms; header to all users p50 ${row.headerPropagationMs.allNodesP50} ms`)
+    progress(`row ${nodes}: record p50 ${row.quiet.record.p50.toFixed(2)} ms, symptom p50 ${row.quiet.symptom.p50.toFixed(2)} ms (own-process user node: ${soloRec.length > 0 ? summarize(soloRec).p50.toFixed(2) : "-"} / ${soloSym.length > 0 ? summarize(soloSym).p50.toFixed(2) : "-"} ms); header to all users p50 ${row.headerPropagationMs.allNodesP50} ms`)
     return row
   } finally {
     progress(`row ${nodes}: stopping`)

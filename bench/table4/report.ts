@@ -28,6 +28,8 @@ export interface RowResult {
   managerDirectRecord: Summary
   /** Event-loop utilization of each worker process during the quiet queries (0..1). */
   quietWorkerBusy?: number[]
+  /** The control: the same queries through one user node running in a process of its own. */
+  ownProcessUser?: PhaseSummary & { breakdownMs: Record<string, number> }
   /** With `--profile-workers`: each worker's CPU during the quiet queries by component. */
   quietWorkerProfiles?: ProfileBreakdown[]
   breakdownMs: Record<string, number>
@@ -63,9 +65,10 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
     ]
   })
   const detail = markdownTable(
-    ['nodes', 'rec p95 / max ms', 'sym p95 / max ms', 'loaded rec p50 / p95', 'loaded sym p50 / p95', 'loaded pairs / records committed / worker CPU', 'loaded failed (queries / submissions)', 'header to all users p50 / p99 ms', 'setup s', 'sync s', 'MiB / user node', 'CPU s (row)'],
+    ['nodes', 'own-process user node: record / symptom p50', 'rec p95 / max ms', 'sym p95 / max ms', 'loaded rec p50 / p95', 'loaded sym p50 / p95', 'loaded pairs / records committed / worker CPU', 'loaded failed (queries / submissions)', 'header to all users p50 / p99 ms', 'setup s', 'sync s', 'MiB / user node', 'CPU s (row)'],
     rows.map((r) => [
       String(r.nodes),
+      r.ownProcessUser === undefined ? '—' : `${ms(r.ownProcessUser.record.p50)} / ${ms(r.ownProcessUser.symptom.p50)} ms`,
       `${ms(r.quiet.record.p95)} / ${ms(r.quiet.record.max)}`,
       `${ms(r.quiet.symptom.p95)} / ${ms(r.quiet.symptom.max)}`,
       `${ms(r.loaded.record.p50)} / ${ms(r.loaded.record.p95)}`,
@@ -77,7 +80,7 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
       r.syncSeconds.toFixed(2),
       r.memory.perUserNodeMiB.toFixed(2),
       r.cpuSeconds.total.toFixed(0)
-    ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
+    ]), ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])
   const breakdown = markdownTable(['nodes', ...Object.keys(rows[0]?.breakdownMs ?? {}), 'manager-direct record p50', 'symptom matches / fetched', 'worker event loops busy'],
     rows.map((r) => [String(r.nodes), ...Object.values(r.breakdownMs).map(ms), ms(r.managerDirectRecord.p50), `${r.symptom.meanMatches.toFixed(1)} / ${r.symptom.meanFetched.toFixed(1)}`, (r.quietWorkerBusy ?? []).map((x) => `${Math.round(100 * x)} %`).join(', ')]))
   const last = rows[rows.length - 1]
@@ -88,6 +91,11 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
     const target = (x: number, t: number): string => x <= t ? 'met' : `missed by ${ms(x - t)} ms`
     targets.push(`- At ${last.nodes} nodes: record query p50 ${ms(last.quiet.record.p50)} ms (target ≤ ${RECORD_TARGET_MS} ms: ${target(last.quiet.record.p50, RECORD_TARGET_MS)}), symptom query p50 ${ms(last.quiet.symptom.p50)} ms (target ≤ ${SYMPTOM_TARGET_MS} ms: ${target(last.quiet.symptom.p50, SYMPTOM_TARGET_MS)}).`)
     targets.push(`- Growth of p50 from ${first.nodes} to ${last.nodes} nodes: record ${g(first.quiet.record.p50, last.quiet.record.p50)}×, symptom ${g(first.quiet.symptom.p50, last.quiet.symptom.p50)}× (target ≤ 2×).`)
+    const fo = first.ownProcessUser
+    const lo = last.ownProcessUser
+    if (fo !== undefined && lo !== undefined) {
+      targets.push(`- Through the user node in its own process (the control): at ${last.nodes} nodes record p50 ${ms(lo.record.p50)} ms (${target(lo.record.p50, RECORD_TARGET_MS)}), symptom p50 ${ms(lo.symptom.p50)} ms (${target(lo.symptom.p50, SYMPTOM_TARGET_MS)}); growth from ${first.nodes} nodes: record ${g(fo.record.p50, lo.record.p50)}×, symptom ${g(fo.symptom.p50, lo.symptom.p50)}×.`)
+    }
   }
   return [
     '# Table 4 on real pqmed nodes: query time against node count',
@@ -105,6 +113,7 @@ export function markdownReport (rows: RowResult[], machine: MachineInfo, command
     '- **record query**: the client picks a random committed record and a random user node, calls `ehr_getRecord` on the user node; the user node fetches the stored tx, its Merkle audit path and the three field ciphertexts from a manager (a libp2p request/response), checks inclusion against its own certified header, the ciphertext hashes and the doctor\'s ML-DSA-65 signature, and answers; the client derives the patient\'s field keys (`deriveFieldKeys(patientSecret, recordId)`) and decrypts all three fields (AES-256-GCM).',
     `- **symptom query**: the client picks a keyword of a random committed record, plans a one-keyword search over the doctor's tree (\`sse.planSearch\`, its own counters), calls \`sse_search\` on a random user node, which runs it on a manager and verifies every entry's index inclusion proof against its headers; the client runs \`verifySearchResults\` (labels, value decryption, omissions, and each position inside its header's index range from the answer — the Merkle proof check is the user node's, its proofs are not passed over JSON-RPC), then fetches the symptom and prescription ciphertexts of the newest ≤ ${first?.symptom.fetchLimit ?? 10} matching records with one \`ehr_getRecords\` call (\`fields: [1, 2]\`, same user node, which asks one manager for all of them in one \`/query/1 records\` request and verifies each record as above) and decrypts those two fields. \`sse_search\` answers carry the index range of each height's certified header, so the client checks every position without asking for headers. Mean matches and fetched records per query are in the breakdown below.`,
     '- **loaded**: query pairs (a record query, then a symptom query; half the quiet count) while a second doctor submits more records through random user nodes (4 at a time, `wait: true`). Submissions run only while the pairs do, and no pair starts after the phase\'s time budget (`--loaded-seconds`, 120 s by default): on a saturated row fewer pairs run, as the table says. `worker CPU` is the CPU time of the two worker processes holding the user nodes, as a share of their 2 × the phase\'s wall time: near 100 %, the user nodes of this simulator are saturated (every one of them verifies every new header on the same 2 cores).',
+    '- **own-process user node** (the control): one of the row\'s user nodes runs as a `pqmed node --role user` process of its own, as each hospital runs one, instead of sharing a worker process with hundreds of others; up to 100 record and 100 symptom queries (alternating) go through it after the quiet phase. The other user nodes serve every other query: on this 2-core machine their worker processes\' event loops are busy with the rest of their nodes (timers, gossip, sync), and a query waits behind that work.',
     '- **header to all users**: for each committed height, the commit time is the earliest of (a 10 ms poll of manager 0\'s `chain_status`, the return of a `wait: true` submission that reported that height); each worker reads every user node\'s header height every 5 ms and timestamps the first time it reaches each height. Propagation of a height = last user node\'s arrival − commit time (p50/p99 over heights); per node = every (node, height) pair. Wall clocks of one machine.',
     '',
     '## Supporting figures',

@@ -51,6 +51,11 @@ describe('bench: table4 smoke (10 nodes, 5 queries, loaded phase cut by its budg
         assert.ok(Number.isFinite(r.loaded[k][s]) && r.loaded[k][s] > 0, `loaded.${k}.${s}`)
       }
     }
+    // the control: the same queries through a user node in its own process
+    assert.ok(r.ownProcessUser !== undefined)
+    assert.equal(r.ownProcessUser.record.count, 5)
+    assert.ok(r.ownProcessUser.record.p50 > 0 && r.ownProcessUser.symptom.p50 > 0)
+    assert.equal(r.userNodes, 5)
     assert.ok(r.setupSeconds.total > 0 && r.syncSeconds >= 0)
     assert.ok(r.headerPropagationMs.heights > 0 && Number.isFinite(r.headerPropagationMs.allNodesP99))
     assert.ok(r.memory.perUserNodeMiB > 0 && r.cpuSeconds.total > 0)
