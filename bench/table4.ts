@@ -36,10 +36,10 @@ import { PAPER, markdownReport, svgChart, type RowResult } from './table4/report
 import type { WorkerReply, WorkerRequest } from './table4/worker.js'
 
 /**
- * Default rows: the paper's first four (about 13 minutes here). The paper's 1,000-node row runs
- * with `--rows 10,100,200,500,1000` (about 25 minutes on this 2-core machine: 996 user nodes take
- * about 2 minutes to start, and every block's header costs each of them a receive and a
- * certificate check, which makes the loaded phase long); see bench/results/table4.md.
+ * Default rows: the paper's first four (about 9 minutes on this 2-core machine when quiet). The
+ * paper's 1,000-node row runs with `--rows 10,100,200,500,1000` (about 16 minutes in all: 995 user
+ * nodes take about 2 minutes to start, and the loaded phase stops at its time budget); see
+ * bench/results/table4.md.
  */
 const DEFAULT_ROWS = '10,100,200,500'
 const argv = process.argv.slice(2)
