@@ -259,6 +259,15 @@ export class Application {
       const hashes = [...s.tx.fields, ...s.tx.attachments]
       await this.opts.blobs.putChecked(s.blobs.map((bytes, i) => ({ hash: hashes[i] as Uint8Array, bytes })))
     }
+    // a block committed during the awaits above may have made the tx inapplicable (its doctor
+    // revoked, its record id or a label taken): the commit's prune ran before it was pending, and
+    // no later block may come to prune it, so it is refused now, as the prune would have
+    if (!this.mempool.hasKey(key) && this.stale(s.tx, key) === true) {
+      this.committed.release(`m:${key}`)
+      throw this.committed.fact(`t:${key}`) !== null
+        ? new NodeError('DUPLICATE', `tx ${key} was committed at or before height ${this.chain.head.height} while it was being admitted`)
+        : this.staleError(s.tx, key, this.chain.head.height)
+    }
     let added
     try { added = this.mempool.add(s) } catch (err) { if (!this.mempool.hasKey(key)) this.committed.release(`m:${key}`); throw err }
     // (not added: pending already, admitted meanwhile by a concurrent call whose facts stay pinned)
@@ -317,6 +326,22 @@ export class Application {
   }
 
   /** Whether a tx can no longer go into a block; undefined if its committed state is not loaded. */
+  /**
+   * Why a pending tx that `stale` found no longer applicable (and not itself committed) can never
+   * commit: the error its waiting submitter is told.
+   */
+  private staleError (tx: Tx, key: string, height: number): NodeError {
+    const gov = tx.type === 'doctor' || tx.type === 'user-node' ? this.gov.checkState(tx) : undefined
+    const inactive = tx.type === 'record' ? this.gov.inactive(tx.doctor) : tx.type === 'grant' ? this.gov.inactive(tx.grantor) : undefined
+    return gov !== undefined && !gov.ok ? new NodeError(gov.code, `tx ${key} was dropped: ${gov.reason}`)
+      : inactive !== undefined ? new NodeError('INACTIVE_DOCTOR', `tx ${key} was dropped: ${inactive}`)
+      : tx.type === 'record' && this.committed.fact(`r:${toHex(tx.recordId)}`) !== null
+      ? new NodeError('DUPLICATE', `record ${toHex(tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
+      : tx.type === 'key-epoch'
+        ? new NodeError('DUPLICATE', `key epoch ${tx.epoch} was dropped at height ${height}: ${this.keyEpochs.check(tx, height, { signature: false })?.reason ?? 'no longer valid'}`)
+        : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
+  }
+
   private stale (tx: Tx, key: string): boolean | undefined {
     const f = (k: string): Fact | null | undefined => this.committed.fact(k)
     if (factsOf(tx, key).some((w) => f(w.k) === undefined)) return undefined
@@ -558,20 +583,7 @@ export class Application {
       const key = Mempool.key(s.txBytes)
       if (this.stale(s.tx, key) !== true) return false
       // another tx took its record id or an index label: its waiting submitter is told now, truthfully
-      if (this.committed.fact(`t:${key}`) === null) {
-        const gov = s.tx.type === 'doctor' || s.tx.type === 'user-node' ? this.gov.checkState(s.tx) : undefined
-        const inactive = s.tx.type === 'record' ? this.gov.inactive(s.tx.doctor) : s.tx.type === 'grant' ? this.gov.inactive(s.tx.grantor) : undefined
-        dropped.push({
-          key,
-          err: gov !== undefined && !gov.ok ? new NodeError(gov.code, `tx ${key} was dropped: ${gov.reason}`)
-            : inactive !== undefined ? new NodeError('INACTIVE_DOCTOR', `tx ${key} was dropped: ${inactive}`)
-            : s.tx.type === 'record' && this.committed.fact(`r:${toHex(s.tx.recordId)}`) !== null
-            ? new NodeError('DUPLICATE', `record ${toHex(s.tx.recordId)} was committed by another tx at height ${height}; tx ${key} was dropped`)
-            : s.tx.type === 'key-epoch'
-              ? new NodeError('DUPLICATE', `key epoch ${s.tx.epoch} was dropped at height ${height}: ${this.keyEpochs.check(s.tx, height, { signature: false })?.reason ?? 'no longer valid'}`)
-              : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
-        })
-      }
+      if (this.committed.fact(`t:${key}`) === null) dropped.push({ key, err: this.staleError(s.tx, key, height) })
       return true
     })
     this.committed.sweepPending((key) => this.mempool.hasKey(key))

@@ -15,7 +15,7 @@ import { ChainStore } from '../../../src/node/chain-store.js'
 import { genesisHeaderOf } from '../../../src/node/genesis.js'
 import { quietLog } from '../../../src/node/log.js'
 import { decodeSubmission, validateSubmission } from '../../../src/node/validation/tx.js'
-import { tempDir } from '../helpers.js'
+import { TestDoctor, tempDir } from '../helpers.js'
 
 describe('node/app/governance: the registry', function () {
   this.timeout(120_000)
@@ -253,6 +253,46 @@ describe('node/app/governance: the registry', function () {
       assert.equal(out.dropped[0]?.err.code, 'GOVERNANCE_CONFLICT')
       assert.match(out.dropped[0]?.err.message ?? '', /has 2 active doctors, the most one hospital may have \(MAX_ACTIVE_DOCTORS_PER_HOSPITAL 2\)/)
       assert.equal(app.mempool.size, 0)
+    } finally {
+      await chain.close()
+      await root.remove()
+    }
+  })
+
+  // A record passes admission's checks, then awaits its facts and its ciphertexts' write; a block
+  // revoking its doctor commits meanwhile, and that commit's prune runs before the record is
+  // pending. Seen under load in test/node/governance.test.ts: the record then sat in the mempool
+  // (no later block came to prune it) and its submitter waited 30 s for "not committed".
+  it('a record whose doctor is revoked while it is being admitted is refused with INACTIVE_DOCTOR, not left pending', async () => {
+    const root = await tempDir('gov-admit-race')
+    const chain = await ChainStore.open(join(root.path, 'chain'), genesisHeaderOf(files.genesis))
+    let stalled!: () => void
+    let release!: () => void
+    const reached = new Promise<void>((resolve) => { stalled = resolve })
+    const blobs = { putChecked: async () => { stalled(); await new Promise<void>((resolve) => { release = resolve }) } } as unknown as BlobStore
+    try {
+      const app = new Application({ genesis: files.genesis, hospitalId: h(m0), pq, chain, blobs, log: quietLog, hooks: {} })
+      await app.restore()
+      const doctor = await TestDoctor.create(files, 0, pq)
+      const rec = decodeSubmission(doctor.record(1).bytes)
+      if (rec.verdict !== 'ACCEPT') throw new Error(rec.reason)
+      assert.equal((await validateSubmission(rec.value, app.txContext())).verdict, 'ACCEPT', 'the doctor is active when the record arrives')
+      const admitting = app.admit(rec.value)
+      await reached
+      const revoke = decodeSubmission(encodeSubmission(sign(m0, { type: 'doctor', action: 'revoke', hospital: h(m0), doctor: doctor.id.keys.id, time: 5 }), []))
+      if (revoke.verdict !== 'ACCEPT') throw new Error(revoke.reason)
+      await app.admit(revoke.value)
+      const value = app.buildProposal(1, 0, 100)
+      assert.ok(value !== null)
+      const out = await app.commit(value, { chainId: files.genesis.chainId, height: 1, view: 0, headerHash: value.hash, signatures: [] }, [])
+      assert.equal(out.block.txs.length, 1, 'the revocation alone')
+      release()
+      await assert.rejects(admitting, (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'INACTIVE_DOCTOR', err.message)
+        return true
+      })
+      assert.equal(app.mempool.size, 0, 'nothing left pending')
+      assert.equal(app.buildProposal(2, 0, 100), null)
     } finally {
       await chain.close()
       await root.remove()
