@@ -325,7 +325,6 @@ export class Application {
     return this.stale(tx, key ?? Mempool.key(encodeTx(tx))) === false
   }
 
-  /** Whether a tx can no longer go into a block; undefined if its committed state is not loaded. */
   /**
    * Why a pending tx that `stale` found no longer applicable (and not itself committed) can never
    * commit: the error its waiting submitter is told.
@@ -342,6 +341,7 @@ export class Application {
         : new NodeError('DUPLICATE_LABEL', `tx ${key} was dropped: another tx committed at height ${height} wrote one of its index labels (the submitting client's counters were behind; recover them and rebuild the record)`)
   }
 
+  /** Whether a tx can no longer go into a block; undefined if its committed state is not loaded. */
   private stale (tx: Tx, key: string): boolean | undefined {
     const f = (k: string): Fact | null | undefined => this.committed.fact(k)
     if (factsOf(tx, key).some((w) => f(w.k) === undefined)) return undefined
